@@ -1,0 +1,1 @@
+"""micrograd-kit: the reference, the student release and the autograder of a micrograd course."""

@@ -1,0 +1,79 @@
+"""`mgkit train`: train the reference MLP on two moons, with a progress bar and a picture."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from . import reference
+
+PNG_SOFTWARE_TAG = "mgkit train"  # written into the PNG, so a rerun may replace its own picture
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    final_loss: float
+    final_accuracy: float
+    plot: Path
+
+
+def run(steps: int, samples: int, seed: int, out: Path, overwrite: bool = False) -> TrainResult:
+    """Train MLP(2, [16, 16, 1]) as in Karpathy's demo and save the loss curve and decision boundary."""
+    _check_writable(out, overwrite)
+    micrograd = reference.load()
+    xs, ys = micrograd.train.make_moons(samples, noise=0.1, seed=seed)
+    model = micrograd.nn.MLP(2, [16, 16, 1], rng=random.Random(seed))
+    with tqdm(total=steps, desc=f"training {model}", unit="step") as bar:
+        def on_step(step: int, loss: float, accuracy: float) -> None:
+            bar.set_postfix(loss=f"{loss:.4f}", accuracy=f"{accuracy:.0%}")
+            bar.update()
+
+        history = micrograd.train.train(model, xs, ys, steps=steps, on_step=on_step)
+    _plot(model, xs, ys, history, out)
+    return TrainResult(history.losses[-1], history.accuracies[-1], out)
+
+
+def _check_writable(out: Path, overwrite: bool) -> None:
+    if out.exists() and not overwrite and _png_software(out) != PNG_SOFTWARE_TAG:
+        raise FileExistsError(f"{out} exists and mgkit did not make it: pass --force to replace it, or --out another file")
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"{out.parent} is not a folder: make it first, or pass --out a file in an existing folder")
+
+
+def _png_software(path: Path) -> str | None:
+    from PIL import Image  # matplotlib's own dependency
+
+    try:
+        with Image.open(path) as image:
+            return image.info.get("Software")
+    except OSError:
+        return None
+
+
+def _plot(model, xs: np.ndarray, ys: np.ndarray, history, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # a file, not a window: works on a machine with no screen
+    import matplotlib.pyplot as plt
+
+    figure, (curve, boundary) = plt.subplots(1, 2, figsize=(11, 4.5))
+    curve.plot(history.losses, label="loss")
+    curve.plot(history.accuracies, label="accuracy")
+    curve.set(xlabel="step", title="training", ylim=(0, max(1.05, max(history.losses[:5], default=1))))
+    curve.legend()
+
+    # the model's score on a grid: its sign is the predicted class
+    low, high = xs.min(axis=0) - 0.5, xs.max(axis=0) + 0.5
+    gx, gy = np.meshgrid(np.linspace(low[0], high[0], 40), np.linspace(low[1], high[1], 40))
+    scores = np.array([model([x, y]).data for x, y in zip(gx.ravel(), gy.ravel())]).reshape(gx.shape)
+    boundary.contourf(gx, gy, scores > 0, cmap="Spectral", alpha=0.8)
+    boundary.scatter(xs[:, 0], xs[:, 1], c=ys, s=30, cmap="Spectral", edgecolors="black")
+    boundary.set(title=f"decision boundary, accuracy {history.accuracies[-1]:.0%}", xlabel="x1", ylabel="x2")
+
+    figure.tight_layout()
+    figure.savefig(out, dpi=100, metadata={"Software": PNG_SOFTWARE_TAG})
+    plt.close(figure)
