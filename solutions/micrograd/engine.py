@@ -134,11 +134,15 @@ class Value:
         return out
 
     def backward(self) -> None:
-        """Fill in `.grad` of every value this one depends on: d(self)/d(value)."""
+        """Fill in `.grad` of every value this one depends on: d(self)/d(value).
+
+        1) Order the graph so that each value comes after every value it was made from.
+           This is the lecture's depth-first build_topo, with a stack instead of recursion:
+           a recursive sort stops at Python's recursion limit (a chain of about 1,000 ops).
+        2) Seed the output: d(self)/d(self) = 1.
+        3) Go from the output back to the leaves, calling each value's _backward once.
+        """
         ### BEGIN SOLUTION topo_sort
-        # 1) order the graph so that each value comes after every value it was made from.
-        #    This is the lecture's depth-first build_topo, with an explicit stack instead of
-        #    recursion: a recursive sort stops at Python's recursion limit (a chain of ~1000 ops).
         topo = []
         visited = set()
         stack = [(self, False)]
@@ -151,10 +155,7 @@ class Value:
                 stack.append((v, True))  # come back to v after its inputs
                 stack.extend((child, False) for child in v._prev)
 
-        # 2) seed the output: d(self)/d(self) = 1
         self.grad = 1.0
-
-        # 3) go from the output back to the leaves, applying the chain rule one op at a time
         for v in reversed(topo):
             v._backward()
         ### END SOLUTION
