@@ -50,7 +50,7 @@ def find_regions(path: Path, text: str | None = None) -> list[Region]:
             if not stripped.startswith(BEGIN):
                 raise MarkerError(f"{where}: write the marker exactly as '{BEGIN} <task_id>'")
             if open_at:
-                raise MarkerError(f"{where}: regions cannot nest; close the one at line {open_at[0]} with '{END}' first")
+                raise MarkerError(f"{where}: regions cannot nest; close the one of line {open_at[0]} with '{END}'")
             open_at = (number, line[: len(line) - len(line.lstrip())], _task_ids(stripped[len(BEGIN):], where))
         elif "END SOLUTION" in stripped:
             if stripped != END:

@@ -39,9 +39,9 @@ def run(steps: int, samples: int, seed: int, out: Path, overwrite: bool = False)
 
 def _check_writable(out: Path, overwrite: bool) -> None:
     if out.exists() and not overwrite and _png_software(out) != PNG_SOFTWARE_TAG:
-        raise FileExistsError(f"{out} exists and mgkit did not make it: pass --force to replace it, or --out another file")
+        raise FileExistsError(f"{out} exists and mgkit did not make it: pass --force to replace it, or another --out")
     if not out.parent.is_dir():
-        raise FileNotFoundError(f"{out.parent} is not a folder: make it first, or pass --out a file in an existing folder")
+        raise FileNotFoundError(f"{out.parent} is not a folder: make it first, or pass another --out")
 
 
 def _png_software(path: Path) -> str | None:
