@@ -1,0 +1,15 @@
+"""The checks: what the grader asks of a submission, and how it judges the answers.
+
+Two halves, so that student code never decides its own score:
+
+- `observe(task_id, seed)` runs in the untrusted worker, where the student's `micrograd` is
+  importable. It builds the graphs the task needs through the contract's public API only and
+  returns plain numbers (a JSON-able dict). It holds no expected values and no verdicts.
+- `judge(seed, outcomes)` runs in the trusted parent. From the seed it recomputes the inputs
+  and the expected numbers, compares them with what each task's worker reported, and returns
+  one `TaskResult` per task of the rubric, in rubric order.
+"""
+
+from .api import Failure, Observation, Outcome, TaskResult, judge, observe
+
+__all__ = ["Failure", "Observation", "Outcome", "TaskResult", "judge", "observe"]

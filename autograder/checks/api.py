@@ -1,0 +1,54 @@
+"""The interface between the grading machinery and the checks (implementation in progress)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a worker reported for one task: plain numbers, read from JSON by the parent."""
+
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A task's worker gave no observation.
+
+    kind: "error" (the student's code raised: `detail` is "ExceptionType: message", cut short),
+    "timeout", "memory", "crash" (killed by a signal or exited early), "output" (printed past
+    the cap), "not_run" (e.g. its file is missing and the starter raises), "grader" (the kit failed).
+    """
+
+    kind: str
+    detail: str = ""
+
+
+Outcome = Observation | Failure
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """The parent's verdict on one task."""
+
+    task_id: str
+    score: float
+    max_score: float
+    feedback: str  # for the student: what was tried, what came back, what was expected, the likely mistake
+    checks: list[tuple[str, bool]] = field(default_factory=list)  # (what was checked, passed) for reports
+
+    @property
+    def passed(self) -> bool:
+        return self.score >= self.max_score
+
+
+def observe(task_id: str, seed: int) -> dict[str, Any]:
+    """Worker side: run the task's probes against the importable `micrograd`; plain numbers out."""
+    raise NotImplementedError("observe: being written by the lead (autograder/checks)")
+
+
+def judge(seed: int, outcomes: dict[str, Outcome]) -> list[TaskResult]:
+    """Parent side: one TaskResult per rubric task, in rubric order, from the seed and the outcomes."""
+    raise NotImplementedError("judge: being written by the lead (autograder/checks)")
