@@ -10,6 +10,11 @@ Two halves, so that student code never decides its own score:
   one `TaskResult` per task of the rubric, in rubric order.
 """
 
-from .api import Failure, Observation, Outcome, TaskResult, judge, observe
+from .api import Failure, Observation, Outcome, TaskResult
+from .hidden import judge, observe
 
-__all__ = ["Failure", "Observation", "Outcome", "TaskResult", "judge", "observe"]
+# The modules students get (copied verbatim into release/tests/mgkit_checks/): the probes,
+# the verdicts and the public cases. hidden.py and trusted.py never leave the kit.
+SHIPPED = ("cases.py", "probes.py", "verdicts.py", "public.py")
+
+__all__ = ["SHIPPED", "Failure", "Observation", "Outcome", "TaskResult", "judge", "observe"]

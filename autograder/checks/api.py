@@ -1,4 +1,4 @@
-"""The interface between the grading machinery and the checks (implementation in progress)."""
+"""What crosses between the grading machinery and the checks: outcomes in, verdicts out."""
 
 from __future__ import annotations
 
@@ -42,13 +42,3 @@ class TaskResult:
     @property
     def passed(self) -> bool:
         return self.score >= self.max_score
-
-
-def observe(task_id: str, seed: int) -> dict[str, Any]:
-    """Worker side: run the task's probes against the importable `micrograd`; plain numbers out."""
-    raise NotImplementedError("observe: being written by the lead (autograder/checks)")
-
-
-def judge(seed: int, outcomes: dict[str, Outcome]) -> list[TaskResult]:
-    """Parent side: one TaskResult per rubric task, in rubric order, from the seed and the outcomes."""
-    raise NotImplementedError("judge: being written by the lead (autograder/checks)")

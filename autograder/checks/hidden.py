@@ -1,0 +1,246 @@
+"""The hidden checks: random cases from a seed, the worker's `observe` and the parent's `judge`.
+
+Never shipped to students. The worker and the parent make the same cases from the same seed;
+the worker reports what the student's code did, the parent alone decides.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import random
+import sys
+import types
+from typing import Any
+
+from ..rubric import BY_ID, TASK_IDS
+from . import trusted
+from .api import Failure, Observation, Outcome, TaskResult
+from .cases import OP_TASK, REPEATED, op_case
+from .probes import Target, probe
+from .verdicts import (
+    judge_accumulation,
+    judge_expr,
+    judge_op,
+    judge_topo,
+    judge_train,
+    judge_zero_grad_loop,
+    judge_zero_grad_module,
+)
+
+POWERS = (2, 3, -1, 0.5, -2)
+# small enough to train in ~0.2 s; over 150 seeds a correct loop reached 75% at worst
+TRAIN_CASE = {"points": 20, "nouts": [6, 1], "steps": 20, "lr": 0.5, "target": 0.7}
+
+
+# ---- cases -------------------------------------------------------------------------------
+
+def cases_for(task_id: str, seed: int) -> list[dict]:
+    """The cases of one task for one seed: the same in the worker and in the parent."""
+    rng = random.Random(f"{seed}:{task_id}")
+    op = task_id.removesuffix("_backward")
+    if task_id in OP_TASK.values():
+        return [_random_op_case(op, rng, k) for k in range(6)]
+    if task_id == "grad_accumulation":
+        return _accumulation_cases(rng)
+    if task_id == "topo_sort":
+        return [_diamond(rng), _random_graph(rng, 40), _chain(rng, 150)]
+    if task_id == "zero_grad":
+        return [{"kind": "zero_grad_module"},
+                {"kind": "zero_grad_loop", "points": 16, "nouts": [4, 1], "data_seed": rng.randrange(10**6),
+                 "model_seed": rng.randrange(10**6)}]
+    if task_id == "training_loop":
+        return [{"kind": "train", **TRAIN_CASE, "data_seed": rng.randrange(10**6), "model_seed": rng.randrange(10**6)}]
+    raise KeyError(task_id)
+
+
+def _away_from_zero(rng: random.Random, low: float, high: float) -> float:
+    """A number with |x| in [low, high] and a random sign: negative and fractional inputs included."""
+    return rng.choice((-1, 1)) * rng.uniform(low, high)
+
+
+def _random_op_case(op: str, rng: random.Random, k: int, start: bool = False) -> dict:
+    out_grad = _away_from_zero(rng, 0.5, 2.0)  # never 1: a missing out.grad factor must show
+    power = None
+    if op == "pow":
+        power = POWERS[k % len(POWERS)]
+        inputs = [rng.uniform(0.3, 2.5) if power == 0.5 else _away_from_zero(rng, 0.3, 2.0)]
+    elif op in ("add", "mul"):
+        inputs = [_away_from_zero(rng, 0.2, 3.0), _away_from_zero(rng, 0.2, 3.0)]
+    elif op == "relu":
+        inputs = [(1 if k % 2 else -1) * rng.uniform(0.2, 3.0)]  # both sides of the kink
+    else:
+        inputs = [_away_from_zero(rng, 0.1, 2.5)]
+    starts = [_away_from_zero(rng, 0.5, 3.0) for _ in inputs] if start else None
+    return op_case(op, inputs, out_grad, power, starts)
+
+
+def _accumulation_cases(rng: random.Random) -> list[dict]:
+    """Each op run twice, from .grad = 0 and from .grad = start; then the repeated-variable expressions."""
+    cases = []
+    for k, op in enumerate(OP_TASK):
+        from_start = _random_op_case(op, rng, k, start=True)
+        cases += [{**from_start, "start": None}, from_start]
+    for expr, ops in REPEATED:
+        cases.append({"kind": "expr", "expr": expr, "ops": list(ops),
+                      "vars": {"a": _away_from_zero(rng, 0.3, 1.5), "b": _away_from_zero(rng, 0.3, 1.5)}
+                      if "b" in expr else {"a": _away_from_zero(rng, 0.3, 1.5)}})
+    return cases
+
+
+def _diamond(rng: random.Random) -> dict:
+    # a, b; c = a * b; d = c + a; e = c * d: c feeds two ops, a feeds two ops
+    return {"kind": "topo", "leaves": [_away_from_zero(rng, 0.5, 2), _away_from_zero(rng, 0.5, 2)],
+            "program": [["*", 0, 1], ["+", 2, 0], ["*", 2, 3]], "output": 4}
+
+
+def _random_graph(rng: random.Random, ops: int) -> dict:
+    leaves = [_away_from_zero(rng, 0.5, 1.5) for _ in range(4)]
+    program = []
+    for k in range(ops):
+        size = len(leaves) + k
+        program.append([rng.choice("+*"), rng.randrange(max(0, size - 6), size), rng.randrange(size)])
+    return {"kind": "topo", "leaves": leaves, "program": program, "output": len(leaves) + ops - 1}
+
+
+def _chain(rng: random.Random, ops: int) -> dict:
+    program = [["+", k, 0] for k in range(ops)]  # x1 = x0 + x0, x2 = x1 + x0, ...
+    return {"kind": "topo", "leaves": [_away_from_zero(rng, 0.5, 1.5)], "program": program, "output": ops}
+
+
+# ---- the worker's side -------------------------------------------------------------------
+
+def observe(task_id: str, seed: int) -> dict[str, Any]:
+    """Run the task's cases on the importable student package: one report per case."""
+    target = _target(task_id)
+    reports = []
+    for case in cases_for(task_id, seed):
+        try:
+            reports.append(probe(case, target))
+        except BaseException as error:  # the student's code may raise anything, SystemExit included
+            reports.append({"error": _describe(error)})
+    return {"cases": reports}
+
+
+def _target(task_id: str) -> Target:
+    """Import only what the task needs; nn and train run on the trusted engine."""
+    _bare_package()
+    if task_id in ("zero_grad", "training_loop"):
+        value_class = trusted.install_engine(forgiving=task_id == "training_loop")
+        if task_id == "training_loop":
+            nn = types.ModuleType("micrograd.nn")
+            nn.Module = trusted.Module  # what a train.py may import from .nn
+            sys.modules["micrograd.nn"] = nn
+        nn = importlib.import_module("micrograd.nn")
+        train = importlib.import_module("micrograd.train")
+        return Target(value_class, nn, train,
+                      lambda nouts, seed: trusted.make_mlp(value_class, 2, nouts, seed))
+    return Target(importlib.import_module("micrograd.engine").Value)
+
+
+def _bare_package() -> None:
+    """`micrograd` as a bare package, so importing engine does not also import a broken nn.py."""
+    spec = importlib.util.find_spec("micrograd")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("no micrograd package on the path")
+    package = types.ModuleType("micrograd")
+    package.__path__ = list(spec.submodule_search_locations)
+    sys.modules["micrograd"] = package
+
+
+def _describe(error: BaseException) -> str:
+    try:
+        text = str(error)
+    except BaseException:  # an exception whose __str__ raises
+        text = "(its message could not be read)"
+    return f"{type(error).__name__}: {text}"[:500]
+
+
+# ---- the parent's side -------------------------------------------------------------------
+
+def judge(seed: int, outcomes: dict[str, Outcome]) -> list[TaskResult]:
+    """One TaskResult per rubric task, decided here from the seed and the reported numbers."""
+    results: dict[str, TaskResult] = {}
+    for task_id in TASK_IDS:
+        outcome = outcomes.get(task_id, Failure("not_run", "the task was not run"))
+        checks = _checks(task_id, seed, outcome, results)
+        results[task_id] = _result(task_id, checks)
+    return list(results.values())
+
+
+def _checks(task_id: str, seed: int, outcome: Outcome, earlier: dict[str, TaskResult]) -> list[tuple[str, bool, str]]:
+    """(what was checked, passed, message) for each check of the task."""
+    if isinstance(outcome, Failure):
+        return [("the code ran", False, _failure_message(outcome))]
+    cases = cases_for(task_id, seed)
+    reports = outcome.data.get("cases") if isinstance(outcome.data, dict) else None
+    if not isinstance(reports, list) or len(reports) != len(cases):
+        return [("the worker reported", False, "the grader received no usable report for this task")]
+    checks = []
+    for k, (case, report) in enumerate(zip(cases, reports)):
+        if not isinstance(report, dict):
+            checks.append((f"case {k + 1}", False, "no usable report for this case"))
+        elif "error" in report:
+            checks.append((f"case {k + 1}", False, f"your code raised {report['error']}"))
+        else:
+            checks += _judge_case(task_id, case, report, cases, reports, k, earlier)
+    return checks
+
+
+def _judge_case(task_id, case, report, cases, reports, k, earlier) -> list[tuple[str, bool, str]]:
+    try:
+        kind = case["kind"]
+        if kind == "op" and task_id == "grad_accumulation":
+            if case.get("start") is None:
+                return []  # the fresh run: the next case judges the pair
+            fresh = reports[k - 1]
+            if "error" in fresh:
+                return [(f"{case['op']} accumulates", False, f"your code raised {fresh['error']}")]
+            return [(f"{case['op']} accumulates", *judge_accumulation(fresh, report, case))]
+        if kind == "op":
+            return [(f"{case['op']} case {k + 1}", *judge_op(case, report))]
+        if kind == "expr":
+            blocked = [OP_TASK[op] for op in case["ops"] if not earlier[OP_TASK[op]].passed]
+            if blocked:
+                return []  # judged only when its ops' own closures are right: a bug costs its own task
+            return [(case["expr"], *judge_expr(case, report))]
+        if kind == "topo":
+            return [(f"graph {k + 1}", *judge_topo(case, report))]
+        if kind == "zero_grad_module":
+            return [("Module.zero_grad", *judge_zero_grad_module(case, report))]
+        if kind == "zero_grad_loop":
+            return [("training zeroes the gradients", *judge_zero_grad_loop(case, report))]
+        if kind == "train":
+            return judge_train(case, report)
+    except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError, OverflowError):
+        return [(f"case {k + 1}", False, "the report for this case was malformed")]
+    raise KeyError(case["kind"])
+
+
+def _failure_message(failure: Failure) -> str:
+    detail = f" ({failure.detail})" if failure.detail else ""
+    return {
+        "error": f"your code raised {failure.detail}",
+        "timeout": f"your code did not finish in time{detail}: look for an infinite loop",
+        "memory": f"your code used more memory than allowed{detail}",
+        "crash": f"your code stopped the process{detail}",
+        "output": f"your code printed more than allowed{detail}",
+        "not_run": f"this task could not be run{detail}",
+        "grader": f"the grader failed on this task{detail}: tell your course staff",
+    }.get(failure.kind, f"not graded: {failure.kind}{detail}")
+
+
+def _result(task_id: str, checks: list[tuple[str, bool, str]]) -> TaskResult:
+    task = BY_ID[task_id]
+    passed = bool(checks) and all(ok for _, ok, _ in checks)
+    failures = [message for _, ok, message in checks if not ok]
+    n_ok = sum(1 for _, ok, _ in checks if ok)
+    if passed:
+        feedback = f"passed all {len(checks)} checks"
+    else:
+        feedback = f"passed {n_ok} of {len(checks)} checks. {failures[0] if failures else ''}".strip()
+    return TaskResult(task_id, float(task.points) if passed else 0.0, float(task.points), feedback,
+                      [(label, ok) for label, ok, _ in checks])
+
+
+__all__ = ["Observation", "cases_for", "judge", "observe"]
