@@ -44,7 +44,7 @@ def cases_for(task_id: str, seed: int) -> list[dict]:
     if task_id == "grad_accumulation":
         return _accumulation_cases(rng)
     if task_id == "topo_sort":
-        return [_diamond(rng), _random_graph(rng, 40), _chain(rng, 150)]
+        return [_diamond(rng), _random_graph(rng, 12), _chain(rng, 150)]
     if task_id == "zero_grad":
         return [{"kind": "zero_grad_module"},
                 {"kind": "zero_grad_loop", "points": 16, "nouts": [4, 1], "data_seed": rng.randrange(10**6),

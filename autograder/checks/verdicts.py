@@ -105,8 +105,8 @@ def _mistakes(op: str, x: list[float], g: float, p: float | None, want: list[flo
         yield "the derivative of e**x is e**x (out.data), not x.", [x[0] * g]
     if op == "relu":
         active = x[0] > 0
-        yield "the relu mask is inverted: pass out.grad where out.data > 0.", [0.0 if active else g]
         yield "the relu mask is missing: pass out.grad only where out.data > 0.", [g]
+        yield "the relu mask is inverted: pass out.grad where out.data > 0.", [0.0 if active else g]
         yield "multiply out.grad by (out.data > 0), not by out.data.", [max(x[0], 0.0) * g]
     if g != 1.0:
         yield "the chain rule's factor out.grad is missing.", [w / g for w in want]
