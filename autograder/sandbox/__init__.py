@@ -1,0 +1,219 @@
+"""The sandbox: student code runs in forked workers; the trusted parent reads plain facts.
+
+    with Sandbox() as sandbox:
+        outcome = sandbox.run(folder, "mul_backward", seed)   # an Observation or a Failure
+
+Three processes, three levels of trust:
+- the parent (this module, in the `mgkit` process) holds the seed and the expected values,
+  decides every verdict and alone writes results;
+- the zygote (zygote.py, a clean `python -I`) has numpy and the checks' worker side imported,
+  never student code and never the reference, and forks one worker per task;
+- the worker imports the student's package fresh from its private folder, runs
+  `checks.observe(task, seed)` and writes JSON to a pipe. It is never trusted: its report is
+  read with a size cap and parsed here as plain JSON data.
+
+Limits are enforced from outside the worker: a wall-clock deadline with SIGKILL on its whole
+process group, RLIMIT_AS / CPU / FSIZE (and NPROC when not root), output to a capped in-memory
+file, every descendant killed and reaped before the answer comes back, and a fresh PID
+namespace per task where the machine allows it. `Sandbox.isolation` names what is in force.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from ..checks.api import Failure, Observation, Outcome
+
+# argv[1] is the folder holding `autograder`; the zygote drops it from sys.path once booted
+ZYGOTE_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
+               "from autograder.sandbox import zygote; zygote.main(sys.argv[1:])")
+STARTUP_SECONDS = 60.0  # importing numpy on a cold disk can be slow; a healthy start takes ~0.1 s
+GRACE_SECONDS = 5.0  # what the zygote may need beyond a task's deadline to kill and reap
+DETAIL_CHARS = 300  # an exception message in feedback: enough to recognise, short enough to read
+# Numerical libraries must not start thread pools in the zygote: a forked copy would inherit
+# locks held by threads that no longer exist.
+ZYGOTE_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+              "LC_ALL": "C.UTF-8", "PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "MPLBACKEND": "Agg"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one task's worker may use."""
+
+    seconds: float = 5.0  # wall clock, from fork to report: import, probes and all
+    memory_mb: int = 1024  # address space beyond what the zygote already maps (numpy and all)
+    output_bytes: int = 1 << 20  # stdout and stderr together; a flood past this fails the task
+    report_bytes: int = 4 << 20  # the JSON report; the checks' reports are a few kilobytes
+
+
+DEFAULT_LIMITS = Limits()
+
+
+class SandboxError(RuntimeError):
+    """The sandbox itself cannot run (the kit is broken): nothing can be graded."""
+
+
+class Sandbox:
+    """One zygote, started on first use, restarted if it dies; use as a context manager."""
+
+    def __init__(self, checks: ModuleType | None = None, limits: Limits = DEFAULT_LIMITS, isolate: bool = True):
+        if checks is None:
+            from .. import checks
+        self.checks = checks
+        self.limits = limits
+        self.isolate = isolate  # False: only the portable mechanisms (for testing them alone)
+        self.isolation: tuple[str, ...] = ()
+        self._zygote: subprocess.Popen | None = None
+        self._buffer = b""
+        self._worker: int | None = None
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def run(self, folder: Path, task_id: str, seed: int) -> Outcome:
+        """Run `observe(task_id, seed)` on the package in `folder`; the facts become an Outcome here."""
+        if self._zygote is None:
+            self._start()
+        try:
+            request = {"folder": str(folder), "task": task_id, "seed": seed}
+            self._zygote.stdin.write(json.dumps(request).encode() + b"\n")
+            self._zygote.stdin.flush()
+            started = self._receive(STARTUP_SECONDS)
+            self._worker = started.get("started")
+            reply = self._receive(self.limits.seconds + GRACE_SECONDS)
+        except (OSError, TimeoutError, ValueError) as error:  # the zygote died or hung: start afresh
+            self.close()
+            return Failure("grader", f"the grader's worker process failed ({error})")
+        self._worker = None
+        return outcome_of(reply, self.limits)
+
+    def close(self) -> None:
+        """Stop the zygote and anything still running under it."""
+        if self._worker is not None:
+            _killpg(self._worker)
+            self._worker = None
+        if self._zygote is not None:
+            _killpg(self._zygote.pid)
+            self._zygote.wait()
+            self._zygote.stdin.close()
+            self._zygote.stdout.close()
+            self._zygote = None
+        self._buffer = b""
+
+    def _start(self) -> None:
+        kit_path = str(Path(__file__).resolve().parents[2])  # the folder that holds `autograder`
+        config = {"checks_name": self.checks.__name__, "checks_file": self.checks.__file__,
+                  "limits": asdict(self.limits), "isolate": self.isolate}
+        self._zygote = subprocess.Popen(
+            [sys.executable, "-I", "-c", ZYGOTE_BOOT, kit_path, json.dumps(config)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=ZYGOTE_ENV, cwd="/",
+            start_new_session=True,  # its own process group: close() kills it and nothing else
+        )
+        try:
+            hello = self._receive(STARTUP_SECONDS)
+        except (OSError, TimeoutError, ValueError) as error:
+            self.close()
+            raise SandboxError(f"the grader's zygote did not start: {error}") from error
+        if "fatal" in hello:
+            self.close()
+            raise SandboxError(f"the grader's zygote could not start: {hello['fatal']}")
+        self.isolation = tuple(hello.get("isolation", ()))
+
+    def _receive(self, seconds: float) -> dict[str, Any]:
+        """The zygote's next message; TimeoutError if none comes in time, OSError if it is gone."""
+        deadline = time.monotonic() + seconds
+        fd = self._zygote.stdout.fileno()
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                raise TimeoutError(f"no answer within {seconds:g} s")
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                raise OSError("the zygote exited")
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        message = json.loads(line)
+        if "grader_error" in message:
+            raise OSError(message["grader_error"])
+        return message
+
+
+def _killpg(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+# ---- facts to an outcome: the parent's reading of what the zygote saw ------------------------
+
+def outcome_of(reply: dict[str, Any], limits: Limits) -> Outcome:
+    """An Observation only for a clean exit with a well-formed report; a Failure for anything else."""
+    number = reply.get("signal")
+    if reply.get("output_bytes", 0) >= limits.output_bytes or number == signal.SIGXFSZ:
+        return Failure("output", f"it printed {limits.output_bytes:,} bytes or more, the limit")
+    if reply.get("timed_out") or number == signal.SIGXCPU:
+        return Failure("timeout", f"no answer within {limits.seconds:g} s")
+    if reply.get("report_too_big"):
+        return Failure("error", f"its report was larger than {limits.report_bytes:,} bytes")
+    if number:
+        return Failure("crash", f"the process was killed by {_signal_name(number)}")
+    text = reply.get("report")
+    report = _parse(text)
+    if text and report is None:
+        return Failure("error", "the worker's report was not valid JSON")
+    if report is None:
+        code = reply.get("exit_code")
+        return Failure("crash", f"the process exited before reporting{f' (exit code {code})' if code else ''}:"
+                                " sys.exit or os._exit?")
+    return _report_outcome(report)
+
+
+def _report_outcome(report: dict[str, Any]) -> Outcome:
+    if set(report) == {"observation"} and isinstance(report["observation"], dict):
+        return Observation(report["observation"])
+    if set(report) == {"raised", "message"} and all(isinstance(report[key], str) for key in report):
+        kind = {"MemoryError": "memory", "NotImplementedError": "not_run"}.get(report["raised"], "error")
+        message = f"{report['raised'][:100]}: {report['message']}" if report["message"] else report["raised"][:100]
+        return Failure(kind, _detail(message))
+    if set(report) == {"setup_failed"}:
+        return Failure("grader", _detail(str(report["setup_failed"])))
+    if set(report) == {"unreadable"}:
+        return Failure("error", f"the task's results could not be sent ({str(report['unreadable'])[:100]})")
+    return Failure("error", "the worker's report was not in the grader's format")
+
+
+def _parse(text: str | None) -> dict[str, Any] | None:
+    try:
+        report = json.loads(text or "null")
+    except (ValueError, RecursionError):  # garbage, or JSON nested deep enough to break the parser
+        return None
+    return report if isinstance(report, dict) else None
+
+
+def _detail(text: str) -> str:
+    text = " ".join(text.split())  # one line
+    return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+__all__ = ["DEFAULT_LIMITS", "Failure", "Limits", "Observation", "Outcome", "Sandbox", "SandboxError", "outcome_of"]

@@ -1,0 +1,297 @@
+"""The zygote, and the worker it forks for each task.
+
+The parent starts one zygote per grading session, with `python -I` (no user site, no PYTHON*
+variables, no current folder on the path). The zygote imports numpy and the checks' worker side
+once, never any student code and never the reference; forking it then gives a worker with all of
+that already imported in about a millisecond, instead of a new interpreter per task.
+
+For each request line on stdin ({"folder", "task", "seed"}) the zygote
+  1) forks a worker: a new session (so its whole process group can be killed), in a fresh PID
+     namespace where the machine allows it, with its limits set before any student code runs;
+  2) reads the worker's JSON report from a pipe, up to a size cap, until the worker exits or the
+     wall-clock deadline passes;
+  3) kills the worker's process group with SIGKILL, then every process still below the zygote
+     (it is their subreaper, so a double fork or setsid still ends up as its child);
+  4) answers on stdout with plain facts: exit status, the report's raw text, bytes printed.
+It never judges: the parent decides what the facts mean.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.machinery
+import importlib.util
+import json
+import math
+import os
+import resource
+import select
+import signal
+import sys
+import time
+from types import ModuleType
+from typing import Any
+
+from . import linux
+
+# What student code commonly imports, loaded once here instead of in every worker.
+PRELOAD = ("numpy", "math", "random", "numbers", "collections", "dataclasses", "typing", "functools",
+           "itertools", "gc", "json", "copy", "operator")
+# Modules the worker must never have loaded: they hold or load the reference solution.
+FORBIDDEN_MODULES = ("autograder.reference", "mgkit_reference_micrograd", "solutions")
+REPORT_READ_CHUNK = 1 << 16
+REPORT_FD = 3  # the worker's end of the report pipe: the only descriptor it keeps beyond stdio
+
+
+def main(argv: list[str]) -> None:
+    """Boot (argv: the kit's import path and a JSON config), then serve requests until stdin closes."""
+    kit_path, config = argv[0], json.loads(argv[1])
+    try:
+        observe = _load_checks(config["checks_name"], config["checks_file"]).observe
+        for name in PRELOAD:
+            importlib.import_module(name)
+        _forget_kit(kit_path)
+        pid_namespaces = _pid_namespaces(config["isolate"])
+        linux.become_subreaper()
+    except Exception as error:  # the kit is broken: say so once, the parent fails closed
+        _send({"fatal": f"{type(error).__name__}: {error}"})
+        return
+    _send({"ready": True, "isolation": ["pid-namespace"] if pid_namespaces else []})
+    for line in sys.stdin.buffer:
+        try:
+            reply = _run_task(json.loads(line), observe, config["limits"], pid_namespaces)
+        except Exception as error:  # e.g. fork failed: this task is not graded, the next may be
+            reply = {"grader_error": f"{type(error).__name__}: {error}"}
+        _send(reply)
+
+
+def _send(message: dict[str, Any]) -> None:
+    os.write(1, json.dumps(message).encode() + b"\n")
+
+
+def _load_checks(name: str, file: str) -> ModuleType:
+    """The checks module: by name when that is the same file, else from the file itself (a test's fake)."""
+    spec = importlib.util.find_spec(name) if "." not in name or _parent_importable(name) else None
+    if spec is not None and spec.origin == file:
+        return importlib.import_module(name)
+    spec = importlib.util.spec_from_file_location(name, file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _parent_importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name.rpartition(".")[0]) is not None
+    except ImportError:
+        return False
+
+
+def _forget_kit(kit_path: str) -> None:
+    """Leave the worker an import system that knows only the standard library and site-packages.
+
+    The kit's folder goes (the reference lives beside the autograder package), so do import
+    hooks such as an editable install's finder; what the checks needed is already imported.
+    """
+    loaded = [name for name in FORBIDDEN_MODULES if sys.modules.get(name) is not None]
+    if loaded:
+        raise RuntimeError(f"the checks' worker side imported {', '.join(loaded)}: keep the reference out of it")
+    sys.path[:] = [entry for entry in sys.path if entry != kit_path]
+    standard = (importlib.machinery.BuiltinImporter, importlib.machinery.FrozenImporter,
+                importlib.machinery.PathFinder)
+    sys.meta_path[:] = [finder for finder in sys.meta_path if finder in standard]
+    sys.path_importer_cache.pop(kit_path, None)
+    for name in FORBIDDEN_MODULES:
+        sys.modules[name] = None  # `import autograder.reference` now fails at once
+    for name, module in list(sys.modules.items()):
+        if (name == "autograder" or name.startswith("autograder.")) and hasattr(module, "__path__"):
+            module.__path__ = []  # an imported kit package finds no new submodules in the kit's folder
+    sys.dont_write_bytecode = True  # no __pycache__ in the student's private folder
+
+
+def _pid_namespaces(wanted: bool) -> linux.PidNamespaces | None:
+    if not wanted:
+        return None
+    try:
+        return linux.PidNamespaces()
+    except OSError:  # not root, or a container that forbids it: the subreaper sweep still runs
+        return None
+
+
+# ---- one task ------------------------------------------------------------------------------
+
+def _run_task(request: dict, observe, limits: dict, pid_namespaces: linux.PidNamespaces | None) -> dict:
+    report_r, report_w = os.pipe()
+    output = os.memfd_create("mgkit-output", os.MFD_CLOEXEC)
+    started = time.monotonic()
+    if pid_namespaces:
+        pid_namespaces.arm()
+    try:
+        pid = os.fork()
+        if pid == 0:
+            _worker(request, observe, limits, report_w, output)  # never returns
+    finally:
+        if pid_namespaces:
+            pid_namespaces.disarm()
+    os.close(report_w)
+    _send({"started": pid})
+    report, timed_out, too_big = _read_report(pid, report_r, started + limits["seconds"], limits["report_bytes"])
+    stray = _kill_everything(pid)
+    status = _reap(pid)
+    reply = {
+        "exit_code": status if status is not None and status >= 0 else None,
+        "signal": -status if status is not None and status < 0 else None,
+        "timed_out": timed_out,
+        "report": report.decode("utf-8", "replace") if report is not None else None,
+        "report_too_big": too_big,
+        "output_bytes": os.fstat(output).st_size,
+        "stray_processes": stray,
+        "seconds": round(time.monotonic() - started, 4),
+    }
+    os.close(report_r)
+    os.close(output)
+    return reply
+
+
+def _read_report(pid: int, report_r: int, deadline: float, cap: int) -> tuple[bytes | None, bool, bool]:
+    """(report, timed_out, too_big): read until the worker exits, the deadline passes or the cap is hit."""
+    pidfd = os.pidfd_open(pid)
+    poller = select.poll()
+    poller.register(report_r, select.POLLIN)
+    poller.register(pidfd, select.POLLIN)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None, True, False
+            for fd, _ in poller.poll(remaining * 1000):
+                if fd == pidfd:  # the worker exited: take what is left in the pipe, never wait for more
+                    chunks.append(_drain(report_r, cap - size + 1))
+                    report = b"".join(chunks)
+                    return (None, False, True) if len(report) > cap else (report or None, False, False)
+                chunk = os.read(report_r, REPORT_READ_CHUNK)
+                if not chunk:
+                    poller.unregister(report_r)  # closed; keep waiting for the exit itself
+                    continue
+                size += len(chunk)
+                if size > cap:
+                    return None, False, True
+                chunks.append(chunk)
+    finally:
+        os.close(pidfd)
+
+
+def _drain(fd: int, limit: int) -> bytes:
+    os.set_blocking(fd, False)
+    chunks, size = [], 0
+    while size < limit:
+        try:
+            chunk = os.read(fd, REPORT_READ_CHUNK)
+        except BlockingIOError:  # a grandchild still holds the pipe open: nothing more is coming
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _kill_everything(pid: int) -> int:
+    """SIGKILL the worker's process group, then every descendant left; return how many were left."""
+    _kill(os.killpg, pid)
+    stray = 0
+    while True:
+        left = [child for child in linux.children() if child != pid]
+        if not left:
+            return stray
+        stray += len(left)
+        for child in left:
+            _kill(os.kill, child)
+        for child in left:
+            _reap(child)
+
+
+def _kill(kill, pid: int) -> None:
+    try:
+        kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _reap(pid: int) -> int | None:
+    """The exit code (negative: the signal that killed it), None if it was already reaped."""
+    try:
+        return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    except ChildProcessError:
+        return None
+
+
+# ---- the worker: everything below runs in the forked child ---------------------------------
+
+def _worker(request: dict, observe, limits: dict, report_w: int, output: int) -> None:
+    """Set the worker up, run observe on the student's package, write one JSON report, exit."""
+    write, dumps, exit_now = os.write, json.dumps, os._exit  # bound before student code can patch them
+    os.dup2(report_w, REPORT_FD)  # the pipe was made before `output`, so this never covers it
+    try:
+        _confine(request["folder"], limits, output)
+    except BaseException as error:  # noqa: BLE001 - the kit's own failure, reported as such
+        write(REPORT_FD, dumps({"setup_failed": f"{type(error).__name__}: {error}"}).encode())
+        exit_now(0)
+    try:
+        report = {"observation": observe(request["task"], request["seed"])}
+    except MemoryError:
+        report = {"raised": "MemoryError", "message": ""}
+    except BaseException as error:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
+        report = {"raised": _type_name(error), "message": _message(error)}
+    try:
+        payload = dumps(report).encode()
+    except MemoryError:
+        payload = b'{"raised": "MemoryError", "message": ""}'
+    except BaseException as error:  # noqa: BLE001 - e.g. an object that is not JSON
+        payload = dumps({"unreadable": _type_name(error)}).encode()
+    try:
+        while payload:
+            payload = payload[write(REPORT_FD, payload):]
+    finally:
+        exit_now(0)  # no atexit handlers, no __del__, no flushing of the student's buffers
+
+
+def _confine(folder: str, limits: dict, output: int) -> None:
+    """The worker's setting, fixed before any student code runs."""
+    os.setsid()  # a process group of its own, killed as a whole
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    os.closerange(REPORT_FD + 1, os.sysconf("SC_OPEN_MAX"))
+    os.chdir(folder)
+    sys.path.insert(0, folder)
+    _set_limits(limits)
+    linux.forbid_new_privileges()
+
+
+def _set_limits(limits: dict) -> None:
+    seconds = math.ceil(limits["seconds"])
+    memory = linux.virtual_memory_bytes() + limits["memory_mb"] * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (seconds + 1, seconds + 2))  # a backstop: the deadline comes first
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["output_bytes"], limits["output_bytes"]))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if os.geteuid() != 0:  # root is exempt from RLIMIT_NPROC; for anyone else: no processes, no threads
+        resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+
+
+def _type_name(error: BaseException) -> str:
+    name = type(error).__name__
+    return name if type(name) is str else "Exception"
+
+
+def _message(error: BaseException) -> str:
+    try:
+        text = str(error)
+    except BaseException:  # noqa: BLE001 - an exception whose __str__ raises
+        return "(its message could not be read)"
+    return text[:2000] if type(text) is str else ""

@@ -1,0 +1,184 @@
+"""The sandbox on its own: workers that misbehave become Failures, within their limits, leaving nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from pathlib import Path
+
+import fake_checks
+import pytest
+from fake_checks import engine_answering, write_submission
+
+from autograder.checks.api import Failure, Observation
+from autograder.sandbox import Limits, Sandbox, SandboxError, outcome_of
+
+LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024, report_bytes=64 * 1024)
+SLACK = 1.5  # seconds beyond the deadline that killing, reaping and answering may take
+
+
+@pytest.fixture(scope="module", params=[True, False], ids=["isolated", "portable"])
+def sandbox(request):
+    """One zygote for the module's tests: with every isolation layer the machine allows, and without."""
+    with Sandbox(fake_checks, LIMITS, isolate=request.param) as sandbox:
+        yield sandbox
+
+
+def run(sandbox: Sandbox, tmp_path: Path, body: str, task: str = "task") -> tuple[object, float]:
+    folder = write_submission(tmp_path / "submission", engine_answering(body))
+    started = time.monotonic()
+    outcome = sandbox.run(folder, task, 7)
+    return outcome, time.monotonic() - started
+
+
+def test_a_correct_answer_is_an_observation(sandbox, tmp_path):
+    outcome, _ = run(sandbox, tmp_path, "pass")
+    assert outcome == Observation({"answer": 7 + len("task")})
+
+
+@pytest.mark.parametrize("body", [
+    "while True:\n    pass",
+    "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+    "time.sleep(60)",
+    "while True:\n    try:\n        time.sleep(60)\n    except BaseException:\n        pass",
+], ids=["busy loop", "ignores SIGTERM and sleeps", "swallows exceptions"])
+def test_a_hang_is_a_timeout_within_the_deadline(sandbox, tmp_path, body):
+    outcome, seconds = run(sandbox, tmp_path, "import time\n" + body)
+    assert isinstance(outcome, Failure) and outcome.kind == "timeout"
+    assert LIMITS.seconds <= seconds < LIMITS.seconds + SLACK
+
+
+def test_a_memory_grab_is_a_memory_failure(sandbox, tmp_path):
+    outcome, _ = run(sandbox, tmp_path, "hog = bytearray(4 * 2**30)")
+    assert outcome == Failure("memory", "MemoryError")
+
+
+@pytest.mark.parametrize("stream", ["stdout", "stderr"])
+def test_a_flood_of_output_is_an_output_failure(sandbox, tmp_path, stream):
+    outcome, seconds = run(sandbox, tmp_path, f"import sys\nwhile True:\n    sys.{stream}.write('x' * 10000)")
+    assert isinstance(outcome, Failure) and outcome.kind == "output"
+    assert seconds < LIMITS.seconds  # stopped by the cap, not by the deadline
+
+
+def test_printing_within_the_cap_is_fine(sandbox, tmp_path):
+    outcome, _ = run(sandbox, tmp_path, "print('debugging', 42)")
+    assert isinstance(outcome, Observation)
+
+
+@pytest.mark.parametrize("body, kind, words", [
+    ("import sys\nsys.exit(0)", "error", "SystemExit"),
+    ("raise KeyboardInterrupt", "error", "KeyboardInterrupt"),
+    ("import os\nos._exit(0)", "crash", "exited before reporting"),
+    ("import os\nos._exit(3)", "crash", "exit code 3"),
+    ("import ctypes\nctypes.string_at(0)", "crash", "SIGSEGV"),
+    ("raise ValueError('bad ' * 1000)", "error", "ValueError: bad bad"),
+    ("class Weird(Exception):\n    def __str__(self):\n        raise RuntimeError\nraise Weird()", "error",
+     "could not be read"),
+    ("raise NotImplementedError('mul_backward: write it')", "not_run", "mul_backward"),
+], ids=["sys.exit", "KeyboardInterrupt", "os._exit(0)", "os._exit(3)", "segfault", "long message",
+        "__str__ raises", "starter"])
+def test_escapes_and_crashes_are_failures(sandbox, tmp_path, body, kind, words):
+    outcome, _ = run(sandbox, tmp_path, body)
+    assert isinstance(outcome, Failure) and outcome.kind == kind and words in outcome.detail
+    assert len(outcome.detail) <= 300 and "\n" not in outcome.detail
+
+
+@pytest.mark.parametrize("report", [
+    b"not json{",
+    b"[" * 100_000 + b"]" * 100_000,
+    b'{"observation": 5}',
+    b'{"verdict": "passed"}',
+    b'{"observation": {"answer": 11}}{"observation": {"answer": 11}}',
+], ids=["garbage", "nested to break the parser", "not a dict", "claims a verdict", "two reports"])
+def test_a_forged_or_garbage_report_is_rejected(sandbox, tmp_path, report):
+    outcome, _ = run(sandbox, tmp_path, f"import os\nos.write(3, {report!r})\nos._exit(0)")
+    assert isinstance(outcome, Failure) and outcome.kind == "error"
+
+
+def test_a_report_past_the_cap_is_rejected(sandbox, tmp_path):
+    outcome, seconds = run(sandbox, tmp_path, "import os\nwhile True:\n    os.write(3, b'x' * 65536)")
+    assert isinstance(outcome, Failure) and outcome.kind == "error" and "larger than" in outcome.detail
+    assert seconds < LIMITS.seconds
+
+
+@pytest.mark.parametrize("how", ["child", "detached grandchild"])
+def test_no_process_the_worker_starts_outlives_the_task(sandbox, tmp_path, how):
+    marker = f"{uuid.uuid4().int % 10**6}.{os.getpid()}"  # a unique `sleep` duration to look for
+    body = f"""
+import os
+ready_r, ready_w = os.pipe()
+try:
+    pid = os.fork()
+except OSError:  # a layer that forbids processes: nothing to outlive the task
+    pid = None
+if pid == 0:
+    if {how != "child"}:  # double fork into a new session: no longer in the worker's group
+        os.setsid()
+        if os.fork():
+            os._exit(0)
+    os.execv("/bin/sleep", ["sleep", "{marker}"])  # closes ready_w: os.pipe() is close-on-exec
+if pid is not None:
+    os.close(ready_w)
+    os.read(ready_r, 1)  # end of file once the sleeper has started: it exists before we answer
+"""
+    outcome, _ = run(sandbox, tmp_path, body)
+    assert isinstance(outcome, Observation)
+    assert not _processes_running(marker)
+
+
+def _processes_running(marker: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as file:
+                if marker.encode() in file.read():
+                    found.append(int(entry))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def test_the_reference_is_not_importable_in_the_worker(sandbox, tmp_path):
+    body = """
+import importlib, os, sys
+for name in ("autograder.reference", "solutions.micrograd", "mgkit_reference_micrograd", "autograder.training"):
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        continue
+    raise AssertionError(f"imported {name}")
+assert not [m for m in sys.modules if m.startswith(("autograder.reference", "mgkit_reference", "solutions"))
+            and sys.modules[m] is not None]
+assert os.getcwd() == sys.path[0]
+assert not [entry for entry in sys.path if "work/main" in entry or entry in ("", ".")]
+"""
+    outcome, _ = run(sandbox, tmp_path, body)
+    assert isinstance(outcome, Observation), outcome
+
+
+def test_a_dead_zygote_is_a_grader_failure_then_a_fresh_start(tmp_path):
+    with Sandbox(fake_checks, LIMITS, isolate=False) as sandbox:
+        outcome, _ = run(sandbox, tmp_path, "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")
+        assert isinstance(outcome, Failure) and outcome.kind == "grader"
+        assert run(sandbox, tmp_path / "again", "pass")[0] == Observation({"answer": 11})
+
+
+def test_the_zygote_refuses_checks_that_load_the_reference(tmp_path):
+    checks = tmp_path / "leaky_checks.py"
+    checks.write_text("from autograder import reference\n\nreference.load()\nobserve = print\n")
+    module = type(fake_checks)("leaky_checks")
+    module.__file__ = str(checks)
+    with Sandbox(module, LIMITS) as sandbox, pytest.raises(SandboxError, match="reference"):
+        sandbox.run(write_submission(tmp_path / "submission"), "task", 1)
+
+
+def test_facts_become_outcomes_in_the_parent():
+    clean = {"exit_code": 0, "signal": None, "timed_out": False, "report_too_big": False, "output_bytes": 0}
+    assert outcome_of({**clean, "report": '{"observation": {"x": 1.5}}'}, LIMITS) == Observation({"x": 1.5})
+    assert outcome_of({**clean, "report": None, "signal": signal.SIGXCPU}, LIMITS).kind == "timeout"
+    assert outcome_of({**clean, "report": None, "signal": signal.SIGKILL}, LIMITS).kind == "crash"
+    flooded = {**clean, "report": '{"observation": {}}', "output_bytes": LIMITS.output_bytes}
+    assert outcome_of(flooded, LIMITS).kind == "output"  # a good report does not excuse the flood
+    assert outcome_of({**clean, "report": '{"setup_failed": "x"}'}, LIMITS).kind == "grader"
