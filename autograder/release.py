@@ -1,0 +1,286 @@
+"""`mgkit release`: the student kit, generated from the reference and the notebook's story.
+
+Two folders are generated, each replaced whole or not at all:
+
+    assignments/micrograd_lab/    nbgrader's source: the notebook with solutions, the public checks
+    release/                      what students get:
+        README.md, pyproject.toml   set-up in two commands, the task table, the ten task markers
+        micrograd/                  the reference with every solution region stubbed
+        tests/                      the public tests, their score-table plugin, the check library
+        micrograd_lab/              the notebook, as `nbgrader generate_assignment` makes it
+
+Everything is built in a staging folder next to them; only a complete build, in which no line of
+a solution survived, is swapped in. The output is deterministic, so `check` can compare bytes.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import fnmatch
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from . import notebooks
+from .checks import SHIPPED
+from .markers import Region, check_every_task_has_a_region, find_regions
+from .reference import KIT_ROOT
+from .rubric import TASKS
+from .stubs import make_stub
+
+ASSIGNMENT = "micrograd_lab"  # nbgrader writes release/<assignment>/: not micrograd/ or tests/
+RELEASE = "release"
+SOURCE = f"assignments/{ASSIGNMENT}"
+GENERATED = (SOURCE, RELEASE)  # the folders `mgkit release` owns
+STORY = f"assignments/{ASSIGNMENT}.md"
+REFERENCE = "solutions/micrograd"
+NBGRADER_CONFIG = "nbgrader_config.py"
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PUBLIC_TESTS = PACKAGE_DIR / "public_tests"
+# What students and instructors leave behind by running the release; never part of a comparison.
+LEFTOVERS = ("__pycache__", ".pytest_cache", ".ipynb_checkpoints", "*.egg-info", "*.pyc")
+FORBIDDEN = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+
+
+class ReleaseError(RuntimeError):
+    """The release could not be built; the message says what to fix."""
+
+
+def release(root: Path = KIT_ROOT) -> None:
+    """Regenerate the kit's generated folders under `root`; on any error they stay as they were."""
+    _regions(root / REFERENCE)  # a wrong root or bad markers: say so before making anything
+    with tempfile.TemporaryDirectory(prefix=".release-", dir=root) as staging:
+        staging = Path(staging)
+        build(root, staging / "new")
+        for number, name in enumerate(GENERATED):
+            _swap(staging / "new" / name, root / name, staging / f"old-{number}")
+
+
+def check(root: Path = KIT_ROOT) -> list[str]:
+    """The generated files (relative to root) that a fresh build would change; [] when up to date."""
+    with tempfile.TemporaryDirectory(prefix="mgkit-release-check-") as staging:
+        build(root, Path(staging))
+        return sorted(path for name in GENERATED for path in _differences(Path(staging), root, name))
+
+
+def build(root: Path, out: Path) -> None:
+    """Write the generated folders under `out`, from the reference and the story under `root`."""
+    reference = root / REFERENCE
+    regions = _regions(reference)  # bad markers stop the release before anything is written
+    _write_module_track(reference, regions, out / RELEASE)
+    _write_notebook_source(root, out / SOURCE)
+    _generate_assignment(root, out)
+    _refuse_leaks(out / RELEASE, regions)
+
+
+# --- the module track ---------------------------------------------------------------------------
+
+
+def _regions(reference: Path) -> list[Region]:
+    files = sorted(reference.glob("*.py"))
+    if not files:
+        raise ReleaseError(f"{reference}: no reference files; the release is generated from {REFERENCE}/*.py")
+    regions = [region for path in files for region in find_regions(path)]
+    check_every_task_has_a_region(regions, str(reference))
+    return regions
+
+
+def _write_module_track(reference: Path, regions: list[Region], out: Path) -> None:
+    for path in sorted(reference.glob("*.py")):
+        _write(out / "micrograd" / path.name, make_stub(path))
+    _write(out / "README.md", _readme(regions))
+    _write(out / "pyproject.toml", _pyproject())
+    _write(out / ".gitignore", "".join(f"{pattern}\n" for pattern in LEFTOVERS))
+    _write_check_library(out / "tests" / "mgkit_checks")
+    for name in ("conftest.py", "test_tasks.py"):
+        shutil.copyfile(PUBLIC_TESTS / name, out / "tests" / name)
+
+
+def _write_check_library(out: Path) -> None:
+    """The shippable checks as a package: the lead's SHIPPED modules, the rubric, the notebook hook."""
+    _write(out / "__init__.py", '"""The public checks of the micrograd tasks, copied from the kit."""\n')
+    checks = PACKAGE_DIR / "checks"
+    for name in SHIPPED:
+        shutil.copyfile(checks / name, out / name)
+    shutil.copyfile(PACKAGE_DIR / "rubric.py", out / "rubric.py")
+    shutil.copyfile(PUBLIC_TESTS / "notebook.py", out / "notebook.py")
+
+
+def _readme(regions: list[Region]) -> str:
+    files: dict[str, list[str]] = {task.id: [] for task in TASKS}
+    for region in regions:
+        for task_id in region.task_ids:
+            name = f"`micrograd/{region.path.name}`"
+            if name not in files[task_id]:
+                files[task_id].append(name)
+    rows = "\n".join(f"| `{task.id}` | {task.points} | {task.title} | {', '.join(files[task.id])} |" for task in TASKS)
+    return README.format(rows=rows, total=sum(task.points for task in TASKS), assignment=ASSIGNMENT)
+
+
+def _pyproject() -> str:
+    markers = "\n".join(f"    {json.dumps(f'{task.id}: {task.title}')}," for task in TASKS)
+    return PYPROJECT.format(markers=markers)
+
+
+# --- the notebook track -------------------------------------------------------------------------
+
+
+def _write_notebook_source(root: Path, out: Path) -> None:
+    notebook = notebooks.build_notebook(root / STORY, root / REFERENCE)
+    notebooks.write_notebook(notebook, out / f"{ASSIGNMENT}.ipynb")
+    _write_check_library(out / "mgkit_checks")
+
+
+def _generate_assignment(root: Path, out: Path) -> None:
+    """Run the real `nbgrader generate_assignment`, with the kit's config, on the staged course."""
+    config = root / NBGRADER_CONFIG
+    if not config.is_file():
+        raise ReleaseError(f"{config}: missing; it tells nbgrader that assignments/ is the source folder")
+    shutil.copyfile(config, out / NBGRADER_CONFIG)
+    command = [sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--no-db", "--log-level=WARN"]
+    done = subprocess.run(command, cwd=out, capture_output=True, text=True)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ReleaseError(f"{root / SOURCE}: nbgrader generate_assignment failed: {last}")
+
+
+# --- safety and comparison ----------------------------------------------------------------------
+
+
+def _refuse_leaks(folder: Path, regions: list[Region]) -> None:
+    """ReleaseError if any file under `folder` holds a marker or a line of a solution region."""
+    solution_lines = _solution_lines(regions)
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        for number, line in enumerate(_lines(path), start=1):
+            stripped = line.strip()
+            if stripped in solution_lines or any(marker in line for marker in FORBIDDEN):
+                raise ReleaseError(f"{path}:{number}: solution text would reach students: {stripped!r}")
+
+
+def _solution_lines(regions: list[Region]) -> set[str]:
+    """The code lines found only inside solution regions (stripped; no blanks, no comments).
+
+    A line the reference also has outside its regions (draw_dot's `while stack:`) is in the
+    starter anyway, so it tells nothing.
+    """
+    inside: set[str] = set()
+    outside: set[str] = set()
+    for path in {region.path for region in regions}:
+        lines = path.read_text().splitlines()
+        body = {number for region in regions if region.path == path for number in range(region.begin, region.end - 1)}
+        for number, line in enumerate(lines):
+            (inside if number in body else outside).add(line.strip())
+    return {line for line in inside - outside if line and not line.startswith("#")}
+
+
+def _lines(path: Path) -> list[str]:
+    """A file's lines as students read them (a notebook's: the lines of its cells)."""
+    text = path.read_text(errors="replace")
+    if path.suffix != ".ipynb":
+        return text.splitlines()
+    return [line for cell in json.loads(text)["cells"] for line in "".join(cell["source"]).splitlines()]
+
+
+def _differences(built: Path, root: Path, name: str) -> list[str]:
+    new, old = _files(built / name), _files(root / name)
+    return [f"{name}/{path}" for path in sorted(new | old)
+            if path not in new or path not in old or not filecmp.cmp(built / name / path, root / name / path, False)]
+
+
+def _files(folder: Path) -> set[str]:
+    """The files under `folder`, relative to it, without the leftovers of running them."""
+    if not folder.is_dir():
+        return set()
+    relative = (path.relative_to(folder) for path in folder.rglob("*") if path.is_file())
+    return {path.as_posix() for path in relative if not any(_is_leftover(part) for part in path.parts)}
+
+
+def _is_leftover(name: str) -> bool:
+    return any(fnmatch.fnmatch(name, pattern) for pattern in LEFTOVERS)
+
+
+def _swap(new: Path, old: Path, trash: Path) -> None:
+    """Put `new` where `old` is; the old folder goes to `trash` (renames: same file system)."""
+    if old.exists():
+        old.rename(trash)
+    old.parent.mkdir(parents=True, exist_ok=True)
+    new.rename(old)
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+README = """\
+# micrograd, built by you
+
+Build Andrej Karpathy's [micrograd](https://github.com/karpathy/micrograd): a scalar autograd
+engine, a small neural-network library on top of it, and the loop that trains it.
+
+```bash
+pip install -e .
+pytest
+```
+
+The first command installs your `micrograd` package with numpy and pytest. The second runs the
+public checks of every task and ends with a table of where you stand. `pytest -m mul_backward`
+runs one task.
+
+## The tasks
+
+Each task is a `raise NotImplementedError("<task>: ...")` in `micrograd/`, whose message says
+what to write. The code around it is complete: the forward passes already work.
+
+| task | points | what you write | where |
+| --- | --- | --- | --- |
+{rows}
+
+A failing check says which expression it tried, the gradient your code gave, the gradient a
+central finite difference gives, and the likely mistake. The public checks are a preview of
+{total} points: hidden checks of the same kind, on other numbers, decide the grade.
+
+## Hand in
+
+`micrograd/engine.py`, `micrograd/nn.py` and `micrograd/train.py`, at these paths.
+
+## Or as a notebook
+
+`{assignment}/{assignment}.ipynb` holds the same tasks as a notebook that follows the lecture:
+
+```bash
+pip install -e ".[notebook]"
+jupyter lab {assignment}/{assignment}.ipynb
+```
+"""
+
+PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "micrograd-exercise"
+version = "0.1.0"
+description = "Your micrograd: a scalar autograd engine, a small neural-network library and its training loop."
+requires-python = ">=3.10"
+dependencies = ["numpy>=1.24", "pytest>=8"]
+
+[project.optional-dependencies]
+notebook = ["jupyterlab>=4", "matplotlib>=3.7", "graphviz>=0.20"]
+
+[tool.setuptools]
+packages = ["micrograd"]
+
+[tool.pytest.ini_options]
+testpaths = ["tests"]
+pythonpath = ["."]
+addopts = "--strict-markers"
+markers = [
+{markers}
+]
+"""

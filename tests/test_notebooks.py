@@ -1,0 +1,141 @@
+"""The notebook track: the story makes a complete nbgrader notebook, and the real nbgrader agrees."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import nbformat
+import pytest
+
+from autograder import release
+from autograder.checks.public import check
+from autograder.notebooks import StoryError, build_notebook, module_sources
+from autograder.reference import KIT_ROOT, MODULES, REFERENCE_PACKAGE_DIR
+from autograder.rubric import TASK_IDS, TASKS
+
+STORY = KIT_ROOT / release.STORY
+SOURCE_NOTEBOOK = KIT_ROOT / release.SOURCE / f"{release.ASSIGNMENT}.ipynb"
+RELEASED_NOTEBOOK = KIT_ROOT / release.RELEASE / release.ASSIGNMENT / f"{release.ASSIGNMENT}.ipynb"
+
+
+@pytest.fixture(scope="module")
+def notebook() -> nbformat.NotebookNode:
+    return build_notebook(STORY, REFERENCE_PACKAGE_DIR)
+
+
+def test_every_task_has_one_autograded_check_worth_its_points(notebook) -> None:
+    graded = [cell.metadata["nbgrader"] for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("grade")]
+    assert [(m["grade_id"], m["points"]) for m in graded] == [(task.id, task.points) for task in TASKS]
+    assert all(m["locked"] and not m["solution"] and m["schema_version"] == 3 for m in graded)
+
+
+def test_solution_cells_hold_every_region_and_name_its_task(notebook) -> None:
+    solutions = [cell for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("solution")]
+    assert [cell.id for cell in solutions] == ["engine_Value", "nn_Module", "train_train"]
+    text = "\n".join(cell.source for cell in solutions)
+    assert text.count("### BEGIN SOLUTION") == 10 == text.count("### END SOLUTION")
+    assert "        # mul_backward: add each input's local derivative" in text  # above its region, at its indent
+    ids = [cell.metadata["nbgrader"]["grade_id"] for cell in notebook.cells if "nbgrader" in cell.metadata]
+    assert len(ids) == len(set(ids))
+
+
+def test_the_notebook_rebuilds_the_reference_modules(notebook) -> None:
+    rebuilt = module_sources(notebook)
+    assert list(rebuilt) == list(MODULES)
+    for module, text in rebuilt.items():
+        reference = (REFERENCE_PACKAGE_DIR / f"{module}.py").read_text()
+        assert ast.dump(ast.parse(text)) == ast.dump(ast.parse(reference)), module
+
+
+def load_package(sources: dict[str, str], folder: Path, name: str) -> ModuleType:
+    """The modules as a package of their own, under a private name."""
+    (folder / name).mkdir()
+    (folder / name / "__init__.py").write_text("")
+    for module, text in sources.items():
+        (folder / name / f"{module}.py").write_text(text)
+    spec = importlib.util.spec_from_file_location(name, folder / name / "__init__.py")
+    package = importlib.util.module_from_spec(spec)
+    sys.modules[name] = package
+    spec.loader.exec_module(package)
+    for module in sources:
+        setattr(package, module, importlib.import_module(f"{name}.{module}"))
+    return package
+
+
+def test_modules_rebuilt_from_a_submitted_notebook_are_graded_like_files(tmp_path: Path) -> None:
+    solved = load_package(module_sources(nbformat.read(SOURCE_NOTEBOOK, 4)), tmp_path, "notebook_solved")
+    untouched = load_package(module_sources(nbformat.read(RELEASED_NOTEBOOK, 4)), tmp_path, "notebook_untouched")
+    for task_id in TASK_IDS:
+        assert check(task_id, solved) is None
+        assert check(task_id, untouched).startswith(f"{task_id}: ")
+
+
+def test_the_committed_source_notebook_is_the_storys(notebook) -> None:
+    assert nbformat.reads(nbformat.writes(notebook), 4) == nbformat.read(SOURCE_NOTEBOOK, 4)
+
+
+# case: (text of the story, its replacement, the text on the line to blame, what the error says)
+BAD_STORIES = {
+    "unknown piece": ("%% module nn: MLP", "%% module nn: MLP Perceptron", "%% module nn: MLP Perceptron",
+                      "nn.py has no piece 'Perceptron'"),
+    "piece twice": ("%% module nn: Layer", "%% module nn: Layer Neuron", "%% module nn: Layer Neuron",
+                    "nn.py's Neuron is already in the cell of line"),
+    "piece left out": ("%% module nn: Layer\n", "", None, "nn.py's Layer is in no cell"),
+    "unknown task": ("%% check relu_backward", "%% check relu", "%% check relu", "unknown task id 'relu'"),
+    "task unchecked": ("%% check relu_backward\n", "", None, "relu_backward has no check"),
+    "check too early": ("%% check zero_grad\n", "", None, None),  # moved up in the test
+    "unknown directive": ("%% tasks", "%% task", "%% task", "unknown directive '%% task'"),
+    "open fence": ("That is all of micrograd", "```python\nThat is all", "```python", "never closed"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_STORIES, ids=list(BAD_STORIES))
+def test_a_bad_story_is_refused_with_file_line_and_what_to_do(case: str, tmp_path: Path) -> None:
+    old, new, blamed, message = BAD_STORIES[case]
+    text = STORY.read_text()
+    assert old in text
+    text = text.replace(old, new, 1)
+    if case == "check too early":
+        text = text.replace("%% module nn: head", "%% check zero_grad\n%% module nn: head")
+        blamed, message = "%% check zero_grad", "the check of zero_grad comes before a cell holding its solution"
+    story = tmp_path / "story.md"
+    story.write_text(text)
+    with pytest.raises(StoryError) as error:
+        build_notebook(story, REFERENCE_PACKAGE_DIR)
+    assert message in str(error.value) and str(error.value).startswith(f"{story}:")
+    if blamed:
+        line = max(n for n, line in enumerate(text.splitlines(), 1) if line == blamed)
+        assert str(error.value).startswith(f"{story}:{line}: ")
+
+
+def nbgrader(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_an_instructors_plain_nbgrader_command_reproduces_the_released_notebook(tmp_path: Path) -> None:
+    shutil.copyfile(KIT_ROOT / release.NBGRADER_CONFIG, tmp_path / release.NBGRADER_CONFIG)
+    shutil.copytree(KIT_ROOT / release.SOURCE, tmp_path / release.SOURCE,
+                    ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    done = nbgrader("generate_assignment", release.ASSIGNMENT, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    made = tmp_path / release.RELEASE / release.ASSIGNMENT
+    committed = KIT_ROOT / release.RELEASE / release.ASSIGNMENT
+    names = sorted(p.relative_to(made).as_posix() for p in made.rglob("*") if p.is_file())
+    assert names == sorted(p.relative_to(committed).as_posix() for p in committed.rglob("*")
+                           if p.is_file() and "__pycache__" not in p.parts)
+    for name in names:
+        assert (made / name).read_bytes() == (committed / name).read_bytes(), name
+    assert not any(name.endswith(".py") and "mgkit_checks/" not in name for name in names)
+
+
+def test_nbgrader_validate_passes_on_the_source_notebook_with_solutions() -> None:
+    done = nbgrader("validate", str(SOURCE_NOTEBOOK), cwd=SOURCE_NOTEBOOK.parent)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Success! Your notebook passes all the tests." in done.stdout

@@ -1,0 +1,203 @@
+"""`mgkit release`: the committed release is fresh, holds no solution, and works for a new student."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder import release
+from autograder.cli import main
+from autograder.markers import find_regions
+from autograder.reference import KIT_ROOT, REFERENCE_PACKAGE_DIR
+from autograder.rubric import BY_ID, TASK_IDS, TASKS
+
+RELEASE_DIR = KIT_ROOT / release.RELEASE
+LEFTOVER_PARTS = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
+
+
+def released_files() -> list[Path]:
+    return sorted(p for p in RELEASE_DIR.rglob("*") if p.is_file() and not LEFTOVER_PARTS & set(p.parts)
+                  and not p.suffix == ".pyc" and ".egg-info" not in str(p))
+
+
+def readable_lines(path: Path) -> list[str]:
+    text = path.read_text()
+    if path.suffix == ".ipynb":
+        return [line for cell in json.loads(text)["cells"] for line in "".join(cell["source"]).splitlines()]
+    return text.splitlines()
+
+
+def solution_body_lines() -> dict[str, str]:
+    """Each code line that only a solution region has -> where it is in the reference."""
+    inside, outside = {}, set()
+    for path in sorted(REFERENCE_PACKAGE_DIR.glob("*.py")):
+        lines = path.read_text().splitlines()
+        body = {n for region in find_regions(path) for n in range(region.begin + 1, region.end)}
+        for number, line in enumerate(lines, start=1):
+            if number in body:
+                inside.setdefault(line.strip(), f"{path.name}:{number}")
+            else:
+                outside.add(line.strip())
+    return {line: where for line, where in inside.items() if line and not line.startswith("#") and line not in outside}
+
+
+def test_the_release_holds_no_marker_and_no_line_of_a_solution() -> None:
+    solution = solution_body_lines()
+    assert len(solution) > 20  # the regions' own lines were found
+    files = released_files()
+    assert any(p.suffix == ".ipynb" for p in files) and any(p.name == "engine.py" for p in files)
+    for path in files:
+        for number, line in enumerate(readable_lines(path), start=1):
+            where = f"{path.relative_to(KIT_ROOT)}:{number}"
+            assert "BEGIN SOLUTION" not in line and "END SOLUTION" not in line, where
+            assert "BEGIN HIDDEN TESTS" not in line, where
+            assert line.strip() not in solution, f"{where} holds {solution.get(line.strip())}: {line.strip()!r}"
+
+
+def test_the_committed_release_is_what_mgkit_release_makes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["release", "--check"]) == 0, capsys.readouterr().out
+    assert "up to date" in capsys.readouterr().out
+
+
+def copy_of_the_kit(to: Path, with_generated: bool = True) -> Path:
+    """The inputs of a release (and, if asked, its committed outputs) in a folder of their own."""
+    shutil.copytree(REFERENCE_PACKAGE_DIR, to / release.REFERENCE, ignore=shutil.ignore_patterns("__pycache__"))
+    (to / release.STORY).parent.mkdir()
+    shutil.copyfile(KIT_ROOT / release.STORY, to / release.STORY)
+    shutil.copyfile(KIT_ROOT / release.NBGRADER_CONFIG, to / release.NBGRADER_CONFIG)
+    if with_generated:
+        for name in release.GENERATED:
+            shutil.copytree(KIT_ROOT / name, to / name, ignore=shutil.ignore_patterns(*LEFTOVER_PARTS))
+    return to
+
+
+def test_check_lists_what_differs_and_release_puts_it_right(tmp_path: Path, capsys) -> None:
+    root = copy_of_the_kit(tmp_path)
+    (root / "release/README.md").write_text("edited by hand\n")
+    (root / "release/micrograd/nn.py").unlink()
+    (root / "release/notes.txt").write_text("not generated\n")
+
+    assert main(["release", "--check", "--root", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert "3 generated files differ" in out
+    for path in ("release/README.md", "release/micrograd/nn.py", "release/notes.txt"):
+        assert f"  {path}\n" in out
+
+    assert main(["release", "--root", str(root)]) == 0
+    assert (root / "release/micrograd/nn.py").read_text() == (RELEASE_DIR / "micrograd/nn.py").read_text()
+    assert not (root / "release/notes.txt").exists()
+    assert sorted(p.name for p in root.iterdir()) == ["assignments", "nbgrader_config.py", "release", "solutions"]
+
+
+# case: (text of engine.py, its replacement, the text on the line to blame, what the error says)
+BAD_MARKERS = {
+    "unterminated": ("v._backward()\n        ### END SOLUTION\n", "v._backward()\n",
+                     "### BEGIN SOLUTION topo_sort", "this region is never closed"),
+    "nested": ("            self.grad += other.data * out.grad\n",
+               "            ### BEGIN SOLUTION mul_backward\n            self.grad += other.data * out.grad\n",
+               "### BEGIN SOLUTION mul_backward", "regions cannot nest"),
+    "unknown task id": ("BEGIN SOLUTION exp_backward", "BEGIN SOLUTION exp_backwards",
+                        "### BEGIN SOLUTION exp_backwards grad_accumulation",
+                        "unknown task id 'exp_backwards'"),
+    "a task with no region": ("BEGIN SOLUTION relu_backward grad_accumulation", "BEGIN SOLUTION add_backward", None,
+                              "no solution region for relu_backward"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_MARKERS, ids=list(BAD_MARKERS))
+def test_bad_markers_stop_the_release_and_write_nothing(case: str, tmp_path: Path, capsys) -> None:
+    root = copy_of_the_kit(tmp_path, with_generated=False)
+    (root / "release").mkdir()
+    (root / "release/README.md").write_text("the release of yesterday\n")
+    engine = root / release.REFERENCE / "engine.py"
+    old, new, blamed, message = BAD_MARKERS[case]
+    assert old in engine.read_text()
+    engine.write_text(engine.read_text().replace(old, new, 1))
+
+    assert main(["release", "--root", str(root)]) == 1
+    error = capsys.readouterr().err
+    assert message in error and len(error.strip().splitlines()) == 1, error
+    if blamed:
+        line = next(n for n, text in enumerate(engine.read_text().splitlines(), 1) if text.strip() == blamed)
+        assert f"engine.py:{line}: " in error
+    assert [p.name for p in (root / "release").iterdir()] == ["README.md"]
+    assert (root / "release/README.md").read_text() == "the release of yesterday\n"
+    assert sorted(p.name for p in root.iterdir()) == ["assignments", "nbgrader_config.py", "release", "solutions"]
+
+
+def test_solution_text_outside_a_region_stops_the_release(tmp_path: Path, capsys) -> None:
+    root = copy_of_the_kit(tmp_path, with_generated=False)
+    story = root / release.STORY
+    story.write_text(story.read_text() + "\n```python\nself.grad += out.grad\n```\n")
+
+    assert main(["release", "--root", str(root)]) == 1
+    assert "solution text would reach students: 'self.grad += out.grad'" in capsys.readouterr().err
+    assert sorted(p.name for p in root.iterdir()) == ["assignments", "nbgrader_config.py", "solutions"]
+
+
+# --- tried as a new student would ---------------------------------------------------------------
+
+
+def run_public_tests(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    """The student's `pytest`, without installing: the release's pytest config puts `.` on the path."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+                          cwd=folder, capture_output=True, text=True, env=env, timeout=300)
+
+
+def table_rows(output: str) -> dict[str, list[str]]:
+    """The score table's rows: task id -> the words after it."""
+    rows = (line.split() for line in output.splitlines())
+    return {words[0]: words[1:] for words in rows if words and words[0] in TASK_IDS}
+
+
+@pytest.fixture
+def student(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(RELEASE_DIR, tmp_path / "student", ignore=shutil.ignore_patterns(*LEFTOVER_PARTS)))
+
+
+def test_the_starter_fails_every_task_with_its_message(student: Path) -> None:
+    done = run_public_tests(student)
+    assert done.returncode == 1, done.stdout + done.stderr  # tests failed; 2 would be a collection error
+    assert f"{len(TASKS)} failed in" in done.stdout and "error" not in done.stdout.splitlines()[-1]
+    assert "Traceback" not in done.stdout and "mgkit_checks" not in done.stdout
+    for task in TASKS:
+        assert table_rows(done.stdout)[task.id] == ["failed", "0", "/", str(task.points)]
+        assert any(line.startswith(f"{task.id}: ") for line in done.stdout.splitlines())  # its message
+    assert "public checks 0/100; hidden checks decide the final score" in done.stdout
+    assert BY_ID["mul_backward"].hint in done.stdout  # the stub's message reaches the student
+
+
+def test_the_reference_earns_every_public_point(student: Path) -> None:
+    for path in REFERENCE_PACKAGE_DIR.glob("*.py"):
+        shutil.copyfile(path, student / "micrograd" / path.name)
+    done = run_public_tests(student)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for task in TASKS:
+        assert table_rows(done.stdout)[task.id] == ["passed", str(task.points), "/", str(task.points)]
+    assert "public checks 100/100; hidden checks decide the final score" in done.stdout
+
+    one = run_public_tests(student, "-m", "mul_backward")
+    assert "1 passed, 9 deselected" in one.stdout
+    rows = table_rows(one.stdout)
+    assert rows["mul_backward"][0] == "passed" and rows["add_backward"][:2] == ["not", "run"]
+    assert "public checks 8/100" in one.stdout
+
+
+def test_a_mistake_costs_its_task_and_says_why(student: Path) -> None:
+    for path in REFERENCE_PACKAGE_DIR.glob("*.py"):
+        shutil.copyfile(path, student / "micrograd" / path.name)
+    engine = student / "micrograd/engine.py"
+    overwriting = engine.read_text().replace("self.grad += other.data * out.grad", "self.grad = other.data * out.grad")
+    engine.write_text(overwriting)
+    done = run_public_tests(student, "-m", "grad_accumulation or mul_backward")
+    assert table_rows(done.stdout)["grad_accumulation"][0] == "failed"
+    assert table_rows(done.stdout)["mul_backward"][0] == "passed"
+    failure = next(line for line in done.stdout.splitlines() if line.startswith("grad_accumulation: "))
+    assert "a * b" in failure and "add" in failure
