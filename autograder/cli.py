@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, default=Path("mgkit-train.png"), help="the picture to write")
     train.add_argument("--force", action="store_true", help="replace --out even if mgkit did not write it")
     train.set_defaults(command=_train, name="train")
+
+    _add_grading_commands(commands)
     return parser
 
 
@@ -39,6 +41,70 @@ def _train(args: argparse.Namespace) -> int:
     print(f"final loss {result.final_loss:.4f}, accuracy {result.final_accuracy:.0%}")
     print(f"saved the loss curve and the decision boundary to {result.plot}")
     return 0
+
+
+def _add_grading_commands(commands: argparse._SubParsersAction) -> None:
+    grade = commands.add_parser("grade", help="grade one submission (a folder or a notebook) into results.json")
+    grade.add_argument("submission", type=Path, help="a folder holding micrograd/*.py, or a .ipynb notebook")
+    grade.add_argument("--out", type=Path, help="the Gradescope results.json to write (default: print the table)")
+    grade.add_argument("--seed", type=int, help="the hidden checks' seed, to reproduce a grade (default: a fresh one)")
+    grade.add_argument("--force", action="store_true", help="replace --out even if mgkit did not write it")
+    grade.set_defaults(command=_grade, name="grade")
+
+    grade_all = commands.add_parser("grade-all", help="grade a class, one folder or notebook per student")
+    grade_all.add_argument("submissions", type=Path, help="the folder holding one submission per student")
+    grade_all.add_argument("--out", type=Path, required=True, help="the folder for results and gradebook.csv")
+    grade_all.add_argument("--workers", type=_positive, help="students graded at once (default: one per core)")
+    grade_all.add_argument("--seed", type=int, help="one seed for every student (default: a fresh one each)")
+    grade_all.add_argument("--force", action="store_true", help="grade again the students who already have results")
+    grade_all.set_defaults(command=_grade_all, name="grade-all")
+
+    demo = commands.add_parser("demo", help="grade the reference, the untouched starter and a buggy submission")
+    demo.add_argument("--seed", type=int, help="the hidden checks' seed (default: a fresh one)")
+    demo.set_defaults(command=_demo, name="demo")
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from .grading import grade
+    from .results import check_replaceable, render_table
+
+    if args.out:
+        check_replaceable(args.out, args.force)
+    results = grade(args.submission, seed=args.seed)
+    if args.out:
+        results.write(args.out)
+    print(render_table(results))
+    if not results.graded:
+        print(f"mgkit grade: {results.tasks[0].feedback}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _grade_all(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .gradebook import GRADEBOOK, grade_all, pass_rates
+
+    results = grade_all(args.submissions, args.out, args.workers, args.force, args.seed,
+                        progress=lambda total: tqdm(total=total, unit="student", desc="grading"))
+    print(pass_rates(results))
+    if results.resumed:
+        print(f"kept the earlier results of {len(results.resumed)} students (--force grades them again)")
+    for student, why in results.errors.items():
+        print(f"could not grade {student}: {why}", file=sys.stderr)
+    print(f"wrote {args.out / GRADEBOOK}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from . import demo
+    from .results import render_table
+
+    def show(title, results) -> None:
+        print(f"\n== {title}: {results.score:g} / {results.max_score:g}\n{render_table(results)}")
+
+    graded = demo.run(args.seed, show)
+    return 0 if all(results.graded for results in graded.values()) else 2
 
 
 def _positive(text: str) -> int:

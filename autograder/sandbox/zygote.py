@@ -24,6 +24,7 @@ import importlib.util
 import json
 import math
 import os
+import random
 import resource
 import select
 import signal
@@ -240,6 +241,7 @@ def _worker(request: dict, observe, limits: dict, report_w: int, output: int) ->
     except BaseException as error:  # noqa: BLE001 - the kit's own failure, reported as such
         write(REPORT_FD, dumps({"setup_failed": f"{type(error).__name__}: {error}"}).encode())
         exit_now(0)
+    _seed_global_generators(request["task"], request["seed"])
     try:
         report = {"observation": observe(request["task"], request["seed"])}
     except MemoryError:
@@ -271,6 +273,17 @@ def _confine(folder: str, limits: dict, output: int) -> None:
     sys.path.insert(0, folder)
     _set_limits(limits)
     linux.forbid_new_privileges()
+
+
+def _seed_global_generators(task: str, seed: int) -> None:
+    """Student code that draws from the global generators draws the same numbers for the same seed.
+
+    (A fork would otherwise leave numpy's as the zygote's and reseed `random` from the OS.)
+    """
+    import numpy
+
+    random.seed(f"mgkit:{seed}:{task}")
+    numpy.random.seed(random.getrandbits(32))
 
 
 def _set_limits(limits: dict) -> None:

@@ -1,0 +1,166 @@
+"""Results: one grade as data, Gradescope's results.json, and the two views people read.
+
+`GradingResults` serialises itself (`to_gradescope`, `from_gradescope`) and writes itself once,
+atomically; `render_table` (the terminal) and `render_feedback` (feedback.md) only read it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .checks.api import TaskResult
+from .rubric import BY_ID, TASK_IDS, TASKS
+
+KIT = "micrograd-kit"  # in extra_data: marks a results.json that mgkit may replace
+NOT_GRADED = "not graded: the grader failed ({reason}); tell your course staff, this is not your score"
+FAILURE_SUMMARY_CHARS = 70  # how much of a failed task's feedback the terminal table shows
+
+
+@dataclass(frozen=True)
+class GradingResults:
+    """A grade: one TaskResult per rubric task in rubric order, and how it was obtained."""
+
+    tasks: tuple[TaskResult, ...]
+    seed: int
+    execution_time: float = 0.0
+    notes: tuple[str, ...] = ()  # about the submission: missing files, an unreadable notebook
+    graded: bool = True  # False: the grader itself failed, every task scores 0
+    isolation: tuple[str, ...] = field(default=())  # the sandbox's optional layers that were in force
+
+    def __post_init__(self) -> None:
+        if tuple(task.task_id for task in self.tasks) != TASK_IDS:
+            raise ValueError(f"a grade needs one result per task, in rubric order: {', '.join(TASK_IDS)}")
+        for task in self.tasks:
+            if task.max_score != BY_ID[task.task_id].points or not 0 <= task.score <= task.max_score:
+                raise ValueError(f"{task.task_id}: score {task.score} of {task.max_score} is not within the rubric")
+
+    @classmethod
+    def not_graded(cls, reason: str, seed: int, execution_time: float = 0.0,
+                   notes: tuple[str, ...] = ()) -> GradingResults:
+        """Zero for every task, saying so: what to write when the grader itself failed."""
+        message = NOT_GRADED.format(reason=" ".join(reason.split())[:300])  # one line
+        tasks = tuple(TaskResult(task.id, 0.0, float(task.points), message) for task in TASKS)
+        return cls(tasks, seed, execution_time, notes, graded=False)
+
+    @property
+    def score(self) -> float:
+        return sum(task.score for task in self.tasks)
+
+    @property
+    def max_score(self) -> float:
+        return sum(task.max_score for task in self.tasks)
+
+    def summary(self) -> str:
+        """The top-level output: the score, how to reproduce it, and the notes."""
+        head = (f"Score {self.score:g} / {self.max_score:g}." if self.graded
+                else self.tasks[0].feedback[0].upper() + self.tasks[0].feedback[1:] + ".")
+        lines = [head, f"Seed {self.seed}: `mgkit grade SUBMISSION --seed {self.seed}` reproduces this grade."]
+        return "\n".join(lines + [f"Note: {note}" for note in self.notes])
+
+    def to_gradescope(self) -> dict[str, Any]:
+        """The Gradescope results.json of the contract: task id first in every name, and in tags."""
+        return {
+            "score": self.score,
+            "execution_time": round(self.execution_time, 3),
+            "output": self.summary(),
+            "tests": [{
+                "name": f"{task.task_id}: {BY_ID[task.task_id].title}",
+                "score": task.score,
+                "max_score": task.max_score,
+                "status": "passed" if task.passed and self.graded else "failed",
+                "output": task.feedback,
+                "visibility": "visible",
+                "tags": [task.task_id],
+            } for task in self.tasks],
+            "extra_data": {"kit": KIT, "seed": self.seed, "graded": self.graded,
+                           "notes": list(self.notes), "isolation": list(self.isolation)},
+        }
+
+    @classmethod
+    def from_gradescope(cls, data: dict[str, Any]) -> GradingResults:
+        """Read back a results.json that mgkit wrote (ValueError for anything else)."""
+        try:
+            extra = data["extra_data"]
+            if extra.get("kit") != KIT:
+                raise ValueError("not written by mgkit")
+            tasks = tuple(TaskResult(test["tags"][0], float(test["score"]), float(test["max_score"]), test["output"])
+                          for test in data["tests"])
+            return cls(tasks, int(extra["seed"]), float(data.get("execution_time", 0.0)),
+                       tuple(extra.get("notes", ())), bool(extra["graded"]), tuple(extra.get("isolation", ())))
+        except (KeyError, IndexError, TypeError, AttributeError) as error:
+            raise ValueError(f"not an mgkit results.json ({type(error).__name__}: {error})") from error
+
+    def write(self, path: Path) -> None:
+        """Write results.json once, atomically: readers see no file or the whole file, never a part."""
+        write_atomically(path, json.dumps(self.to_gradescope(), indent=2, ensure_ascii=False) + "\n")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write to a temporary file beside `path`, then rename it over `path` in one step."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def read(path: Path) -> GradingResults:
+    """A results.json that mgkit wrote; ValueError if it is not one, OSError if unreadable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise ValueError(f"{path} is not JSON") from error
+    return GradingResults.from_gradescope(data)
+
+
+def check_replaceable(path: Path, force: bool) -> None:
+    """FileExistsError unless `path` is free, written by mgkit, or `force` says replace it anyway."""
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{path.parent} is not a folder: make it first, or pass another --out")
+    if path.exists() and not force:
+        try:
+            read(path)
+        except (OSError, ValueError):
+            raise FileExistsError(f"{path} exists and mgkit did not write it: pass --force to replace it,"
+                                  " or another --out") from None
+
+
+# ---- views ---------------------------------------------------------------------------------
+
+def render_table(results: GradingResults) -> str:
+    """The terminal view: one line per task, the total, and the seed."""
+    width = max(len(task_id) for task_id in TASK_IDS)
+    lines = [f"{'task':<{width}}  {'points':>7}  result"]
+    for task in results.tasks:
+        points = f"{task.score:g}/{task.max_score:g}"
+        verdict = "passed" if task.passed and results.graded else f"failed: {_first_line(task.feedback)}"
+        lines.append(f"{task.task_id:<{width}}  {points:>7}  {verdict}")
+    lines.append(f"{'total':<{width}}  {f'{results.score:g}/{results.max_score:g}':>7}")
+    return "\n".join(lines + ["", results.summary().split("\n", 1)[1]])
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().split("\n", 1)[0]
+    return line if len(line) <= FAILURE_SUMMARY_CHARS else line[: FAILURE_SUMMARY_CHARS - 1] + "…"
+
+
+def render_feedback(results: GradingResults, student: str) -> str:
+    """feedback.md: the score, then every task with what to fix."""
+    lines = [f"# micrograd: {student}, {results.score:g} / {results.max_score:g}", "", results.summary(), "",
+             "| task | points | result |", "| --- | --- | --- |"]
+    lines += [f"| `{task.task_id}` | {task.score:g} / {task.max_score:g} | "
+              f"{'passed' if task.passed and results.graded else 'failed'} |" for task in results.tasks]
+    for task in results.tasks:
+        lines += ["", f"## `{task.task_id}`: {BY_ID[task.task_id].title}", "", task.feedback]
+    return "\n".join(lines) + "\n"

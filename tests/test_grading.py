@@ -1,0 +1,252 @@
+"""grade(path): submissions read safely, results in the contract's format, the grader failing closed."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import fake_checks
+import nbformat
+import pytest
+from fake_checks import CORRECT_ENGINE, engine_answering, write_submission
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from autograder import results as results_module
+from autograder.checks.api import TaskResult
+from autograder.grading import grade
+from autograder.results import GradingResults, check_replaceable, render_feedback, render_table
+from autograder.rubric import TASK_IDS, TASKS, TOTAL_POINTS
+from autograder.sandbox import Limits, Sandbox
+from autograder.submission import MAX_MODULE_BYTES, SubmissionError, load, private_copy, starter
+
+LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024)
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(fake_checks, LIMITS) as sandbox:
+        yield sandbox
+
+
+def scores(results: GradingResults) -> dict[str, float]:
+    return {task.task_id: task.score for task in results.tasks}
+
+
+# ---- grading -------------------------------------------------------------------------------
+
+def test_a_correct_submission_gets_full_marks_and_records_its_seed(sandbox, tmp_path):
+    results = grade(write_submission(tmp_path / "alice"), seed=42, sandbox=sandbox)
+    assert results.graded and results.score == TOTAL_POINTS and results.seed == 42
+    assert [task.task_id for task in results.tasks] == list(TASK_IDS)
+
+
+def test_a_bug_in_one_task_costs_only_that_task(sandbox, tmp_path):
+    engine = engine_answering("if task_id == 'topo_sort':\n    raise RuntimeError('oops')")
+    results = grade(write_submission(tmp_path / "bob", engine), seed=1, sandbox=sandbox)
+    assert results.score == TOTAL_POINTS - 14
+    assert scores(results)["topo_sort"] == 0 and "RuntimeError: oops" in results.tasks[6].feedback
+
+
+def test_the_same_seed_reproduces_a_grade(sandbox, tmp_path):
+    engine = engine_answering("import random\nif random.random() < 0.5:\n    raise ValueError")
+    folder = write_submission(tmp_path / "carol", engine)
+    first, second = (grade(folder, seed=9, sandbox=sandbox).to_gradescope() for _ in range(2))
+    first.pop("execution_time"), second.pop("execution_time")
+    assert first == second
+
+
+def test_a_fresh_seed_when_none_is_given(sandbox, tmp_path):
+    folder = write_submission(tmp_path / "dan")
+    assert len({grade(folder, sandbox=sandbox).seed for _ in range(3)}) > 1
+
+
+@pytest.mark.parametrize("layout", ["empty", "starter only", "loose files"])
+def test_every_task_appears_whatever_the_folder_holds(sandbox, tmp_path, layout):
+    folder = tmp_path / "erin"
+    folder.mkdir()
+    if layout == "loose files":  # uploaded without the micrograd/ folder
+        (folder / "engine.py").write_text(CORRECT_ENGINE)
+    results = grade(folder, seed=3, sandbox=sandbox)
+    assert results.graded and len(results.tasks) == len(TASKS)
+    assert results.score == (TOTAL_POINTS if layout == "loose files" else 0)
+    assert any("engine.py" in note for note in results.notes)
+
+
+def test_no_such_path_is_a_submission_error(tmp_path):
+    with pytest.raises(SubmissionError, match="does not exist"):
+        grade(tmp_path / "nobody")
+    (tmp_path / "essay.txt").write_text("hello")
+    with pytest.raises(SubmissionError, match="neither a folder nor"):
+        grade(tmp_path / "essay.txt")
+
+
+def test_a_failing_grader_writes_a_zero_not_graded_result(tmp_path, monkeypatch):
+    def broken_judge(seed, outcomes):
+        raise KeyError("the checks have a bug")
+
+    monkeypatch.setattr(fake_checks, "judge", broken_judge)
+    results = grade(write_submission(tmp_path / "fay"), seed=5, checks=fake_checks, limits=LIMITS)
+    assert not results.graded and results.score == 0 and len(results.tasks) == len(TASKS)
+    assert all("not graded" in task.feedback and "tell your course staff" in task.feedback for task in results.tasks)
+    assert all(test["status"] == "failed" for test in results.to_gradescope()["tests"])
+
+
+def test_verdicts_outside_the_rubric_are_a_grader_failure(tmp_path, monkeypatch):
+    def generous_judge(seed, outcomes):
+        return [TaskResult(task.id, 1000.0, float(task.points), "") for task in TASKS]
+
+    monkeypatch.setattr(fake_checks, "judge", generous_judge)
+    results = grade(write_submission(tmp_path / "gil"), seed=5, checks=fake_checks, limits=LIMITS)
+    assert not results.graded and results.score == 0
+
+
+# ---- the submission, read safely -----------------------------------------------------------
+
+def notebook_of(engine: str, extra_cells: tuple = ()) -> nbformat.NotebookNode:
+    """A notebook of the notebook track: module cells tagged metadata.mgkit.module."""
+    cells = [new_markdown_cell("# micrograd"), *extra_cells]
+    for module, source in (("engine", engine), ("nn", "class Module:\n    pass"), ("train", "def train():\n    pass")):
+        cells.append(new_code_cell(source, metadata={"mgkit": {"module": module}}))
+    cells.append(new_code_cell("answer('x', 1)"))  # an exploring cell: not part of any module
+    return new_notebook(cells=cells)
+
+
+def test_a_notebook_gets_the_same_grade_as_the_same_modules(sandbox, tmp_path):
+    path = tmp_path / "hana.ipynb"
+    nbformat.write(notebook_of(CORRECT_ENGINE, (new_code_cell("%matplotlib inline"),)), path)
+    as_notebook = grade(path, seed=4, sandbox=sandbox)
+    as_modules = grade(write_submission(tmp_path / "hana"), seed=4, sandbox=sandbox)
+    assert as_notebook.score == as_modules.score == TOTAL_POINTS
+
+
+def test_a_notebook_is_cut_into_its_modules(tmp_path):
+    path = tmp_path / "ivan.ipynb"
+    engine = "import math\n%timeit 1\ndef answer(task_id, seed):\n    return 1"
+    nbformat.write(notebook_of(engine), path)
+    submission = load(path)
+    assert submission.name == "ivan"
+    assert submission.sources["engine"] == b"import math\n# %timeit 1\ndef answer(task_id, seed):\n    return 1\n"
+    assert b"from micrograd.engine import *" in submission.sources["nn"]  # the notebook's shared namespace
+    assert b"answer('x', 1)" not in b"".join(submission.sources.values())
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"cells": 3}', "[]", '{"cells": [{"cell_type": "code"}]}'])
+def test_an_unreadable_notebook_is_graded_as_empty(sandbox, tmp_path, text):
+    path = tmp_path / "jo.ipynb"
+    path.write_text(text)
+    results = grade(path, seed=1, sandbox=sandbox)
+    assert results.graded and results.score == 0 and len(results.tasks) == len(TASKS)
+
+
+def test_only_the_three_modules_are_copied_into_a_private_folder(tmp_path):
+    folder = write_submission(tmp_path / "kim")
+    for stray in ("conftest.py", "sitecustomize.py", "evil.pth", "micrograd/numpy.py", "micrograd/random.py",
+                  "micrograd/test_engine.py", "pytest.ini", "micrograd/__pycache__/engine.cpython-311.pyc"):
+        (folder / stray).parent.mkdir(exist_ok=True)
+        (folder / stray).write_text("raise SystemExit('I ran')")
+    (folder / "micrograd" / "__init__.py").write_text("raise SystemExit('the kit keeps its own __init__')")
+    with private_copy(load(folder)) as private:
+        assert stat.S_IMODE(private.stat().st_mode) == 0o700
+        assert sorted(path.relative_to(private).as_posix() for path in private.rglob("*")) == [
+            "micrograd", "micrograd/__init__.py", "micrograd/engine.py", "micrograd/nn.py", "micrograd/train.py"]
+        assert (private / "micrograd" / "__init__.py").read_text() == starter("__init__")
+        assert (private / "micrograd" / "engine.py").read_text() == CORRECT_ENGINE
+    assert not private.exists()
+
+
+def test_a_missing_module_is_the_starter(tmp_path):
+    folder = write_submission(tmp_path / "lee")
+    (folder / "micrograd" / "nn.py").unlink()
+    submission = load(folder)
+    with private_copy(submission) as private:
+        assert (private / "micrograd" / "nn.py").read_text() == starter("nn")
+    assert submission.notes == ("micrograd/nn.py is missing: graded as the untouched starter",)
+
+
+def test_symlinks_are_never_followed(tmp_path):
+    outside = tmp_path / "elsewhere"
+    write_submission(outside)
+    folder = tmp_path / "max"
+    (folder / "micrograd").mkdir(parents=True)
+    (folder / "micrograd" / "engine.py").symlink_to(outside / "micrograd" / "engine.py")
+    os.symlink(outside / "micrograd", folder / "micrograd2")
+    submission = load(folder)
+    assert submission.sources["engine"] is None
+    assert any("symlink" in note for note in submission.notes)
+    linked_package = tmp_path / "ned"
+    linked_package.mkdir()
+    (linked_package / "micrograd").symlink_to(outside / "micrograd", target_is_directory=True)
+    assert load(linked_package).sources == {"engine": None, "nn": None, "train": None}
+
+
+def test_a_file_too_large_to_be_a_module_is_missing(tmp_path):
+    folder = write_submission(tmp_path / "ola", "x = 1\n" * (MAX_MODULE_BYTES // 6 + 1))
+    submission = load(folder)
+    assert submission.sources["engine"] is None and "larger than" in submission.notes[0]
+
+
+def test_a_fifo_does_not_block_the_grader(tmp_path):
+    folder = write_submission(tmp_path / "pat")
+    (folder / "micrograd" / "train.py").unlink()
+    os.mkfifo(folder / "micrograd" / "train.py")
+    assert load(folder).sources["train"] is None
+
+
+# ---- results.json --------------------------------------------------------------------------
+
+def sample_results(graded: bool = True) -> GradingResults:
+    if not graded:
+        return GradingResults.not_graded("the zygote did not start", seed=11)
+    tasks = tuple(TaskResult(task.id, float(task.points) if index % 2 else 0.0, float(task.points),
+                             f"feedback for {task.id}") for index, task in enumerate(TASKS))
+    return GradingResults(tasks, seed=11, execution_time=0.5, notes=("micrograd/nn.py is missing",))
+
+
+@pytest.mark.parametrize("graded", [True, False])
+def test_results_follow_the_contract(graded):
+    data = json.loads(json.dumps(sample_results(graded).to_gradescope()))
+    assert set(data) >= {"score", "execution_time", "output", "tests"}
+    assert data["score"] == sum(test["score"] for test in data["tests"])
+    assert isinstance(data["execution_time"], float) and isinstance(data["output"], str)
+    assert [test["tags"] for test in data["tests"]] == [[task_id] for task_id in TASK_IDS]
+    for test, task in zip(data["tests"], TASKS):
+        assert test["name"].startswith(task.id)
+        assert test["max_score"] == task.points and 0 <= test["score"] <= test["max_score"]
+        assert test["status"] == ("passed" if test["score"] == test["max_score"] else "failed")
+        assert test["visibility"] == "visible" and isinstance(test["output"], str)
+    assert data["extra_data"]["seed"] == 11 and "--seed 11" in data["output"]
+
+
+def test_results_are_written_atomically_and_read_back(tmp_path, monkeypatch):
+    path = tmp_path / "results.json"
+    sample_results().write(path)
+    assert GradingResults.from_gradescope(json.loads(path.read_text())) == sample_results()
+    before = path.read_text()
+
+    def power_cut(fd):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(results_module.os, "fsync", power_cut)
+    with pytest.raises(OSError):
+        sample_results(graded=False).write(path)
+    assert path.read_text() == before and os.listdir(tmp_path) == ["results.json"]
+
+
+def test_only_mgkits_own_results_are_replaced_without_force(tmp_path):
+    path = tmp_path / "results.json"
+    check_replaceable(path, force=False)
+    path.write_text('{"score": 100}')
+    with pytest.raises(FileExistsError, match="--force"):
+        check_replaceable(path, force=False)
+    check_replaceable(path, force=True)
+    sample_results().write(path)
+    check_replaceable(path, force=False)
+
+
+def test_the_views_show_every_task():
+    table = render_table(sample_results())
+    feedback = render_feedback(sample_results(), "alice")
+    for task_id in TASK_IDS:
+        assert task_id in table and f"feedback for {task_id}" in feedback
+    assert "total" in table and "--seed 11" in table and "alice" in feedback
