@@ -31,13 +31,7 @@ from .stubs import make_stub
 PACKAGE = "micrograd"
 MAX_MODULE_BYTES = 512 * 1024  # the reference engine is 10 KB; anything this big is not a module
 MAX_NOTEBOOK_BYTES = 64 * 2**20  # notebooks carry their plots as images
-NOTEBOOK_KEY = "mgkit"  # cell.metadata["mgkit"]["module"] names the module a code cell belongs to
-# In a notebook every cell shares one namespace; as modules, nn and train import what came before.
-NOTEBOOK_PRELUDE = {
-    "engine": "",
-    "nn": "from micrograd.engine import *  # noqa: F403 - the notebook's earlier cells\n\n",
-    "train": "from micrograd.engine import *  # noqa: F403\nfrom micrograd.nn import *  # noqa: F403\n\n",
-}
+NOTEBOOK_KEY = "mgkit"  # cell.metadata["mgkit"]: {"module": "nn", "package_imports": ["from .engine import Value"]}
 
 
 class SubmissionError(ValueError):
@@ -113,34 +107,37 @@ def _read_regular_file(path: Path, root: Path) -> tuple[bytes | None, str | None
 def _notebook_sources(path: Path) -> tuple[dict[str, bytes | None], list[str]]:
     """Each module's tagged code cells, in order; an unreadable notebook is an empty submission.
 
-    Read as plain JSON (the nbformat 4 layout), not validated: a notebook whose other cells
-    were altered still yields its module cells, and grading stays fast.
+    The same text as `notebooks.module_sources` makes (each cell followed by the package imports
+    it stands for), read here as plain JSON: no nbformat import (a second of start-up), no
+    validation, so a notebook whose other cells were altered still yields its module cells.
     """
     found: dict[str, list[str]] = {module: [] for module in MODULES}
     if path.stat().st_size > MAX_NOTEBOOK_BYTES:
         return dict.fromkeys(MODULES), [f"{path.name} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB: graded as empty"]
     try:
-        cells = json.loads(path.read_bytes())["cells"]
-        for cell in cells:
-            module = _module_of(cell)
-            if module in found:
-                found[module].append(_without_magics(_text(cell["source"])))
+        for cell in json.loads(path.read_bytes())["cells"]:
+            tag = _module_tag(cell)
+            if tag:
+                found[tag["module"]].append("\n".join([_without_magics(_text(cell["source"])),
+                                                       *tag.get("package_imports", [])]))
     except (ValueError, KeyError, TypeError, RecursionError) as error:  # not a notebook: nothing to grade
         return dict.fromkeys(MODULES), [f"{path.name} could not be read as a notebook ({type(error).__name__}):"
                                         " graded as empty"]
-    sources = {module: (NOTEBOOK_PRELUDE[module] + "\n\n".join(texts) + "\n").encode() if texts else None
-               for module, texts in found.items()}
+    sources = {module: ("\n\n\n".join(texts) + "\n").encode() if texts else None for module, texts in found.items()}
     notes = [f"{path.name} has no code cell of {module}.py (metadata mgkit.module = {module!r}):"
              " graded as the untouched starter" for module, text in sources.items() if text is None]
     return sources, notes
 
 
-def _module_of(cell: object) -> str | None:
-    """The module a code cell belongs to, from cell.metadata.mgkit.module."""
-    if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+def _module_tag(cell: object) -> dict | None:
+    """A code cell's well-formed cell.metadata.mgkit tag, else None (an exploring cell, or tampered)."""
+    if not isinstance(cell, dict) or cell.get("cell_type") != "code" or not isinstance(cell.get("metadata"), dict):
         return None
-    tag = cell.get("metadata", {}).get(NOTEBOOK_KEY) if isinstance(cell.get("metadata"), dict) else None
-    return tag.get("module") if isinstance(tag, dict) else None
+    tag = cell["metadata"].get(NOTEBOOK_KEY)
+    if not isinstance(tag, dict) or tag.get("module") not in MODULES:
+        return None
+    imports = tag.get("package_imports", [])
+    return tag if isinstance(imports, list) and all(isinstance(line, str) for line in imports) else None
 
 
 def _text(source: object) -> str:

@@ -46,6 +46,18 @@ def test_grade_writes_every_task_and_exits_0(tmp_path, capsys, make, expected):
     assert f"{expected}/{TOTAL_POINTS}" in out and "--seed 3" in out
 
 
+def test_the_kits_own_notebook_gets_full_marks(tmp_path, capsys):
+    import nbformat
+
+    from autograder.notebooks import build_notebook
+    from autograder.reference import KIT_ROOT
+
+    nbformat.write(build_notebook(KIT_ROOT / "assignments" / "micrograd_lab.md", REFERENCE_PACKAGE_DIR),
+                   tmp_path / "lab.ipynb")
+    code, out, _ = grade_cli(capsys, tmp_path / "lab.ipynb", "--seed", 2)
+    assert code == 0 and f"{TOTAL_POINTS}/{TOTAL_POINTS}" in out
+
+
 @pytest.mark.parametrize("name", ["nowhere", "essay.txt"])
 def test_grade_cannot_grade_what_is_not_a_submission(tmp_path, capsys, name):
     (tmp_path / "essay.txt").write_text("hello")

@@ -105,9 +105,11 @@ def test_verdicts_outside_the_rubric_are_a_grader_failure(tmp_path, monkeypatch)
 
 def notebook_of(engine: str, extra_cells: tuple = ()) -> nbformat.NotebookNode:
     """A notebook of the notebook track: module cells tagged metadata.mgkit.module."""
-    cells = [new_markdown_cell("# micrograd"), *extra_cells]
-    for module, source in (("engine", engine), ("nn", "class Module:\n    pass"), ("train", "def train():\n    pass")):
-        cells.append(new_code_cell(source, metadata={"mgkit": {"module": module}}))
+    engine_cell = new_code_cell(engine, metadata={"mgkit": {"module": "engine"}})
+    cells = [new_markdown_cell("# micrograd"), *extra_cells, engine_cell]
+    for module, source in (("nn", "class Module:\n    pass"), ("train", "def train():\n    pass")):
+        tag = {"module": module, "package_imports": ["from .engine import answer"]}
+        cells.append(new_code_cell(source, metadata={"mgkit": tag}))
     cells.append(new_code_cell("answer('x', 1)"))  # an exploring cell: not part of any module
     return new_notebook(cells=cells)
 
@@ -127,8 +129,27 @@ def test_a_notebook_is_cut_into_its_modules(tmp_path):
     submission = load(path)
     assert submission.name == "ivan"
     assert submission.sources["engine"] == b"import math\n# %timeit 1\ndef answer(task_id, seed):\n    return 1\n"
-    assert b"from micrograd.engine import *" in submission.sources["nn"]  # the notebook's shared namespace
-    assert b"answer('x', 1)" not in b"".join(submission.sources.values())
+    assert submission.sources["nn"] == b"class Module:\n    pass\nfrom .engine import answer\n"
+    assert b"answer('x', 1)" not in b"".join(submission.sources.values())  # an exploring cell
+
+
+def test_a_notebook_is_cut_as_the_release_builder_cuts_it(tmp_path):
+    from autograder.notebooks import build_notebook, module_sources
+    from autograder.reference import KIT_ROOT, REFERENCE_PACKAGE_DIR
+
+    notebook = build_notebook(KIT_ROOT / "assignments" / "micrograd_lab.md", REFERENCE_PACKAGE_DIR)
+    nbformat.write(notebook, tmp_path / "lab.ipynb")
+    expected = {module: text.encode() for module, text in module_sources(notebook).items()}
+    assert load(tmp_path / "lab.ipynb").sources == expected
+
+
+@pytest.mark.parametrize("tag", ["engine", {"module": "numpy"}, {"module": "nn", "package_imports": "import os"},
+                                 {"module": ["nn"]}])
+def test_a_tampered_tag_leaves_the_cell_out(tmp_path, tag):
+    notebook = notebook_of(CORRECT_ENGINE)
+    notebook.cells.insert(1, new_code_cell("raise SystemExit", metadata={"mgkit": tag}))
+    nbformat.write(notebook, tmp_path / "quinn.ipynb")
+    assert b"SystemExit" not in b"".join(load(tmp_path / "quinn.ipynb").sources.values())
 
 
 @pytest.mark.parametrize("text", ["{not json", '{"cells": 3}', "[]", '{"cells": [{"cell_type": "code"}]}'])
