@@ -30,6 +30,11 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--force", action="store_true", help="replace --out even if mgkit did not write it")
     train.set_defaults(command=_train, name="train")
 
+    release = commands.add_parser("release", help="regenerate release/ and the nbgrader source from the reference")
+    release.add_argument("--check", action="store_true", help="change nothing; exit 1 if release/ is stale")
+    release.add_argument("--root", type=Path, default=None, help="the kit folder to release (default: this kit)")
+    release.set_defaults(command=_release, name="release")
+
     _add_grading_commands(commands)
     return parser
 
@@ -41,6 +46,22 @@ def _train(args: argparse.Namespace) -> int:
     print(f"final loss {result.final_loss:.4f}, accuracy {result.final_accuracy:.0%}")
     print(f"saved the loss curve and the decision boundary to {result.plot}")
     return 0
+
+
+def _release(args: argparse.Namespace) -> int:
+    from . import release
+    from .reference import KIT_ROOT
+
+    root = args.root or KIT_ROOT
+    if not args.check:
+        release.release(root)
+        print(f"wrote {root / release.RELEASE} and {root / release.SOURCE}")
+        return 0
+    stale = release.check(root)
+    for path in stale:
+        print(f"  {path}")
+    print(f"{len(stale)} generated files differ: run `mgkit release`" if stale else "release/ is up to date")
+    return 1 if stale else 0
 
 
 def _add_grading_commands(commands: argparse._SubParsersAction) -> None:

@@ -1,9 +1,10 @@
 """The notebook track: the nbgrader source notebook, built from a story and the reference.
 
-The story (assignments/micrograd_lab.md) is Markdown with two kinds of directive lines:
+The story (assignments/micrograd_lab.md) is Markdown with three kinds of directive lines:
 
     %% module engine: head Value      a cell holding these pieces of solutions/micrograd/engine.py
     %% check mul_backward             the autograded cell of a task, worth its rubric points
+    %% tasks                          the rubric's task table
 
 and ```python fences for the cells students run to explore. A module's pieces are its head
 (docstring and imports, named `head`) and each top-level def or class, by name, with the
@@ -56,6 +57,8 @@ def _pieces(path: Path) -> list[Piece]:
     lines = text.splitlines()
     body = ast.parse(text, filename=str(path)).body
     head = body[: _head_length(body)]
+    if not head:
+        raise StoryError(f"{path}:1: a module starts with its docstring and imports; they make its first cell")
     relative = [node for node in head if isinstance(node, ast.ImportFrom) and node.level]
     head_lines = [line for number, line in enumerate(lines[: head[-1].end_lineno], start=1)
                   if not any(node.lineno <= number <= node.end_lineno for node in relative)]
