@@ -37,8 +37,10 @@ def grade(path: Path, seed: int | None = None, *, checks: ModuleType | None = No
     seed = secrets.randbelow(SEED_RANGE) if seed is None else seed
     submission = load(path)
     own_sandbox = sandbox is None
-    sandbox = sandbox or Sandbox(checks, limits)
+    sandbox = sandbox or Sandbox(checks or "autograder.checks", limits)
     try:
+        sandbox.start()  # the zygote boots on another core while the parent imports the checks
+        sandbox.checks  # noqa: B018
         return _grade(submission, seed, sandbox, started)
     except Exception as error:  # the grader failed, not the student: fail closed and say so
         return GradingResults.not_graded(f"{type(error).__name__}: {error}", seed,

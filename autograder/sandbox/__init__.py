@@ -20,6 +20,7 @@ namespace per task where the machine allows it. `Sandbox.isolation` names what i
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import select
@@ -64,18 +65,29 @@ class SandboxError(RuntimeError):
 
 
 class Sandbox:
-    """One zygote, started on first use, restarted if it dies; use as a context manager."""
+    """One zygote, started on first use (or by `start`), restarted if it dies; a context manager.
 
-    def __init__(self, checks: ModuleType | None = None, limits: Limits = DEFAULT_LIMITS, isolate: bool = True):
-        if checks is None:
-            from .. import checks
-        self.checks = checks
+    `checks` is the checks module, or its name: with a name the parent need not import it
+    before the zygote boots, so the two imports run side by side.
+    """
+
+    def __init__(self, checks: ModuleType | str = "autograder.checks", limits: Limits = DEFAULT_LIMITS,
+                 isolate: bool = True):
+        self._checks = checks
         self.limits = limits
         self.isolate = isolate  # False: only the portable mechanisms (for testing them alone)
         self.isolation: tuple[str, ...] = ()
         self._zygote: subprocess.Popen | None = None
+        self._ready = False
         self._buffer = b""
         self._worker: int | None = None
+
+    @property
+    def checks(self) -> ModuleType:
+        """The checks module, in the parent: its `judge` decides."""
+        if isinstance(self._checks, str):
+            self._checks = importlib.import_module(self._checks)
+        return self._checks
 
     def __enter__(self) -> Sandbox:
         return self
@@ -83,10 +95,24 @@ class Sandbox:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def start(self) -> None:
+        """Boot the zygote without waiting for it: the first `run` waits."""
+        if self._zygote is not None:
+            return
+        kit_path = str(Path(__file__).resolve().parents[2])  # the folder that holds `autograder`
+        name, file = (self._checks, None) if isinstance(self._checks, str) else (self._checks.__name__,
+                                                                                  self._checks.__file__)
+        config = {"checks_name": name, "checks_file": file, "limits": asdict(self.limits), "isolate": self.isolate}
+        self._zygote = subprocess.Popen(
+            [sys.executable, "-I", "-c", ZYGOTE_BOOT, kit_path, json.dumps(config)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=ZYGOTE_ENV, cwd="/",
+            start_new_session=True,  # its own process group: close() kills it and nothing else
+        )
+        self._ready = False
+
     def run(self, folder: Path, task_id: str, seed: int) -> Outcome:
         """Run `observe(task_id, seed)` on the package in `folder`; the facts become an Outcome here."""
-        if self._zygote is None:
-            self._start()
+        self._await_ready()
         try:
             request = {"folder": str(folder), "task": task_id, "seed": seed}
             self._zygote.stdin.write(json.dumps(request).encode() + b"\n")
@@ -113,15 +139,10 @@ class Sandbox:
             self._zygote = None
         self._buffer = b""
 
-    def _start(self) -> None:
-        kit_path = str(Path(__file__).resolve().parents[2])  # the folder that holds `autograder`
-        config = {"checks_name": self.checks.__name__, "checks_file": self.checks.__file__,
-                  "limits": asdict(self.limits), "isolate": self.isolate}
-        self._zygote = subprocess.Popen(
-            [sys.executable, "-I", "-c", ZYGOTE_BOOT, kit_path, json.dumps(config)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=ZYGOTE_ENV, cwd="/",
-            start_new_session=True,  # its own process group: close() kills it and nothing else
-        )
+    def _await_ready(self) -> None:
+        self.start()
+        if self._ready:
+            return
         try:
             hello = self._receive(STARTUP_SECONDS)
         except (OSError, TimeoutError, ValueError) as error:
@@ -131,6 +152,7 @@ class Sandbox:
             self.close()
             raise SandboxError(f"the grader's zygote could not start: {hello['fatal']}")
         self.isolation = tuple(hello.get("isolation", ()))
+        self._ready = True
 
     def _receive(self, seconds: float) -> dict[str, Any]:
         """The zygote's next message; TimeoutError if none comes in time, OSError if it is gone."""

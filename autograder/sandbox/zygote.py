@@ -51,6 +51,7 @@ def main(argv: list[str]) -> None:
         observe = _load_checks(config["checks_name"], config["checks_file"]).observe
         for name in PRELOAD:
             importlib.import_module(name)
+        _seed_global_generators("", 0)  # numpy's first seeding costs 10 ms: pay it once, here
         _forget_kit(kit_path)
         pid_namespaces = _pid_namespaces(config["isolate"])
         linux.become_subreaper()
@@ -70,10 +71,10 @@ def _send(message: dict[str, Any]) -> None:
     os.write(1, json.dumps(message).encode() + b"\n")
 
 
-def _load_checks(name: str, file: str) -> ModuleType:
-    """The checks module: by name when that is the same file, else from the file itself (a test's fake)."""
-    spec = importlib.util.find_spec(name) if "." not in name or _parent_importable(name) else None
-    if spec is not None and spec.origin == file:
+def _load_checks(name: str, file: str | None) -> ModuleType:
+    """The checks module: by name, unless a file is given that the name does not lead to (a test's fake)."""
+    spec = importlib.util.find_spec(name) if file is None or "." not in name or _parent_importable(name) else None
+    if file is None or (spec is not None and spec.origin == file):
         return importlib.import_module(name)
     spec = importlib.util.spec_from_file_location(name, file)
     module = importlib.util.module_from_spec(spec)

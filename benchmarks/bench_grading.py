@@ -1,0 +1,143 @@
+"""How fast mgkit grades, next to `nbgrader autograde` on the same notebooks, measured in one run.
+
+    python benchmarks/bench_grading.py                  # a few minutes
+    python benchmarks/bench_grading.py --nbgrader 200   # nbgrader on the whole class too: ~10 minutes
+
+(a) one submission: `mgkit grade` as a student or Gradescope runs it, a new process each time
+    (interpreter, imports, the zygote, ten tasks, judging, results.json); the median of several runs;
+(b) one submission inside a batch: `grade()` with a sandbox that is already running;
+(c) a class of 200 submission folders with `mgkit grade-all` (one grading process per core);
+(d) the same class as 200 notebooks of the notebook track, with `mgkit grade-all`;
+(e) `nbgrader autograde` on the same notebooks, in a throwaway nbgrader course: one alone, then
+    a batch (--nbgrader N of them; 10 by default, it takes seconds each).
+
+Every submission is the reference solution, which the targets are about: every check runs to
+its end (a starter fails fast). Wall-clock times: the machine may be shared, so its load is
+printed first. Targets on 2 cores: (a) at most 1 s, (c) at least 2 submissions per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+from autograder.grading import grade
+from autograder.notebooks import build_notebook
+from autograder.reference import KIT_ROOT, REFERENCE_PACKAGE_DIR
+from autograder.rubric import TOTAL_POINTS
+from autograder.sandbox import Sandbox
+
+STORY = KIT_ROOT / "assignments" / "micrograd_lab.md"
+CHECKS_PACKAGE = KIT_ROOT / "autograder" / "checks"
+ASSIGNMENT = "micrograd_lab"
+MGKIT = [sys.executable, "-m", "autograder.cli"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=7, help="runs of (a) and (b) to take the median of")
+    parser.add_argument("--class-size", type=int, default=200, help="submissions in (c) and (d)")
+    parser.add_argument("--nbgrader", type=int, default=10, help="notebooks nbgrader grades in one batch in (e)")
+    args = parser.parse_args()
+    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the start")
+    with tempfile.TemporaryDirectory(prefix="mgkit-bench-") as temporary:
+        root = Path(temporary)
+        notebook = build_notebook(STORY, REFERENCE_PACKAGE_DIR)
+        rows = [
+            ("(a) mgkit grade, one submission, new process", *_one_submission(root, args.runs)),
+            ("(b) grade() in a batch, per submission", *_warm_grade(root, args.runs)),
+            *_classes(root, notebook, args.class_size),
+            *_nbgrader(root, notebook, args.nbgrader),
+        ]
+    width = max(len(row[0]) for row in rows)
+    print(f"\n{'measurement':<{width}}  {'seconds':>9}  {'per second':>10}")
+    for label, seconds, count in rows:
+        print(f"{label:<{width}}  {seconds:>9.2f}  {count / seconds:>10.2f}")
+
+
+def _reference_folder(folder: Path) -> Path:
+    shutil.copytree(REFERENCE_PACKAGE_DIR, folder / "micrograd", ignore=shutil.ignore_patterns("__pycache__"))
+    return folder
+
+
+def _timed(command: list[str], **kwargs) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, **kwargs)
+    return time.perf_counter() - started
+
+
+def _one_submission(root: Path, runs: int) -> tuple[float, int]:
+    submission = _reference_folder(root / "one")
+    times = [_timed([*MGKIT, "grade", str(submission), "--out", str(root / "one.json"), "--force"])
+             for _ in range(runs)]
+    print(f"(a) {', '.join(f'{t:.2f}' for t in times)} s")
+    return statistics.median(times), 1
+
+
+def _warm_grade(root: Path, runs: int) -> tuple[float, int]:
+    submission = root / "one"
+    with Sandbox() as sandbox:
+        grade(submission, seed=0, sandbox=sandbox)  # starts the zygote
+        times = []
+        for seed in range(runs):
+            started = time.perf_counter()
+            results = grade(submission, seed=seed, sandbox=sandbox)
+            times.append(time.perf_counter() - started)
+            assert results.score == TOTAL_POINTS, results
+    print(f"(b) {', '.join(f'{t:.2f}' for t in times)} s")
+    return statistics.median(times), 1
+
+
+def _classes(root: Path, notebook, size: int) -> list[tuple[str, float, int]]:
+    folders, notebooks = root / "class-folders", root / "class-notebooks"
+    notebooks.mkdir()
+    for student in range(size):
+        _reference_folder(folders / f"student{student:03}")
+        nbformat.write(notebook, notebooks / f"student{student:03}.ipynb")
+    rows = []
+    for label, submissions in (("(c) mgkit grade-all, folders", folders),
+                               ("(d) mgkit grade-all, notebooks", notebooks)):
+        out = root / f"{submissions.name}-out"
+        seconds = _timed([*MGKIT, "grade-all", str(submissions), "--out", str(out)], stderr=subprocess.DEVNULL)
+        totals = (out / "gradebook.csv").read_text().splitlines()[1:]
+        assert len(totals) == size and all(f",{TOTAL_POINTS}," in row for row in totals), totals[:3]
+        rows.append((f"{label}, class of {size}", seconds, size))
+    return rows
+
+
+def _nbgrader(root: Path, notebook, batch: int) -> list[tuple[str, float, int]]:
+    """nbgrader's own course layout: source/, generate_assignment, submitted/<student>/, autograde."""
+    course = root / "nbgrader-course"
+    source = course / "source" / ASSIGNMENT
+    source.mkdir(parents=True)
+    nbformat.write(notebook, source / f"{ASSIGNMENT}.ipynb")
+    shutil.copytree(KIT_ROOT / "assignments" / ASSIGNMENT / "mgkit_checks", source / "mgkit_checks")
+    (course / "nbgrader_config.py").write_text(
+        f"c = get_config()\nc.CourseDirectory.root = {str(course)!r}\n"
+        f"c.CourseDirectory.db_url = 'sqlite:///{course}/gradebook.db'\n")
+    quiet = {"cwd": course, "stderr": subprocess.DEVNULL}
+    subprocess.run(["nbgrader", "generate_assignment", ASSIGNMENT, "--create"], check=True,
+                   stdout=subprocess.DEVNULL, **quiet)
+    rows = []
+    for label, students in (("(e) nbgrader autograde, one submission", ["alone"]),
+                            (f"(e) nbgrader autograde, batch of {batch}", [f"s{k:03}" for k in range(batch)])):
+        for student in students:
+            shutil.copytree(source, course / "submitted" / student / ASSIGNMENT)
+        seconds = _timed(["nbgrader", "autograde", ASSIGNMENT, "--create"], **quiet)
+        rows.append((label, seconds, len(students)))
+        for done in ("submitted", "autograded"):
+            shutil.rmtree(course / done)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
