@@ -31,14 +31,14 @@ import numbers
 # Why the garbage collector is tuned here, a lesson in where time goes.
 # Every op's `_backward` closure refers to `out`, and `out` refers to the closure: each
 # node of a graph is a reference cycle, so reference counting alone never frees a graph,
-# and Python's cyclic garbage collector has to. By default it runs every 700 new objects
-# and rescans all long-lived objects each time they grow by a quarter; a training step of
-# the demo builds ~60,000 Values (~400,000 objects with their closures), which it scanned
-# over and over. Profiled, that was about 85% of the demo's time, not the arithmetic.
-# Letting more objects be made between collections keeps the lecture's closures and gives
-# the time back; the collector still frees every old graph.
+# and Python's cyclic garbage collector has to. A training step of Karpathy's demo builds
+# about 65,000 Values, some 450,000 objects the collector tracks. With its default
+# settings it looks at young objects every 700 new ones and at everything every few
+# steps: measured, about 90% of the demo's time went there, not to the arithmetic.
+# Letting a million objects be made between collections keeps the lecture's closures and
+# gives that time back (benchmarks/bench_engine.py); the collector still frees every old graph.
 _first, _second, _third = gc.get_threshold()
-gc.set_threshold(max(_first, 50_000), max(_second, 20), _third)
+gc.set_threshold(max(_first, 1_000_000), _second, _third)
 
 
 class Value:
@@ -191,6 +191,8 @@ def _leaf_backward() -> None:
 
 
 def _as_float(data: float) -> float:
+    if type(data) is float:  # the common case first: Values are made by the tens of thousands
+        return data
     # bool is a number to Python, but Value(True) is almost always a mistake
     if isinstance(data, numbers.Real) and not isinstance(data, bool):
         return float(data)
