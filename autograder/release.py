@@ -158,7 +158,9 @@ def _refuse_leaks(folder: Path, regions: list[Region]) -> None:
         for number, line in enumerate(_lines(path), start=1):
             stripped = line.strip()
             if stripped in solution_lines or any(marker in line for marker in FORBIDDEN):
-                raise ReleaseError(f"{path}:{number}: solution text would reach students: {stripped!r}")
+                where = path.relative_to(folder.parent)
+                raise ReleaseError(f"{where}:{number}: solution text would reach students: {stripped!r}; "
+                                   "keep solution lines inside the regions of the reference")
 
 
 def _solution_lines(regions: list[Region]) -> set[str]:
