@@ -77,7 +77,7 @@ def grade_all(submissions: Path, out: Path, workers: int | None = None, force: b
             results.resumed.append(student)
         else:
             todo[student] = path
-    session = _Session(seed, checks, limits)
+    session = _Session(seed, checks, limits, hide=(submissions.resolve(), out.resolve()))
     _grade_in_parallel(todo, out, workers or os.cpu_count() or 1, session, results, progress)
     write_atomically(out / GRADEBOOK, gradebook_csv(students, results))
     write_atomically(out / SUMMARY, pass_rates(results) + "\n")
@@ -119,6 +119,7 @@ class _Session:
     seed: int | None
     checks: str
     limits: Limits
+    hide: tuple[Path, ...]  # what workers see as empty: every student's submission and results
 
 
 _sandboxes: dict[_Session, Sandbox] = {}  # in each grading process: one, kept for every student
@@ -127,7 +128,8 @@ _sandboxes: dict[_Session, Sandbox] = {}  # in each grading process: one, kept f
 def grade_student(path: Path, folder: Path, session: _Session) -> GradingResults:
     """Grade one student into `folder` (results.json and feedback.md), with this process's sandbox."""
     if session not in _sandboxes:
-        sandbox = _sandboxes[session] = Sandbox(importlib.import_module(session.checks), session.limits)
+        sandbox = _sandboxes[session] = Sandbox(importlib.import_module(session.checks), session.limits,
+                                                      hide=session.hide)
         Finalize(sandbox, sandbox.close, exitpriority=10)  # when the pool's process exits
     results = grade(path, session.seed, sandbox=_sandboxes[session])
     folder.mkdir(exist_ok=True)

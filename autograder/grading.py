@@ -37,7 +37,8 @@ def grade(path: Path, seed: int | None = None, *, checks: ModuleType | None = No
     seed = secrets.randbelow(SEED_RANGE) if seed is None else seed
     submission = load(path)
     own_sandbox = sandbox is None
-    sandbox = sandbox or Sandbox(checks or "autograder.checks", limits)
+    # a worker of this sandbox sees the submission's folder, and its neighbours (other students?), as empty
+    sandbox = sandbox or Sandbox(checks or "autograder.checks", limits, hide=[path.resolve().parent])
     try:
         sandbox.start()  # the zygote boots on another core while the parent imports the checks
         sandbox.checks  # noqa: B018

@@ -158,6 +158,39 @@ assert not [entry for entry in sys.path if "work/main" in entry or entry in ("",
     assert isinstance(outcome, Observation), outcome
 
 
+REACHING_OUT = {  # layer -> what the worker tries (it must raise OSError); {kit} and {other} are filled in
+    "mount-namespace": [
+        "open('{kit}/solutions/micrograd/engine.py').read()",  # the reference, on disk
+        "open('{kit}/autograder/checks/hidden.py').read()",  # the hidden checks' source
+        "os.listdir('{other}')",  # another student's work, hidden by the caller
+        "open('{kit}/{forged}', 'w').write('{{}}')",  # a forged result anywhere it can reach
+        "open(os.path.join(os.getcwd(), 'micrograd', 'engine.py'), 'a').write('# changed')",  # its own copy
+    ],
+    "network-namespace": ["__import__('socket').create_connection(('1.1.1.1', 53), timeout=1)"],
+    "no-capabilities": ["os.setuid(12345)", "os.chroot('/')"],
+    "no-new-processes": ["os.fork()", "__import__('threading').Thread(target=print).start() or os.fork()"],
+}
+
+
+@pytest.mark.parametrize("layer, attempt", [(layer, attempt) for layer, attempts in REACHING_OUT.items()
+                                            for attempt in attempts])
+def test_the_isolation_layers_keep_the_worker_in(tmp_path, layer, attempt):
+    other = tmp_path / "other-student"
+    write_submission(other)
+    kit = Path(__file__).resolve().parents[1]
+    forged = f"results-forged-{uuid.uuid4().hex}.json"
+    attempt = attempt.format(kit=kit, other=other, forged=forged)
+    body = f"import os\ntry:\n    {attempt}\nexcept (OSError, RuntimeError):\n    pass\nelse:\n    raise AssertionError"
+    with Sandbox(fake_checks, LIMITS, hide=[other]) as sandbox:
+        sandbox.run(other, "task", 1)  # learns which layers this machine allows
+        if layer not in sandbox.isolation:
+            pytest.skip(f"this machine does not allow {layer}")
+        outcome, _ = run(sandbox, tmp_path, body)
+    assert outcome == Observation({"answer": 11})
+    assert not (kit / forged).exists()
+    assert (tmp_path / "submission" / "micrograd" / "engine.py").read_text() == engine_answering(body)
+
+
 def test_a_dead_zygote_is_a_grader_failure_then_a_fresh_start(tmp_path):
     with Sandbox(fake_checks, LIMITS, isolate=False) as sandbox:
         outcome, _ = run(sandbox, tmp_path, "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")

@@ -28,6 +28,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import ModuleType
@@ -72,8 +73,9 @@ class Sandbox:
     """
 
     def __init__(self, checks: ModuleType | str = "autograder.checks", limits: Limits = DEFAULT_LIMITS,
-                 isolate: bool = True):
+                 isolate: bool = True, hide: Sequence[Path] = ()):
         self._checks = checks
+        self.hide = tuple(str(Path(path).resolve()) for path in hide)  # beside the kit: e.g. other students' work
         self.limits = limits
         self.isolate = isolate  # False: only the portable mechanisms (for testing them alone)
         self.isolation: tuple[str, ...] = ()
@@ -102,7 +104,8 @@ class Sandbox:
         kit_path = str(Path(__file__).resolve().parents[2])  # the folder that holds `autograder`
         name, file = (self._checks, None) if isinstance(self._checks, str) else (self._checks.__name__,
                                                                                   self._checks.__file__)
-        config = {"checks_name": name, "checks_file": file, "limits": asdict(self.limits), "isolate": self.isolate}
+        config = {"checks_name": name, "checks_file": file, "limits": asdict(self.limits), "isolate": self.isolate,
+                  "hide": list(self.hide)}
         self._zygote = subprocess.Popen(
             [sys.executable, "-I", "-c", ZYGOTE_BOOT, kit_path, json.dumps(config)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=ZYGOTE_ENV, cwd="/",

@@ -7,14 +7,26 @@ machine does not allow it (an unprivileged user, a container that forbids namesp
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
+import platform
 import resource
 
+PR_CAPBSET_DROP = 24
+PR_SET_SECCOMP = 22
 PR_SET_CHILD_SUBREAPER = 36  # orphaned descendants come to us instead of to init
 PR_SET_NO_NEW_PRIVS = 38  # execve can never gain privileges (setuid binaries, file capabilities)
-CLONE_NEWPID = 0x20000000
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWPID = 0x00020000, 0x40000000, 0x20000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 0x40000
+SYS_MOUNT_SETATTR = 442  # the same number on every architecture (added after the tables were unified)
+MOUNT_ATTR_RDONLY, AT_RECURSIVE, AT_FDCWD = 0x1, 0x8000, -100
+DEVICES = ("null", "zero", "random", "urandom")  # all of /dev a worker gets: no disks, no terminals
 
 _libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 
 
 def _check(result: int, what: str) -> None:
@@ -23,8 +35,8 @@ def _check(result: int, what: str) -> None:
         raise OSError(error, f"{what}: {os.strerror(error)}")
 
 
-def prctl(option: int, value: int) -> None:
-    _check(_libc.prctl(option, ctypes.c_ulong(value), 0, 0, 0), f"prctl({option})")
+def prctl(option: int, value: int, address: int = 0) -> None:
+    _check(_libc.prctl(option, value, address, 0, 0), f"prctl({option})")
 
 
 def become_subreaper() -> None:
@@ -62,6 +74,113 @@ class PidNamespaces:
 
     def disarm(self) -> None:
         setns(self._own, CLONE_NEWPID)
+
+
+# ---- the filesystem a worker sees ----------------------------------------------------------
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    encode = lambda text: text.encode() if text is not None else None  # noqa: E731
+    _check(_libc.mount(encode(source), encode(target), encode(fstype), flags, encode(data)), f"mount {target}")
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
+                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+
+
+def confine_filesystem(folder: str, hidden: list[str], inside: str) -> None:
+    """In a new mount namespace: everything read-only, `folder` at `inside`, `hidden` paths empty.
+
+    1) a private copy of every mount, so nothing here reaches the machine's own;
+    2) all of them read-only, in one call (mount_setattr, Linux 5.12);
+    3) a /proc that shows only this PID namespace, a fresh small /tmp, a /dev of four devices;
+    4) the submission's private folder bound read-only at `inside` (under the new /tmp);
+    5) an empty read-only tmpfs over each hidden folder: the kit's sources, other students' work.
+    """
+    unshare(CLONE_NEWNS)
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    attr = _MountAttr(MOUNT_ATTR_RDONLY, 0, 0, 0)
+    _check(_libc.syscall(ctypes.c_long(SYS_MOUNT_SETATTR), ctypes.c_int(AT_FDCWD), b"/", ctypes.c_uint(AT_RECURSIVE),
+                         ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr))), "mount_setattr")
+    safe = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    mount("proc", "/proc", "proc", safe | MS_RDONLY)
+    # what /tmp and /dev will cover, held open to be bound back in
+    submission = os.open(folder, os.O_PATH | os.O_DIRECTORY)
+    devices = {name: os.open(f"/dev/{name}", os.O_PATH) for name in DEVICES}
+    mount("tmpfs", "/tmp", "tmpfs", safe, "size=16m,mode=1777")
+    os.mkdir(inside)
+    _bind(submission, inside, MS_RDONLY | safe)
+    mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=755")
+    for name, device in devices.items():
+        open(f"/dev/{name}", "w").close()  # the mount point
+        _bind(device, f"/dev/{name}", MS_NOSUID | MS_NOEXEC)
+    mount(None, "/dev", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
+    for path in hidden:
+        if os.path.commonpath([path, "/tmp"]) != "/tmp" and os.path.isdir(path):  # /tmp is new: all hidden
+            mount("tmpfs", path, "tmpfs", safe | MS_RDONLY, "size=4k,mode=000")
+
+
+def _bind(fd: int, target: str, flags: int) -> None:
+    """Bind what the open `fd` refers to at `target`, with `flags` (a bind ignores them: remount)."""
+    mount(f"/proc/self/fd/{fd}", target, None, MS_BIND)
+    mount(None, target, None, MS_BIND | MS_REMOUNT | flags)
+    os.close(fd)
+
+
+# ---- privileges --------------------------------------------------------------------------
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def drop_capabilities() -> None:
+    """No capability now or after any execve: root in name only, unable to remount or undo a limit."""
+    last = int(_read("/proc/sys/kernel/cap_last_cap"))
+    for capability in range(last + 1):
+        prctl(PR_CAPBSET_DROP, capability)
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+    header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3: two 32-bit words per set
+    _check(_libc.capset(ctypes.byref(header), (_CapData * 2)()), "capset")
+
+
+# A seccomp filter that refuses new processes and threads (fork, vfork, clone, clone3), the one
+# limit root cannot be held to with RLIMIT_NPROC. Syscall numbers and audit codes per machine.
+_NO_PROCESSES = {
+    "x86_64": (0xC000003E, (56, 57, 58, 435)),
+    "aarch64": (0xC00000B7, (220, 435)),
+}
+_X32_BIT = 0x40000000  # x86_64's x32 numbering: a second way to call fork, refused as a whole
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def can_forbid_processes() -> bool:
+    return platform.machine() in _NO_PROCESSES
+
+
+def forbid_processes() -> None:
+    """Install the filter: from now on fork and thread creation fail with EPERM."""
+    arch, numbers = _NO_PROCESSES[platform.machine()]
+    load, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JGE|K, BPF_RET|K
+    allow, refuse = 0x7FFF0000, 0x00050000 | errno.EPERM  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO
+    program = [(load, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, refuse),  # a foreign ABI: refuse everything
+               (load, 0, 0, 0), (jge, len(numbers) + 1, 0, _X32_BIT)]
+    program += [(jeq, len(numbers) - index, 0, number) for index, number in enumerate(numbers)]
+    program += [(ret, 0, 0, allow), (ret, 0, 0, refuse)]
+    filters = (_SockFilter * len(program))(*[_SockFilter(*instruction) for instruction in program])
+    forbid_new_privileges()  # required to install a filter without CAP_SYS_ADMIN
+    fprog = _SockFprog(len(program), filters)
+    prctl(PR_SET_SECCOMP, 2, ctypes.addressof(fprog))  # SECCOMP_MODE_FILTER
 
 
 def children() -> list[int]:

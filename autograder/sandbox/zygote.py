@@ -30,6 +30,8 @@ import select
 import signal
 import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -42,6 +44,20 @@ PRELOAD = ("numpy", "math", "random", "numbers", "collections", "dataclasses", "
 FORBIDDEN_MODULES = ("autograder.reference", "mgkit_reference_micrograd", "solutions")
 REPORT_READ_CHUNK = 1 << 16
 REPORT_FD = 3  # the worker's end of the report pipe: the only descriptor it keeps beyond stdio
+# The optional layers, in the order a worker takes them on: each later one removes the power to
+# undo the earlier ones (no capabilities: no remounting; no new processes: nothing escapes).
+LAYERS = ("mount-namespace", "network-namespace", "no-capabilities", "no-new-processes")
+INSIDE = "/tmp/submission"  # where a worker in its own mount namespace finds the private folder
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How every worker of this zygote is confined."""
+
+    limits: dict[str, Any]
+    layers: frozenset[str] = frozenset()  # the optional layers that work on this machine
+    hidden: tuple[str, ...] = ()  # folders a worker in its own mount namespace sees as empty
+    pid_namespaces: linux.PidNamespaces | None = None
 
 
 def main(argv: list[str]) -> None:
@@ -53,15 +69,16 @@ def main(argv: list[str]) -> None:
             importlib.import_module(name)
         _seed_global_generators("", 0)  # numpy's first seeding costs 10 ms: pay it once, here
         _forget_kit(kit_path)
-        pid_namespaces = _pid_namespaces(config["isolate"])
         linux.become_subreaper()
+        setting = _setting(config, kit_path)
     except Exception as error:  # the kit is broken: say so once, the parent fails closed
         _send({"fatal": f"{type(error).__name__}: {error}"})
         return
-    _send({"ready": True, "isolation": ["pid-namespace"] if pid_namespaces else []})
+    isolation = ["pid-namespace"] * bool(setting.pid_namespaces) + [name for name in LAYERS if name in setting.layers]
+    _send({"ready": True, "isolation": isolation})
     for line in sys.stdin.buffer:
         try:
-            reply = _run_task(json.loads(line), observe, config["limits"], pid_namespaces)
+            reply = _run_task(json.loads(line), observe, setting)
         except Exception as error:  # e.g. fork failed: this task is not graded, the next may be
             reply = {"grader_error": f"{type(error).__name__}: {error}"}
         _send(reply)
@@ -112,30 +129,49 @@ def _forget_kit(kit_path: str) -> None:
     sys.dont_write_bytecode = True  # no __pycache__ in the student's private folder
 
 
-def _pid_namespaces(wanted: bool) -> linux.PidNamespaces | None:
-    if not wanted:
-        return None
+def _setting(config: dict[str, Any], kit_path: str) -> Setting:
+    """Every optional layer this machine allows, found once by trying them in a throwaway child."""
+    if not config["isolate"]:
+        return Setting(config["limits"])
     try:
-        return linux.PidNamespaces()
+        pid_namespaces = linux.PidNamespaces()
     except OSError:  # not root, or a container that forbids it: the subreaper sweep still runs
-        return None
+        pid_namespaces = None
+    hidden = _hidden(kit_path, config["hide"])
+    probe = Setting(config["limits"], frozenset(LAYERS), hidden, pid_namespaces)
+    report_r, report_w = os.pipe()
+    pid = _fork(probe)
+    if pid == 0:
+        os.write(report_w, json.dumps(_take_layers(probe, "/", strict=False)[1]).encode())
+        os._exit(0)
+    os.close(report_w)
+    _reap(pid)
+    layers = json.loads(os.read(report_r, 1 << 16) or b"[]")
+    os.close(report_r)
+    return Setting(config["limits"], frozenset(layers), hidden, pid_namespaces)
+
+
+def _hidden(kit_path: str, extra: list[str]) -> tuple[str, ...]:
+    """The kit's folders (the reference, the hidden checks, the git history) and the caller's extras,
+    less any that holds what the worker still imports from (the standard library, site-packages)."""
+    kit = Path(kit_path)
+    folders = ([str(path) for path in kit.iterdir() if path.is_dir()] if (kit / "solutions").is_dir()
+               else [str(kit / "autograder")])
+    needed = [os.path.realpath(entry) for entry in (*sys.path, sys.prefix, sys.base_prefix) if entry]
+    return tuple(folder for folder in (*folders, *extra) if os.path.isdir(folder)
+                 and not any(path == folder or path.startswith(folder.rstrip("/") + "/") for path in needed))
 
 
 # ---- one task ------------------------------------------------------------------------------
 
-def _run_task(request: dict, observe, limits: dict, pid_namespaces: linux.PidNamespaces | None) -> dict:
+def _run_task(request: dict, observe, setting: Setting) -> dict:
+    limits = setting.limits
     report_r, report_w = os.pipe()
     output = os.memfd_create("mgkit-output", os.MFD_CLOEXEC)
     started = time.monotonic()
-    if pid_namespaces:
-        pid_namespaces.arm()
-    try:
-        pid = os.fork()
-        if pid == 0:
-            _worker(request, observe, limits, report_w, output)  # never returns
-    finally:
-        if pid_namespaces:
-            pid_namespaces.disarm()
+    pid = _fork(setting)
+    if pid == 0:
+        _worker(request, observe, setting, report_w, output)  # never returns
     os.close(report_w)
     _send({"started": pid})
     report, timed_out, too_big = _read_report(pid, report_r, started + limits["seconds"], limits["report_bytes"])
@@ -154,6 +190,21 @@ def _run_task(request: dict, observe, limits: dict, pid_namespaces: linux.PidNam
     os.close(report_r)
     os.close(output)
     return reply
+
+
+def _fork(setting: Setting) -> int:
+    """os.fork, the child being process 1 of a fresh PID namespace when the machine allows it."""
+    if setting.pid_namespaces:
+        setting.pid_namespaces.arm()
+    try:
+        pid = os.fork()
+    except OSError:
+        pid = -1
+    if pid != 0 and setting.pid_namespaces:  # in the zygote: re-arm for the next task
+        setting.pid_namespaces.disarm()
+    if pid == -1:
+        raise OSError("fork failed")
+    return pid
 
 
 def _read_report(pid: int, report_r: int, deadline: float, cap: int) -> tuple[bytes | None, bool, bool]:
@@ -233,12 +284,12 @@ def _reap(pid: int) -> int | None:
 
 # ---- the worker: everything below runs in the forked child ---------------------------------
 
-def _worker(request: dict, observe, limits: dict, report_w: int, output: int) -> None:
+def _worker(request: dict, observe, setting: Setting, report_w: int, output: int) -> None:
     """Set the worker up, run observe on the student's package, write one JSON report, exit."""
     write, dumps, exit_now = os.write, json.dumps, os._exit  # bound before student code can patch them
     os.dup2(report_w, REPORT_FD)  # the pipe was made before `output`, so this never covers it
     try:
-        _confine(request["folder"], limits, output)
+        _confine(request["folder"], setting, output)
     except BaseException as error:  # noqa: BLE001 - the kit's own failure, reported as such
         write(REPORT_FD, dumps({"setup_failed": f"{type(error).__name__}: {error}"}).encode())
         exit_now(0)
@@ -262,7 +313,7 @@ def _worker(request: dict, observe, limits: dict, report_w: int, output: int) ->
         exit_now(0)  # no atexit handlers, no __del__, no flushing of the student's buffers
 
 
-def _confine(folder: str, limits: dict, output: int) -> None:
+def _confine(folder: str, setting: Setting, output: int) -> None:
     """The worker's setting, fixed before any student code runs."""
     os.setsid()  # a process group of its own, killed as a whole
     null = os.open(os.devnull, os.O_RDONLY)
@@ -270,10 +321,40 @@ def _confine(folder: str, limits: dict, output: int) -> None:
     os.dup2(output, 1)
     os.dup2(output, 2)
     os.closerange(REPORT_FD + 1, os.sysconf("SC_OPEN_MAX"))
+    _set_limits(setting.limits)
+    linux.forbid_new_privileges()
+    folder = _take_layers(setting, folder, strict=True)[0]
     os.chdir(folder)
     sys.path.insert(0, folder)
-    _set_limits(limits)
-    linux.forbid_new_privileges()
+
+
+def _take_layers(setting: Setting, folder: str, strict: bool) -> tuple[str, list[str]]:
+    """Apply the setting's layers in order: (where the folder now is, the layers applied).
+
+    strict: a layer that fails is the grader's failure; else (the start-up probe) it is skipped.
+    """
+    applied = []
+    for layer in LAYERS:
+        if layer not in setting.layers:
+            continue
+        try:
+            if layer == "mount-namespace":
+                linux.confine_filesystem(folder, list(setting.hidden), INSIDE)
+                folder = INSIDE
+            elif layer == "network-namespace":
+                linux.unshare(linux.CLONE_NEWNET)
+            elif layer == "no-capabilities":
+                linux.drop_capabilities()
+            elif linux.can_forbid_processes():
+                linux.forbid_processes()
+            else:
+                raise OSError(f"no seccomp filter for {os.uname().machine}")
+        except Exception:
+            if strict:
+                raise
+            continue
+        applied.append(layer)
+    return folder, applied
 
 
 def _seed_global_generators(task: str, seed: int) -> None:
