@@ -141,17 +141,19 @@ def grade_student(path: Path, folder: Path, session: _Session) -> GradingResults
 # ---- the class's views ---------------------------------------------------------------------
 
 def gradebook_csv(students: dict[str, Path], results: ClassResults) -> str:
-    """student, total, points per task, status: one row per student, in name order."""
+    """student, total, points per task, status, flags to review: one row per student, in name order."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["student", "total", *TASK_IDS, "status"])
+    writer.writerow(["student", "total", *TASK_IDS, "status", "flags"])
     for student in students:
         grade_ = results.grades.get(student)
         if grade_ is None:
-            writer.writerow([student, "", *[""] * len(TASK_IDS), f"not graded: {results.errors.get(student, '?')}"])
+            writer.writerow([student, "", *[""] * len(TASK_IDS), f"not graded: {results.errors.get(student, '?')}",
+                             ""])
         else:
             writer.writerow([student, f"{grade_.score:g}", *(f"{task.score:g}" for task in grade_.tasks),
-                             "graded" if grade_.graded else "not graded: the grader failed, see results.json"])
+                             "graded" if grade_.graded else "not graded: the grader failed, see results.json",
+                             "; ".join(grade_.flags)])
     return text.getvalue()
 
 

@@ -15,15 +15,20 @@ from __future__ import annotations
 
 import secrets
 import time
+from dataclasses import replace
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 
+from .markers import find_regions
+from .reference import MODULES, REFERENCE_PACKAGE_DIR
 from .results import GradingResults
 from .rubric import TASK_IDS
 from .sandbox import DEFAULT_LIMITS, Limits, Sandbox
 from .submission import Submission, load, private_copy
 
 SEED_RANGE = 10**6  # a fresh seed per run, short enough to type after --seed
+SECRET_CHARS = 16  # a secret line at least this long is redacted from feedback ("self.grad += out.grad")
 
 
 def grade(path: Path, seed: int | None = None, *, checks: ModuleType | None = None, limits: Limits = DEFAULT_LIMITS,
@@ -54,6 +59,35 @@ def grade(path: Path, seed: int | None = None, *, checks: ModuleType | None = No
 def _grade(submission: Submission, seed: int, sandbox: Sandbox, started: float) -> GradingResults:
     with private_copy(submission) as folder:
         outcomes = {task_id: sandbox.run(folder, task_id, seed) for task_id in TASK_IDS}
-    verdicts = tuple(sandbox.checks.judge(seed, outcomes))  # in the parent, from plain numbers only
+    verdicts = sandbox.checks.judge(seed, outcomes)  # in the parent, from plain numbers only
+    hidden = secret_lines(sandbox.checks)
+    verdicts = tuple(replace(verdict, feedback=redact(verdict.feedback, hidden)) for verdict in verdicts)
     return GradingResults(verdicts, seed, time.perf_counter() - started, submission.notes,
-                          isolation=sandbox.isolation)
+                          isolation=sandbox.isolation, flags=submission.flags)
+
+
+@cache
+def secret_lines(checks: ModuleType) -> frozenset[str]:
+    """Lines feedback must never show: the reference's solutions and the checks never shipped.
+
+    Feedback quotes what the student's code said (an exception's message, say), and that code
+    may have read or rebuilt them. Short lines (`return out`) give nothing away and stay.
+    """
+    shipped = set(getattr(checks, "SHIPPED", ()))
+    files = Path(checks.__file__).parent.glob("*.py") if hasattr(checks, "__path__") else [Path(checks.__file__)]
+    hidden = [path.read_text() for path in files if path.name not in shipped]
+    solutions = []
+    for module in MODULES:
+        path = REFERENCE_PACKAGE_DIR / f"{module}.py"
+        lines = path.read_text().splitlines()
+        solutions += [line for region in find_regions(path) for line in lines[region.begin : region.end - 1]]
+    lines = (line.strip() for text in hidden for line in text.splitlines())
+    return frozenset(line for line in (*lines, *(line.strip() for line in solutions)) if len(line) >= SECRET_CHARS)
+
+
+def redact(text: str, secrets: frozenset[str]) -> str:
+    """`text` with every secret line in it replaced by a mark."""
+    for line in secrets:
+        if line in text:
+            text = text.replace(line, "[hidden]")
+    return text

@@ -31,6 +31,7 @@ class GradingResults:
     notes: tuple[str, ...] = ()  # about the submission: missing files, an unreadable notebook
     graded: bool = True  # False: the grader itself failed, every task scores 0
     isolation: tuple[str, ...] = field(default=())  # the sandbox's optional layers that were in force
+    flags: tuple[str, ...] = ()  # suspicious constructs for an instructor to review: never a penalty
 
     def __post_init__(self) -> None:
         if tuple(task.task_id for task in self.tasks) != TASK_IDS:
@@ -77,8 +78,8 @@ class GradingResults:
                 "visibility": "visible",
                 "tags": [task.task_id],
             } for task in self.tasks],
-            "extra_data": {"kit": KIT, "seed": self.seed, "graded": self.graded,
-                           "notes": list(self.notes), "isolation": list(self.isolation)},
+            "extra_data": {"kit": KIT, "seed": self.seed, "graded": self.graded, "notes": list(self.notes),
+                           "isolation": list(self.isolation), "flags": list(self.flags)},
         }
 
     @classmethod
@@ -91,7 +92,8 @@ class GradingResults:
             tasks = tuple(TaskResult(test["tags"][0], float(test["score"]), float(test["max_score"]), test["output"])
                           for test in data["tests"])
             return cls(tasks, int(extra["seed"]), float(data.get("execution_time", 0.0)),
-                       tuple(extra.get("notes", ())), bool(extra["graded"]), tuple(extra.get("isolation", ())))
+                       tuple(extra.get("notes", ())), bool(extra["graded"]), tuple(extra.get("isolation", ())),
+                       tuple(extra.get("flags", ())))
         except (KeyError, IndexError, TypeError, AttributeError) as error:
             raise ValueError(f"not an mgkit results.json ({type(error).__name__}: {error})") from error
 
@@ -147,7 +149,8 @@ def render_table(results: GradingResults) -> str:
         verdict = "passed" if task.passed and results.graded else f"failed: {_first_line(task.feedback)}"
         lines.append(f"{task.task_id:<{width}}  {points:>7}  {verdict}")
     lines.append(f"{'total':<{width}}  {f'{results.score:g}/{results.max_score:g}':>7}")
-    return "\n".join(lines + ["", results.summary().split("\n", 1)[1]])
+    flags = [f"For the instructor to review (not a penalty): {flag}" for flag in results.flags]
+    return "\n".join(lines + ["", results.summary().split("\n", 1)[1], *flags])
 
 
 def _first_line(text: str) -> str:

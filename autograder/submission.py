@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -34,6 +35,23 @@ MAX_NOTEBOOK_BYTES = 64 * 2**20  # notebooks carry their plots as images
 NOTEBOOK_KEY = "mgkit"  # cell.metadata["mgkit"]: {"module": "nn", "package_imports": ["from .engine import Value"]}
 
 
+# Constructs a person should look at (not a penalty): ways to game or escape the grader.
+SUSPICIOUS = {
+    "reads the caller's frames": r"sys\._getframe|\binspect\.(currentframe|stack|getouterframes)|\.f_(back|locals)\b",
+    "searches the garbage collector": r"\bgc\.get_(objects|referrers|referents)\b",
+    "uses ctypes": r"\bctypes\b",
+    "ends the process": r"\bos\._exit\b|\bsys\.exit\b|\bos\.kill\b",
+    "handles signals": r"\bsignal\.(signal|alarm|setitimer|pthread_kill)\b",
+    "starts processes or threads": r"\bsubprocess\b|\bos\.(fork|system|popen|exec\w*|spawn\w*)\b|\bthreading\b",
+    "reaches the network": r"\bsocket\b|\burllib\b|\brequests\b",
+    "patches other modules": r"\bbuiltins\b|__builtins__|\bsys\.modules\b|\bsetattr\((math|numpy|np|json|random)\b",
+    "imports torch": r"^\s*(import|from)\s+torch\b",
+    "imports micrograd into its own engine": r"^\s*(import|from)\s+micrograd\b",
+    "holds the lecture's numbers": r"6\.88137|0\.70710|0\.88137",
+}
+MAX_FLAGS = 20
+
+
 class SubmissionError(ValueError):
     """The path cannot be graded at all (it does not exist, or is neither a folder nor a notebook)."""
 
@@ -43,6 +61,18 @@ class Submission:
     name: str  # the student: the folder's name or the notebook's stem
     sources: dict[str, bytes | None]  # module -> its text; None: missing, graded as the starter
     notes: tuple[str, ...] = field(default=())  # what the grader had to do about the submission
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """Suspicious constructs, "engine.py:12: uses ctypes", for an instructor to review."""
+        flags = []
+        for module, text in self.sources.items():
+            lines = (text or b"").decode("utf-8", "replace").splitlines()
+            patterns = {what: pattern for what, pattern in SUSPICIOUS.items()
+                        if module == "engine" or "micrograd" not in what}  # nn and train may import the engine
+            flags += [f"{module}.py:{number}: {what}" for number, line in enumerate(lines, start=1)
+                      for what, pattern in patterns.items() if re.search(pattern, line)]
+        return tuple(flags[:MAX_FLAGS])
 
 
 def load(path: Path) -> Submission:

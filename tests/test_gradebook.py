@@ -44,7 +44,8 @@ def test_a_class_is_graded_into_a_gradebook(tmp_path):
     results = run(submissions, out, seed=5)
     assert sorted(results.grades) == ["alice", "bob", "chloé smith", "dan"] and not results.errors
     book = read_gradebook(out)
-    assert list(book["alice"]) == ["student", "total", *TASK_IDS, "status"]
+    assert list(book["alice"]) == ["student", "total", *TASK_IDS, "status", "flags"]
+    assert book["chloé smith"]["flags"] == "" and book["alice"]["status"] == "graded"
     assert [book[name]["total"] for name in ("alice", "bob", "chloé smith", "dan")] == ["100", "100", "90", "0"]
     assert book["chloé smith"]["zero_grad"] == "0" and book["chloé smith"]["topo_sort"] == "14"
     for student in book:

@@ -101,6 +101,26 @@ def test_verdicts_outside_the_rubric_are_a_grader_failure(tmp_path, monkeypatch)
     assert not results.graded and results.score == 0
 
 
+def test_feedback_never_shows_the_reference_or_the_hidden_checks(sandbox, tmp_path):
+    leaks = {"add_backward": "self.grad += (1 - t**2) * out.grad",  # a line of the reference's solutions
+             "mul_backward": "def judge(seed: int, outcomes: dict) -> list[TaskResult]:"}  # of the checks module
+    engine = engine_answering(f"raise ValueError({leaks}.get(task_id, 'nothing secret here'))")
+    results = grade(write_submission(tmp_path / "rae", engine), seed=1, sandbox=sandbox)
+    feedback = {task.task_id: task.feedback for task in results.tasks}
+    assert all(leak not in feedback[task_id] and "[hidden]" in feedback[task_id] for task_id, leak in leaks.items())
+    assert "nothing secret here" in feedback["pow_backward"]
+
+
+def test_suspicious_constructs_are_flagged_for_the_instructor_not_penalised(sandbox, tmp_path):
+    engine = CORRECT_ENGINE + "import ctypes, sys\nframe = sys._getframe\nbias = 6.881373587019543\n"
+    results = grade(write_submission(tmp_path / "sam", engine), seed=1, sandbox=sandbox)
+    assert results.score == TOTAL_POINTS
+    assert results.flags == ("engine.py:3: uses ctypes", "engine.py:4: reads the caller's frames",
+                             "engine.py:5: holds the lecture's numbers")
+    assert results.to_gradescope()["extra_data"]["flags"] == list(results.flags)
+    assert "review" in render_table(results) and not grade(write_submission(tmp_path / "tom"), sandbox=sandbox).flags
+
+
 # ---- the submission, read safely -----------------------------------------------------------
 
 def notebook_of(engine: str, extra_cells: tuple = ()) -> nbformat.NotebookNode:
