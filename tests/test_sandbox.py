@@ -168,7 +168,8 @@ REACHING_OUT = {  # layer -> what the worker tries (it must raise OSError); {kit
     ],
     "network-namespace": ["__import__('socket').create_connection(('1.1.1.1', 53), timeout=1)"],
     "no-capabilities": ["os.setuid(12345)", "os.chroot('/')"],
-    "no-new-processes": ["os.fork()", "__import__('threading').Thread(target=print).start() or os.fork()"],
+    "syscall-filter": ["os.fork()", "__import__('threading').Thread(target=print).start() or os.fork()",
+                       "os.kill({grader}, 0)", "os.kill(-1, 0)"],  # no signal out, not even a probe
 }
 
 
@@ -179,7 +180,7 @@ def test_the_isolation_layers_keep_the_worker_in(tmp_path, layer, attempt):
     write_submission(other)
     kit = Path(__file__).resolve().parents[1]
     forged = f"results-forged-{uuid.uuid4().hex}.json"
-    attempt = attempt.format(kit=kit, other=other, forged=forged)
+    attempt = attempt.format(kit=kit, other=other, forged=forged, grader=os.getpid())
     body = f"import os\ntry:\n    {attempt}\nexcept (OSError, RuntimeError):\n    pass\nelse:\n    raise AssertionError"
     with Sandbox(fake_checks, LIMITS, hide=[other]) as sandbox:
         sandbox.run(other, "task", 1)  # learns which layers this machine allows

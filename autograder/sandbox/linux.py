@@ -12,6 +12,7 @@ import os
 import platform
 import resource
 
+PR_SET_PDEATHSIG = 1
 PR_CAPBSET_DROP = 24
 PR_SET_SECCOMP = 22
 PR_SET_CHILD_SUBREAPER = 36  # orphaned descendants come to us instead of to init
@@ -147,11 +148,22 @@ def drop_capabilities() -> None:
     _check(_libc.capset(ctypes.byref(header), (_CapData * 2)()), "capset")
 
 
-# A seccomp filter that refuses new processes and threads (fork, vfork, clone, clone3), the one
-# limit root cannot be held to with RLIMIT_NPROC. Syscall numbers and audit codes per machine.
-_NO_PROCESSES = {
-    "x86_64": (0xC000003E, (56, 57, 58, 435)),
-    "aarch64": (0xC00000B7, (220, 435)),
+# A seccomp filter for the worker. It refuses new processes and threads, the one limit root
+# cannot be held to with RLIMIT_NPROC, and any signal or tracing aimed at another process (the
+# zygote, the grader), which a worker running as the grader's own user could otherwise send.
+# Syscall numbers and audit codes per machine:
+_SYSCALLS = {
+    "x86_64": {
+        "arch": 0xC000003E,
+        "refused": (56, 57, 58, 435, 101, 310, 311, 424, 434, 438),  # clone fork vfork clone3 ptrace
+        # process_vm_readv process_vm_writev pidfd_send_signal pidfd_open pidfd_getfd
+        "only_at_itself": (62, 200, 234, 129, 297),  # kill tkill tgkill rt_sigqueueinfo rt_tgsigqueueinfo
+    },
+    "aarch64": {
+        "arch": 0xC00000B7,
+        "refused": (220, 435, 117, 270, 271, 424, 434, 438),
+        "only_at_itself": (129, 130, 131, 138, 240),
+    },
 }
 _X32_BIT = 0x40000000  # x86_64's x32 numbering: a second way to call fork, refused as a whole
 
@@ -164,23 +176,48 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
 
 
-def can_forbid_processes() -> bool:
-    return platform.machine() in _NO_PROCESSES
+def can_filter_syscalls() -> bool:
+    return platform.machine() in _SYSCALLS
 
 
-def forbid_processes() -> None:
-    """Install the filter: from now on fork and thread creation fail with EPERM."""
-    arch, numbers = _NO_PROCESSES[platform.machine()]
+def filter_syscalls() -> None:
+    """Install the filter: from now on the refused calls fail with EPERM."""
+    table = _SYSCALLS[platform.machine()]
     load, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JGE|K, BPF_RET|K
     allow, refuse = 0x7FFF0000, 0x00050000 | errno.EPERM  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO
-    program = [(load, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, refuse),  # a foreign ABI: refuse everything
-               (load, 0, 0, 0), (jge, len(numbers) + 1, 0, _X32_BIT)]
-    program += [(jeq, len(numbers) - index, 0, number) for index, number in enumerate(numbers)]
-    program += [(ret, 0, 0, allow), (ret, 0, 0, refuse)]
-    filters = (_SockFilter * len(program))(*[_SockFilter(*instruction) for instruction in program])
+    # (op, jump-if-true label, jump-if-false label, k); a label is where a jump lands
+    program = [(load, None, None, 4), (jeq, None, "refuse", table["arch"]),  # a foreign ABI: refuse all
+               (load, None, None, 0), (jge, "refuse", None, _X32_BIT)]
+    program += [(jeq, "refuse", None, number) for number in table["refused"]]
+    program += [(jeq, "itself", None, number) for number in table["only_at_itself"]]
+    program += [(ret, None, None, allow),
+                "itself", (load, None, None, 16), (jeq, "allow", "refuse", os.getpid()),  # args[0], low word
+                "allow", (ret, None, None, allow),
+                "refuse", (ret, None, None, refuse)]
+    instructions = _assemble(program)
+    filters = (_SockFilter * len(instructions))(*instructions)
     forbid_new_privileges()  # required to install a filter without CAP_SYS_ADMIN
-    fprog = _SockFprog(len(program), filters)
+    fprog = _SockFprog(len(instructions), filters)
     prctl(PR_SET_SECCOMP, 2, ctypes.addressof(fprog))  # SECCOMP_MODE_FILTER
+
+
+def _assemble(program: list) -> list[_SockFilter]:
+    """Instructions with labels (strings) turned into classic BPF's relative jumps."""
+    labels, index = {}, 0
+    for item in program:
+        if isinstance(item, str):
+            labels[item] = index
+        else:
+            index += 1
+    instructions: list[_SockFilter] = []
+    for item in program:
+        if isinstance(item, str):
+            continue
+        op, true, false, k = item
+        here = len(instructions) + 1  # jumps count from the next instruction
+        instructions.append(_SockFilter(op, labels[true] - here if true else 0, labels[false] - here if false else 0,
+                                        k))
+    return instructions
 
 
 def children() -> list[int]:

@@ -45,8 +45,8 @@ FORBIDDEN_MODULES = ("autograder.reference", "mgkit_reference_micrograd", "solut
 REPORT_READ_CHUNK = 1 << 16
 REPORT_FD = 3  # the worker's end of the report pipe: the only descriptor it keeps beyond stdio
 # The optional layers, in the order a worker takes them on: each later one removes the power to
-# undo the earlier ones (no capabilities: no remounting; no new processes: nothing escapes).
-LAYERS = ("mount-namespace", "network-namespace", "no-capabilities", "no-new-processes")
+# undo the earlier ones (no capabilities: no remounting; the filter: no new process, no signal out).
+LAYERS = ("mount-namespace", "network-namespace", "no-capabilities", "syscall-filter")
 INSIDE = "/tmp/submission"  # where a worker in its own mount namespace finds the private folder
 
 
@@ -316,6 +316,7 @@ def _worker(request: dict, observe, setting: Setting, report_w: int, output: int
 def _confine(folder: str, setting: Setting, output: int) -> None:
     """The worker's setting, fixed before any student code runs."""
     os.setsid()  # a process group of its own, killed as a whole
+    linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)  # if the zygote dies, so does the worker
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(output, 1)
@@ -345,8 +346,8 @@ def _take_layers(setting: Setting, folder: str, strict: bool) -> tuple[str, list
                 linux.unshare(linux.CLONE_NEWNET)
             elif layer == "no-capabilities":
                 linux.drop_capabilities()
-            elif linux.can_forbid_processes():
-                linux.forbid_processes()
+            elif linux.can_filter_syscalls():
+                linux.filter_syscalls()
             else:
                 raise OSError(f"no seccomp filter for {os.uname().machine}")
         except Exception:
