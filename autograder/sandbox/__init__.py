@@ -14,8 +14,12 @@ Three processes, three levels of trust:
 
 Limits are enforced from outside the worker: a wall-clock deadline with SIGKILL on its whole
 process group, RLIMIT_AS / CPU / FSIZE (and NPROC when not root), output to a capped in-memory
-file, every descendant killed and reaped before the answer comes back, and a fresh PID
-namespace per task where the machine allows it. `Sandbox.isolation` names what is in force.
+file, and every descendant killed and reaped (the zygote is their subreaper) before the answer
+comes back. Where the machine allows them (as root, say in a Gradescope container), each
+worker also gets the layers of zygote.LAYERS: a fresh PID namespace (its death takes every
+process it started along), a read-only filesystem in which the kit and other students' work
+are empty folders, no network, no capabilities, and a seccomp filter (no new process, no
+signal or tracing aimed at anyone else). `Sandbox.isolation` names the layers in force.
 """
 
 from __future__ import annotations

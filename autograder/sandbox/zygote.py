@@ -90,8 +90,7 @@ def _send(message: dict[str, Any]) -> None:
 
 def _load_checks(name: str, file: str | None) -> ModuleType:
     """The checks module: by name, unless a file is given that the name does not lead to (a test's fake)."""
-    spec = importlib.util.find_spec(name) if file is None or "." not in name or _parent_importable(name) else None
-    if file is None or (spec is not None and spec.origin == file):
+    if file is None or _origin(name) == file:
         return importlib.import_module(name)
     spec = importlib.util.spec_from_file_location(name, file)
     module = importlib.util.module_from_spec(spec)
@@ -100,11 +99,12 @@ def _load_checks(name: str, file: str | None) -> ModuleType:
     return module
 
 
-def _parent_importable(name: str) -> bool:
+def _origin(name: str) -> str | None:
     try:
-        return importlib.util.find_spec(name.rpartition(".")[0]) is not None
-    except ImportError:
-        return False
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):  # its parent package is not importable here
+        return None
+    return spec.origin if spec else None
 
 
 def _forget_kit(kit_path: str) -> None:
