@@ -10,6 +10,7 @@ The marker text is nbgrader's, so nbgrader reads the same regions in notebooks.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,9 @@ from .rubric import BY_ID, TASK_IDS
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
+# a comment that looks like a marker in any case or spelling ("# begin solution", "SOLUTON"):
+# unless it is exactly a marker, it is an error, or a solution would reach students unstubbed
+LOOKS_LIKE_MARKER = re.compile(r"^#+\s*(begin|end)\s*sol", re.IGNORECASE)
 
 
 class MarkerError(ValueError):
@@ -46,6 +50,8 @@ def find_regions(path: Path, text: str | None = None) -> list[Region]:
     for number, line in enumerate(lines, start=1):
         stripped = line.strip()
         where = f"{path}:{number}"
+        if LOOKS_LIKE_MARKER.match(stripped) and not stripped.startswith((BEGIN, END)):
+            raise MarkerError(f"{where}: write the marker exactly as '{BEGIN} <task_id>' or '{END}'")
         if "BEGIN SOLUTION" in stripped:
             if not stripped.startswith(BEGIN):
                 raise MarkerError(f"{where}: write the marker exactly as '{BEGIN} <task_id>'")

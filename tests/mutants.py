@@ -36,7 +36,8 @@ MUTANTS = (
          "self.grad += out.grad", "add_backward"),
     Edit("mul swapped operands", "engine", "self.grad += other.data * out.grad\n            other.grad += self.data",
          "self.grad += self.data * out.grad\n            other.grad += other.data", "mul_backward"),
-    Edit("mul without out.grad", "engine", "self.grad += other.data * out.grad\n            other.grad += self.data * out.grad",
+    Edit("mul without out.grad", "engine",
+         "self.grad += other.data * out.grad\n            other.grad += self.data * out.grad",
          "self.grad += other.data\n            other.grad += self.data", "mul_backward"),
     Edit("power rule off by one", "engine", "other * self.data ** (other - 1)", "other * self.data**other",
          "pow_backward"),
@@ -85,7 +86,8 @@ VARIANTS = (
          "        e = (2 * self).exp()\n        return (e - 1) / (e + 1)\n        t = 0.0\n"),
     Edit("_prev as a set", "engine", "self._prev = _children", "self._prev = set(_children)"),
     Edit("integer gradients", "engine", "self.grad = 0.0", "self.grad = 0"),
-    Edit("numpy gradients", "engine", "        self.grad = 0.0\n", "        import numpy\n        self.grad = numpy.float64(0)\n"),
+    Edit("numpy gradients", "engine", "        self.grad = 0.0\n",
+         "        import numpy\n        self.grad = numpy.float64(0)\n"),
 )
 
 

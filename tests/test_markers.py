@@ -67,7 +67,7 @@ MALFORMED = {
     "BEGIN without a space": ("###BEGIN SOLUTION mul_backward\ny = 2\n### END SOLUTION\n", 1),
     "BEGIN SOLUTIONS": ("### BEGIN SOLUTIONS mul_backward\ny = 2\n### END SOLUTION\n", 1),
     "END with a task id": ("### BEGIN SOLUTION mul_backward\ny = 2\n### END SOLUTION mul_backward\n", 3),
-    "BEGIN misspelt, END right": ("x = 1\n### BEGIN SOLUTON mul_backward\ny = 2\n### END SOLUTION\n", 4),
+    "BEGIN misspelt, END right": ("x = 1\n### BEGIN SOLUTON mul_backward\ny = 2\n### END SOLUTION\n", 2),
     "empty region": ("x = 1\n    ### BEGIN SOLUTION mul_backward\n    ### END SOLUTION\n", 2),
 }
 
@@ -86,8 +86,6 @@ def test_unknown_task_id_lists_the_known_ones():
         find_regions(Path("engine.py"), MALFORMED["unknown task id"][0])
 
 
-@pytest.mark.xfail(strict=True, reason="markers.py: a pair misspelt the same way is neither a region nor an "
-                   "error, so its solution would reach the students (reported to the lead)")
 @pytest.mark.parametrize("text", [
     "### begin solution mul_backward\ny = 2\n### end solution\n",
     "### BEGIN SOLUTON mul_backward\ny = 2\n### END SOLUTON\n",

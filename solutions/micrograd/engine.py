@@ -17,7 +17,7 @@ Policy for unusual numbers: `Value` accepts any real number (int, float,
 numpy scalar) and stores it as a float. NaN and infinity are allowed and
 follow ordinary float arithmetic, exactly as they would without the engine,
 so a diverging training run shows a `nan` loss instead of crashing deep
-inside an operation. `exp` of a very large number is `inf`, not an error.
+inside an operation. `exp` or `**` beyond the largest float is `inf`, not an error.
 Anything that is not a real number (a string, a complex, None) is a
 TypeError at once.
 """
@@ -88,7 +88,7 @@ class Value:
             raise TypeError("Value ** Value is not supported: the exponent must be a plain int or float, as in x**2")
         if not isinstance(other, numbers.Real):
             raise TypeError(f"the exponent must be an int or float, got {type(other).__name__}")
-        out = Value(self.data**other, (self,), f"**{other}")
+        out = Value(_pow(self.data, other), (self,), f"**{other}")
 
         def _backward():
             ### BEGIN SOLUTION pow_backward grad_accumulation
@@ -197,6 +197,13 @@ def _as_float(data: float) -> float:
     if isinstance(data, numbers.Real) and not isinstance(data, bool):
         return float(data)
     raise TypeError(f"Value needs a real number (int or float), got {type(data).__name__} {data!r}")
+
+
+def _pow(x: float, p: float) -> float:
+    try:
+        return x**p
+    except OverflowError:  # beyond the largest float, as * and + give: inf, with the sign of an odd power
+        return -math.inf if x < 0 and p % 2 == 1 else math.inf
 
 
 def _exp(x: float) -> float:
