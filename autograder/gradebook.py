@@ -85,10 +85,12 @@ def grade_all(submissions: Path, out: Path, workers: int | None = None, force: b
 
 
 def _earlier_results(folder: Path) -> GradingResults | None:
+    """The student's results from an earlier run, if that run graded them."""
     try:
-        return read(folder / RESULTS)
+        earlier = read(folder / RESULTS)
     except (OSError, ValueError):  # none, or not one mgkit wrote: grade again
         return None
+    return earlier if earlier.graded else None  # the grader failed last time: try again
 
 
 def _grade_in_parallel(todo: dict[str, Path], out: Path, workers: int, session: _Session,

@@ -13,6 +13,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder import gradebook
 from autograder.gradebook import FEEDBACK, GRADEBOOK, RESULTS, SUMMARY, find_submissions, grade_all
+from autograder.results import GradingResults
 from autograder.rubric import TASK_IDS
 from autograder.sandbox import Limits
 
@@ -62,8 +63,9 @@ def test_a_second_run_resumes_and_force_grades_again(tmp_path):
     seeds = {student: json.loads((out / student / RESULTS).read_text())["extra_data"]["seed"]
              for student in ("alice", "bob")}
     (out / "bob" / RESULTS).write_text('{"score": 100}')  # not mgkit's: bob is graded again
+    GradingResults.not_graded("the zygote did not start", 1).write(out / "dan" / RESULTS)  # and dan
     again = run(submissions, out)
-    assert sorted(again.resumed) == ["alice", "chloé smith", "dan"]
+    assert sorted(again.resumed) == ["alice", "chloé smith"]
     assert json.loads((out / "alice" / RESULTS).read_text())["extra_data"]["seed"] == seeds["alice"]
     assert read_gradebook(out)["bob"]["total"] == "100"
     assert run(submissions, out, force=True).resumed == []
