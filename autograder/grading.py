@@ -45,8 +45,6 @@ def grade(path: Path, seed: int | None = None, *, checks: ModuleType | None = No
     # a worker of this sandbox sees the submission's folder, and its neighbours (other students?), as empty
     sandbox = sandbox or Sandbox(checks or "autograder.checks", limits, hide=[path.resolve().parent])
     try:
-        sandbox.start()  # the zygote boots on another core while the parent imports the checks
-        sandbox.checks  # noqa: B018
         return _grade(submission, seed, sandbox, started)
     except Exception as error:  # the grader failed, not the student: fail closed and say so
         return GradingResults.not_graded(f"{type(error).__name__}: {error}", seed,
