@@ -36,7 +36,8 @@ import numbers
 # settings it looks at young objects every 700 new ones and at everything every few
 # steps: measured, about 90% of the demo's time went there, not to the arithmetic.
 # Letting a million objects be made between collections keeps the lecture's closures and
-# gives that time back (benchmarks/bench_engine.py); the collector still frees every old graph.
+# gives that time back; `train` then frees each step's graph itself, in one sweep at the end
+# of the step, before it can grow old (benchmarks/bench_engine.py has the numbers).
 _first, _second, _third = gc.get_threshold()
 gc.set_threshold(max(_first, 1_000_000), _second, _third)
 

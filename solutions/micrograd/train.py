@@ -14,6 +14,7 @@ function `loss_fn(scores, ys)`; the defaults are those of Karpathy's demo notebo
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -124,4 +125,10 @@ def train(
         history.accuracies.append(accuracy(scores, ys))
         if on_step:
             on_step(step, history.losses[-1], history.accuracies[-1])
+
+        # Free this step's graph now, in one sweep, while nothing else is in the collector's
+        # young generation: every node is a reference cycle (see the note in engine.py), and a
+        # graph left to the collector's own schedule grows old and costs seconds to find later.
+        del scores, loss
+        gc.collect()
     return history
