@@ -19,10 +19,14 @@ LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024, report_bytes
 SLACK = 1.5  # seconds beyond the deadline that killing, reaping and answering may take
 
 
-@pytest.fixture(scope="module", params=[True, False], ids=["isolated", "portable"])
+MODES = {"isolated": {}, "user-namespace": {"user_namespace": True}, "portable": {"isolate": False}}
+
+
+@pytest.fixture(scope="module", params=list(MODES))
 def sandbox(request):
-    """One zygote for the module's tests: with every isolation layer the machine allows, and without."""
-    with Sandbox(fake_checks, LIMITS, isolate=request.param) as sandbox:
+    """One zygote for the module's tests: with every isolation layer the machine allows (as root,
+    or as root of a user namespace: what a grader without root gets), and without any."""
+    with Sandbox(fake_checks, LIMITS, **MODES[request.param]) as sandbox:
         yield sandbox
 
 
@@ -173,16 +177,17 @@ REACHING_OUT = {  # layer -> what the worker tries (it must raise OSError); {kit
 }
 
 
+@pytest.mark.parametrize("user_namespace", [False, True], ids=["root", "user namespace"])
 @pytest.mark.parametrize("layer, attempt", [(layer, attempt) for layer, attempts in REACHING_OUT.items()
                                             for attempt in attempts])
-def test_the_isolation_layers_keep_the_worker_in(tmp_path, layer, attempt):
+def test_the_isolation_layers_keep_the_worker_in(tmp_path, layer, attempt, user_namespace):
     other = tmp_path / "other-student"
     write_submission(other)
     kit = Path(__file__).resolve().parents[1]
     forged = f"results-forged-{uuid.uuid4().hex}.json"
     attempt = attempt.format(kit=kit, other=other, forged=forged, grader=os.getpid())
     body = f"import os\ntry:\n    {attempt}\nexcept (OSError, RuntimeError):\n    pass\nelse:\n    raise AssertionError"
-    with Sandbox(fake_checks, LIMITS, hide=[other]) as sandbox:
+    with Sandbox(fake_checks, LIMITS, hide=[other], user_namespace=user_namespace) as sandbox:
         sandbox.run(other, "task", 1)  # learns which layers this machine allows
         if layer not in sandbox.isolation:
             pytest.skip(f"this machine does not allow {layer}")

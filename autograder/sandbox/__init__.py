@@ -77,8 +77,10 @@ class Sandbox:
     """
 
     def __init__(self, checks: ModuleType | str = "autograder.checks", limits: Limits = DEFAULT_LIMITS,
-                 isolate: bool = True, hide: Sequence[Path] = ()):
+                 isolate: bool = True, hide: Sequence[Path] = (), user_namespace: bool | None = None):
         self._checks = checks
+        # without root, the zygote makes its own user and PID namespaces where the machine allows
+        self.user_namespace = os.geteuid() != 0 if user_namespace is None else user_namespace
         self.hide = tuple(str(Path(path).resolve()) for path in hide)  # beside the kit: e.g. other students' work
         self.limits = limits
         self.isolate = isolate  # False: only the portable mechanisms (for testing them alone)
@@ -109,7 +111,7 @@ class Sandbox:
         name, file = (self._checks, None) if isinstance(self._checks, str) else (self._checks.__name__,
                                                                                   self._checks.__file__)
         config = {"checks_name": name, "checks_file": file, "limits": asdict(self.limits), "isolate": self.isolate,
-                  "hide": list(self.hide)}
+                  "hide": list(self.hide), "user_namespace": self.user_namespace}
         self._zygote = subprocess.Popen(
             [sys.executable, "-I", "-c", ZYGOTE_BOOT, kit_path, json.dumps(config)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=ZYGOTE_ENV, cwd="/",
@@ -124,8 +126,7 @@ class Sandbox:
             request = {"folder": str(folder), "task": task_id, "seed": seed}
             self._zygote.stdin.write(json.dumps(request).encode() + b"\n")
             self._zygote.stdin.flush()
-            started = self._receive(STARTUP_SECONDS)
-            self._worker = started.get("started")
+            self._worker = self._receive(STARTUP_SECONDS).get("started")  # None: the zygote's death kills it
             reply = self._receive(self.limits.seconds + GRACE_SECONDS)
         except (OSError, TimeoutError, ValueError) as error:  # the zygote died or hung: start afresh
             self.close()

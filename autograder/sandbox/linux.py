@@ -18,7 +18,7 @@ PR_SET_SECCOMP = 22
 PR_SET_CHILD_SUBREAPER = 36  # orphaned descendants come to us instead of to init
 PR_SET_NO_NEW_PRIVS = 38  # execve can never gain privileges (setuid binaries, file capabilities)
 PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
-CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWPID = 0x00020000, 0x40000000, 0x20000000
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET, CLONE_NEWPID = 0x00020000, 0x10000000, 0x40000000, 0x20000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 0x40000
 SYS_MOUNT_SETATTR = 442  # the same number on every architecture (added after the tables were unified)
@@ -55,6 +55,19 @@ def unshare(flags: int) -> None:
 
 def setns(fd: int, nstype: int) -> None:
     _check(_libc.setns(fd, nstype), "setns")
+
+
+def enter_user_namespace() -> None:
+    """Become root of a new user namespace, as this same user outside it (no privilege needed).
+
+    Inside it we may make the namespaces and mounts the layers use; outside, we are who we were.
+    The process must have a single thread.
+    """
+    uid, gid = os.geteuid(), os.getegid()
+    unshare(CLONE_NEWUSER)
+    for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as file:
+            file.write(text)
 
 
 class PidNamespaces:
@@ -104,7 +117,10 @@ def confine_filesystem(folder: str, hidden: list[str], inside: str) -> None:
     _check(_libc.syscall(ctypes.c_long(SYS_MOUNT_SETATTR), ctypes.c_int(AT_FDCWD), b"/", ctypes.c_uint(AT_RECURSIVE),
                          ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr))), "mount_setattr")
     safe = MS_NOSUID | MS_NODEV | MS_NOEXEC
-    mount("proc", "/proc", "proc", safe | MS_RDONLY)
+    try:
+        mount("proc", "/proc", "proc", safe | MS_RDONLY)
+    except PermissionError:  # no PID namespace of our own (a user namespace): the machine's, read-only
+        pass
     # what /tmp and /dev will cover, held open to be bound back in
     submission = os.open(folder, os.O_PATH | os.O_DIRECTORY)
     devices = {name: os.open(f"/dev/{name}", os.O_PATH) for name in DEVICES}
@@ -221,13 +237,20 @@ def _assemble(program: list) -> list[_SockFilter]:
 
 
 def children() -> list[int]:
-    """Our own child processes, alive or zombie."""
+    """Our own child processes, alive or zombie; none if /proc shows another PID namespace's numbers."""
     pid = os.getpid()
+    if not own_proc():
+        return []
     try:
         return [int(child) for tid in os.listdir(f"/proc/{pid}/task")
                 for child in _read(f"/proc/{pid}/task/{tid}/children").split()]
     except FileNotFoundError:  # a kernel built without CONFIG_PROC_CHILDREN: scan every process
         return [int(entry) for entry in os.listdir("/proc") if entry.isdigit() and _parent_of(entry) == pid]
+
+
+def own_proc() -> bool:
+    """Whether /proc numbers processes as this PID namespace does."""
+    return os.readlink("/proc/self") == str(os.getpid())
 
 
 def _parent_of(pid: str) -> int | None:

@@ -29,6 +29,7 @@ import resource
 import select
 import signal
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,7 @@ PRELOAD = ("numpy", "math", "random", "numbers", "collections", "dataclasses", "
 FORBIDDEN_MODULES = ("autograder.reference", "mgkit_reference_micrograd", "solutions")
 REPORT_READ_CHUNK = 1 << 16
 REPORT_FD = 3  # the worker's end of the report pipe: the only descriptor it keeps beyond stdio
+SWEEP_ROUNDS = 100  # generations of leftover processes killed after a task; one or two in practice
 # The optional layers, in the order a worker takes them on: each later one removes the power to
 # undo the earlier ones (no capabilities: no remounting; the filter: no new process, no signal out).
 LAYERS = ("mount-namespace", "network-namespace", "no-capabilities", "syscall-filter")
@@ -58,11 +60,13 @@ class Setting:
     layers: frozenset[str] = frozenset()  # the optional layers that work on this machine
     hidden: tuple[str, ...] = ()  # folders a worker in its own mount namespace sees as empty
     pid_namespaces: linux.PidNamespaces | None = None
+    pids_as_parent_sees_them: bool = True  # False once the zygote lives in a PID namespace of its own
 
 
 def main(argv: list[str]) -> None:
     """Boot (argv: the kit's import path and a JSON config), then serve requests until stdin closes."""
     kit_path, config = argv[0], json.loads(argv[1])
+    own_namespaces = config["isolate"] and config["user_namespace"] and _own_namespaces()
     try:
         observe = _load_checks(config["checks_name"], config["checks_file"]).observe
         for name in PRELOAD:
@@ -70,11 +74,12 @@ def main(argv: list[str]) -> None:
         _seed_global_generators("", 0)  # numpy's first seeding costs 10 ms: pay it once, here
         _forget_kit(kit_path)
         linux.become_subreaper()
-        setting = _setting(config, kit_path)
+        setting = _setting(config, kit_path, own_namespaces)
     except Exception as error:  # the kit is broken: say so once, the parent fails closed
         _send({"fatal": f"{type(error).__name__}: {error}"})
         return
-    isolation = ["pid-namespace"] * bool(setting.pid_namespaces) + [name for name in LAYERS if name in setting.layers]
+    isolation = ["user-namespace"] * own_namespaces + ["pid-namespace"] * bool(own_namespaces or setting.pid_namespaces)
+    isolation += [name for name in LAYERS if name in setting.layers]
     _send({"ready": True, "isolation": isolation})
     for line in sys.stdin.buffer:
         try:
@@ -82,6 +87,30 @@ def main(argv: list[str]) -> None:
         except Exception as error:  # e.g. fork failed: this task is not graded, the next may be
             reply = {"grader_error": f"{type(error).__name__}: {error}"}
         _send(reply)
+
+
+def _own_namespaces() -> bool:
+    """Without root: the zygote continues as process 1 of its own PID namespace, in its own user
+    namespace, so its workers can take on the layers too. False if the machine does not allow it.
+
+    (Per-task PID namespaces need setns back into ours, which a user namespace may not do; the
+    workers share the zygote's instead: none of them can see or signal a process outside it.)
+    """
+    try:
+        linux.enter_user_namespace()
+        linux.unshare(linux.CLONE_NEWPID)
+        pid = os.fork()
+    except OSError:
+        return False
+    if pid:  # the process the parent started: wait for the zygote proper and end as it does
+        os._exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) & 0xFF)
+    try:  # a /proc that numbers processes as the zygote's namespace does, for its sweeps
+        linux.unshare(linux.CLONE_NEWNS)
+        linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+        linux.mount("proc", "/proc", "proc", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
+    except OSError:
+        pass  # then the sweeps find nothing to kill: the namespaces and the syscall filter still hold
+    return True
 
 
 def _send(message: dict[str, Any]) -> None:
@@ -129,7 +158,7 @@ def _forget_kit(kit_path: str) -> None:
     sys.dont_write_bytecode = True  # no __pycache__ in the student's private folder
 
 
-def _setting(config: dict[str, Any], kit_path: str) -> Setting:
+def _setting(config: dict[str, Any], kit_path: str, own_namespaces: bool) -> Setting:
     """Every optional layer this machine allows, found once by trying them in a throwaway child."""
     if not config["isolate"]:
         return Setting(config["limits"])
@@ -140,15 +169,17 @@ def _setting(config: dict[str, Any], kit_path: str) -> Setting:
     hidden = _hidden(kit_path, config["hide"])
     probe = Setting(config["limits"], frozenset(LAYERS), hidden, pid_namespaces)
     report_r, report_w = os.pipe()
+    folder = tempfile.mkdtemp(prefix="mgkit-probe-")  # an empty stand-in for a submission's folder
     pid = _fork(probe)
     if pid == 0:
-        os.write(report_w, json.dumps(_take_layers(probe, "/", strict=False)[1]).encode())
+        os.write(report_w, json.dumps(_take_layers(probe, folder, strict=False)[1]).encode())
         os._exit(0)
     os.close(report_w)
     _reap(pid)
+    os.rmdir(folder)
     layers = json.loads(os.read(report_r, 1 << 16) or b"[]")
     os.close(report_r)
-    return Setting(config["limits"], frozenset(layers), hidden, pid_namespaces)
+    return Setting(config["limits"], frozenset(layers), hidden, pid_namespaces, not own_namespaces)
 
 
 def _hidden(kit_path: str, extra: list[str]) -> tuple[str, ...]:
@@ -173,7 +204,7 @@ def _run_task(request: dict, observe, setting: Setting) -> dict:
     if pid == 0:
         _worker(request, observe, setting, report_w, output)  # never returns
     os.close(report_w)
-    _send({"started": pid})
+    _send({"started": pid if setting.pids_as_parent_sees_them else None})  # for the parent's last resort
     report, timed_out, too_big = _read_report(pid, report_r, started + limits["seconds"], limits["report_bytes"])
     stray = _kill_everything(pid)
     status = _reap(pid)
@@ -253,18 +284,24 @@ def _drain(fd: int, limit: int) -> bytes:
 
 
 def _kill_everything(pid: int) -> int:
-    """SIGKILL the worker's process group, then every descendant left; return how many were left."""
+    """SIGKILL the worker's process group, then every descendant left; return how many were left.
+
+    Each round kills the zygote's children; their own children then come to it (it is their
+    subreaper) for the next round. The rounds are bounded: a fork bomb that outruns them (only
+    possible without the syscall filter) is left to the next task's sweep.
+    """
     _kill(os.killpg, pid)
     stray = 0
-    while True:
+    for _ in range(SWEEP_ROUNDS):
         left = [child for child in linux.children() if child != pid]
         if not left:
-            return stray
+            break
         stray += len(left)
         for child in left:
             _kill(os.kill, child)
         for child in left:
             _reap(child)
+    return stray
 
 
 def _kill(kill, pid: int) -> None:
