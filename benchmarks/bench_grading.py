@@ -31,7 +31,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.grading import grade
-from autograder.notebooks import build_notebook
+from autograder.notebooks import StoryError, build_notebook
 from autograder.reference import KIT_ROOT, REFERENCE_PACKAGE_DIR
 from autograder.rubric import TOTAL_POINTS
 from autograder.sandbox import Sandbox
@@ -51,13 +51,18 @@ def main() -> None:
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the start")
     with tempfile.TemporaryDirectory(prefix="mgkit-bench-") as temporary:
         root = Path(temporary)
-        notebook = build_notebook(STORY, REFERENCE_PACKAGE_DIR)
         rows = [
             ("(a) mgkit grade, one submission, new process", *_one_submission(root, args.runs)),
             ("(b) grade() in a batch, per submission", *_warm_grade(root, args.runs)),
-            *_classes(root, notebook, args.class_size),
-            *_nbgrader(root, notebook, args.nbgrader),
         ]
+        try:
+            notebook = build_notebook(STORY, REFERENCE_PACKAGE_DIR)
+        except StoryError as error:  # the story and the reference are out of step: no notebooks to grade
+            print(f"(d) and (e) skipped: {error}")
+            notebook = None
+        rows += _classes(root, notebook, args.class_size)
+        if notebook:
+            rows += _nbgrader(root, notebook, args.nbgrader)
     width = max(len(row[0]) for row in rows)
     print(f"\n{'measurement':<{width}}  {'seconds':>9}  {'per second':>10}")
     for label, seconds, count in rows:
@@ -101,10 +106,11 @@ def _classes(root: Path, notebook, size: int) -> list[tuple[str, float, int]]:
     notebooks.mkdir()
     for student in range(size):
         _reference_folder(folders / f"student{student:03}")
-        nbformat.write(notebook, notebooks / f"student{student:03}.ipynb")
+        if notebook:
+            nbformat.write(notebook, notebooks / f"student{student:03}.ipynb")
     rows = []
-    for label, submissions in (("(c) mgkit grade-all, folders", folders),
-                               ("(d) mgkit grade-all, notebooks", notebooks)):
+    classes = [("(c) mgkit grade-all, folders", folders), ("(d) mgkit grade-all, notebooks", notebooks)]
+    for label, submissions in classes[: 2 if notebook else 1]:
         out = root / f"{submissions.name}-out"
         seconds = _timed([*MGKIT, "grade-all", str(submissions), "--out", str(out)], stderr=subprocess.DEVNULL)
         rows.append((f"{label}, class of {size}", seconds, size))

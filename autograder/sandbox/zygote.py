@@ -104,6 +104,7 @@ def _own_namespaces() -> bool:
         return False
     if pid:  # the process the parent started: wait for the zygote proper and end as it does
         os._exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) & 0xFF)
+    linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)  # and the zygote proper ends with it
     try:  # a /proc that numbers processes as the zygote's namespace does, for its sweeps
         linux.unshare(linux.CLONE_NEWNS)
         linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
