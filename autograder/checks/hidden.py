@@ -29,8 +29,10 @@ from .verdicts import (
 )
 
 POWERS = (2, 3, -1, 0.5, -2)
-# small enough to train in ~0.2 s; over 150 seeds a correct loop reached 75% at worst
+# small enough to train in ~0.2 s; a correct loop reaches 70% on most data, and where it does
+# not, the parent trains the same model itself and asks for what it reached, less TRAIN_MARGIN
 TRAIN_CASE = {"points": 20, "nouts": [6, 1], "steps": 20, "lr": 0.5, "target": 0.7}
+TRAIN_MARGIN = 0.05  # one point of 20
 
 
 # ---- cases -------------------------------------------------------------------------------
@@ -211,7 +213,12 @@ def _judge_case(task_id, case, report, cases, reports, k, earlier) -> list[tuple
         if kind == "zero_grad_loop":
             return [("training zeroes the gradients", *judge_zero_grad_loop(case, report))]
         if kind == "train":
-            return judge_train(case, report)
+            checks = judge_train(case, report)
+            if checks[-1][1]:
+                return checks
+            # Some data is harder: ask only what a correct loop reaches on it, less a margin.
+            reachable = trusted.fit(case) - TRAIN_MARGIN
+            return judge_train(case, report, target=min(case["target"], reachable))
     except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError, OverflowError):
         return [(f"case {k + 1}", False, "the report for this case was malformed")]
     raise KeyError(case["kind"])
