@@ -245,7 +245,8 @@ def _result(task_id: str, checks: list[tuple[str, bool, str]]) -> TaskResult:
     if passed:
         feedback = f"passed all {len(checks)} checks"
     else:
-        feedback = f"passed {n_ok} of {len(checks)} checks. {failures[0] if failures else ''}".strip()
+        first = failures[0] if failures else ""
+        feedback = f"passed {n_ok} of {len(checks)} checks. {first[:1].upper()}{first[1:]}".strip()
     return TaskResult(task_id, float(task.points) if passed else 0.0, float(task.points), feedback,
                       [(label, ok) for label, ok, _ in checks])
 
