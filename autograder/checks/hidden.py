@@ -18,6 +18,7 @@ from . import trusted
 from .api import Failure, Observation, Outcome, TaskResult
 from .cases import OP_TASK, REPEATED, op_case
 from .probes import Target, probe
+from .traversal import kit_backward
 from .verdicts import (
     judge_accumulation,
     judge_expr,
@@ -136,8 +137,8 @@ def _target(task_id: str) -> Target:
         nn = importlib.import_module("micrograd.nn")
         train = importlib.import_module("micrograd.train")
         return Target(value_class, nn, train,
-                      lambda nouts, seed: trusted.make_mlp(value_class, 2, nouts, seed))
-    return Target(importlib.import_module("micrograd.engine").Value)
+                      lambda nouts, seed: trusted.make_mlp(value_class, 2, nouts, seed), kit_backward)
+    return Target(importlib.import_module("micrograd.engine").Value, backward=kit_backward)
 
 
 def _bare_package() -> None:
