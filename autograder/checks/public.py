@@ -64,8 +64,8 @@ def check(task_id: str, package: ModuleType | None = None) -> str | None:
             if message:
                 return f"{task_id}: {message}"
     except NotImplementedError as error:
-        hint = f" ({error})" if str(error) else ""
-        return f"{task_id}: not written yet{hint}{_where(error)}"
+        hint = str(error).removeprefix(f"{task_id}: ")  # the stub names its task already
+        return f"{task_id}: not written yet{': ' + hint if hint else ''}{_where(error)}"
     except BuiltFromOtherOps as error:
         return f"{task_id}: {error}"
     except Exception as error:  # the student's code: any mistake becomes a message, not a traceback
@@ -103,5 +103,5 @@ def _where(error: BaseException) -> str:
     frames = [f for f in traceback.extract_tb(error.__traceback__)
               if "/micrograd/" in f.filename.replace("\\", "/")]  # the package's folder, not micrograd_lab/
     if isinstance(error, SyntaxError) and error.filename:
-        return f" at {error.filename.rsplit('/', 1)[-1]}, line {error.lineno}"
-    return f" at {frames[-1].filename.rsplit('/', 1)[-1]}, line {frames[-1].lineno}" if frames else ""
+        return f" ({error.filename.rsplit('/', 1)[-1]}, line {error.lineno})"
+    return f" ({frames[-1].filename.rsplit('/', 1)[-1]}, line {frames[-1].lineno})" if frames else ""

@@ -9,6 +9,7 @@ Shipped to students with the public checks.
 
 from __future__ import annotations
 
+import ast
 import numbers
 import random
 from collections.abc import Callable
@@ -19,14 +20,42 @@ from typing import Any
 from .cases import moons
 
 
+class BuiltFromOtherOps(Exception):
+    """An op of the student's is built from other ops, which only a full traversal can follow."""
+
+
+def backward_in_creation_order(out: Any, out_grad: float, created: list) -> None:
+    """Seed `out` and call the closures of the nodes the kit made, newest first.
+
+    The kit made each node after its inputs, so newest first is an order in which every
+    node's gradient is complete before its closure runs. It is not a sort of any graph:
+    an op that makes nodes of its own (tanh built from exp) raises BuiltFromOtherOps.
+    """
+    made = {id(node) for node in created}
+    for node in created:
+        if any(id(child) not in made and tuple(child._prev) for child in tuple(node._prev)):
+            raise BuiltFromOtherOps(
+                "your op is built from other ops; the public checks call each op's own closure only, "
+                "so they cannot judge it here (the hidden checks can)"
+            )
+    out.grad = out_grad
+    for node in reversed(created):
+        node._backward()
+
+
 @dataclass
 class Target:
-    """The code under test: a Value class, the nn and train modules, and how to make a model."""
+    """The code under test: a Value class, the nn and train modules, and how to make a model.
+
+    `backward(out, out_grad, created)` runs the closures without the student's backward():
+    the public checks call them in creation order, the grader follows any graph.
+    """
 
     Value: type
     nn: ModuleType | None = None
     train: ModuleType | None = None
     make_model: Callable[[list[int], int], Any] | None = None
+    backward: Callable[[Any, float, list], None] = backward_in_creation_order
 
 
 def student_target(package: ModuleType) -> Target:
@@ -46,22 +75,6 @@ def plain(x: Any) -> float | dict:
     if isinstance(x, numbers.Number) and type(x).__module__ == "numpy":
         return float(x.item())
     return {"not_a_number": type(x).__name__}
-
-
-def kit_backward(out: Any, out_grad: float) -> None:
-    """The kit's own traversal: seed `out`, call each node's `_backward` once, output first."""
-    order, seen, stack = [], set(), [(out, False)]
-    while stack:
-        node, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(node)
-        elif id(node) not in seen:
-            seen.add(id(node))
-            stack.append((node, True))
-            stack.extend((child, False) for child in tuple(node._prev))
-    out.grad = out_grad
-    for node in reversed(order):
-        node._backward()
 
 
 def probe(case: dict, target: Target) -> dict:
@@ -86,15 +99,34 @@ def _probe_op(case: dict, target: Target) -> dict:
     for leaf, grad in zip(leaves, case.get("start") or []):
         leaf.grad = grad
     out = _apply(case, leaves)
-    kit_backward(out, case["out_grad"])
+    target.backward(out, case["out_grad"], [*leaves, out])
     return {"out": plain(out.data), "grads": [plain(leaf.grad) for leaf in leaves]}
 
 
 def _probe_expr(case: dict, target: Target) -> dict:
     variables = {name: target.Value(x) for name, x in case["vars"].items()}
-    out = eval(case["expr"], {"__builtins__": {}}, dict(variables))  # the kit's own expression text
-    kit_backward(out, 1.0)
+    created = list(variables.values())
+    out = _evaluate(ast.parse(case["expr"], mode="eval").body, variables, created)
+    target.backward(out, 1.0, created)
     return {"out": plain(out.data), "grads": {name: plain(v.grad) for name, v in variables.items()}}
+
+
+def _evaluate(node: ast.AST, variables: dict, created: list) -> Any:
+    """Run the kit's expression text one op at a time, keeping each node it makes, in order."""
+    if isinstance(node, ast.Name):
+        return variables[node.id]
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.BinOp):
+        left, right = _evaluate(node.left, variables, created), _evaluate(node.right, variables, created)
+        result = {ast.Add: lambda: left + right, ast.Mult: lambda: left * right,
+                  ast.Pow: lambda: left**right}[type(node.op)]()
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):  # a.tanh(), a.exp(), a.relu()
+        result = getattr(_evaluate(node.func.value, variables, created), node.func.attr)()
+    else:
+        raise ValueError(f"the kit's expressions have no {type(node).__name__}")
+    created.append(result)
+    return result
 
 
 def _probe_topo(case: dict, target: Target) -> dict:
@@ -119,11 +151,11 @@ def _probe_topo(case: dict, target: Target) -> dict:
 
 
 def _probe_zero_grad_module(case: dict, target: Target) -> dict:
-    model = target.nn.MLP(3, [4, 4, 1])
-    params = model.parameters()
+    mlp = target.nn.MLP(3, [4, 4, 1])
+    params = mlp.parameters()
     for k, p in enumerate(params):
         p.grad = 0.5 + k
-    model.zero_grad()
+    mlp.zero_grad()
 
     class Pair(target.nn.Module):  # any Module: zero_grad must go through parameters()
         def __init__(self) -> None:

@@ -14,7 +14,7 @@ import traceback
 from types import ModuleType
 
 from .cases import OP_TASK, op_case
-from .probes import probe, student_target
+from .probes import BuiltFromOtherOps, probe, student_target
 from .verdicts import (
     judge_accumulation,
     judge_expr,
@@ -64,7 +64,10 @@ def check(task_id: str, package: ModuleType | None = None) -> str | None:
             if message:
                 return f"{task_id}: {message}"
     except NotImplementedError as error:
-        return f"{task_id}: not written yet ({error}){_where(error)}"
+        hint = str(error).removeprefix(f"{task_id}: ")  # the stub names its task already
+        return f"{task_id}: not written yet{': ' + hint if hint else ''}{_where(error)}"
+    except BuiltFromOtherOps as error:
+        return f"{task_id}: {error}"
     except Exception as error:  # the student's code: any mistake becomes a message, not a traceback
         note = " (this check runs on your own engine: make the engine tasks pass first)" if (
             task_id in ON_YOUR_ENGINE) else ""
@@ -97,7 +100,8 @@ def _import_student_package() -> ModuleType:
 
 def _where(error: BaseException) -> str:
     """Where in the student's files the error happened, if it did there."""
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if "micrograd" in f.filename.replace("\\", "/")]
+    frames = [f for f in traceback.extract_tb(error.__traceback__)
+              if "/micrograd/" in f.filename.replace("\\", "/")]  # the package's folder, not micrograd_lab/
     if isinstance(error, SyntaxError) and error.filename:
-        return f" at {error.filename.rsplit('/', 1)[-1]}, line {error.lineno}"
-    return f" at {frames[-1].filename.rsplit('/', 1)[-1]}, line {frames[-1].lineno}" if frames else ""
+        return f" ({error.filename.rsplit('/', 1)[-1]}, line {error.lineno})"
+    return f" ({frames[-1].filename.rsplit('/', 1)[-1]}, line {frames[-1].lineno})" if frames else ""

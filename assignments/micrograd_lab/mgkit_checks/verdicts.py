@@ -261,8 +261,12 @@ def judge_zero_grad_loop(case: dict, seen: dict) -> tuple[bool, str]:
     return False, message
 
 
-def judge_train(case: dict, seen: dict) -> list[tuple[str, bool, str]]:
-    """Three checks: the update is a descent step, the loss goes down, the target is reached."""
+def judge_train(case: dict, seen: dict, target: float | None = None) -> list[tuple[str, bool, str]]:
+    """Three checks: the update is a descent step, the loss goes down, the target is reached.
+
+    `target` overrides the case's accuracy target (for data on which a correct loop falls short of it).
+    """
+    target = case["target"] if target is None else target
     results = []
     numbers = all(isinstance(v, float) for key in ("before", "after", "grads", "final") for v in seen[key])
     lr = case["lr"]
@@ -285,10 +289,10 @@ def judge_train(case: dict, seen: dict) -> list[tuple[str, bool, str]]:
                     f"over {case['steps']} steps the loss went from {show(losses[0]) if losses else '?'} to "
                     f"{show(losses[-1]) if losses else '?'}; it should fall."))
     accuracy = mlp_accuracy(case, seen["final"]) if numbers else 0.0
-    reached = accuracy >= case["target"]
-    results.append((f"the model reaches {case['target']:.0%} accuracy on moons", reached, "" if reached else
+    reached = accuracy >= target
+    results.append((f"the model reaches {target:.0%} accuracy on moons", reached, "" if reached else
                     f"after {case['steps']} steps the model classifies {accuracy:.0%} of the points right; "
-                    f"the loop should reach {case['target']:.0%}."))
+                    f"the loop should reach {target:.0%}."))
     return results
 
 

@@ -1,0 +1,1 @@
+"""The public checks of the micrograd tasks, copied from the kit."""

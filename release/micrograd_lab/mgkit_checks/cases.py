@@ -1,0 +1,80 @@
+"""Check cases as plain data: what to build, with which numbers, and for which task.
+
+A case is a dict, so that it crosses from the parent to the worker (and into a notebook)
+unchanged. Kinds:
+
+- "op":    out = <op>(inputs); the kit seeds out.grad and runs the closures itself.
+           With "start", the inputs' .grad start there instead of 0 (does the closure add?).
+- "expr":  an expression of named variables, differentiated by the kit's own traversal.
+- "topo":  a graph of + and * from a program; every closure is replaced by a recorder and
+           the student's backward() is called.
+- "zero_grad_module", "zero_grad_loop", "train": nn and train on a known model and data.
+
+This module is shipped to students with the public checks.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+# The ops of the graded closures: each one's forward on plain floats, for finite differences.
+FORWARD = {
+    "add": lambda a, b: a + b,
+    "mul": lambda a, b: a * b,
+    "pow": lambda a, p: a**p,
+    "tanh": math.tanh,
+    "exp": math.exp,
+    "relu": lambda a: max(a, 0.0),
+}
+OP_TASK = {op: f"{op}_backward" for op in FORWARD}
+OP_TEXT = {
+    "add": "a + b",
+    "mul": "a * b",
+    "pow": "a ** {power}",
+    "tanh": "a.tanh()",
+    "exp": "a.exp()",
+    "relu": "a.relu()",
+}
+INPUT_NAMES = ("a", "b")
+
+# Expressions that use one value more than once: each gradient must be the sum of its uses.
+REPEATED = (
+    ("a + a", ("add",)),
+    ("a * a", ("mul",)),
+    ("a ** 2 + a", ("pow", "add")),
+    ("a.tanh() + a", ("tanh", "add")),
+    ("a.exp() * a", ("exp", "mul")),
+    ("a.relu() + a", ("relu", "add")),
+    ("(a * b) + (a * b).tanh()", ("mul", "tanh", "add")),  # a diamond: a*b feeds two ops
+    ("a * b + a * a + b", ("mul", "add")),
+)
+
+
+def op_case(op: str, inputs: list[float], out_grad: float, power: float | None = None,
+            start: list[float] | None = None) -> dict:
+    case = {"kind": "op", "op": op, "inputs": inputs, "out_grad": out_grad}
+    if power is not None:
+        case["power"] = power
+    if start is not None:
+        case["start"] = start
+    return case
+
+
+def op_text(case: dict) -> str:
+    return OP_TEXT[case["op"]].format(power=case.get("power"))
+
+
+def moons(n: int, seed: int, noise: float = 0.1) -> tuple[list[list[float]], list[float]]:
+    """Two interleaved half circles, labels -1 and +1: the checks' own copy of the demo data."""
+    rng = random.Random(seed)
+    xs, ys = [], []
+    for i in range(n):
+        angle = math.pi * (i // 2) / max(1, (n - 1) // 2)
+        if i % 2:
+            x, y, label = 1 - math.cos(angle), 0.5 - math.sin(angle), 1.0
+        else:
+            x, y, label = math.cos(angle), math.sin(angle), -1.0
+        xs.append([x + rng.gauss(0, noise), y + rng.gauss(0, noise)])
+        ys.append(label)
+    return xs, ys
