@@ -1,0 +1,23 @@
+"""The README's promises: its two commands, the CI script that runs the second, the task table."""
+
+from __future__ import annotations
+
+import re
+
+from autograder.reference import KIT_ROOT
+from autograder.rubric import TASKS
+
+README = (KIT_ROOT / "README.md").read_text()
+
+
+def test_the_first_lines_are_the_two_commands_and_ci_runs_the_second():
+    block = README.split("```bash\n", 1)[1].split("```", 1)[0]
+    commands = [line.split("#", 1)[0].strip() for line in block.splitlines()]
+    assert commands == ["pip install -e . && mgkit demo", 'pip install -e ".[test]" && pytest']
+    ci = (KIT_ROOT / ".ci" / "run").read_text()
+    assert commands[1] in ci.splitlines()
+
+
+def test_the_task_table_is_the_rubric():
+    rows = re.findall(r"^\| `(\w+)` \| (\d+) \|", README, flags=re.MULTILINE)
+    assert rows == [(task.id, str(task.points)) for task in TASKS]
