@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 
-def kit_backward(out: Any, out_grad: float, created: list | None = None) -> None:
-    """Seed `out`, then call each node's `_backward` once, every node after all its consumers."""
+def topological_order(out: Any) -> list:
+    """Every node `out` depends on, each after all of its inputs (depth-first, no recursion)."""
     order, seen, stack = [], set(), [(out, False)]
     while stack:
         node, inputs_done = stack.pop()
@@ -21,6 +21,12 @@ def kit_backward(out: Any, out_grad: float, created: list | None = None) -> None
             seen.add(id(node))
             stack.append((node, True))
             stack.extend((child, False) for child in tuple(node._prev))
+    return order
+
+
+def kit_backward(out: Any, out_grad: float, created: list | None = None) -> None:
+    """Seed `out`, then call each node's `_backward` once, every node after all its consumers."""
+    order = topological_order(out)
     out.grad = out_grad
     for node in reversed(order):
         node._backward()

@@ -16,6 +16,8 @@ import random
 import sys
 import types
 
+from .traversal import topological_order
+
 
 class Value:
     __slots__ = ("data", "grad", "_prev", "_local", "_op", "_backward")
@@ -63,26 +65,14 @@ class Value:
         positive = self.data > 0
         return Value(self.data if positive else 0.0, (self,), "ReLU", (1.0 if positive else 0.0,))
 
-    def _order(self):
-        order, seen, stack = [], set(), [(self, False)]
-        while stack:
-            v, done = stack.pop()
-            if done:
-                order.append(v)
-            elif id(v) not in seen:
-                seen.add(id(v))
-                stack.append((v, True))
-                stack.extend((c, False) for c in v._prev)
-        return order
-
     def backward(self):
-        order = self._order()
+        order = topological_order(self)
         self.grad = 1.0
         for v in reversed(order):
             v._backward()
 
     def _forgiving_backward(self):
-        for v in self._order():
+        for v in topological_order(self):
             v.grad = 0.0
         Value.backward(self)
 
