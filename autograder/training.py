@@ -10,7 +10,9 @@ import numpy as np
 from tqdm import tqdm
 
 from . import reference
+from .checks.verdicts import mlp_scores
 
+LAYER_SIZES = [16, 16, 1]  # Karpathy's demo: MLP(2, [16, 16, 1])
 PNG_SOFTWARE_TAG = "mgkit train"  # written into the PNG, so a rerun may replace its own picture
 
 
@@ -26,7 +28,7 @@ def run(steps: int, samples: int, seed: int, out: Path, overwrite: bool = False)
     _check_writable(out, overwrite)
     micrograd = reference.load()
     xs, ys = micrograd.train.make_moons(samples, noise=0.1, seed=seed)
-    model = micrograd.nn.MLP(2, [16, 16, 1], rng=random.Random(seed))
+    model = micrograd.nn.MLP(2, LAYER_SIZES, rng=random.Random(seed))
     with tqdm(total=steps, desc=f"training {model}", unit="step") as bar:
         def on_step(step: int, loss: float, accuracy: float) -> None:
             bar.set_postfix(loss=f"{loss:.4f}", accuracy=f"{accuracy:.0%}")
@@ -68,8 +70,9 @@ def _plot(model, xs: np.ndarray, ys: np.ndarray, history, out: Path) -> None:
 
     # the model's score on a grid: its sign is the predicted class
     low, high = xs.min(axis=0) - 0.5, xs.max(axis=0) + 0.5
-    gx, gy = np.meshgrid(np.linspace(low[0], high[0], 40), np.linspace(low[1], high[1], 40))
-    scores = np.array([model([x, y]).data for x, y in zip(gx.ravel(), gy.ravel())]).reshape(gx.shape)
+    gx, gy = np.meshgrid(np.linspace(low[0], high[0], 200), np.linspace(low[1], high[1], 200))
+    grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    scores = mlp_scores([p.data for p in model.parameters()], [2, *LAYER_SIZES], grid).reshape(gx.shape)
     boundary.contourf(gx, gy, scores > 0, cmap="Spectral", alpha=0.8)
     boundary.scatter(xs[:, 0], xs[:, 1], c=ys, s=30, cmap="Spectral", edgecolors="black")
     boundary.set(title=f"decision boundary, accuracy {history.accuracies[-1]:.0%}", xlabel="x1", ylabel="x2")

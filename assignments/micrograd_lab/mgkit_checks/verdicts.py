@@ -301,8 +301,14 @@ def mlp_accuracy(case: dict, params: list[float]) -> float:
     from .cases import moons
 
     xs, ys = moons(case["points"], case["data_seed"])
-    acts = np.array(xs)
-    sizes = [2, *case["nouts"]]
+    scores = mlp_scores(params, [2, *case["nouts"]], np.array(xs))
+    return float(np.mean((scores > 0) == (np.array(ys) > 0)))
+
+
+def mlp_scores(params: list[float], sizes: list[int], xs: np.ndarray) -> np.ndarray:
+    """The first output of an MLP of these layer sizes (ReLU hidden, linear last) for each row of xs,
+    computed with numpy from its parameters in micrograd's order (per neuron: weights, then bias)."""
+    acts = xs
     position = 0
     for depth, (nin, nout) in enumerate(zip(sizes, sizes[1:])):
         block = np.array(params[position : position + nout * (nin + 1)]).reshape(nout, nin + 1)
@@ -310,4 +316,4 @@ def mlp_accuracy(case: dict, params: list[float]) -> float:
         acts = acts @ block[:, :nin].T + block[:, nin]
         if depth < len(sizes) - 2:
             acts = np.maximum(acts, 0.0)
-    return float(np.mean((acts[:, 0] > 0) == (np.array(ys) > 0)))
+    return acts[:, 0]
