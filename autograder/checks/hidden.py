@@ -184,7 +184,7 @@ def _checks(task_id: str, seed: int, outcome: Outcome, earlier: dict[str, TaskRe
         if not isinstance(report, dict):
             checks.append((f"case {k + 1}", False, "no usable report for this case"))
         elif "error" in report:
-            checks.append((f"case {k + 1}", False, f"your code raised {report['error']}"))
+            checks.append((f"case {k + 1}", False, _raised(report["error"])))
         else:
             checks += _judge_case(task_id, case, report, cases, reports, k, earlier)
     return checks
@@ -198,7 +198,7 @@ def _judge_case(task_id, case, report, cases, reports, k, earlier) -> list[tuple
                 return []  # the fresh run: the next case judges the pair
             fresh = reports[k - 1]
             if "error" in fresh:
-                return [(f"{case['op']} accumulates", False, f"your code raised {fresh['error']}")]
+                return [(f"{case['op']} accumulates", False, _raised(fresh["error"]))]
             return [(f"{case['op']} accumulates", *judge_accumulation(fresh, report, case))]
         if kind == "op":
             return [(f"{case['op']} case {k + 1}", *judge_op(case, report))]
@@ -225,10 +225,15 @@ def _judge_case(task_id, case, report, cases, reports, k, earlier) -> list[tuple
     raise KeyError(case["kind"])
 
 
+def _raised(error: str) -> str:
+    stub = "NotImplementedError: "
+    return f"not written yet: {error.removeprefix(stub)}" if error.startswith(stub) else f"your code raised {error}"
+
+
 def _failure_message(failure: Failure) -> str:
     detail = f" ({failure.detail})" if failure.detail else ""
     return {
-        "error": f"your code raised {failure.detail}",
+        "error": _raised(failure.detail),
         "timeout": f"your code did not finish in time{detail}: look for an infinite loop",
         "memory": f"your code used more memory than allowed{detail}",
         "crash": f"your code stopped the process{detail}",
@@ -244,10 +249,10 @@ def _result(task_id: str, checks: list[tuple[str, bool, str]]) -> TaskResult:
     failures = [message for _, ok, message in checks if not ok]
     n_ok = sum(1 for _, ok, _ in checks if ok)
     if passed:
-        feedback = f"passed all {len(checks)} checks"
+        feedback = f"Passed all {len(checks)} checks."
     else:
         first = failures[0] if failures else ""
-        feedback = f"passed {n_ok} of {len(checks)} checks. {first[:1].upper()}{first[1:]}".strip()
+        feedback = f"Passed {n_ok} of {len(checks)} checks. {first[:1].upper()}{first[1:]}".strip()
     return TaskResult(task_id, float(task.points) if passed else 0.0, float(task.points), feedback,
                       [(label, ok) for label, ok, _ in checks])
 
