@@ -36,6 +36,14 @@ def _parser() -> argparse.ArgumentParser:
     release.set_defaults(command=_release, name="release")
 
     _add_grading_commands(commands)
+
+    export = commands.add_parser("export", help="build what a course platform needs to grade: Gradescope's zip")
+    export.add_argument("platform", choices=["gradescope"], help="the platform")
+    export.add_argument("--out", type=Path, default=Path("autograder.zip"), help="the zip to write")
+    export.add_argument("--visibility", default="after_published",
+                        help="when students see each task's result: after_published (default), after_due_date, visible")
+    export.add_argument("--force", action="store_true", help="replace --out even if mgkit did not write it")
+    export.set_defaults(command=_export, name="export")
     return parser
 
 
@@ -62,6 +70,14 @@ def _release(args: argparse.Namespace) -> int:
         print(f"  {path}")
     print(f"{len(stale)} generated files differ: run `mgkit release`" if stale else "release/ is up to date")
     return 1 if stale else 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .platforms import gradescope
+
+    names = gradescope.export(args.out, args.visibility, args.force)
+    print(f"wrote {args.out} ({len(names)} files): upload it as the assignment's autograder on Gradescope")
+    return 0
 
 
 def _add_grading_commands(commands: argparse._SubParsersAction) -> None:
