@@ -13,6 +13,7 @@ says "not graded" with every task at 0, rather than nothing.
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from dataclasses import replace
@@ -20,11 +21,12 @@ from functools import cache
 from pathlib import Path
 from types import ModuleType
 
+from .checks.api import Failure, Outcome
 from .markers import find_regions
 from .reference import MODULES, REFERENCE_PACKAGE_DIR
 from .results import GradingResults
 from .rubric import TASK_IDS
-from .sandbox import DEFAULT_LIMITS, Limits, Sandbox
+from .sandbox import DEFAULT_LIMITS, ImportFailure, Limits, Sandbox
 from .submission import Submission, load, private_copy
 
 SEED_RANGE = 10**6  # a fresh seed per run, short enough to type after --seed
@@ -55,13 +57,33 @@ def grade(path: Path, seed: int | None = None, *, checks: ModuleType | None = No
 
 
 def _grade(submission: Submission, seed: int, sandbox: Sandbox, started: float) -> GradingResults:
+    hidden = secret_lines(sandbox.checks)  # read before any student code runs, which might rewrite the files
     with private_copy(submission) as folder:
-        outcomes = {task_id: sandbox.run(folder, task_id, seed) for task_id in TASK_IDS}
+        outcomes = observe_all(sandbox, folder, seed)
     verdicts = sandbox.checks.judge(seed, outcomes)  # in the parent, from plain numbers only
-    hidden = secret_lines(sandbox.checks)
     verdicts = tuple(replace(verdict, feedback=redact(verdict.feedback, hidden)) for verdict in verdicts)
     return GradingResults(verdicts, seed, time.perf_counter() - started, submission.notes,
                           isolation=sandbox.isolation, flags=submission.flags)
+
+
+def observe_all(sandbox: Sandbox, folder: Path, seed: int) -> dict[str, Outcome]:
+    """Every task's outcome, in rubric order, each from its own worker.
+
+    When importing the student's files hangs or crashes (an infinite loop at the top of
+    engine.py, say), the other tasks that import the same fail alike without being run:
+    one deadline for the submission, not one per task.
+    """
+    imports = getattr(sandbox.checks, "IMPORTS", {})
+    stuck: dict[str, Failure] = {}  # what tasks import -> how importing it failed
+    outcomes = {}
+    for task_id in TASK_IDS:
+        files = imports.get(task_id, task_id)
+        outcome = stuck.get(files) or sandbox.run(folder, task_id, seed)
+        if isinstance(outcome, ImportFailure) and files not in stuck:
+            outcome = stuck[files] = ImportFailure(outcome.kind, f"while importing {files}, {outcome.detail};"
+                                                                 " the tasks that import it were not run again")
+        outcomes[task_id] = outcome
+    return outcomes
 
 
 @cache
@@ -84,8 +106,12 @@ def secret_lines(checks: ModuleType) -> frozenset[str]:
 
 
 def redact(text: str, secrets: frozenset[str]) -> str:
-    """`text` with every secret line in it replaced by a mark."""
-    for line in secrets:
-        if line in text:
-            text = text.replace(line, "[hidden]")
-    return text
+    """`text` with every secret line in it replaced by a mark, however its spaces were changed."""
+    return _secret_pattern(secrets).sub("[hidden]", text) if secrets else text
+
+
+@cache
+def _secret_pattern(secrets: frozenset[str]) -> re.Pattern[str]:
+    # feedback folds a quoted message onto one line: match a secret line with any run of spaces
+    lines = sorted(secrets, key=len, reverse=True)  # the longest first, so no shorter one cuts it up
+    return re.compile("|".join(r"\s+".join(map(re.escape, line.split())) for line in lines))

@@ -35,11 +35,15 @@ def write_submission(folder: Path, engine: str = CORRECT_ENGINE) -> Path:
     return folder
 
 
-def observe(task_id: str, seed: int) -> dict:
+IMPORTS = dict.fromkeys((task.id for task in TASKS), "micrograd/engine.py")  # every task imports engine.py
+
+
+def observe(task_id: str, seed: int, imported=lambda: None) -> dict:
     # engine.py by its path: the kit's micrograd/__init__.py would import names it lacks
     spec = importlib.util.spec_from_file_location("student_engine", os.path.join(os.getcwd(), "micrograd", "engine.py"))
     engine = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(engine)
+    imported()
     return {"answer": engine.answer(task_id, seed)}
 
 

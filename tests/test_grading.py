@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 
 import fake_checks
 import nbformat
@@ -46,6 +47,15 @@ def test_a_bug_in_one_task_costs_only_that_task(sandbox, tmp_path):
     results = grade(write_submission(tmp_path / "bob", engine), seed=1, sandbox=sandbox)
     assert results.score == TOTAL_POINTS - 14
     assert scores(results)["topo_sort"] == 0 and "RuntimeError: oops" in results.tasks[6].feedback
+
+
+@pytest.mark.parametrize("top_level", ["while True:\n    pass", "import os\nos._exit(0)"], ids=["hangs", "exits"])
+def test_an_import_that_hangs_or_exits_costs_one_deadline_not_one_per_task(sandbox, tmp_path, top_level):
+    started = time.monotonic()
+    results = grade(write_submission(tmp_path / "ian", CORRECT_ENGINE + top_level), seed=1, sandbox=sandbox)
+    assert time.monotonic() - started < 2 * LIMITS.seconds
+    assert results.graded and results.score == 0
+    assert all("while importing micrograd/engine.py" in task.feedback for task in results.tasks)
 
 
 def test_the_same_seed_reproduces_a_grade(sandbox, tmp_path):

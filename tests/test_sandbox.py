@@ -13,7 +13,7 @@ import pytest
 from fake_checks import engine_answering, write_submission
 
 from autograder.checks.api import Failure, Observation
-from autograder.sandbox import Limits, Sandbox, SandboxError, outcome_of
+from autograder.sandbox import ImportFailure, Limits, Sandbox, SandboxError, outcome_of
 
 LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024, report_bytes=64 * 1024)
 SLACK = 1.5  # seconds beyond the deadline that killing, reaping and answering may take
@@ -221,3 +221,6 @@ def test_facts_become_outcomes_in_the_parent():
     flooded = {**clean, "report": '{"observation": {}}', "output_bytes": LIMITS.output_bytes}
     assert outcome_of(flooded, LIMITS).kind == "output"  # a good report does not excuse the flood
     assert outcome_of({**clean, "report": '{"setup_failed": "x"}'}, LIMITS).kind == "grader"
+    hung = {**clean, "report": None, "timed_out": True}
+    assert type(outcome_of({**hung, "imported": True}, LIMITS)) is Failure
+    assert outcome_of({**hung, "imported": False}, LIMITS) == ImportFailure("timeout", "no answer within 1 s")

@@ -11,6 +11,7 @@ import importlib.util
 import random
 import sys
 import types
+from collections.abc import Callable
 from typing import Any
 
 from ..rubric import BY_ID, TASK_IDS
@@ -113,9 +114,19 @@ def _chain(rng: random.Random, ops: int) -> dict:
 
 # ---- the worker's side -------------------------------------------------------------------
 
-def observe(task_id: str, seed: int) -> dict[str, Any]:
-    """Run the task's cases on the importable student package: one report per case."""
+# What each task imports of the student's files (nn and train on the kit's engine): if importing
+# them hangs or crashes for one task, the grader fails the others that import the same unrun.
+IMPORTS = {**dict.fromkeys(TASK_IDS, "micrograd/engine.py"),
+           "zero_grad": "micrograd/nn.py and micrograd/train.py", "training_loop": "micrograd/train.py"}
+
+
+def observe(task_id: str, seed: int, imported: Callable[[], None] = lambda: None) -> dict[str, Any]:
+    """Run the task's cases on the importable student package: one report per case.
+
+    `imported()` is called once the student's modules are imported, before any case runs.
+    """
     target = _target(task_id)
+    imported()
     reports = []
     for case in cases_for(task_id, seed):
         try:

@@ -9,8 +9,10 @@ Three processes, three levels of trust:
 - the zygote (zygote.py, a clean `python -I`) has numpy and the checks' worker side imported,
   never student code and never the reference, and forks one worker per task;
 - the worker imports the student's package fresh from its private folder, runs
-  `checks.observe(task, seed)` and writes JSON to a pipe. It is never trusted: its report is
-  read with a size cap and parsed here as plain JSON data.
+  `checks.observe(task, seed, imported)` and writes JSON to a pipe. It is never trusted: its
+  report is read with a size cap and parsed here as plain JSON data. (`imported()` is the
+  checks' word that the task's imports are done: a worker that stops before it gives an
+  ImportFailure, so the caller need not run the other tasks that import the same.)
 
 Limits are enforced from outside the worker: a wall-clock deadline with SIGKILL on its whole
 process group, RLIMIT_AS / CPU / FSIZE (and NPROC when not root), output to a capped in-memory
@@ -63,6 +65,11 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
+class ImportFailure(Failure):
+    """A worker stopped before its task's imports were done: the import itself hangs, crashes or floods."""
 
 
 class SandboxError(RuntimeError):
@@ -191,7 +198,19 @@ def _killpg(pid: int) -> None:
 # ---- facts to an outcome: the parent's reading of what the zygote saw ------------------------
 
 def outcome_of(reply: dict[str, Any], limits: Limits) -> Outcome:
-    """An Observation only for a clean exit with a well-formed report; a Failure for anything else."""
+    """An Observation only for a clean exit with a well-formed report; a Failure for anything else.
+
+    A worker stopped (hung, killed, flooding, exiting) before it got past its imports gives an
+    ImportFailure: every task that imports the same would stop alike.
+    """
+    failure = _stopped(reply, limits)
+    if failure is None:
+        return _report_outcome(_parse(reply["report"]))
+    return failure if reply.get("imported", True) else ImportFailure(failure.kind, failure.detail)
+
+
+def _stopped(reply: dict[str, Any], limits: Limits) -> Failure | None:
+    """How the worker was stopped, or None if it exited with a report."""
     number = reply.get("signal")
     if reply.get("output_bytes", 0) >= limits.output_bytes or number == signal.SIGXFSZ:
         return Failure("output", f"it printed {limits.output_bytes:,} bytes or more, the limit")
@@ -201,18 +220,16 @@ def outcome_of(reply: dict[str, Any], limits: Limits) -> Outcome:
         return Failure("error", f"its report was larger than {limits.report_bytes:,} bytes")
     if number:
         return Failure("crash", f"the process was killed by {_signal_name(number)}")
-    text = reply.get("report")
-    report = _parse(text)
-    if text and report is None:
-        return Failure("error", "the worker's report was not valid JSON")
-    if report is None:
+    if not reply.get("report"):
         code = reply.get("exit_code")
         return Failure("crash", f"the process exited before reporting{f' (exit code {code})' if code else ''}:"
                                 " sys.exit or os._exit?")
-    return _report_outcome(report)
+    return None
 
 
-def _report_outcome(report: dict[str, Any]) -> Outcome:
+def _report_outcome(report: dict[str, Any] | None) -> Outcome:
+    if report is None:
+        return Failure("error", "the worker's report was not valid JSON")
     if set(report) == {"observation"} and isinstance(report["observation"], dict):
         return Observation(report["observation"])
     if set(report) == {"raised", "message"} and all(isinstance(report[key], str) for key in report):
@@ -246,4 +263,5 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-__all__ = ["DEFAULT_LIMITS", "Failure", "Limits", "Observation", "Outcome", "Sandbox", "SandboxError", "outcome_of"]
+__all__ = ["DEFAULT_LIMITS", "Failure", "ImportFailure", "Limits", "Observation", "Outcome", "Sandbox", "SandboxError",
+           "outcome_of"]

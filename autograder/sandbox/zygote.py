@@ -12,7 +12,9 @@ For each request line on stdin ({"folder", "task", "seed"}) the zygote
      wall-clock deadline passes;
   3) kills the worker's process group with SIGKILL, then every process still below the zygote
      (it is their subreaper, so a double fork or setsid still ends up as its child);
-  4) answers on stdout with plain facts: exit status, the report's raw text, bytes printed.
+  4) answers on stdout with plain facts: exit status, the report's raw text, bytes printed, and
+     whether the worker got past its imports (observe calls back when it has: a hang or crash
+     before that is the import's, and the parent need not run the other tasks that import the same).
 It never judges: the parent decides what the facts mean.
 """
 
@@ -45,6 +47,7 @@ PRELOAD = ("numpy", "math", "random", "numbers", "collections", "dataclasses", "
 FORBIDDEN_MODULES = ("autograder.reference", "mgkit_reference_micrograd", "solutions")
 REPORT_READ_CHUNK = 1 << 16
 REPORT_FD = 3  # the worker's end of the report pipe: the only descriptor it keeps beyond stdio
+IMPORTED = b"\x06"  # the report's first byte once the task's imports are done (the checks say when)
 SWEEP_ROUNDS = 100  # generations of leftover processes killed after a task; one or two in practice
 # The optional layers, in the order a worker takes them on: each later one removes the power to
 # undo the earlier ones (no capabilities: no remounting; the filter: no new process, no signal out).
@@ -206,15 +209,18 @@ def _run_task(request: dict, observe, setting: Setting) -> dict:
         _worker(request, observe, setting, report_w, output)  # never returns
     os.close(report_w)
     _send({"started": pid if setting.pids_as_parent_sees_them else None})  # for the parent's last resort
-    report, timed_out, too_big = _read_report(pid, report_r, started + limits["seconds"], limits["report_bytes"])
+    read, timed_out, too_big = _read_report(pid, report_r, started + limits["seconds"], limits["report_bytes"])
     stray = _kill_everything(pid)
+    imported = read.startswith(IMPORTED)
+    report = read[len(IMPORTED):] if imported else read
     status = _reap(pid)
     reply = {
         "exit_code": status if status is not None and status >= 0 else None,
         "signal": -status if status is not None and status < 0 else None,
         "timed_out": timed_out,
-        "report": report.decode("utf-8", "replace") if report is not None else None,
+        "report": report.decode("utf-8", "replace") if report and not (timed_out or too_big) else None,
         "report_too_big": too_big,
+        "imported": imported,
         "output_bytes": os.fstat(output).st_size,
         "stray_processes": stray,
         "seconds": round(time.monotonic() - started, 4),
@@ -239,8 +245,11 @@ def _fork(setting: Setting) -> int:
     return pid
 
 
-def _read_report(pid: int, report_r: int, deadline: float, cap: int) -> tuple[bytes | None, bool, bool]:
-    """(report, timed_out, too_big): read until the worker exits, the deadline passes or the cap is hit."""
+def _read_report(pid: int, report_r: int, deadline: float, cap: int) -> tuple[bytes, bool, bool]:
+    """(what was read, timed_out, too_big): read until the worker exits, the deadline passes or the cap is hit.
+
+    What was read is kept even when the worker failed: its first byte says whether it got past its imports.
+    """
     pidfd = os.pidfd_open(pid)
     poller = select.poll()
     poller.register(report_r, select.POLLIN)
@@ -251,20 +260,20 @@ def _read_report(pid: int, report_r: int, deadline: float, cap: int) -> tuple[by
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return None, True, False
+                return b"".join(chunks), True, False
             for fd, _ in poller.poll(remaining * 1000):
                 if fd == pidfd:  # the worker exited: take what is left in the pipe, never wait for more
                     chunks.append(_drain(report_r, cap - size + 1))
                     report = b"".join(chunks)
-                    return (None, False, True) if len(report) > cap else (report or None, False, False)
+                    return report, False, len(report) > cap
                 chunk = os.read(report_r, REPORT_READ_CHUNK)
                 if not chunk:
                     poller.unregister(report_r)  # closed; keep waiting for the exit itself
                     continue
                 size += len(chunk)
-                if size > cap:
-                    return None, False, True
                 chunks.append(chunk)
+                if size > cap:
+                    return b"".join(chunks), False, True
     finally:
         os.close(pidfd)
 
@@ -332,8 +341,12 @@ def _worker(request: dict, observe, setting: Setting, report_w: int, output: int
         write(REPORT_FD, dumps({"setup_failed": f"{type(error).__name__}: {error}"}).encode())
         exit_now(0)
     _seed_global_generators(request["task"], request["seed"])
+
+    def imported() -> None:  # the checks call this once the task's imports are done
+        write(REPORT_FD, IMPORTED)
+
     try:
-        report = {"observation": observe(request["task"], request["seed"])}
+        report = {"observation": observe(request["task"], request["seed"], imported)}
     except MemoryError:
         report = {"raised": "MemoryError", "message": ""}
     except BaseException as error:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
