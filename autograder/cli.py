@@ -94,6 +94,15 @@ def _add_grading_commands(commands: argparse._SubParsersAction) -> None:
     grade_all.add_argument("--workers", type=_positive, help="students graded at once (default: one per core)")
     grade_all.add_argument("--seed", type=int, help="one seed for every student (default: a fresh one each)")
     grade_all.add_argument("--force", action="store_true", help="grade again the students who already have results")
+    grade_all.add_argument("--merge", action="store_true",
+                           help="grade nothing: SUBMISSIONS holds results graded elsewhere (a folder per CI job,"
+                                " say); gather them into --out with one gradebook")
+    late = grade_all.add_argument_group("late work (a submission's time: its timestamp.txt, else its files' mtime)")
+    late.add_argument("--deadline", type=_deadline, help="e.g. 2025-03-01T23:59+01:00; the gradebook shows lateness")
+    late.add_argument("--late-penalty", type=_percent, default=0.0, metavar="PERCENT",
+                      help="share of the score taken per day begun after the deadline (default 0: none)")
+    late.add_argument("--late-cap", type=_percent, default=100.0, metavar="PERCENT",
+                      help="the most the late penalty takes (default 100)")
     grade_all.set_defaults(command=_grade_all, name="grade-all")
 
     demo = commands.add_parser("demo", help="grade the reference, the untouched starter and a buggy submission")
@@ -120,10 +129,18 @@ def _grade(args: argparse.Namespace) -> int:
 def _grade_all(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .gradebook import GRADEBOOK, grade_all, pass_rates
+    from .gradebook import GRADEBOOK, LatePolicy, grade_all, merge, pass_rates
 
-    results = grade_all(args.submissions, args.out, args.workers, args.force, args.seed,
-                        progress=lambda total: tqdm(total=total, unit="student", desc="grading"))
+    if args.deadline is None and (args.late_penalty or args.late_cap != 100.0):
+        raise ValueError("--late-penalty and --late-cap need a --deadline")
+    if args.merge and (args.seed is not None or args.force):
+        raise ValueError("--merge grades nothing: leave out --seed and --force")
+    late = LatePolicy(args.deadline, args.late_penalty, args.late_cap) if args.deadline else None
+    if args.merge:
+        results = merge(args.submissions, args.out, late)
+    else:
+        results = grade_all(args.submissions, args.out, args.workers, args.force, args.seed,
+                            progress=lambda total: tqdm(total=total, unit="student", desc="grading"), late=late)
     print(pass_rates(results))
     if results.resumed:
         print(f"kept the earlier results of {len(results.resumed)} students (--force grades them again)")
@@ -142,6 +159,25 @@ def _demo(args: argparse.Namespace) -> int:
 
     graded = demo.run(args.seed, show)
     return 0 if all(results.graded for results in graded.values()) else 2
+
+
+def _deadline(text: str):
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time: write it as 2025-03-01T23:59+01:00") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no time zone: add one, as in {moment.isoformat()}+00:00")
+    return moment
+
+
+def _percent(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"a percentage is from 0 to 100, got {text}")
+    return value
 
 
 def _positive(text: str) -> int:

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
 import zipfile
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import nbformat
 import pytest
+from fake_checks import CORRECT_ENGINE, write_submission
 from mutants import MUTANTS, apply
+from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder.cli import main
+from autograder.gradebook import FEEDBACK, GRADEBOOK, TIMESTAMP, LatePolicy, grade_all
 from autograder.grading import grade
 from autograder.markers import find_regions
 from autograder.platforms import gradescope
@@ -169,3 +176,121 @@ def test_without_a_submission_folder_the_results_still_list_every_task(tmp_path)
     data = json.loads((tmp_path / "results" / "results.json").read_text())
     assert not results.graded and [t["tags"] for t in data["tests"]] == [[t] for t in TASK_IDS]
     assert data["score"] == 0 and TOTAL_POINTS == sum(t["max_score"] for t in data["tests"])
+
+
+# ---- grade-all: regrades, late work, results merged from CI jobs ----------------------------
+
+def small_class(folder: Path) -> Path:
+    """Three students: the reference, one bug, nothing written."""
+    apply(MUTANTS[0], folder / "ada")
+    shutil.copytree(REFERENCE_PACKAGE_DIR, folder / "ben" / "micrograd", ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "cy").mkdir(parents=True)
+    return folder
+
+
+def task_points(results_json: Path) -> list[tuple[str, float, str]]:
+    return [(test["name"], test["score"], test["output"]) for test in json.loads(results_json.read_text())["tests"]]
+
+
+def test_a_seeded_regrade_reproduces_every_score(tmp_path):
+    submissions = small_class(tmp_path / "submissions")
+    assert main(["grade-all", str(submissions), "--out", str(tmp_path / "first"), "--seed", "11"]) == 0
+    assert main(["grade-all", str(submissions), "--out", str(tmp_path / "first"), "--seed", "11", "--force"]) == 0
+    assert main(["grade-all", str(submissions), "--out", str(tmp_path / "again"), "--seed", "11"]) == 0
+    first, again = ((tmp_path / run / GRADEBOOK).read_text() for run in ("first", "again"))
+    assert first == again and "ada,88," in first and f"ben,{TOTAL_POINTS}," in first and "cy,0," in first
+    for student in ("ada", "ben", "cy"):
+        assert task_points(tmp_path / "first" / student / "results.json") == \
+            task_points(tmp_path / "again" / student / "results.json")
+    # without --seed every student gets a fresh seed, recorded: `mgkit grade --seed` reproduces each
+    assert main(["grade-all", str(submissions), "--out", str(tmp_path / "fresh")]) == 0
+    for student in ("ada", "ben"):
+        data = json.loads((tmp_path / "fresh" / student / "results.json").read_text())
+        regrade = grade(submissions / student, data["extra_data"]["seed"]).to_gradescope()
+        assert [(t["score"], t["output"]) for t in data["tests"]] == \
+            [(t["score"], t["output"]) for t in regrade["tests"]]
+
+
+DEADLINE = datetime(2025, 3, 1, 23, 59, tzinfo=timezone.utc)
+
+
+def late_class(folder: Path) -> Path:
+    """Four students with the fake checks' correct engine, handed in at different times."""
+    times = {"early": "2025-03-01T20:00:00+00:00",  # on time
+             "day": "2025-03-02 11:00:00.000000 UTC",  # nbgrader's own format: 1 day begun
+             "week": "2025-03-08T00:00:00Z"}  # 7 days begun: the cap
+    for student, moment in times.items():
+        write_submission(folder / student)
+        (folder / student / TIMESTAMP).write_text(moment + "\n")
+    notebook = folder / "nb.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell(CORRECT_ENGINE, metadata={"mgkit": {"module": "engine"}})]),
+                   notebook)
+    late = (DEADLINE + timedelta(days=2, hours=1)).timestamp()  # no timestamp.txt: its modification time
+    os.utime(notebook, (late, late))
+    return folder
+
+
+def read_gradebook(path: Path) -> dict[str, dict[str, str]]:
+    return {row["student"]: row for row in csv.DictReader(io.StringIO(path.read_text()))}
+
+
+def test_the_late_policy_takes_its_share_per_day_begun_up_to_its_cap(tmp_path):
+    policy = LatePolicy(DEADLINE, percent_per_day=10, cap_percent=30)
+    results = grade_all(late_class(tmp_path / "submissions"), tmp_path / "out", workers=2, seed=3,
+                        checks="fake_checks", late=policy)
+    book = read_gradebook(tmp_path / "out" / GRADEBOOK)
+    assert list(book["early"])[-3:] == ["submitted", "days_late", "late_penalty"]
+    assert {s: (row["days_late"], row["late_penalty"], row["total"]) for s, row in book.items()} == {
+        "early": ("0", "0", "100"), "day": ("1", "10", "90"), "nb": ("3", "30", "70"), "week": ("7", "30", "70")}
+    assert book["day"]["submitted"] == "2025-03-02T11:00:00+00:00" and book["day"]["training_loop"] == "16"
+    assert results.grades["day"].score == 100  # results.json keeps what the checks gave
+    feedback = (tmp_path / "out" / "week" / FEEDBACK).read_text()
+    assert "7 days after the deadline" in feedback
+    assert "takes 30% of the score, 30 points, which leaves 70 / 100" in feedback
+    assert "Late" not in (tmp_path / "out" / "early" / FEEDBACK).read_text()
+    # no policy: the gradebook of before, lateness nowhere
+    grade_all(tmp_path / "submissions", tmp_path / "plain", workers=2, seed=3, checks="fake_checks")
+    assert "days_late" not in (tmp_path / "plain" / GRADEBOOK).read_text()
+
+
+def test_late_work_is_shown_without_a_penalty_when_none_is_set(tmp_path):
+    grade_all(late_class(tmp_path / "submissions"), tmp_path / "out", workers=2, seed=3, checks="fake_checks",
+              late=LatePolicy(DEADLINE))
+    book = read_gradebook(tmp_path / "out" / GRADEBOOK)
+    assert book["week"]["days_late"] == "7" and book["week"]["total"] == "100" and book["week"]["late_penalty"] == "0"
+
+
+def test_bad_times_are_refused_with_what_to_write(tmp_path, capsys):
+    submissions = late_class(tmp_path / "submissions")
+    (submissions / "day" / TIMESTAMP).write_text("yesterday\n")
+    assert main(["grade-all", str(submissions), "--out", str(tmp_path / "out"),
+                 "--deadline", "2025-03-01T23:59+00:00"]) == 1
+    err = capsys.readouterr().err
+    assert "timestamp.txt: 'yesterday' is not a time; write it as 2025-03-01T23:59:00+00:00" in err
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(SystemExit):
+        main(["grade-all", str(submissions), "--out", str(tmp_path / "out"), "--deadline", "2025-03-01T23:59"])
+    assert "has no time zone" in capsys.readouterr().err
+    assert main(["grade-all", str(submissions), "--out", str(tmp_path / "out"), "--late-penalty", "5"]) == 1
+    assert "need a --deadline" in capsys.readouterr().err
+
+
+def test_results_of_several_ci_jobs_merge_into_one_gradebook(tmp_path, capsys):
+    submissions = late_class(tmp_path / "submissions")
+    policy = LatePolicy(DEADLINE, percent_per_day=10, cap_percent=30)
+    whole = tmp_path / "whole"
+    grade_all(submissions, whole, workers=2, seed=3, checks="fake_checks", late=policy)
+    for job, students in enumerate((["early", "nb.ipynb"], ["day", "week"])):  # each job grades its share
+        share = tmp_path / f"share-{job}"
+        share.mkdir()
+        for name in students:
+            os.rename(submissions / name, share / name)
+        grade_all(share, tmp_path / "parts" / f"graded-{job}", workers=2, seed=3, checks="fake_checks")
+    assert main(["grade-all", str(tmp_path / "parts"), "--merge", "--out", str(tmp_path / "merged"),
+                 "--deadline", "2025-03-01T23:59:00Z", "--late-penalty", "10", "--late-cap", "30"]) == 0
+    assert "4 students graded" in capsys.readouterr().out
+    assert (tmp_path / "merged" / GRADEBOOK).read_text() == (whole / GRADEBOOK).read_text()
+    assert (tmp_path / "merged" / "week" / FEEDBACK).read_text() == (whole / "week" / FEEDBACK).read_text()
+    shutil.copytree(tmp_path / "parts" / "graded-0" / "early", tmp_path / "parts" / "graded-1" / "early")
+    assert main(["grade-all", str(tmp_path / "parts"), "--merge", "--out", str(tmp_path / "merged")]) == 1
+    assert "early was graded twice" in capsys.readouterr().err
