@@ -37,9 +37,10 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_grading_commands(commands)
 
-    export = commands.add_parser("export", help="build what a course platform needs to grade: Gradescope's zip")
-    export.add_argument("platform", choices=["gradescope"], help="the platform")
-    export.add_argument("--out", type=Path, default=Path("autograder.zip"), help="the zip to write")
+    export = commands.add_parser("export", help="what a course platform needs to grade: Gradescope's autograder zip,"
+                                                " or the GitHub workflow that grades a class")
+    export.add_argument("platform", choices=["gradescope", "github"], help="the platform")
+    export.add_argument("--out", type=Path, help="the file to write (default: autograder.zip, grade-class.yml)")
     export.add_argument("--visibility", default="after_published",
                         help="when students see each task's result: after_published (default), after_due_date, visible")
     export.add_argument("--force", action="store_true", help="replace --out even if mgkit did not write it")
@@ -73,10 +74,19 @@ def _release(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .platforms import gradescope
+    from .platforms import github, gradescope
 
-    names = gradescope.export(args.out, args.visibility, args.force)
-    print(f"wrote {args.out} ({len(names)} files): upload it as the assignment's autograder on Gradescope")
+    if args.platform == "gradescope":
+        out = args.out or Path("autograder.zip")
+        names = gradescope.export(out, args.visibility, args.force)
+        print(f"wrote {out} ({len(names)} files): upload it as the assignment's autograder on Gradescope")
+        return 0
+    out = args.out or Path("grade-class.yml")
+    text = github.instructor_workflow()
+    if out.exists() and not args.force and out.read_text(errors="replace") != text:
+        raise FileExistsError(f"{out} exists and differs: pass --force to replace it, or another --out")
+    out.write_text(text)
+    print(f"wrote {out}: put it in .github/workflows/ of the course staff's private repository (docs/INSTRUCTORS.md)")
     return 0
 
 

@@ -5,6 +5,7 @@ Two folders are generated, each replaced whole or not at all:
     assignments/micrograd_lab/    nbgrader's source: the notebook with solutions, the public checks
     release/                      what students get:
         README.md, pyproject.toml   set-up in two commands, the task table, the ten task markers
+        .github/workflows/          the public checks on every push (GitHub Actions, Classroom's reporter)
         micrograd/                  the reference with every solution region stubbed
         tests/                      the public tests, their score-table plugin, the check library
         micrograd_lab/              the notebook, as `nbgrader generate_assignment` makes it
@@ -27,6 +28,7 @@ from pathlib import Path
 from . import notebooks
 from .checks import SHIPPED
 from .markers import Region, check_every_task_has_a_region, find_regions
+from .platforms import github
 from .reference import KIT_ROOT
 from .rubric import TASKS
 from .stubs import make_stub
@@ -95,6 +97,7 @@ def _write_module_track(reference: Path, regions: list[Region], out: Path) -> No
     _write(out / "README.md", _readme(regions))
     _write(out / "pyproject.toml", _pyproject())
     _write(out / ".gitignore", "".join(f"{pattern}\n" for pattern in LEFTOVERS))
+    _write(out / github.STUDENT_WORKFLOW, github.student_workflow())
     _write_check_library(out / "tests" / "mgkit_checks")
     for name in ("conftest.py", "test_tasks.py"):
         shutil.copyfile(PUBLIC_TESTS / name, out / "tests" / name)
@@ -231,7 +234,7 @@ pytest
 
 The first command installs your `micrograd` package with numpy and pytest. The second runs the
 public checks of every task and ends with a table of where you stand. `pytest -m mul_backward`
-runs one task.
+runs one task. On GitHub, every push runs the same checks and shows the table on the run's page.
 
 ## The tasks
 

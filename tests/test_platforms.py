@@ -15,6 +15,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 from fake_checks import CORRECT_ENGINE, write_submission
 from mutants import MUTANTS, apply
 from nbformat.v4 import new_code_cell, new_notebook
@@ -23,9 +24,9 @@ from autograder.cli import main
 from autograder.gradebook import FEEDBACK, GRADEBOOK, TIMESTAMP, LatePolicy, grade_all
 from autograder.grading import grade
 from autograder.markers import find_regions
-from autograder.platforms import gradescope
+from autograder.platforms import github, gradescope
 from autograder.reference import KIT_ROOT, REFERENCE_PACKAGE_DIR
-from autograder.rubric import TASK_IDS, TOTAL_POINTS
+from autograder.rubric import TASK_IDS, TASKS, TOTAL_POINTS
 from autograder.submission import starter
 
 RELEASE_NOTEBOOK = KIT_ROOT / "release" / "micrograd_lab" / "micrograd_lab.ipynb"
@@ -294,3 +295,170 @@ def test_results_of_several_ci_jobs_merge_into_one_gradebook(tmp_path, capsys):
     shutil.copytree(tmp_path / "parts" / "graded-0" / "early", tmp_path / "parts" / "graded-1" / "early")
     assert main(["grade-all", str(tmp_path / "parts"), "--merge", "--out", str(tmp_path / "merged")]) == 1
     assert "early was graded twice" in capsys.readouterr().err
+
+
+# ---- GitHub Actions ---------------------------------------------------------------------------
+
+STUDENT_WORKFLOW = KIT_ROOT / "release" / github.STUDENT_WORKFLOW
+
+
+def readme_commands() -> list[str]:
+    """The release README's set-up commands: what a student runs, and the kit's tests run locally."""
+    readme = (KIT_ROOT / "release" / "README.md").read_text()
+    return readme.split("```bash\n", 1)[1].split("```", 1)[0].splitlines()
+
+
+def test_the_student_workflow_runs_the_readmes_commands_and_reports_every_task():
+    text = STUDENT_WORKFLOW.read_text()
+    workflow = yaml.safe_load(text)
+    assert text == github.student_workflow() and "push" in workflow["on"]
+    steps = workflow["jobs"]["run-autograding-tests"]["steps"]
+    assert [step["run"] for step in steps if "run" in step] == readme_commands() == [github.INSTALL, github.TEST]
+    graders = [step for step in steps if step.get("uses") == github.COMMAND_GRADER]
+    assert [(step["id"], step["with"]["command"], step["with"]["max-score"]) for step in graders] == \
+        [(task.id, f"pytest -m {task.id}", task.points) for task in TASKS]
+    reporter = steps[-1]
+    assert reporter["uses"] == github.REPORTER and reporter["with"]["runners"] == ",".join(TASK_IDS)
+    # the reporter reads each runner's result from <ID>_RESULTS
+    assert reporter["env"] == {f"{task_id.upper()}_RESULTS": f"${{{{ steps.{task_id}.outputs.result }}}}"
+                               for task_id in TASK_IDS}
+
+
+def run_command(command: str, cwd: Path, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(["bash", "-e", "-c", command], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def test_the_student_workflows_commands_work_on_a_students_copy(tmp_path):
+    """The workflow's commands, run here on the release with one bug filled in: one table, one exit code per task."""
+    student = tmp_path / "student"
+    shutil.copytree(KIT_ROOT / "release", student, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.rmtree(student / "micrograd")
+    apply(MUTANTS[0], tmp_path / "bug")
+    shutil.copytree(tmp_path / "bug" / "micrograd", student / "micrograd")
+    steps = yaml.safe_load(STUDENT_WORKFLOW.read_text())["jobs"]["run-autograding-tests"]["steps"]
+    summary = tmp_path / "summary.md"
+    # a student's fresh environment has no pytest plugins but pytest's own: none auto-loaded here either
+    env = {**os.environ, "GITHUB_STEP_SUMMARY": str(summary), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    commands = [step["run"] for step in steps if "run" in step and step["run"] != github.INSTALL]  # installed here
+    commands += [step["with"]["command"] for step in steps if step.get("uses") == github.COMMAND_GRADER]
+    runs = [run_command(command, student, env) for command in commands]
+    codes = [run.wait() for run in runs]
+    table = summary.read_text()
+    assert table.count("### micrograd tasks") == 1  # the per-task runs add no table of their own
+    passed = {task_id for task_id in TASK_IDS if f"| `{task_id}` | passed |" in table}
+    assert "grad_accumulation" not in passed and "add_backward" in passed and codes[0] != 0
+    assert {task_id for task_id, code in zip(TASK_IDS, codes[1:]) if code == 0} == passed
+
+
+WORKFLOW_FAKES = {
+    # gh repo list ORG ...: the organization's repositories, one a line
+    "gh": '#!/usr/bin/env bash\nprintf "%s\\n" $FAKE_REPOSITORIES\n',
+    # git clone ... URL DEST copies the fake remote; git -C DEST log prints the commit's time
+    "git": '#!/usr/bin/env bash\n'
+           'if [ "$1" = clone ]; then url="${@: -2:1}"; dest="${@: -1}"\n'
+           '  cp -r "$FAKE_REMOTE/$(basename "$url" .git)" "$dest" && mkdir "$dest/.git"\n'
+           'else cat "$2/.commit-time"; fi\n',
+}
+
+
+class WorkflowRun:
+    """The instructor's workflow run here: its scripts for real, GitHub's actions and services simulated.
+
+    Expressions are looked up in `values`; one the test does not know fails it, so the template
+    cannot grow an input this test ignores.
+    """
+
+    def __init__(self, tmp: Path, values: dict[str, str], env: dict[str, str]):
+        self.workflow = yaml.safe_load(github.instructor_workflow())
+        self.tmp, self.values, self.artifacts = tmp, values, tmp / "artifacts"
+        fakes = tmp / "fakes"
+        fakes.mkdir()
+        for name, text in WORKFLOW_FAKES.items():
+            (fakes / name).write_text(text)
+            (fakes / name).chmod(0o755)
+        self.env = {**os.environ, **env, "PATH": f"{fakes}:{os.environ['PATH']}"}
+
+    def expand(self, text: str) -> str:
+        while "${{" in text:
+            start, end = text.index("${{"), text.index("}}")
+            text = text[:start] + self.values[text[start + 3:end].strip()] + text[end + 2:]
+        return text
+
+    def job(self, name: str, workspace: Path) -> dict[str, str]:
+        """Run one job's steps in `workspace`; its outputs (from $GITHUB_OUTPUT)."""
+        workspace.mkdir(parents=True)
+        output, summary = workspace / ".output", workspace / ".summary"
+        base = {key: self.expand(value) for key, value in self.workflow["env"].items()}
+        for step in self.workflow["jobs"][name]["steps"]:
+            if "uses" in step:
+                inputs = {key: self.expand(str(value)) for key, value in step.get("with", {}).items()}
+                self.action(step["uses"].split("@")[0], inputs, workspace)
+            elif step["run"].startswith("pip install"):
+                assert step["run"] == "pip install -e ./kit"  # the README's install, of the kit: installed here
+            else:
+                assert "${{" not in step["run"]  # inputs reach scripts through env only
+                env = {**self.env, **base, "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary),
+                       **{key: self.expand(str(value)) for key, value in step.get("env", {}).items()}}
+                done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=workspace, env=env, capture_output=True,
+                                      text=True)
+                assert done.returncode == 0, f"{step.get('name')}: {done.stderr[-2000:]}"
+        lines = output.read_text().splitlines() if output.exists() else []
+        return dict(line.split("=", 1) for line in lines)
+
+    def action(self, action: str, inputs: dict[str, str], workspace: Path) -> None:
+        if action == "actions/upload-artifact":
+            source, artifact = workspace / inputs["path"], self.artifacts / inputs["name"]
+            if source.is_dir():
+                shutil.copytree(source, artifact)
+            else:
+                artifact.mkdir(parents=True)
+                shutil.copy(source, artifact)
+        elif action == "actions/download-artifact" and "name" in inputs:
+            shutil.copytree(self.artifacts / inputs["name"], workspace / inputs.get("path", "."), dirs_exist_ok=True)
+        elif action == "actions/download-artifact":  # every artifact matching the pattern, each in its own folder
+            for artifact in self.artifacts.glob(inputs["pattern"]):
+                shutil.copytree(artifact, workspace / inputs["path"] / artifact.name)
+        else:  # checkout of the kit, setup-python: this test runs inside the installed kit
+            assert action in ("actions/checkout", "actions/setup-python"), action
+            assert action != "actions/checkout" or inputs == {"repository": "staff/kit", "token": "t0ken",
+                                                               "path": "kit"}
+
+
+def test_the_instructor_workflow_grades_a_class_in_a_matrix_like_grade_all(tmp_path):
+    remote = tmp_path / "remote"  # the organization's repositories
+    local = small_class(tmp_path / "class")  # the same students, as grade-all grades them here
+    times = {"ada": "2025-03-01T22:00:00+00:00", "ben": "2025-03-03T09:00:00+00:00", "cy": "2025-03-01T08:00:00Z"}
+    for student, moment in times.items():
+        shutil.copytree(local / student, remote / f"lab1-{student}")
+        (remote / f"lab1-{student}" / ".commit-time").write_text(moment + "\n")
+        (local / student / TIMESTAMP).write_text(moment + "\n")
+    values = {"inputs.organization || github.repository_owner": "course", "inputs.prefix": "lab1",
+              "vars.MGKIT_REPOSITORY || github.repository": "staff/kit", "env.KIT_REPOSITORY": "staff/kit",
+              "secrets.GRADER_TOKEN": "t0ken", "inputs.seed": "", "inputs.students_per_job": "2",
+              "inputs.deadline": "2025-03-01T23:59+00:00", "inputs.late_penalty": "10", "inputs.late_cap": "30"}
+    run = WorkflowRun(tmp_path, values, {"FAKE_REPOSITORIES": "lab1-ada lab1-ben other-repo lab1-cy",
+                                         "FAKE_REMOTE": str(remote)})
+    listed = run.job("list", tmp_path / "list")
+    assert json.loads(listed["jobs"]) == [0, 1] and 0 <= int(listed["seed"]) < 10**6
+    values.update({"needs.list.outputs.seed": listed["seed"], "strategy.job-total": "2"})
+    for job in json.loads(listed["jobs"]):
+        values["matrix.job"] = str(job)
+        run.job("grade", tmp_path / f"grade-{job}")
+    assert sorted(path.name for path in (tmp_path / "grade-0" / "submissions").iterdir()) == ["ada", "cy"]
+    assert not (tmp_path / "grade-0" / "submissions" / "ada" / ".git").exists()
+    run.job("gradebook", tmp_path / "gradebook")
+    gathered = (run.artifacts / "gradebook" / GRADEBOOK).read_text()
+    grade_all(local, tmp_path / "here", seed=int(listed["seed"]), late=LatePolicy(
+        datetime(2025, 3, 1, 23, 59, tzinfo=timezone.utc), percent_per_day=10, cap_percent=30))
+    assert gathered == (tmp_path / "here" / GRADEBOOK).read_text()
+    assert f"ben,{TOTAL_POINTS * 0.8:g}," in gathered and "ada,88," in gathered  # ben: 2 days late
+    assert f"Seed {listed['seed']}" in (tmp_path / "gradebook" / ".summary").read_text()
+
+
+def test_export_github_writes_the_instructor_template(tmp_path, capsys):
+    out = tmp_path / "grade-class.yml"
+    assert main(["export", "github", "--out", str(out)]) == 0
+    assert out.read_text() == github.INSTRUCTOR_TEMPLATE.read_text()
+    out.write_text("# edited by the course staff\n")
+    assert main(["export", "github", "--out", str(out)]) == 1 and "--force" in capsys.readouterr().err

@@ -14,10 +14,13 @@ A task shows its points only when every public test of it ran and passed.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from mgkit_checks.rubric import TASKS, TOTAL_POINTS
 
 PASSED, FAILED, NOT_RUN = "passed", "failed", "not run"
+FOOTER = "public checks {earned}/{total}; hidden checks decide the final score"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -42,19 +45,30 @@ class TaskTable:
                 self.outcomes[task_id].append(outcome)
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
+        rows = [(task, self.result(task.id)) for task in TASKS]
+        earned = sum(task.points for task, result in rows if result == PASSED)
         write = terminalreporter.write_line
         terminalreporter.write_sep("=", "micrograd tasks (public checks)")
         write(f"{'task':<19}{'result':<10}public points")
-        earned = 0
-        for task in TASKS:
-            result = self.result(task.id)
-            points = task.points if result == PASSED else 0
-            earned += points
-            write(f"{task.id:<19}{result:<10}{points:>6} / {task.points}")
-        write(f"public checks {earned}/{TOTAL_POINTS}; hidden checks decide the final score")
+        for task, result in rows:
+            write(f"{task.id:<19}{result:<10}{task.points if result == PASSED else 0:>6} / {task.points}")
+        write(FOOTER.format(earned=earned, total=TOTAL_POINTS))
+        # on GitHub Actions the table of a whole run goes on the run's page too (a `-m task` run's would repeat it)
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary and not terminalreporter.config.option.markexpr:
+            with open(summary, "a", encoding="utf-8") as file:
+                file.write(markdown_table(rows, earned))
 
     def result(self, task_id: str) -> str:
         outcomes = self.outcomes[task_id]
         if FAILED in outcomes:
             return FAILED
         return PASSED if outcomes and all(outcome == PASSED for outcome in outcomes) else NOT_RUN
+
+
+def markdown_table(rows: list, earned: int) -> str:
+    """The table for GitHub's job summary (Markdown)."""
+    lines = ["### micrograd tasks (public checks)", "", "| task | result | public points |", "| --- | --- | --- |"]
+    lines += [f"| `{task.id}` | {result} | {task.points if result == PASSED else 0} / {task.points} |"
+              for task, result in rows]
+    return "\n".join([*lines, "", FOOTER.format(earned=earned, total=TOTAL_POINTS), ""]) + "\n"
