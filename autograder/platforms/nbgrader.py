@@ -1,0 +1,77 @@
+"""nbgrader's autograde, scored by the hidden checks: what the notebook's check cells call there.
+
+nbgrader restores every check cell from the source notebook before it runs a submission, so
+each runs `mgkit_checks.notebook.check(task_id, globals())`. Under `nbgrader autograde`
+(NBGRADER_EXECUTION=autograde) that calls `check` here, from the kernel, which
+
+1) finds the notebook being autograded: the one in the kernel's working folder, where nbgrader
+   wrote it with its locked cells restored;
+2) grades it once, in a fresh `python -I` process running `mgkit grade` (the kernel has run the
+   student's cells, so the verdict is not decided in it), with the seed in MGKIT_SEED if set;
+3) answers each check cell from that grade: None (the cell passes, nbgrader gives its points)
+   or the task's feedback (the cell fails: 0).
+
+So a check cell gets the points `mgkit grade` gives the same notebook with the same seed. The
+student's code runs only in the sandbox: nothing it prints or warns reaches the check cell's
+stderr (which nbgrader would score 0), and the cell shows `mgkit grade`'s feedback, which
+never quotes a hidden check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+SEED_VARIABLE = "MGKIT_SEED"  # `MGKIT_SEED=7 nbgrader autograde ...` grades as `mgkit grade --seed 7`
+KIT_PATH = Path(__file__).resolve().parents[2]  # the folder holding `autograder`
+GRADE_SECONDS = 300  # the whole notebook's grade; the sandbox limits each task far below this
+# `python -I` ignores PYTHONPATH and the user's site: the kit is put on the path by hand
+BOOT = "import sys; sys.path.insert(0, sys.argv.pop(1)); from autograder.cli import main; sys.exit(main(sys.argv[1:]))"
+
+_grades: dict[Path, dict[str, Any]] = {}  # notebook -> its results.json, for the kernel's lifetime
+
+
+def check(task_id: str) -> str | None:
+    """None if `task_id` passed the hidden checks, else its feedback; prints the verdict either way."""
+    try:
+        results = _graded(_notebook(Path.cwd()))
+    except RuntimeError as error:
+        return f"{task_id}: not graded: {error}"
+    test = next(test for test in results["tests"] if test["tags"] == [task_id])
+    seed = results["extra_data"]["seed"]
+    if test["status"] == "passed":
+        print(f"{task_id}: passed the hidden checks, {test['score']:g}/{test['max_score']:g} points (seed {seed})")
+        return None
+    return f"{task_id}: {test['score']:g}/{test['max_score']:g} points (seed {seed})\n{test['output']}"
+
+
+def _notebook(folder: Path) -> Path:
+    """The notebook being autograded: the only one in `folder` that holds module cells."""
+    found = [path for path in sorted(folder.glob("*.ipynb")) if '"mgkit"' in path.read_text(errors="replace")]
+    if len(found) != 1:
+        raise RuntimeError(f"expected one micrograd notebook in {folder}, found {len(found)}")
+    return found[0]
+
+
+def _graded(notebook: Path) -> dict[str, Any]:
+    if notebook not in _grades:
+        _grades[notebook] = grade_in_a_fresh_process(notebook, os.environ.get(SEED_VARIABLE))
+    return _grades[notebook]
+
+
+def grade_in_a_fresh_process(notebook: Path, seed: str | None = None) -> dict[str, Any]:
+    """`mgkit grade NOTEBOOK [--seed SEED]` in a new isolated interpreter; its results.json as data."""
+    with tempfile.TemporaryDirectory(prefix="mgkit-nbgrader-") as folder:
+        out = Path(folder) / "results.json"
+        command = [sys.executable, "-I", "-c", BOOT, str(KIT_PATH), "grade", str(notebook), "--out", str(out)]
+        done = subprocess.run(command + (["--seed", seed] if seed else []), capture_output=True, text=True,
+                              cwd=folder, timeout=GRADE_SECONDS, stdin=subprocess.DEVNULL)
+        if not out.is_file():
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise RuntimeError(f"mgkit grade failed ({last})")
+        return json.loads(out.read_text())

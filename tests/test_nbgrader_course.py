@@ -1,0 +1,168 @@
+"""The real nbgrader on a temporary course: autograde scores with the hidden checks, as `mgkit grade` does.
+
+Three students hand in the notebook: one correct (whose backward() also writes to stderr), one
+with two bugs (who also swapped in a mgkit_checks that passes everything), one untouched. The
+course then runs nbgrader's own commands, generate_assignment, autograde, generate_feedback and
+export, and every task's points must be those of `mgkit grade` on the same notebook and seed.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder.checks import SHIPPED
+from autograder.cli import main
+from autograder.reference import KIT_ROOT, REFERENCE_PACKAGE_DIR
+from autograder.release import ASSIGNMENT
+from autograder.rubric import BY_ID, TASK_IDS, TOTAL_POINTS
+from autograder.submission import starter
+
+SEED = "4242"
+NOTEBOOK = f"{ASSIGNMENT}.ipynb"
+BUGS = {  # the partly wrong student's edits: (cell id, the line as given, the line as written)
+    "grad_accumulation": ("engine_Value", "other.grad += self.data * out.grad", "other.grad = self.data * out.grad"),
+    "zero_grad": ("nn_Module", "p.grad = 0.0", "pass"),
+}
+NOISE = ("def backward(self) -> None:\n",  # the correct student's backward() talks on stderr
+         "def backward(self) -> None:\n        print('backward: hello', file=__import__('sys').stderr)\n")
+EVERYTHING_PASSES = "def check(task_id, namespace):\n    return None\n"
+
+
+def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, "-m", "nbgrader", *args, "--log-level=WARN"], cwd=course,
+                          capture_output=True, text=True, env={**os.environ, "MGKIT_SEED": SEED})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def solved(release: dict, source: dict) -> dict:
+    """The released notebook with every solution cell as the source notebook has it."""
+    answers = {cell["id"]: cell["source"] for cell in source["cells"]}
+    notebook = json.loads(json.dumps(release))
+    for cell in notebook["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("solution"):
+            cell["source"] = answers[cell["id"]]
+    return notebook
+
+
+def edited(notebook: dict, edits) -> dict:
+    notebook = json.loads(json.dumps(notebook))
+    cells = {cell["id"]: cell for cell in notebook["cells"]}
+    for cell_id, old, new in edits:
+        text = "".join(cells[cell_id]["source"])
+        assert text.count(old) == 1, (cell_id, old)
+        cells[cell_id]["source"] = text.replace(old, new)
+    return notebook
+
+
+def hand_in(course: Path, student: str, notebook: dict) -> Path:
+    folder = course / "submitted" / student / ASSIGNMENT
+    shutil.copytree(course / "release" / ASSIGNMENT, folder)
+    (folder / NOTEBOOK).write_text(json.dumps(notebook))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory) -> Path:
+    """A course with the kit's nbgrader config, graded, with feedback and an export."""
+    course = tmp_path_factory.mktemp("course")
+    shutil.copyfile(KIT_ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
+    source = course / "assignments" / ASSIGNMENT
+    shutil.copytree(KIT_ROOT / "assignments" / ASSIGNMENT, source, ignore=shutil.ignore_patterns("__pycache__"))
+    (source / "micrograd").mkdir()  # a course that also hands out the package's starter
+    (source / "micrograd" / "engine.py").write_text(starter("engine"))
+    nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
+
+    released = json.loads((course / "release" / ASSIGNMENT / NOTEBOOK).read_text())
+    correct = solved(released, json.loads((source / NOTEBOOK).read_text()))
+    hand_in(course, "correct", edited(correct, [("engine_Value", *NOISE)]))
+    (course / "submitted" / "correct" / ASSIGNMENT / "micrograd" / "engine.py").write_text("# my own engine\n")
+    wrong = hand_in(course, "wrong", edited(correct, BUGS.values()))
+    (wrong / "mgkit_checks" / "notebook.py").write_text(EVERYTHING_PASSES)  # put back by autograde
+    hand_in(course, "untouched", released)
+
+    nbgrader(course, "autograde", ASSIGNMENT)
+    nbgrader(course, "generate_feedback", ASSIGNMENT)
+    nbgrader(course, "export")
+    return course
+
+
+def autograde_points(course: Path, student: str) -> dict[str, float]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        notebook = gradebook.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, student)
+        return {grade.name: grade.score for grade in notebook.grades}
+
+
+def mgkit_grade(course: Path, student: str, tmp_path: Path) -> dict:
+    out = tmp_path / f"{student}.json"
+    assert main(["grade", str(course / "submitted" / student / ASSIGNMENT / NOTEBOOK), "--seed", SEED,
+                 "--out", str(out)]) == 0
+    return json.loads(out.read_text())
+
+
+@pytest.mark.parametrize("student, total", [("correct", TOTAL_POINTS),
+                                            ("wrong", TOTAL_POINTS - sum(BY_ID[task].points for task in BUGS)),
+                                            ("untouched", 0)])
+def test_autograde_gives_each_task_the_points_of_mgkit_grade(course, tmp_path, student, total):
+    results = mgkit_grade(course, student, tmp_path)
+    assert autograde_points(course, student) == {test["tags"][0]: test["score"] for test in results["tests"]}
+    assert results["score"] == total
+
+
+def test_the_export_is_the_gradebook(course, tmp_path):
+    rows = {row["student_id"]: row for row in csv.DictReader((course / "grades.csv").open())}
+    assert {student: float(row["score"]) for student, row in rows.items()} == \
+        {student: mgkit_grade(course, student, tmp_path)["score"] for student in ("correct", "untouched", "wrong")}
+    assert {float(row["max_score"]) for row in rows.values()} == {TOTAL_POINTS}
+
+
+def test_a_students_py_file_stays_and_the_checks_are_the_courses(course):
+    graded = course / "autograded"
+    assert (graded / "correct" / ASSIGNMENT / "micrograd" / "engine.py").read_text() == "# my own engine\n"
+    assert (graded / "wrong" / ASSIGNMENT / "mgkit_checks" / "notebook.py").read_text() == \
+        (course / "assignments" / ASSIGNMENT / "mgkit_checks" / "notebook.py").read_text()
+
+
+def feedback_text(course: Path, student: str) -> str:
+    """What a student reads in the feedback page: its text without markup."""
+    page = (course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def lines(*paths: Path) -> set[str]:
+    """The files' lines long enough to be their own ("Value.backward(self)" is also a traceback's frame)."""
+    return {line.strip() for path in paths for line in path.read_text().splitlines() if len(line.strip()) > 20}
+
+
+def test_feedback_teaches_and_never_shows_a_hidden_check(course):
+    checks = KIT_ROOT / "autograder" / "checks"
+    public = lines(*REFERENCE_PACKAGE_DIR.glob("*.py"), *(checks / name for name in SHIPPED))  # the notebook's own code
+    secret = lines(*(path for path in checks.glob("*.py") if path.name not in SHIPPED)) - public
+    assert len(secret) > 100
+    for student in ("correct", "wrong", "untouched"):
+        text = feedback_text(course, student)
+        assert not [line for line in secret if line in text], student
+        assert "HIDDEN TESTS" not in text
+    wrong = feedback_text(course, "wrong")
+    assert f"grad_accumulation: 0/12 points (seed {SEED})" in wrong and "zero_grad: 0/10 points" in wrong
+    assert "mul_backward: passed the hidden checks, 8/8 points" in wrong
+
+
+def test_a_warning_on_stderr_does_not_zero_a_correct_answer(course):
+    notebook = json.loads((course / "autograded" / "correct" / ASSIGNMENT / NOTEBOOK).read_text())
+    streams = [output.get("name") for cell in notebook["cells"] if cell["cell_type"] == "code"
+               for output in cell.get("outputs", [])]
+    assert "stderr" in streams  # the student's backward() did write to stderr, in the cells that ran it
+    assert set(autograde_points(course, "correct").values()) == {BY_ID[t].points for t in TASK_IDS}
