@@ -14,3 +14,17 @@ c.CourseDirectory.release_directory = "release"
 c.Autograde.exclude_overwriting = {
     "micrograd_lab": ["micrograd/__init__.py", "micrograd/engine.py", "micrograd/nn.py", "micrograd/train.py"],
 }
+
+# After the kernel has run a submission, `hidden_verdicts` writes each check cell's outputs from a
+# grade made outside the kernel, so that no student cell can pass a check for itself. The rest is
+# nbgrader 0.9's own list, in its order.
+c.Autograde.autograde_preprocessors = [
+    "nbgrader.preprocessors.Execute",
+    "autograder.platforms.nbgrader.hidden_verdicts",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]

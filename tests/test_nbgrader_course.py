@@ -1,9 +1,10 @@
 """The real nbgrader on a temporary course: autograde scores with the hidden checks, as `mgkit grade` does.
 
 Three students hand in the notebook: one correct (whose backward() also writes to stderr), one
-with two bugs (who also swapped in a mgkit_checks that passes everything), one untouched. The
-course then runs nbgrader's own commands, generate_assignment, autograde, generate_feedback and
-export, and every task's points must be those of `mgkit grade` on the same notebook and seed.
+with two bugs (who also tries to pass every check: a mgkit_checks of their own, and a cell that
+replaces `check` in the kernel), one untouched. The course then runs nbgrader's own commands,
+generate_assignment, autograde, generate_feedback and export, and every task's points must be
+those of `mgkit grade` on the same notebook and seed.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ BUGS = {  # the partly wrong student's edits: (cell id, the line as given, the l
 NOISE = ("def backward(self) -> None:\n",  # the correct student's backward() talks on stderr
          "def backward(self) -> None:\n        print('backward: hello', file=__import__('sys').stderr)\n")
 EVERYTHING_PASSES = "def check(task_id, namespace):\n    return None\n"
+IN_THE_KERNEL = "import mgkit_checks.notebook\nmgkit_checks.notebook.check = lambda task_id, namespace: None\n"
 
 
 def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
@@ -87,7 +89,9 @@ def course(tmp_path_factory) -> Path:
     correct = solved(released, json.loads((source / NOTEBOOK).read_text()))
     hand_in(course, "correct", edited(correct, [("engine_Value", *NOISE)]))
     (course / "submitted" / "correct" / ASSIGNMENT / "micrograd" / "engine.py").write_text("# my own engine\n")
-    wrong = hand_in(course, "wrong", edited(correct, BUGS.values()))
+    exploring = next(cell for cell in correct["cells"] if cell["cell_type"] == "code" and not cell["metadata"])
+    cheat = (exploring["id"], "import math\n", "import math\n" + IN_THE_KERNEL)
+    wrong = hand_in(course, "wrong", edited(correct, [*BUGS.values(), cheat]))
     (wrong / "mgkit_checks" / "notebook.py").write_text(EVERYTHING_PASSES)  # put back by autograde
     hand_in(course, "untouched", released)
 

@@ -15,6 +15,12 @@ So a check cell gets the points `mgkit grade` gives the same notebook with the s
 student's code runs only in the sandbox: nothing it prints or warns reaches the check cell's
 stderr (which nbgrader would score 0), and the cell shows `mgkit grade`'s feedback, which
 never quotes a hidden check.
+
+The kernel ran the student's cells first, so what a check cell printed may be their doing (a
+cell that replaced `check` with one that always passes). The kit's nbgrader_config.py therefore
+adds `hidden_verdicts` to autograde's preprocessors, right after Execute: in nbgrader's own
+process, it grades the notebook as it was before the kernel ran it and writes every check
+cell's outputs from that grade, which is what nbgrader then scores.
 """
 
 from __future__ import annotations
@@ -25,7 +31,12 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from ..rubric import TASK_IDS
+
+if TYPE_CHECKING:  # nbformat is nbgrader's; the kernel's side never needs it
+    from nbformat import NotebookNode
 
 SEED_VARIABLE = "MGKIT_SEED"  # `MGKIT_SEED=7 nbgrader autograde ...` grades as `mgkit grade --seed 7`
 KIT_PATH = Path(__file__).resolve().parents[2]  # the folder holding `autograder`
@@ -42,12 +53,46 @@ def check(task_id: str) -> str | None:
         results = _graded(_notebook(Path.cwd()))
     except RuntimeError as error:
         return f"{task_id}: not graded: {error}"
+    passed, text = verdict(task_id, results)
+    if passed:
+        print(text)
+    return None if passed else text
+
+
+def verdict(task_id: str, results: dict[str, Any]) -> tuple[bool, str]:
+    """(passed, what the check cell shows) for one task of a results.json."""
     test = next(test for test in results["tests"] if test["tags"] == [task_id])
-    seed = results["extra_data"]["seed"]
+    points, seed = f"{test['score']:g}/{test['max_score']:g} points", results["extra_data"]["seed"]
     if test["status"] == "passed":
-        print(f"{task_id}: passed the hidden checks, {test['score']:g}/{test['max_score']:g} points (seed {seed})")
-        return None
-    return f"{task_id}: {test['score']:g}/{test['max_score']:g} points (seed {seed})\n{test['output']}"
+        return True, f"{task_id}: passed the hidden checks, {points} (seed {seed})"
+    return False, f"{task_id}: {points} (seed {seed})\n{test['output']}"
+
+
+def hidden_verdicts(notebook: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+    """nbgrader autograde's step after Execute: every check cell's outputs from a grade made outside the kernel.
+
+    `notebook` is in nbgrader's memory, as it was before the kernel ran: its module cells are
+    graded as they were handed in (locked cells restored), whatever the kernel did since.
+    """
+    with tempfile.TemporaryDirectory(prefix="mgkit-nbgrader-") as folder:
+        path = Path(folder) / "notebook.ipynb"
+        path.write_text(json.dumps(notebook))
+        results = grade_in_a_fresh_process(path, os.environ.get(SEED_VARIABLE))
+    for cell in notebook.cells:
+        grading = cell.metadata.get("nbgrader", {})
+        task_id = grading.get("grade_id")
+        if cell.cell_type == "code" and grading.get("grade") and task_id in TASK_IDS:
+            cell.outputs = [_output(*verdict(task_id, results))]
+    return notebook, resources
+
+
+def _output(passed: bool, text: str) -> NotebookNode:
+    """A check cell's one output: the verdict printed, or the assertion that failed with the feedback."""
+    from nbformat.v4 import new_output
+
+    if passed:
+        return new_output("stream", name="stdout", text=text + "\n")
+    return new_output("error", ename="AssertionError", evalue=text, traceback=[f"AssertionError: {text}"])
 
 
 def _notebook(folder: Path) -> Path:
