@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -195,6 +197,27 @@ def test_the_isolation_layers_keep_the_worker_in(tmp_path, layer, attempt, user_
     assert outcome == Observation({"answer": 11})
     assert not (kit / forged).exists()
     assert (tmp_path / "submission" / "micrograd" / "engine.py").read_text() == engine_answering(body)
+
+
+def test_the_own_user_layer_alone_keeps_roots_files_and_new_processes_out_of_reach(tmp_path):
+    # a world-readable folder (pytest's are not) holding a file only root may write and a closed folder
+    open_folder = Path(tempfile.mkdtemp(prefix="mgkit-test-"))
+    try:
+        open_folder.chmod(0o755)
+        (open_folder / "roots.txt").write_text("root's")
+        (open_folder / "closed").mkdir(mode=0o700)
+        attempts = [f"open('{open_folder}/roots.txt', 'a')", f"os.listdir('{open_folder}/closed')", "os.fork()",
+                    "os.setuid(0)"]
+        body = "import os\n" + "".join(f"try:\n    {attempt}\nexcept OSError:\n    pass\n"
+                                       f"else:\n    raise AssertionError({attempt!r})\n" for attempt in attempts)
+        with Sandbox(fake_checks, LIMITS, layers=("own-user",), user_namespace=False) as sandbox:
+            outcome, _ = run(sandbox, open_folder, body)  # as grade's private copy: a folder right in /tmp
+            if "own-user" not in sandbox.isolation:
+                pytest.skip("own-user needs root and a Python every user can read (not one in /root)")
+        assert outcome == Observation({"answer": 11})
+        assert (open_folder / "roots.txt").read_text() == "root's"
+    finally:
+        shutil.rmtree(open_folder)
 
 
 def test_a_dead_zygote_is_a_grader_failure_then_a_fresh_start(tmp_path):

@@ -15,13 +15,15 @@ Three processes, three levels of trust:
   ImportFailure, so the caller need not run the other tasks that import the same.)
 
 Limits are enforced from outside the worker: a wall-clock deadline with SIGKILL on its whole
-process group, RLIMIT_AS / CPU / FSIZE (and NPROC when not root), output to a capped in-memory
-file, and every descendant killed and reaped (the zygote is their subreaper) before the answer
-comes back. Where the machine allows them (as root, say in a Gradescope container), each
-worker also gets the layers of zygote.LAYERS: a fresh PID namespace (its death takes every
-process it started along), a read-only filesystem in which the kit and other students' work
-are empty folders, no network, no capabilities, and a seccomp filter (no new process, no
-signal or tracing aimed at anyone else). `Sandbox.isolation` names the layers in force.
+process group, RLIMIT_AS / CPU / FSIZE / NPROC (root is exempt from NPROC), output to a capped
+in-memory file, and every descendant killed and reaped (the zygote is their subreaper) before
+the answer comes back. Where the machine allows them, each worker also gets the layers of
+zygote.LAYERS: a fresh PID namespace (its death takes every process it started along), a
+read-only filesystem in which the kit and other students' work are empty folders, no network,
+a user of its own (as root: the zygote's own unprivileged uid, so root's files are out of reach
+and NPROC holds), no capabilities, and a seccomp filter (no new process, no signal or tracing
+aimed at anyone else). `Sandbox.isolation` names the layers in force; docs/SECURITY.md says
+which hold where.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from types import ModuleType
 from typing import Any
 
 from ..checks.api import Failure, Observation, Outcome
+from .zygote import OPTIONAL
 
 # argv[1] is the folder holding `autograder`; the zygote drops it from sys.path once booted
 ZYGOTE_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
@@ -84,13 +87,19 @@ class Sandbox:
     """
 
     def __init__(self, checks: ModuleType | str = "autograder.checks", limits: Limits = DEFAULT_LIMITS,
-                 isolate: bool = True, hide: Sequence[Path] = (), user_namespace: bool | None = None):
+                 isolate: bool = True, hide: Sequence[Path] = (), user_namespace: bool | None = None,
+                 layers: Sequence[str] = OPTIONAL):
         self._checks = checks
         # without root, the zygote makes its own user and PID namespaces where the machine allows
         self.user_namespace = os.geteuid() != 0 if user_namespace is None else user_namespace
         self.hide = tuple(str(Path(path).resolve()) for path in hide)  # beside the kit: e.g. other students' work
         self.limits = limits
-        self.isolate = isolate  # False: only the portable mechanisms (for testing them alone)
+        # the optional layers to try (the machine decides which hold); isolate=False: none, only
+        # the portable mechanisms, as fewer layers show what the others hold alone
+        unknown = set(layers) - set(OPTIONAL)
+        if unknown:
+            raise ValueError(f"no such sandbox layer: {', '.join(sorted(unknown))} (known: {', '.join(OPTIONAL)})")
+        self.layers = tuple(layers) if isolate else ()
         self.isolation: tuple[str, ...] = ()
         self._zygote: subprocess.Popen | None = None
         self._ready = False
@@ -117,7 +126,7 @@ class Sandbox:
         kit_path = str(Path(__file__).resolve().parents[2])  # the folder that holds `autograder`
         name, file = (self._checks, None) if isinstance(self._checks, str) else (self._checks.__name__,
                                                                                   self._checks.__file__)
-        config = {"checks_name": name, "checks_file": file, "limits": asdict(self.limits), "isolate": self.isolate,
+        config = {"checks_name": name, "checks_file": file, "limits": asdict(self.limits), "layers": self.layers,
                   "hide": list(self.hide), "user_namespace": self.user_namespace}
         self._zygote = subprocess.Popen(
             [sys.executable, "-I", "-c", ZYGOTE_BOOT, kit_path, json.dumps(config)],

@@ -13,7 +13,7 @@ import platform
 import resource
 
 PR_SET_PDEATHSIG = 1
-PR_CAPBSET_DROP = 24
+PR_CAPBSET_READ, PR_CAPBSET_DROP = 23, 24
 PR_SET_SECCOMP = 22
 PR_SET_CHILD_SUBREAPER = 36  # orphaned descendants come to us instead of to init
 PR_SET_NO_NEW_PRIVS = 38  # execve can never gain privileges (setuid binaries, file capabilities)
@@ -154,14 +154,32 @@ class _CapData(ctypes.Structure):
     _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
 
+def become_user(uid: int) -> None:
+    """Become `uid` (group `uid`, no supplementary groups): root no longer, every capability gone.
+
+    Files that only root may write (the kit, results, other students' work when root made it)
+    are then out of reach, and RLIMIT_NPROC holds. The bounding set goes first, while we may
+    still drop it, so that no capability comes back through an execve.
+    """
+    _drop_bounding_set()
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+
+
 def drop_capabilities() -> None:
     """No capability now or after any execve: root in name only, unable to remount or undo a limit."""
-    last = int(_read("/proc/sys/kernel/cap_last_cap"))
-    for capability in range(last + 1):
-        prctl(PR_CAPBSET_DROP, capability)
+    _drop_bounding_set()
     prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
     header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3: two 32-bit words per set
     _check(_libc.capset(ctypes.byref(header), (_CapData * 2)()), "capset")
+
+
+def _drop_bounding_set() -> None:
+    last = int(_read("/proc/sys/kernel/cap_last_cap"))
+    for capability in range(last + 1):
+        if _libc.prctl(PR_CAPBSET_READ, capability, 0, 0, 0) == 1:  # dropping needs CAP_SETPCAP, once only
+            prctl(PR_CAPBSET_DROP, capability)
 
 
 # A seccomp filter for the worker. It refuses new processes and threads, the one limit root

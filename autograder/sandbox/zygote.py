@@ -51,7 +51,9 @@ IMPORTED = b"\x06"  # the report's first byte once the task's imports are done (
 SWEEP_ROUNDS = 100  # generations of leftover processes killed after a task; one or two in practice
 # The optional layers, in the order a worker takes them on: each later one removes the power to
 # undo the earlier ones (no capabilities: no remounting; the filter: no new process, no signal out).
-LAYERS = ("mount-namespace", "network-namespace", "no-capabilities", "syscall-filter")
+LAYERS = ("mount-namespace", "network-namespace", "own-user", "no-capabilities", "syscall-filter")
+OPTIONAL = ("pid-namespace", *LAYERS)  # what a caller may ask for (Sandbox's `layers`); the machine decides
+OWN_USER_BASE = 1 << 30  # a worker of zygote N runs as user and group OWN_USER_BASE + N: no one else's
 INSIDE = "/tmp/submission"  # where a worker in its own mount namespace finds the private folder
 
 
@@ -64,12 +66,13 @@ class Setting:
     hidden: tuple[str, ...] = ()  # folders a worker in its own mount namespace sees as empty
     pid_namespaces: linux.PidNamespaces | None = None
     pids_as_parent_sees_them: bool = True  # False once the zygote lives in a PID namespace of its own
+    worker_uid: int = 0  # with "own-user": the user every worker of this zygote becomes
 
 
 def main(argv: list[str]) -> None:
     """Boot (argv: the kit's import path and a JSON config), then serve requests until stdin closes."""
     kit_path, config = argv[0], json.loads(argv[1])
-    own_namespaces = config["isolate"] and config["user_namespace"] and _own_namespaces()
+    own_namespaces = bool(config["layers"]) and config["user_namespace"] and _own_namespaces()
     try:
         observe = _load_checks(config["checks_name"], config["checks_file"]).observe
         for name in PRELOAD:
@@ -163,15 +166,17 @@ def _forget_kit(kit_path: str) -> None:
 
 
 def _setting(config: dict[str, Any], kit_path: str, own_namespaces: bool) -> Setting:
-    """Every optional layer this machine allows, found once by trying them in a throwaway child."""
-    if not config["isolate"]:
+    """Every optional layer asked for that this machine allows, found once by trying them in a throwaway child."""
+    wanted = set(config["layers"])
+    if not wanted:
         return Setting(config["limits"])
     try:
-        pid_namespaces = linux.PidNamespaces()
+        pid_namespaces = linux.PidNamespaces() if "pid-namespace" in wanted else None
     except OSError:  # not root, or a container that forbids it: the subreaper sweep still runs
         pid_namespaces = None
     hidden = _hidden(kit_path, config["hide"])
-    probe = Setting(config["limits"], frozenset(LAYERS), hidden, pid_namespaces)
+    uid = OWN_USER_BASE + os.getpid()
+    probe = Setting(config["limits"], frozenset(wanted & set(LAYERS)), hidden, pid_namespaces, worker_uid=uid)
     report_r, report_w = os.pipe()
     folder = tempfile.mkdtemp(prefix="mgkit-probe-")  # an empty stand-in for a submission's folder
     pid = _fork(probe)
@@ -183,7 +188,7 @@ def _setting(config: dict[str, Any], kit_path: str, own_namespaces: bool) -> Set
     os.rmdir(folder)
     layers = json.loads(os.read(report_r, 1 << 16) or b"[]")
     os.close(report_r)
-    return Setting(config["limits"], frozenset(layers), hidden, pid_namespaces, not own_namespaces)
+    return Setting(config["limits"], frozenset(layers), hidden, pid_namespaces, not own_namespaces, uid)
 
 
 def _hidden(kit_path: str, extra: list[str]) -> tuple[str, ...]:
@@ -203,6 +208,8 @@ def _run_task(request: dict, observe, setting: Setting) -> dict:
     limits = setting.limits
     report_r, report_w = os.pipe()
     output = os.memfd_create("mgkit-output", os.MFD_CLOEXEC)
+    if "own-user" in setting.layers:
+        _hand_over(request["folder"], setting.worker_uid)
     started = time.monotonic()
     pid = _fork(setting)
     if pid == 0:
@@ -228,6 +235,14 @@ def _run_task(request: dict, observe, setting: Setting) -> dict:
     os.close(report_r)
     os.close(output)
     return reply
+
+
+def _hand_over(folder: str, uid: int) -> None:
+    """The private folder and what it holds become the worker's user's: only it (and root) may read them."""
+    os.lchown(folder, uid, uid)
+    for parent, folders, files in os.walk(folder):
+        for name in folders + files:
+            os.lchown(os.path.join(parent, name), uid, uid)
 
 
 def _fork(setting: Setting) -> int:
@@ -376,6 +391,7 @@ def _confine(folder: str, setting: Setting, output: int) -> None:
     _set_limits(setting.limits)
     linux.forbid_new_privileges()
     folder = _take_layers(setting, folder, strict=True)[0]
+    linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)  # again: becoming another user cleared it
     os.chdir(folder)
     sys.path.insert(0, folder)
 
@@ -395,6 +411,10 @@ def _take_layers(setting: Setting, folder: str, strict: bool) -> tuple[str, list
                 folder = INSIDE
             elif layer == "network-namespace":
                 linux.unshare(linux.CLONE_NEWNET)
+            elif layer == "own-user":
+                folders = [entry for entry in sys.path if os.path.isdir(entry)]  # while we may still look
+                linux.become_user(setting.worker_uid)
+                _check_readable(folders)
             elif layer == "no-capabilities":
                 linux.drop_capabilities()
             elif linux.can_filter_syscalls():
@@ -407,6 +427,14 @@ def _take_layers(setting: Setting, folder: str, strict: bool) -> tuple[str, list
             continue
         applied.append(layer)
     return folder, applied
+
+
+def _check_readable(folders: list[str]) -> None:
+    """PermissionError unless this user can still import from every folder on the path (a Python
+    installed in root's home folder cannot be read by anyone else: that layer is not for such a machine)."""
+    closed = [folder for folder in folders if not os.access(folder, os.R_OK | os.X_OK)]
+    if closed:
+        raise PermissionError(f"the worker's user cannot read {closed[0]}")
 
 
 def _seed_global_generators(task: str, seed: int) -> None:
@@ -427,8 +455,8 @@ def _set_limits(limits: dict) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (seconds + 1, seconds + 2))  # a backstop: the deadline comes first
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["output_bytes"], limits["output_bytes"]))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if os.geteuid() != 0:  # root is exempt from RLIMIT_NPROC; for anyone else: no processes, no threads
-        resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+    # no processes, no threads; root is exempt, until the "own-user" layer makes the worker someone else
+    resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
 
 
 def _type_name(error: BaseException) -> str:
