@@ -250,14 +250,14 @@ class LatePolicy:
 
 
 def parse_time(text: str, where: str) -> datetime:
-    """A time written in ISO 8601 or as nbgrader writes it ("2025-03-01 23:59:00.000000 UTC"); UTC if no zone."""
+    """A time in ISO 8601 or as nbgrader writes it ("2025-03-01 23:59:00.000000 UTC"), in UTC (assumed if no zone)."""
     text = text.strip()
     cleaned = text[:-4] + "+00:00" if text.endswith(" UTC") else text[:-1] + "+00:00" if text.endswith("Z") else text
     try:
         moment = datetime.fromisoformat(cleaned)
     except ValueError:
         raise ValueError(f"{where}: {text!r} is not a time; write it as 2025-03-01T23:59:00+00:00") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
 
 
 def submission_time(path: Path) -> datetime | None:
