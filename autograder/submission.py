@@ -44,6 +44,10 @@ SUSPICIOUS = {
     "handles signals": r"\bsignal\.(signal|alarm|setitimer|pthread_kill)\b",
     "starts processes or threads": r"\bsubprocess\b|\bos\.(fork|system|popen|exec\w*|spawn\w*)\b|\bthreading\b",
     "reaches the network": r"\bsocket\b|\burllib\b|\brequests\b",
+    "reads or writes files": r"\bopen\s*\(|\bshutil\b|\bos\.(remove|unlink|rename|replace|listdir|scandir|walk|chmod|"
+                             r"write|dup2?)\b",
+    "runs code built at run time": r"\b(exec|eval|compile)\s*\(|\b__import__\b|\bimportlib\b",
+    "looks at its surroundings": r"\bos\.(environ|getcwd|getppid|getpid)\b|\bsys\.argv\b",
     "patches other modules": r"\bbuiltins\b|__builtins__|\bsys\.modules\b|\bsetattr\((math|numpy|np|json|random)\b",
     "imports torch": r"^\s*(import|from)\s+torch\b",
     "imports micrograd into its own engine": r"^\s*(import|from)\s+micrograd\b",

@@ -147,6 +147,10 @@ def test_a_class_with_a_hostile_student_grades_the_honest_ones_untouched(tmp_pat
     ("o = 0.7071067811865476", "holds the lecture's numbers"),
     ("import torch", "imports torch"),
     ("from micrograd.engine import Value", "imports micrograd into its own engine"),
+    ("open('/autograder/results/results.json', 'w')", "reads or writes files"),
+    ("os.write(3, b'{}')", "reads or writes files"),
+    ("getattr(__import__('o' + 's'), '_exit')(0)", "runs code built at run time"),
+    ("GRADED = os.environ.get('HOME') == '/nonexistent'", "looks at its surroundings"),
 ], ids=lambda text: text if " " not in text[:12] else None)
 def test_suspicious_constructs_are_flagged_for_an_instructor(tmp_path, construct, flag):
     from autograder.submission import load
