@@ -65,6 +65,8 @@ fi
 # the image's own packages stay visible: numpy, if the image has it, is not installed twice
 python3 -m venv --system-site-packages "$root/venv"
 "$root/venv/bin/pip" install --disable-pip-version-check --no-cache-dir -r "$root/source/requirements.txt"
+# the kit, hidden checks included, for root alone: a worker that runs as a user of its own cannot read it
+chmod -R go-rwx "$root/source"
 # a first grade, of the untouched starter: a broken image fails here, at upload, not on a student's work
 cd "$root/source/kit"  # python -m imports from the working folder first: make it the kit's
 "$root/venv/bin/python" -m autograder.platforms.gradescope --self-check
