@@ -10,12 +10,13 @@ Shipped to students with the public checks.
 from __future__ import annotations
 
 import ast
-import numbers
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
+
+import numpy as np
 
 from .cases import moons
 
@@ -68,11 +69,14 @@ def student_target(package: ModuleType) -> Target:
     return Target(package.engine.Value, package.nn, package.train, make_model)
 
 
+_NUMPY_SCALARS = frozenset(t for t in np.sctypeDict.values() if issubclass(t, (np.floating, np.integer, np.bool_)))
+
+
 def plain(x: Any) -> float | dict:
     """A float from an int, a float or a numpy scalar; anything else is reported by its type name."""
     if type(x) in (int, float, bool):
         return float(x)
-    if isinstance(x, numbers.Number) and type(x).__module__ == "numpy":
+    if type(x) in _NUMPY_SCALARS:  # numpy's own types only, never a subclass with rigged methods
         return float(x.item())
     return {"not_a_number": type(x).__name__}
 
