@@ -133,6 +133,9 @@ def _grade(args: argparse.Namespace) -> int:
     if not results.graded:
         print(f"mgkit grade: {results.tasks[0].feedback}", file=sys.stderr)
         return 2
+    if "mount-namespace" not in results.isolation:
+        print("mgkit grade: warning: no filesystem isolation on this machine: the student's code could read and write "
+              "what this user can; see docs/SECURITY.md", file=sys.stderr)
     return 0
 
 
