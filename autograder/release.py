@@ -273,7 +273,7 @@ name = "micrograd-exercise"
 version = "0.1.0"
 description = "Your micrograd: a scalar autograd engine, a small neural-network library and its training loop."
 requires-python = ">=3.10"
-dependencies = ["numpy>=1.24", "pytest>=8"]
+dependencies = ["numpy>=1.24", "pytest>=8", "pytest-timeout>=2"]
 
 [project.optional-dependencies]
 notebook = ["jupyterlab>=4", "matplotlib>=3.7", "graphviz>=0.20"]
@@ -284,7 +284,8 @@ packages = ["micrograd"]
 [tool.pytest.ini_options]
 testpaths = ["tests"]
 pythonpath = ["."]
-addopts = "--strict-markers"
+addopts = "--strict-markers -rs"  # -rs: say why a check was skipped
+timeout = 30  # an infinite loop in your code fails its test instead of hanging the run
 markers = [
 {markers}
 ]

@@ -487,9 +487,9 @@ CASES = (
     Case("a syntax error in nn.py", "broken", submission(nn=reference("nn") + "\ndef broken(:\n"),
          frozenset({"zero_grad"})),
     Case("a syntax error in engine.py", "broken", submission(engine("def broken(:")), ENGINE_TASKS),
-    Case("train.py missing", "broken",
+    Case("train.py missing", "broken",  # the zeroing in training is part of the loop's region, so zero_grad stands
          {path: text for path, text in submission().items() if not path.endswith("train.py")},
-         frozenset({"zero_grad", "training_loop"}), notes=("train.py is missing",)),
+         frozenset({"training_loop"}), notes=("train.py is missing",)),
     Case("an empty submission", "broken", {"README.txt": "I ran out of time"}, EVERY_TASK),
     Case("correct code beside random.py, numpy.py, test_engine.py, conftest.py, sitecustomize.py, .pth", "broken",
          submission(**_strays("x = 1\n")), NO_TASK),

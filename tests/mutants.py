@@ -22,6 +22,13 @@ class Edit:
     task_id: str | None = None  # the task it must fail; None for a correct variant
 
 
+LOOP_BODY = """        scores = [model(x) for x in xs]
+        loss = loss_fn(scores, ys) + l2_penalty(model.parameters(), alpha)
+        loss.backward()
+        for p in model.parameters():
+            p.data -= lr * p.grad
+"""
+
 MUTANTS = (
     Edit("add overwrites", "engine", "self.grad += out.grad\n            other.grad += out.grad",
          "self.grad = out.grad\n            other.grad = out.grad", "grad_accumulation"),
@@ -62,6 +69,11 @@ MUTANTS = (
     Edit("loop never zeroes", "train", "        model.zero_grad()\n", "        pass\n", "zero_grad"),
     Edit("gradient ascent", "train", "p.data -= lr * p.grad", "p.data += lr * p.grad", "training_loop"),
     Edit("loop never calls backward", "train", "loss.backward()", "pass", "training_loop"),
+    # half done: one task still the starter's stub must cost that task only
+    Edit("zero_grad not written yet", "nn", "        for p in self.parameters():\n            p.grad = 0.0\n",
+         '        raise NotImplementedError("zero_grad: not yet")\n', "zero_grad"),
+    Edit("training loop not written yet", "train", "        model.zero_grad()\n" + LOOP_BODY,
+         '        raise NotImplementedError("training_loop: not yet")\n', "training_loop"),
 )
 
 RECURSIVE_TOPO = """        topo = []
@@ -88,6 +100,14 @@ VARIANTS = (
     Edit("integer gradients", "engine", "self.grad = 0.0", "self.grad = 0"),
     Edit("numpy gradients", "engine", "        self.grad = 0.0\n",
          "        import numpy\n        self.grad = numpy.float64(0)\n"),
+    Edit("numpy 0-d array gradients", "engine", "        self.grad = 0.0\n",
+         "        import numpy\n        self.grad = numpy.zeros(())\n"),
+    Edit("train.py takes MLP from nn too", "train", "from .nn import Module", "from .nn import MLP, Module"),
+    Edit("nn.py takes draw_dot from engine too", "nn", "from .engine import Value",
+         "from .engine import Value, draw_dot"),
+    Edit("labelled parameters", "nn", "self.b = Value(0.0)", 'self.b = Value(0.0, label="b")'),
+    Edit("the loop zeroes after the update", "train", "        model.zero_grad()\n" + LOOP_BODY,
+         LOOP_BODY + "        model.zero_grad()\n"),
 )
 
 

@@ -13,6 +13,7 @@ import random
 import sys
 import types
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ..rubric import BY_ID, TASK_IDS
@@ -140,17 +141,38 @@ def observe(task_id: str, seed: int, imported: Callable[[], None] = lambda: None
 def _target(task_id: str) -> Target:
     """Import only what the task needs; nn and train run on the trusted engine."""
     _bare_package()
-    if task_id in ("zero_grad", "training_loop"):
-        value_class = trusted.install_engine(forgiving=task_id == "training_loop")
-        if task_id == "training_loop":
-            nn = types.ModuleType("micrograd.nn")
-            nn.Module = trusted.Module  # what a train.py may import from .nn
-            sys.modules["micrograd.nn"] = nn
-        nn = importlib.import_module("micrograd.nn")
-        train = importlib.import_module("micrograd.train")
-        return Target(value_class, nn, train,
-                      lambda nouts, seed: trusted.make_mlp(value_class, 2, nouts, seed), kit_backward)
-    return Target(importlib.import_module("micrograd.engine").Value, backward=kit_backward)
+    if task_id not in ("zero_grad", "training_loop"):
+        return Target(importlib.import_module("micrograd.engine").Value, backward=kit_backward)
+    value_class = trusted.ForgivingValue if task_id == "training_loop" else trusted.Value
+    sys.modules["micrograd.engine"] = _stand_in("engine", Value=value_class)
+    if task_id == "training_loop":  # the loop needs no nn.py of the student's, unless train.py asks for more
+        sys.modules["micrograd.nn"] = _stand_in("nn", Module=trusted.Module)
+    nn = importlib.import_module("micrograd.nn")
+    train = importlib.import_module("micrograd.train")
+    return Target(value_class, nn, train, lambda nouts, seed: trusted.make_mlp(value_class, 2, nouts, seed),
+                  kit_backward, grad_of=trusted.grad_at_last_backward)
+
+
+def _stand_in(module: str, **names: Any) -> types.ModuleType:
+    """`micrograd.<module>` holding the kit's `names`; any other name asked of it comes from the
+    student's own file, loaded only then. So a student's engine.py whose import hangs or crashes
+    costs nn and train nothing, while a train.py that also takes draw_dot from engine.py still runs."""
+    stand_in = types.ModuleType(f"micrograd.{module}")
+    stand_in.__dict__.update(names)
+    students = f"micrograd._students_{module}"
+
+    def __getattr__(name: str) -> Any:
+        if name.startswith("__"):  # the import system asking about the module itself (__path__, ...)
+            raise AttributeError(name)
+        if students not in sys.modules:
+            path = Path(sys.modules["micrograd"].__path__[0]) / f"{module}.py"
+            spec = importlib.util.spec_from_file_location(students, path)
+            sys.modules[students] = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(sys.modules[students])
+        return getattr(sys.modules[students], name)
+
+    stand_in.__getattr__ = __getattr__
+    return stand_in
 
 
 def _bare_package() -> None:
@@ -173,14 +195,19 @@ def _describe(error: BaseException) -> str:
 
 # ---- the parent's side -------------------------------------------------------------------
 
+# A task whose checks lean on another's code is judged after it: the closures before the
+# expressions that combine them, the training loop before the zeroing inside it.
+JUDGING_ORDER = tuple(t for t in TASK_IDS if t != "zero_grad") + ("zero_grad",)
+
+
 def judge(seed: int, outcomes: dict[str, Outcome]) -> list[TaskResult]:
     """One TaskResult per rubric task, decided here from the seed and the reported numbers."""
     results: dict[str, TaskResult] = {}
-    for task_id in TASK_IDS:
+    for task_id in JUDGING_ORDER:
         outcome = outcomes.get(task_id, Failure("not_run", "the task was not run"))
         checks = _checks(task_id, seed, outcome, results)
         results[task_id] = _result(task_id, checks)
-    return list(results.values())
+    return [results[task_id] for task_id in TASK_IDS]
 
 
 def _checks(task_id: str, seed: int, outcome: Outcome, earlier: dict[str, TaskResult]) -> list[tuple[str, bool, str]]:
@@ -195,6 +222,8 @@ def _checks(task_id: str, seed: int, outcome: Outcome, earlier: dict[str, TaskRe
     for k, (case, report) in enumerate(zip(cases, reports)):
         if not isinstance(report, dict):
             checks.append((f"case {k + 1}", False, "no usable report for this case"))
+        elif "error" in report and case["kind"] == "zero_grad_loop" and not earlier["training_loop"].passed:
+            continue  # the loop itself does not run yet (its own task says why): zeroing in it cannot be judged
         elif "error" in report:
             checks.append((f"case {k + 1}", False, _raised(report["error"])))
         else:

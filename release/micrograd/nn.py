@@ -20,7 +20,7 @@ class Module:
 
     def zero_grad(self) -> None:
         """Set every parameter's gradient to zero, before the next backward pass."""
-        raise NotImplementedError("zero_grad: set every parameter's .grad to 0 (and call model.zero_grad() before each backward pass)")
+        raise NotImplementedError("zero_grad: set every parameter's .grad to 0 (the training loop calls this before each backward pass)")
 
     def parameters(self) -> list[Value]:
         return []

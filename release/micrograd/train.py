@@ -105,11 +105,9 @@ def train(
     for step in range(steps):
         lr = learning_rate(step, steps) if callable(learning_rate) else learning_rate
 
-        # 1) zero the gradients: backward() adds to .grad, so last step's would pile up
-        raise NotImplementedError("zero_grad: set every parameter's .grad to 0 (and call model.zero_grad() before each backward pass)")
-
+        # 1) zero the gradients (backward() adds to .grad, so last step's would pile up),
         # 2) forward, 3) loss, 4) backward, 5) update: a small step against the gradient
-        raise NotImplementedError("training_loop: compute scores and the loss, call loss.backward(), then move every parameter against its gradient")
+        raise NotImplementedError("training_loop: zero the gradients, compute scores and the loss, call loss.backward(), then move every parameter against its gradient")
 
         if not math.isfinite(loss.data):
             raise ArithmeticError(f"the loss became {loss.data} at step {step}: try a smaller learning rate")

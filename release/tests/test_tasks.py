@@ -8,7 +8,7 @@ mistake. These are a preview: the hidden checks, on other numbers, decide your g
 """
 
 import pytest
-from mgkit_checks.public import check
+from mgkit_checks.public import NotJudgedHere, check
 from mgkit_checks.rubric import TASK_IDS
 
 TASKS = [pytest.param(task_id, marks=getattr(pytest.mark, task_id)) for task_id in TASK_IDS]
@@ -17,5 +17,7 @@ TASKS = [pytest.param(task_id, marks=getattr(pytest.mark, task_id)) for task_id 
 @pytest.mark.parametrize("task_id", TASKS)
 def test_task(task_id: str) -> None:
     message = check(task_id)
+    if isinstance(message, NotJudgedHere):
+        pytest.skip(message)
     if message:
         pytest.fail(message, pytrace=False)  # the message is the lesson; the kit's traceback is noise

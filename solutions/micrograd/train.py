@@ -105,13 +105,10 @@ def train(
     for step in range(steps):
         lr = learning_rate(step, steps) if callable(learning_rate) else learning_rate
 
-        # 1) zero the gradients: backward() adds to .grad, so last step's would pile up
-        ### BEGIN SOLUTION zero_grad
-        model.zero_grad()
-        ### END SOLUTION
-
+        # 1) zero the gradients (backward() adds to .grad, so last step's would pile up),
         # 2) forward, 3) loss, 4) backward, 5) update: a small step against the gradient
         ### BEGIN SOLUTION training_loop
+        model.zero_grad()
         scores = [model(x) for x in xs]
         loss = loss_fn(scores, ys) + l2_penalty(model.parameters(), alpha)
         loss.backward()

@@ -19,6 +19,7 @@ import os
 from types import SimpleNamespace
 from typing import Any
 
+from .public import NotJudgedHere
 from .public import check as public_check
 
 NOT_INSTALLED = "not graded: the grading environment has no micrograd-kit (pip install -e <the kit's folder>)"
@@ -32,6 +33,9 @@ def check(task_id: str, namespace: dict[str, Any]) -> str | None:
     message = public_check(task_id, SimpleNamespace(engine=code, nn=code, train=code))
     if message is None:
         print(f"{task_id}: the public checks pass")
+    elif isinstance(message, NotJudgedHere):
+        print(message)  # nothing wrong found, nothing proven: the hidden checks decide
+        return None
     return message
 
 

@@ -36,9 +36,10 @@ TASKS: tuple[Task, ...] = (
     Task("grad_accumulation", 12, "gradients add up when a value is used more than once",
          "use += in every _backward: a value that feeds several ops gets the sum of their gradients"),
     Task("zero_grad", 10, "Module.zero_grad(), and zeroing before every backward pass in training",
-         "set every parameter's .grad to 0 (and call model.zero_grad() before each backward pass)"),
+         "set every parameter's .grad to 0 (the training loop calls this before each backward pass)"),
     Task("training_loop", 16, "the training loop: forward, loss, backward, update, repeated",
-         "compute scores and the loss, call loss.backward(), then move every parameter against its gradient"),
+         "zero the gradients, compute scores and the loss, call loss.backward(), "
+         "then move every parameter against its gradient"),
 )
 
 TASK_IDS: tuple[str, ...] = tuple(task.id for task in TASKS)

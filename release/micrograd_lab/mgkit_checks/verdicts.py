@@ -251,7 +251,7 @@ def judge_zero_grad_module(case: dict, seen: dict) -> tuple[bool, str]:
 
 def judge_zero_grad_loop(case: dict, seen: dict) -> tuple[bool, str]:
     once, twice = seen["1"], seen["2"]
-    if len(once) == len(twice) and all(close(b, a) for a, b in zip(once, twice) if isinstance(a, float)):
+    if len(once) == len(twice) and all(isinstance(a, float) and close(b, a) for a, b in zip(once, twice)):
         return True, ""
     ratio = [b / a for a, b in zip(once, twice) if isinstance(a, float) and isinstance(b, float) and abs(a) > 1e-9]
     doubled = ratio and all(abs(r - 2) < 1e-3 for r in ratio)
