@@ -69,7 +69,8 @@ def find_submissions(folder: Path, out: Path | None = None) -> dict[str, Path]:
         is_submission = entry.is_dir() or (entry.suffix == ".ipynb" and entry.is_file())
         if entry.name.startswith(".") or not is_submission or entry.resolve() == skip:
             continue
-        found.setdefault(entry.stem if entry.suffix == ".ipynb" else entry.name, entry)
+        student = entry.stem if entry.suffix == ".ipynb" else entry.name
+        found[entry.name if student in found else student] = entry  # alice/ and alice.ipynb: both graded
     return found
 
 

@@ -94,3 +94,11 @@ def test_submissions_are_one_folder_or_notebook_per_student(tmp_path):
     assert list(find_submissions(submissions, out)) == ["alice", "bob", "chloé smith", "dan"]
     with pytest.raises(NotADirectoryError):
         find_submissions(submissions / "notes.txt")
+
+
+def test_a_folder_and_a_notebook_of_the_same_name_are_both_graded(tmp_path):
+    from autograder.gradebook import find_submissions
+
+    (tmp_path / "alice").mkdir()
+    (tmp_path / "alice.ipynb").write_text("{}")
+    assert find_submissions(tmp_path) == {"alice": tmp_path / "alice", "alice.ipynb": tmp_path / "alice.ipynb"}
