@@ -97,8 +97,6 @@ def test_submissions_are_one_folder_or_notebook_per_student(tmp_path):
 
 
 def test_a_folder_and_a_notebook_of_the_same_name_are_both_graded(tmp_path):
-    from autograder.gradebook import find_submissions
-
     (tmp_path / "alice").mkdir()
     (tmp_path / "alice.ipynb").write_text("{}")
     assert find_submissions(tmp_path) == {"alice": tmp_path / "alice", "alice.ipynb": tmp_path / "alice.ipynb"}
