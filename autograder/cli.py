@@ -148,6 +148,8 @@ def _grade_all(args: argparse.Namespace) -> int:
         raise ValueError("--late-penalty and --late-cap need a --deadline")
     if args.merge and (args.seed is not None or args.force):
         raise ValueError("--merge grades nothing: leave out --seed and --force")
+    if args.out.exists() and not args.out.is_dir():
+        raise NotADirectoryError(f"{args.out} is a file: --out takes the folder to write results and gradebook.csv in")
     late = LatePolicy(args.deadline, args.late_penalty, args.late_cap) if args.deadline else None
     if args.merge:
         results = merge(args.submissions, args.out, late)

@@ -130,6 +130,8 @@ def check_replaceable(path: Path, force: bool) -> None:
     """FileExistsError unless `path` is free, written by mgkit, or `force` says replace it anyway."""
     if not path.parent.is_dir():
         raise FileNotFoundError(f"{path.parent} is not a folder: make it first, or pass another --out")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder: pass --out a file, such as {path / 'results.json'}")
     if path.exists() and not force:
         try:
             read(path)

@@ -112,3 +112,13 @@ def test_demo_grades_the_reference_the_starter_and_a_bug(capsys):
     assert f"the reference solution: {TOTAL_POINTS} / {TOTAL_POINTS}" in out and "the untouched starter: 0 /" in out
     buggy = out.split("a bug")[1]
     assert "grad_accumulation     0/12  failed" in buggy and buggy.count("  passed\n") == len(TASK_IDS) - 1
+
+
+def test_out_that_is_the_wrong_kind_stops_before_grading(tmp_path, capsys):
+    submission = reference_copy(tmp_path / "submission")
+    code, out, err = grade_cli(capsys, submission, "--out", tmp_path, "--force")
+    assert code == 1 and out == "" and "is a folder" in err and len(err.strip().splitlines()) == 1
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    assert main(["grade-all", str(tmp_path), "--out", str(a_file)]) == 1
+    assert "is a file" in capsys.readouterr().err and a_file.read_text() == "mine"
