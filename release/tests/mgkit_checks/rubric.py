@@ -37,7 +37,7 @@ TASKS: tuple[Task, ...] = (
          "use += in every _backward: a value that feeds several ops gets the sum of their gradients"),
     Task("zero_grad", 10, "Module.zero_grad(), and zeroing before every backward pass in training",
          "set every parameter's .grad to 0 (the training loop calls this before each backward pass)"),
-    Task("training_loop", 16, "the training loop: forward, loss, backward, update, repeated",
+    Task("training_loop", 16, "the training loop: zero grads, forward, loss, backward, update, repeated",
          "zero the gradients, compute scores and the loss, call loss.backward(), "
          "then move every parameter against its gradient"),
 )
