@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import sys
+
 import pytest
+from mutants import MUTANTS, apply
 
 from autograder.checks import Failure, Observation, hidden, judge, trusted
 from autograder.checks.probes import Target, probe
+from autograder.checks.public import check
 from autograder.checks.verdicts import judge_train
 from autograder.reference import load
 from autograder.rubric import TASK_IDS
@@ -51,3 +57,23 @@ def test_every_task_appears_even_when_nothing_ran():
     assert [r.task_id for r in results] == list(TASK_IDS)
     assert all(r.score == 0 for r in results)
     assert "infinite loop" in results[1].feedback
+
+
+def load_as(name: str, folder) -> object:
+    """A submission folder's micrograd, imported under a private name with its three modules."""
+    package_dir = folder / "micrograd"
+    spec = importlib.util.spec_from_file_location(name, package_dir / "__init__.py",
+                                                  submodule_search_locations=[str(package_dir)])
+    package = sys.modules[name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(package)
+    for module in ("engine", "nn", "train"):
+        importlib.import_module(f"{name}.{module}")
+    return package
+
+
+def test_public_checks_of_a_given_package_judge_that_package_throughout(tmp_path):
+    """The notebook passes its own code in: checks that lean on another task must use it too."""
+    never_zeroes = next(m for m in MUTANTS if m.name == "loop never zeroes")
+    package = load_as("never_zeroes_micrograd", apply(never_zeroes, tmp_path / "student"))
+    message = check("zero_grad", package)
+    assert message and "doubled" in message
