@@ -74,6 +74,7 @@ def _release(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from .outputs import check_replaceable, write_atomically
     from .platforms import github, gradescope
 
     if args.platform == "gradescope":
@@ -83,9 +84,8 @@ def _export(args: argparse.Namespace) -> int:
         return 0
     out = args.out or Path("grade-class.yml")
     text = github.instructor_workflow()
-    if out.exists() and not args.force and out.read_text(errors="replace") != text:
-        raise FileExistsError(f"{out} exists and differs: pass --force to replace it, or another --out")
-    out.write_text(text)
+    check_replaceable(out, args.force, lambda path: path.read_text(errors="replace") == text)
+    write_atomically(out, text)
     print(f"wrote {out}: put it in .github/workflows/ of the course staff's private repository (docs/INSTRUCTORS.md)")
     return 0
 
@@ -122,10 +122,11 @@ def _add_grading_commands(commands: argparse._SubParsersAction) -> None:
 
 def _grade(args: argparse.Namespace) -> int:
     from .grading import grade
-    from .results import check_replaceable, render_table
+    from .outputs import check_replaceable
+    from .results import is_results_file, render_table
 
     if args.out:
-        check_replaceable(args.out, args.force)
+        check_replaceable(args.out, args.force, is_results_file)
     results = grade(args.submission, seed=args.seed)
     if args.out:
         results.write(args.out)

@@ -35,8 +35,9 @@ from multiprocessing.util import Finalize
 from pathlib import Path
 
 from .grading import grade
+from .outputs import write_atomically
 from .reference import MODULES
-from .results import GradingResults, read, render_feedback, write_atomically
+from .results import GradingResults, read, render_feedback
 from .rubric import BY_ID, TASK_IDS, TOTAL_POINTS
 from .sandbox import DEFAULT_LIMITS, Limits, Sandbox
 from .submission import PACKAGE, SubmissionError

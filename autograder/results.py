@@ -7,13 +7,12 @@ atomically; `render_table` (the terminal) and `render_feedback` (feedback.md) on
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .checks.api import TaskResult
+from .outputs import write_atomically
 from .rubric import BY_ID, TASK_IDS, TASKS
 
 KIT = "micrograd-kit"  # in extra_data: marks a results.json that mgkit may replace
@@ -102,21 +101,6 @@ class GradingResults:
         write_atomically(path, json.dumps(self.to_gradescope(), indent=2, ensure_ascii=False) + "\n")
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename it over `path` in one step."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def read(path: Path) -> GradingResults:
     """A results.json that mgkit wrote; ValueError if it is not one, OSError if unreadable."""
     try:
@@ -126,18 +110,13 @@ def read(path: Path) -> GradingResults:
     return GradingResults.from_gradescope(data)
 
 
-def check_replaceable(path: Path, force: bool) -> None:
-    """FileExistsError unless `path` is free, written by mgkit, or `force` says replace it anyway."""
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"{path.parent} is not a folder: make it first, or pass another --out")
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a folder: pass --out a file, such as {path / 'results.json'}")
-    if path.exists() and not force:
-        try:
-            read(path)
-        except (OSError, ValueError):
-            raise FileExistsError(f"{path} exists and mgkit did not write it: pass --force to replace it,"
-                                  " or another --out") from None
+def is_results_file(path: Path) -> bool:
+    """Whether `path` holds results mgkit wrote (which a new grade may replace)."""
+    try:
+        read(path)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 # ---- views ---------------------------------------------------------------------------------

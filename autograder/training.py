@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from . import reference
 from .checks.verdicts import mlp_scores
+from .outputs import check_replaceable
 
 LAYER_SIZES = [16, 16, 1]  # Karpathy's demo: MLP(2, [16, 16, 1])
 PNG_SOFTWARE_TAG = "mgkit train"  # written into the PNG, so a rerun may replace its own picture
@@ -25,7 +26,7 @@ class TrainResult:
 
 def run(steps: int, samples: int, seed: int, out: Path, overwrite: bool = False) -> TrainResult:
     """Train MLP(2, [16, 16, 1]) as in Karpathy's demo and save the loss curve and decision boundary."""
-    _check_writable(out, overwrite)
+    check_replaceable(out, overwrite, lambda path: _png_software(path) == PNG_SOFTWARE_TAG)
     micrograd = reference.load()
     xs, ys = micrograd.train.make_moons(samples, noise=0.1, seed=seed)
     model = micrograd.nn.MLP(2, LAYER_SIZES, rng=random.Random(seed))
@@ -37,13 +38,6 @@ def run(steps: int, samples: int, seed: int, out: Path, overwrite: bool = False)
         history = micrograd.train.train(model, xs, ys, steps=steps, on_step=on_step)
     _plot(model, xs, ys, history, out)
     return TrainResult(history.losses[-1], history.accuracies[-1], out)
-
-
-def _check_writable(out: Path, overwrite: bool) -> None:
-    if out.exists() and not overwrite and _png_software(out) != PNG_SOFTWARE_TAG:
-        raise FileExistsError(f"{out} exists and mgkit did not make it: pass --force to replace it, or another --out")
-    if not out.parent.is_dir():
-        raise FileNotFoundError(f"{out.parent} is not a folder: make it first, or pass another --out")
 
 
 def _png_software(path: Path) -> str | None:

@@ -13,10 +13,11 @@ import pytest
 from fake_checks import CORRECT_ENGINE, engine_answering, write_submission
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder import results as results_module
+from autograder import outputs as outputs_module
 from autograder.checks.api import TaskResult
 from autograder.grading import grade
-from autograder.results import GradingResults, check_replaceable, render_feedback, render_table
+from autograder.outputs import check_replaceable
+from autograder.results import GradingResults, is_results_file, render_feedback, render_table
 from autograder.rubric import TASK_IDS, TASKS, TOTAL_POINTS
 from autograder.sandbox import Limits, Sandbox
 from autograder.submission import MAX_MODULE_BYTES, SubmissionError, load, private_copy, starter
@@ -278,7 +279,7 @@ def test_results_are_written_atomically_and_read_back(tmp_path, monkeypatch):
     def power_cut(fd):
         raise OSError("disk gone")
 
-    monkeypatch.setattr(results_module.os, "fsync", power_cut)
+    monkeypatch.setattr(outputs_module.os, "fsync", power_cut)
     with pytest.raises(OSError):
         sample_results(graded=False).write(path)
     assert path.read_text() == before and os.listdir(tmp_path) == ["results.json"]
@@ -286,13 +287,13 @@ def test_results_are_written_atomically_and_read_back(tmp_path, monkeypatch):
 
 def test_only_mgkits_own_results_are_replaced_without_force(tmp_path):
     path = tmp_path / "results.json"
-    check_replaceable(path, force=False)
+    check_replaceable(path, False, is_results_file)
     path.write_text('{"score": 100}')
     with pytest.raises(FileExistsError, match="--force"):
-        check_replaceable(path, force=False)
-    check_replaceable(path, force=True)
+        check_replaceable(path, False, is_results_file)
+    check_replaceable(path, True, is_results_file)
     sample_results().write(path)
-    check_replaceable(path, force=False)
+    check_replaceable(path, False, is_results_file)
 
 
 def test_the_views_show_every_task():

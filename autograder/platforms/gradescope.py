@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import sys
 import tempfile
 import zipfile
@@ -38,8 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from ..grading import grade
+from ..outputs import check_replaceable, write_atomically
 from ..reference import MODULES
-from ..results import GradingResults, render_table, write_atomically
+from ..results import GradingResults, render_table
 from ..submission import PACKAGE, SubmissionError, starter
 
 VISIBILITIES = ("after_published", "after_due_date", "visible", "hidden")  # Gradescope's, most used first
@@ -98,10 +98,7 @@ def export(out: Path, visibility: str = VISIBILITIES[0], force: bool = False) ->
     """Write the autograder zip to `out` (atomically); the names it holds, in order."""
     if visibility not in VISIBILITIES:
         raise ValueError(f"visibility {visibility!r}: use one of {', '.join(VISIBILITIES)}")
-    if not out.parent.is_dir():
-        raise FileNotFoundError(f"{out.parent} is not a folder: make it first, or pass another --out")
-    if out.exists() and not force and not _is_ours(out):
-        raise FileExistsError(f"{out} exists and mgkit did not write it: pass --force to replace it, or another --out")
+    check_replaceable(out, force, _is_ours)
     files = zip_files(visibility)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -111,7 +108,7 @@ def export(out: Path, visibility: str = VISIBILITIES[0], force: bool = False) ->
             entry.external_attr = mode << 16
             entry.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(entry, text)
-    _write_bytes_atomically(out, buffer.getvalue())
+    write_atomically(out, buffer.getvalue())
     return sorted(files)
 
 
@@ -137,18 +134,6 @@ def _is_ours(path: Path) -> bool:
             return {"run_autograder", f"{KIT}/autograder/platforms/gradescope.py"} <= set(archive.namelist())
     except (OSError, zipfile.BadZipFile):
         return False
-
-
-def _write_bytes_atomically(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.chmod(temporary, READABLE)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 # ---- inside Gradescope ----------------------------------------------------------------------

@@ -1,0 +1,33 @@
+"""Files the kit writes for people: never over one it did not write unless asked, and always whole."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+
+def check_replaceable(path: Path, force: bool, is_ours: Callable[[Path], bool]) -> None:
+    """A one-line error unless `path` may be written: free, written by mgkit (`is_ours`), or `force`."""
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{path.parent} is not a folder: make it first, or pass another --out")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder: pass --out a file in it")
+    if path.exists() and not force and not is_ours(path):
+        raise FileExistsError(f"{path} exists and mgkit did not write it: pass --force to replace it, or another --out")
+
+
+def write_atomically(path: Path, data: str | bytes) -> None:
+    """Write to a temporary file beside `path`, then rename it over `path` in one step."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data.encode() if isinstance(data, str) else data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
