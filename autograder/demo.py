@@ -15,10 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .grading import SEED_RANGE, grade
-from .reference import MODULES, REFERENCE_PACKAGE_DIR
+from .reference import REFERENCE_PACKAGE_DIR
 from .results import GradingResults
 from .sandbox import Sandbox
-from .submission import PACKAGE, starter
+from .submission import PACKAGE, write_package
 
 # The built-in bug: the second input of `*` overwrites its gradient instead of adding to it.
 BUG_FILE = "engine.py"
@@ -48,9 +48,7 @@ def _reference(package: Path) -> None:
 
 
 def _starter(package: Path) -> None:
-    package.mkdir(parents=True)
-    for module in ("__init__", *MODULES):
-        (package / f"{module}.py").write_text(starter(module))
+    write_package(package)
 
 
 def _buggy(package: Path) -> None:

@@ -47,6 +47,10 @@ class GradingResults:
         tasks = tuple(TaskResult(task.id, 0.0, float(task.points), message) for task in TASKS)
         return cls(tasks, seed, execution_time, notes, graded=False)
 
+    def passed(self, task: TaskResult) -> bool:
+        """A task passed only in a grade the grader could make."""
+        return task.passed and self.graded
+
     @property
     def score(self) -> float:
         return sum(task.score for task in self.tasks)
@@ -72,7 +76,7 @@ class GradingResults:
                 "name": f"{task.task_id}: {BY_ID[task.task_id].title}",
                 "score": task.score,
                 "max_score": task.max_score,
-                "status": "passed" if task.passed and self.graded else "failed",
+                "status": "passed" if self.passed(task) else "failed",
                 "output": task.feedback,
                 "visibility": "visible",
                 "tags": [task.task_id],
@@ -127,7 +131,7 @@ def render_table(results: GradingResults) -> str:
     lines = [f"{'task':<{width}}  {'points':>7}  result"]
     for task in results.tasks:
         points = f"{task.score:g}/{task.max_score:g}"
-        verdict = "passed" if task.passed and results.graded else f"failed: {_first_line(task.feedback)}"
+        verdict = "passed" if results.passed(task) else f"failed: {_first_line(task.feedback)}"
         lines.append(f"{task.task_id:<{width}}  {points:>7}  {verdict}")
     lines.append(f"{'total':<{width}}  {f'{results.score:g}/{results.max_score:g}':>7}")
     flags = [f"For the instructor to review (not a penalty): {flag}" for flag in results.flags]
@@ -144,7 +148,7 @@ def render_feedback(results: GradingResults, student: str) -> str:
     lines = [f"# micrograd: {student}, {results.score:g} / {results.max_score:g}", "", results.summary(), "",
              "| task | points | result |", "| --- | --- | --- |"]
     lines += [f"| `{task.task_id}` | {task.score:g} / {task.max_score:g} | "
-              f"{'passed' if task.passed and results.graded else 'failed'} |" for task in results.tasks]
+              f"{'passed' if results.passed(task) else 'failed'} |" for task in results.tasks]
     for task in results.tasks:
         lines += ["", f"## `{task.task_id}`: {BY_ID[task.task_id].title}", "", task.feedback]
     return "\n".join(lines) + "\n"

@@ -195,15 +195,20 @@ def private_copy(submission: Submission) -> Iterator[Path]:
     """A fresh folder (mode 0700) holding micrograd/ with the kit's __init__.py and the three modules."""
     folder = Path(tempfile.mkdtemp(prefix="mgkit-"))
     try:
-        package = folder / PACKAGE
-        package.mkdir(mode=0o700)
-        (package / "__init__.py").write_text(starter("__init__"))
-        for module in MODULES:
-            text = submission.sources.get(module)
-            (package / f"{module}.py").write_bytes(text if text is not None else starter(module).encode())
+        (folder / PACKAGE).mkdir(mode=0o700)
+        write_package(folder / PACKAGE, submission.sources)
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_package(package: Path, sources: dict[str, bytes | None] | None = None) -> None:
+    """micrograd/ in `package`: the kit's __init__.py, and each module from `sources` or else the starter."""
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text(starter("__init__"))
+    for module in MODULES:
+        text = (sources or {}).get(module)
+        (package / f"{module}.py").write_bytes(text if text is not None else starter(module).encode())
 
 
 @cache

@@ -40,7 +40,7 @@ from ..grading import grade
 from ..outputs import check_replaceable, write_atomically
 from ..reference import MODULES
 from ..results import GradingResults, render_table
-from ..submission import PACKAGE, SubmissionError, starter
+from ..submission import PACKAGE, SubmissionError, starter, write_package
 
 VISIBILITIES = ("after_published", "after_due_date", "visible", "hidden")  # Gradescope's, most used first
 ROOT_VARIABLE = "MGKIT_AUTOGRADER_ROOT"  # stands in for /autograder when a test runs the scripts
@@ -178,9 +178,7 @@ def self_check() -> bool:
     """Grade the untouched starter: every task graded, none passed. What setup.sh runs once."""
     with tempfile.TemporaryDirectory(prefix="mgkit-self-check-") as temporary:
         package = Path(temporary) / "starter" / PACKAGE
-        package.mkdir(parents=True)
-        for module in ("__init__", *MODULES):
-            (package / f"{module}.py").write_text(starter(module))
+        write_package(package)
         results = grade(package.parent, seed=0)
     print(render_table(results))
     return results.graded and results.score == 0

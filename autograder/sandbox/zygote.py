@@ -217,7 +217,7 @@ def _run_task(request: dict, observe, setting: Setting) -> dict:
     os.close(report_w)
     _send({"started": pid if setting.pids_as_parent_sees_them else None})  # for the parent's last resort
     read, timed_out, too_big = _read_report(pid, report_r, started + limits["seconds"], limits["report_bytes"])
-    stray = _kill_everything(pid)
+    _kill_everything(pid)
     imported = read.startswith(IMPORTED)
     report = read[len(IMPORTED):] if imported else read
     status = _reap(pid)
@@ -229,8 +229,6 @@ def _run_task(request: dict, observe, setting: Setting) -> dict:
         "report_too_big": too_big,
         "imported": imported,
         "output_bytes": os.fstat(output).st_size,
-        "stray_processes": stray,
-        "seconds": round(time.monotonic() - started, 4),
     }
     os.close(report_r)
     os.close(output)
@@ -308,25 +306,22 @@ def _drain(fd: int, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _kill_everything(pid: int) -> int:
-    """SIGKILL the worker's process group, then every descendant left; return how many were left.
+def _kill_everything(pid: int) -> None:
+    """SIGKILL the worker's process group, then every descendant left.
 
     Each round kills the zygote's children; their own children then come to it (it is their
     subreaper) for the next round. The rounds are bounded: a fork bomb that outruns them (only
     possible without the syscall filter) is left to the next task's sweep.
     """
     _kill(os.killpg, pid)
-    stray = 0
     for _ in range(SWEEP_ROUNDS):
         left = [child for child in linux.children() if child != pid]
         if not left:
             break
-        stray += len(left)
         for child in left:
             _kill(os.kill, child)
         for child in left:
             _reap(child)
-    return stray
 
 
 def _kill(kill, pid: int) -> None:
