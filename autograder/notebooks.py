@@ -26,9 +26,9 @@ import nbformat
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from .markers import BEGIN, find_regions
+from .markers import Region, find_regions
 from .reference import MODULES
-from .rubric import BY_ID, TASK_IDS
+from .rubric import BY_ID, TASK_IDS, TASKS
 
 
 class StoryError(ValueError):
@@ -207,7 +207,7 @@ class _Builder:
             tag["package_imports"] = imports
         grade_id = f"{module}_{names[0]}"
         metadata = {"mgkit": tag, "nbgrader": _nbgrader(grade_id, solution=bool(regions), locked=not regions)}
-        self.cells.append(new_code_cell(_with_hints(source), id=grade_id, metadata=metadata))
+        self.cells.append(new_code_cell(_with_hints(source, regions), id=grade_id, metadata=metadata))
 
     def _check_cell(self, line: int, task_id: str) -> None:
         if task_id not in BY_ID:
@@ -247,24 +247,19 @@ def _nbgrader(grade_id: str, *, solution: bool = False, grade: bool = False, loc
     return metadata
 
 
-def _with_hints(source: str) -> str:
+def _with_hints(source: str, regions: list[Region]) -> str:
     """Above each solution region, a comment naming its task and what to write.
 
     nbgrader replaces the region with its own stub, so the task id must sit outside it.
     """
-    out = []
-    for line in source.splitlines():
-        stripped = line.strip()
-        if stripped.startswith(BEGIN):
-            task_id = stripped[len(BEGIN) :].split()[0]
-            out.append(f"{line[: len(line) - len(line.lstrip())]}# {task_id}: {BY_ID[task_id].hint}")
-        out.append(line)
-    return "\n".join(out)
+    lines = source.splitlines()
+    for region in reversed(regions):
+        lines.insert(region.begin - 1, f"{region.indent}# {BY_ID[region.task_id].message}")
+    return "\n".join(lines)
 
 
 def _task_table() -> str:
-    rows = [f"| `{task.id}` | {task.points} | {task.title} |" for task in BY_ID.values()]
-    return "\n".join(["| task | points | what you write |", "| --- | --- | --- |", *rows])
+    return "\n".join(["| task | points | what you write |", "| --- | --- | --- |", *(t.row for t in TASKS)])
 
 
 # --- a notebook, back into modules --------------------------------------------------------------

@@ -114,13 +114,11 @@ def _write_check_library(out: Path) -> None:
 
 
 def _readme(regions: list[Region]) -> str:
-    files: dict[str, list[str]] = {task.id: [] for task in TASKS}
+    files: dict[str, dict[str, None]] = {task.id: {} for task in TASKS}  # a dict keeps order, once each
     for region in regions:
         for task_id in region.task_ids:
-            name = f"`micrograd/{region.path.name}`"
-            if name not in files[task_id]:
-                files[task_id].append(name)
-    rows = "\n".join(f"| `{task.id}` | {task.points} | {task.title} | {', '.join(files[task.id])} |" for task in TASKS)
+            files[task_id][f"`micrograd/{region.path.name}`"] = None
+    rows = "\n".join(f"{task.row} {', '.join(files[task.id])} |" for task in TASKS)
     return README.format(rows=rows, total=sum(task.points for task in TASKS), assignment=ASSIGNMENT)
 
 

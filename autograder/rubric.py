@@ -16,6 +16,16 @@ class Task:
     title: str  # what the student writes, for tables and feedback
     hint: str  # the one line a stub raises with: what to write, not the answer
 
+    @property
+    def message(self) -> str:
+        """What a stub says, and the notebook above a region: the task and what to write."""
+        return f"{self.id}: {self.hint}"
+
+    @property
+    def row(self) -> str:
+        """The task in a Markdown table of id, points and what the student writes."""
+        return f"| `{self.id}` | {self.points} | {self.title} |"
+
 
 TASKS: tuple[Task, ...] = (
     Task("add_backward", 8, "the _backward closure of +",

@@ -18,8 +18,7 @@ from .rubric import BY_ID
 
 def stub_line(task_id: str, indent: str) -> str:
     """The one line a region becomes in the student's starter."""
-    message = f"{task_id}: {BY_ID[task_id].hint}"
-    return f"{indent}raise NotImplementedError({json.dumps(message, ensure_ascii=False)})"
+    return f"{indent}raise NotImplementedError({json.dumps(BY_ID[task_id].message, ensure_ascii=False)})"
 
 
 def make_stub(path: Path, text: str | None = None) -> str:

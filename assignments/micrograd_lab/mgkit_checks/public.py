@@ -68,7 +68,7 @@ def check(task_id: str, package: ModuleType | None = None) -> str | None:
     try:
         target = student_target(package or _import_student_package(task_id))
         for case in PUBLIC_CASES[task_id]:
-            message = _check_case(task_id, case, target)
+            message = _check_case(task_id, case, target, package)
             if message:
                 return f"{task_id}: {message}{note}"
     except NotImplementedError as error:
@@ -83,14 +83,14 @@ def check(task_id: str, package: ModuleType | None = None) -> str | None:
     return None
 
 
-def _check_case(task_id: str, case: dict, target) -> str:
+def _check_case(task_id: str, case: dict, target, package: ModuleType | None) -> str:
     kind = case["kind"]
     if kind == "op" and "start" in case:  # accumulation: the same closure from 0 and from start
         fresh = probe({**case, "start": None}, target)
         return judge_accumulation(fresh, probe(case, target), case)[1]
-    if kind == "expr" and any(check(OP_TASK[op]) for op in case["ops"]):
+    if kind == "expr" and any(check(OP_TASK[op], package) for op in case["ops"]):
         return ""  # the op's own task fails first: fix that, then this case is judged
-    if kind == "zero_grad_loop" and check("training_loop"):
+    if kind == "zero_grad_loop" and check("training_loop", package):
         return ""  # the loop that should zero does not work yet: its own task says why
     report = probe(case, target)
     if kind == "train":

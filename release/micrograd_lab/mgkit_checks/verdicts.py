@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .cases import FORWARD, INPUT_NAMES, op_text
+from .cases import FORWARD, INPUT_NAMES, evaluate, op_text
 
 RTOL = 1e-4  # relative: a correct closure agrees with a central difference to ~1e-9
 ATOL = 1e-6  # for gradients that should be 0
@@ -143,7 +143,7 @@ def expected_expr_grads(case: dict) -> dict[str, float]:
     values = [case["vars"][n] for n in names]
 
     def f(*args: float) -> float:
-        return eval(case["expr"], {"__builtins__": {}}, {n: Num(a) for n, a in zip(names, args)}).x
+        return evaluate(case["expr"], dict(zip(names, args)))
 
     return {n: central_difference(f, values, i) for i, n in enumerate(names)}
 
@@ -160,30 +160,6 @@ def judge_expr(case: dict, seen: dict) -> tuple[bool, str]:
         f"{', '.join(f'{n}.grad = {w:.6g}' for n, w in want.items())}."
     )
     return False, message + " Likely mistake: a value used twice must collect both gradients: use += in _backward."
-
-
-class Num:
-    """A float with the Value methods, so the kit's expression text also runs on plain numbers."""
-
-    def __init__(self, x: float):
-        self.x = float(x)
-
-    def _lift(self, other):  # noqa: ANN001
-        return other.x if isinstance(other, Num) else float(other)
-
-    def __add__(self, o): return Num(self.x + self._lift(o))  # noqa: E704
-    __radd__ = __add__
-    def __mul__(self, o): return Num(self.x * self._lift(o))  # noqa: E704
-    __rmul__ = __mul__
-    def __sub__(self, o): return Num(self.x - self._lift(o))  # noqa: E704
-    def __rsub__(self, o): return Num(self._lift(o) - self.x)  # noqa: E704
-    def __truediv__(self, o): return Num(self.x / self._lift(o))  # noqa: E704
-    def __rtruediv__(self, o): return Num(self._lift(o) / self.x)  # noqa: E704
-    def __neg__(self): return Num(-self.x)  # noqa: E704
-    def __pow__(self, p): return Num(self.x ** p)  # noqa: E704
-    def tanh(self): return Num(math.tanh(self.x))  # noqa: E704
-    def exp(self): return Num(math.exp(self.x))  # noqa: E704
-    def relu(self): return Num(max(self.x, 0.0))  # noqa: E704
 
 
 # ---- backward(): the order of the closures -----------------------------------------------
