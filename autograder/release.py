@@ -145,8 +145,9 @@ def _generate_assignment(root: Path, out: Path) -> None:
     command = [sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--no-db", "--log-level=WARN"]
     done = subprocess.run(command, cwd=out, capture_output=True, text=True)
     if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ReleaseError(f"{root / SOURCE}: nbgrader generate_assignment failed: {last}")
+        said = " | ".join(done.stderr.strip().splitlines()[-5:]) or "no output"  # the error and its context
+        raise ReleaseError(f"{root / SOURCE}: nbgrader generate_assignment failed on the staged build "
+                           f"(nothing was written): {said}")
 
 
 # --- safety and comparison ----------------------------------------------------------------------

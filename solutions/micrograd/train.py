@@ -106,7 +106,8 @@ def train(
         lr = learning_rate(step, steps) if callable(learning_rate) else learning_rate
 
         # 1) zero the gradients (backward() adds to .grad, so last step's would pile up),
-        # 2) forward, 3) loss, 4) backward, 5) update: a small step against the gradient
+        # 2) forward: `scores`, 3) `loss` (the lines after this step read both), 4) backward,
+        # 5) update: a small step against the gradient
         ### BEGIN SOLUTION training_loop
         model.zero_grad()
         scores = [model(x) for x in xs]
