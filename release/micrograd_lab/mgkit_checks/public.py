@@ -15,7 +15,7 @@ import sys
 import traceback
 from types import ModuleType, SimpleNamespace
 
-from .cases import OP_TASK, op_case
+from .cases import op_case
 from .probes import BuiltFromOtherOps, probe, student_target
 from .verdicts import (
     judge_accumulation,
@@ -43,14 +43,15 @@ PUBLIC_CASES: dict[str, list[dict]] = {
     "grad_accumulation": [
         op_case("add", [-1.5, 0.75], 2.0, start=[0.5, -1.0]),
         op_case("mul", [-1.5, 0.75], 2.0, start=[0.5, -1.0]),
-        {"kind": "expr", "expr": "a + a", "ops": ["add"], "vars": {"a": 0.7}},
-        {"kind": "expr", "expr": "a * a", "ops": ["mul"], "vars": {"a": -1.2}},
-        {"kind": "expr", "expr": "(a * b) + (a * b).tanh()", "ops": ["mul", "tanh", "add"],
+        {"kind": "expr", "expr": "a + a", "needs": ["add_backward"], "vars": {"a": 0.7}},
+        {"kind": "expr", "expr": "a * a", "needs": ["mul_backward"], "vars": {"a": -1.2}},
+        {"kind": "expr", "expr": "(a * b) + (a * b).tanh()", "needs": ["mul_backward", "tanh_backward", "add_backward"],
          "vars": {"a": 0.6, "b": -0.9}},
     ],
     "topo_sort": [DIAMOND, SMALL_GRAPH, CHAIN],
     "zero_grad": [{"kind": "zero_grad_module"},
-                  {"kind": "zero_grad_loop", "points": 12, "nouts": [4, 1], "data_seed": 3, "model_seed": 4}],
+                  {"kind": "zero_grad_loop", "needs": ["training_loop"], "points": 12, "nouts": [4, 1],
+                   "data_seed": 3, "model_seed": 4}],
     "training_loop": [{"kind": "train", "points": 20, "nouts": [6, 1], "steps": 20, "lr": 0.5, "target": 0.7,
                        "data_seed": 1, "model_seed": 2}],
 }
@@ -88,10 +89,8 @@ def _check_case(task_id: str, case: dict, target, package: ModuleType | None) ->
     if kind == "op" and "start" in case:  # accumulation: the same closure from 0 and from start
         fresh = probe({**case, "start": None}, target)
         return judge_accumulation(fresh, probe(case, target), case)[1]
-    if kind == "expr" and any(check(OP_TASK[op], package) for op in case["ops"]):
-        return ""  # the op's own task fails first: fix that, then this case is judged
-    if kind == "zero_grad_loop" and check("training_loop", package):
-        return ""  # the loop that should zero does not work yet: its own task says why
+    if any(check(needed, package) for needed in case.get("needs", ())):
+        return ""  # it runs another task's code, which fails first: fix that, then this case is judged
     report = probe(case, target)
     if kind == "train":
         failures = [message for _, ok, message in judge_train(case, report) if not ok]

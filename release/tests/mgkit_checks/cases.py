@@ -10,6 +10,9 @@ unchanged. Kinds:
            the student's backward() is called.
 - "zero_grad_module", "zero_grad_loop", "train": nn and train on a known model and data.
 
+A case may name the tasks it `needs`: code of theirs that it runs. It is judged only when
+those pass (their own checks say what is wrong), so one bug costs one task.
+
 This module is shipped to students with the public checks.
 """
 
@@ -42,15 +45,17 @@ OP_TEXT = {
 INPUT_NAMES = ("a", "b")
 
 # Expressions that use one value more than once: each gradient must be the sum of its uses.
+# Next to each, the tasks whose closures it runs: it is judged only once those pass, so that a
+# wrong closure costs its own task and not grad_accumulation too.
 REPEATED = (
-    ("a + a", ("add",)),
-    ("a * a", ("mul",)),
-    ("a ** 2 + a", ("pow", "add")),
-    ("a.tanh() + a", ("tanh", "add")),
-    ("a.exp() * a", ("exp", "mul")),
-    ("a.relu() + a", ("relu", "add")),
-    ("(a * b) + (a * b).tanh()", ("mul", "tanh", "add")),  # a diamond: a*b feeds two ops
-    ("a * b + a * a + b", ("mul", "add")),
+    ("a + a", ("add_backward",)),
+    ("a * a", ("mul_backward",)),
+    ("a ** 2 + a", ("pow_backward", "add_backward")),
+    ("a.tanh() + a", ("tanh_backward", "add_backward")),
+    ("a.exp() * a", ("exp_backward", "mul_backward")),
+    ("a.relu() + a", ("relu_backward", "add_backward")),
+    ("(a * b) + (a * b).tanh()", ("mul_backward", "tanh_backward", "add_backward")),  # a diamond: a*b feeds two ops
+    ("a * b + a * a + b", ("mul_backward", "add_backward")),
 )
 
 
