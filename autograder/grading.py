@@ -5,8 +5,8 @@
     results.write(Path("results.json"))
 
 1) read the submission's three modules and copy them into a private folder;
-2) run every task's observation in the sandbox (one fresh worker per task);
-3) judge here, in the parent, from the seed and what the workers reported.
+2) for each task, run its observation in the sandbox (one fresh worker per task), and
+3) judge it here, in the parent, from the seed and what the worker reported.
 Whatever the submission does, every task gets a result. If the grader itself fails, the result
 says "not graded" with every task at 0, rather than nothing.
 """
@@ -20,12 +20,13 @@ from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
-from .checks.api import Failure, Outcome
+from .checks.api import Failure, Observation, Outcome
 from .markers import find_regions
 from .reference import MODULES, REFERENCE_PACKAGE_DIR
 from .results import GradingResults
-from .rubric import TASK_IDS
+from .rubric import TASKS
 from .sandbox import DEFAULT_LIMITS, ImportFailure, Limits, Sandbox
 from .submission import Submission, load, private_copy
 
@@ -59,31 +60,62 @@ def grade(path: Path, seed: int | None = None, *, checks: ModuleType | None = No
 def _grade(submission: Submission, seed: int, sandbox: Sandbox, started: float) -> GradingResults:
     hidden = secret_lines(sandbox.checks)  # read before any student code runs, which might rewrite the files
     with private_copy(submission) as folder:
-        outcomes = observe_all(sandbox, folder, seed)
-    verdicts = sandbox.checks.judge(seed, outcomes)  # in the parent, from plain numbers only
-    verdicts = tuple(replace(verdict, feedback=redact(verdict.feedback, hidden)) for verdict in verdicts)
-    return GradingResults(verdicts, seed, time.perf_counter() - started, submission.notes,
+        verdicts = judge_all(sandbox, folder, seed, hidden)
+    if any(isinstance(verdict, Failure) and verdict.kind == "grader" for verdict in verdicts.values()):
+        reason = next(v.detail for v in verdicts.values() if isinstance(v, Failure) and v.kind == "grader")
+        return GradingResults.not_graded(reason, seed, time.perf_counter() - started, submission.notes)
+    tasks = tuple(sandbox.checks.task_result(verdicts[task.id], float(task.points)) for task in TASKS)
+    return GradingResults(tasks, seed, time.perf_counter() - started, submission.notes,
                           isolation=sandbox.isolation, flags=submission.flags)
 
 
-def observe_all(sandbox: Sandbox, folder: Path, seed: int) -> dict[str, Outcome]:
-    """Every task's outcome, in rubric order, each from its own worker.
+def judge_all(sandbox: Sandbox, folder: Path, seed: int, hidden: frozenset[str] = frozenset(),
+              tasks: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Each task's verdict (or the grader's Failure), task by task in the checks' judging order.
 
-    When importing the student's files hangs or crashes (an infinite loop at the top of
-    engine.py, say), the other tasks that import the same fail alike without being run:
-    one deadline for the submission, not one per task.
+    Each task runs in its own worker, told which tasks passed before it: the cases that run
+    their code run now, the others wait, on both sides alike. When importing the student's
+    files hangs or crashes (an infinite loop at the top of engine.py, say), the other tasks
+    that import the same fail alike without being run: one deadline, not one per task.
+    `tasks` limits the run to some tasks (and those they lean on come first in the order).
     """
-    imports = getattr(sandbox.checks, "IMPORTS", {})
+    checks = sandbox.checks
     stuck: dict[str, Failure] = {}  # what tasks import -> how importing it failed
-    outcomes = {}
-    for task_id in TASK_IDS:
-        files = imports.get(task_id, task_id)
-        outcome = stuck.get(files) or sandbox.run(folder, task_id, seed)
+    verdicts: dict[str, Any] = {}
+    for task_id in checks.JUDGING_ORDER:
+        if tasks is not None and task_id not in tasks:
+            continue
+        files = checks.IMPORTS.get(task_id, task_id)
+        passed = [task for task, verdict in verdicts.items() if getattr(verdict, "passed", False)]
+        outcome = stuck.get(files) or sandbox.run(folder, task_id, seed, passed)
         if isinstance(outcome, ImportFailure) and files not in stuck:
             outcome = stuck[files] = ImportFailure(outcome.kind, f"while importing {files}, {outcome.detail};"
                                                                  " the tasks that import it were not run again")
-        outcomes[task_id] = outcome
-    return outcomes
+        if isinstance(outcome, Failure) and outcome.kind == "grader":
+            verdicts[task_id] = outcome  # the kit failed, not the student: no verdict can be made
+            continue
+        verdicts[task_id] = checks.judge_task(task_id, seed, redact_outcome(outcome, hidden), verdicts)
+    return verdicts
+
+
+def redact_outcome(outcome: Outcome, secrets: frozenset[str]) -> Outcome:
+    """The outcome with every text the student's code wrote (messages, type names) redacted.
+
+    Only those: the kit's own words (its advice) are composed after, and never cut.
+    """
+    if isinstance(outcome, Failure):
+        return replace(outcome, detail=redact(outcome.detail, secrets))
+    return Observation(_redacted(outcome.data, secrets))
+
+
+def _redacted(data: Any, secrets: frozenset[str]) -> Any:
+    if isinstance(data, str):
+        return redact(data, secrets)
+    if isinstance(data, list):
+        return [_redacted(item, secrets) for item in data]
+    if isinstance(data, dict):
+        return {key: _redacted(value, secrets) for key, value in data.items()}
+    return data
 
 
 @cache

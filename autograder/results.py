@@ -60,11 +60,14 @@ class GradingResults:
         return sum(task.max_score for task in self.tasks)
 
     def summary(self) -> str:
-        """The top-level output: the score, how to reproduce it, and the notes."""
+        """The top-level output students read: the score and the notes (the seed is the instructor's)."""
         head = (f"Score {self.score:g} / {self.max_score:g}." if self.graded
                 else self.tasks[0].feedback[0].upper() + self.tasks[0].feedback[1:] + ".")
-        lines = [head, f"Seed {self.seed}: `mgkit grade SUBMISSION --seed {self.seed}` reproduces this grade."]
-        return "\n".join(lines + [f"Note: {note}" for note in self.notes])
+        return "\n".join([head, *(f"Note: {note}" for note in self.notes)])
+
+    def reproduce(self) -> str:
+        """The instructor's line: how to grade the same way again."""
+        return f"Seed {self.seed}: `mgkit grade SUBMISSION --seed {self.seed}` reproduces this grade."
 
     def to_gradescope(self) -> dict[str, Any]:
         """The Gradescope results.json of the contract: task id first in every name, and in tags."""
@@ -82,7 +85,8 @@ class GradingResults:
                 "tags": [task.task_id],
             } for task in self.tasks],
             "extra_data": {"kit": KIT, "seed": self.seed, "graded": self.graded, "notes": list(self.notes),
-                           "isolation": list(self.isolation), "flags": list(self.flags)},
+                           "isolation": list(self.isolation), "flags": list(self.flags),
+                           "diagnoses": {task.task_id: list(task.diagnoses) for task in self.tasks if task.diagnoses}},
         }
 
     @classmethod
@@ -92,7 +96,9 @@ class GradingResults:
             extra = data["extra_data"]
             if extra.get("kit") != KIT:
                 raise ValueError("not written by mgkit")
-            tasks = tuple(TaskResult(test["tags"][0], float(test["score"]), float(test["max_score"]), test["output"])
+            diagnoses = extra.get("diagnoses", {})
+            tasks = tuple(TaskResult(test["tags"][0], float(test["score"]), float(test["max_score"]), test["output"],
+                                     diagnoses=tuple(diagnoses.get(test["tags"][0], ())))
                           for test in data["tests"])
             return cls(tasks, int(extra["seed"]), float(data.get("execution_time", 0.0)),
                        tuple(extra.get("notes", ())), bool(extra["graded"]), tuple(extra.get("isolation", ())),
@@ -135,7 +141,8 @@ def render_table(results: GradingResults) -> str:
         lines.append(f"{task.task_id:<{width}}  {points:>7}  {verdict}")
     lines.append(f"{'total':<{width}}  {f'{results.score:g}/{results.max_score:g}':>7}")
     flags = [f"For the instructor to review (not a penalty): {flag}" for flag in results.flags]
-    return "\n".join(lines + ["", results.summary().split("\n", 1)[1], *flags])
+    notes = results.summary().split("\n")[1:]
+    return "\n".join(lines + ["", results.reproduce(), *notes, *flags])
 
 
 def _first_line(text: str) -> str:

@@ -1,18 +1,15 @@
-"""A trusted engine and MLP, so that nn and train tasks are judged on an engine known to be right.
+"""A trusted engine, so that the nn and train tasks are judged on an engine known to be right.
 
-Never shipped to students. Written differently from the reference on purpose: each op stores
-its local derivatives when it runs (no `_backward` closures), and `backward` multiplies them
-along the graph. It speaks the contract's public API, so a student's nn.py and train.py run on it.
-
-`forgiving=True` makes `backward()` clear the graph's old gradients first, so that a training
-loop that forgets to zero them is still judged on its own task (training_loop), while the
-zero_grad task catches the forgetting on the strict engine.
+Never shipped to students, and never in a worker's memory but those of zero_grad and
+training_loop (autograder/checks/harness.py loads it there): it holds a working sort and every
+op's derivative. Written differently from the reference on purpose: each op stores its local
+derivatives when it runs (no `_backward` closures), and `backward` multiplies them along the
+graph. It speaks the contract's public API, so a student's nn.py and train.py run on it.
 """
 
 from __future__ import annotations
 
 import math
-import random
 
 from .traversal import topological_order
 
@@ -73,11 +70,6 @@ class Value:
         _last_backward.clear()
         _last_backward.update((id(v), v.grad) for v in order)
 
-    def _forgiving_backward(self):
-        for v in topological_order(self):
-            v.grad = 0.0
-        Value.backward(self)
-
     def __neg__(self):
         return self * -1
 
@@ -109,60 +101,3 @@ _last_backward: dict[int, float] = {}
 def grad_at_last_backward(value: Value) -> float:
     """A value's gradient as the last backward pass left it (a loop may zero .grad after updating)."""
     return _last_backward.get(id(value), value.grad)
-
-
-class ForgivingValue(Value):
-    __slots__ = ()
-    backward = Value._forgiving_backward
-
-
-class Module:
-    def zero_grad(self):
-        for p in self.parameters():
-            p.grad = 0.0
-
-    def parameters(self):
-        return []
-
-
-def make_mlp(value_class: type, nin: int, nouts: list[int], seed: int) -> Module:
-    """An MLP like the reference's (ReLU hidden, linear last layer), weights from `seed`."""
-    rng = random.Random(seed)
-
-    class MLP(Module):
-        def __init__(self):
-            sizes = [nin, *nouts]
-            self.layers = [
-                [([value_class(rng.uniform(-1, 1)) for _ in range(sizes[i])], value_class(0.0)) for _ in range(n)]
-                for i, n in enumerate(nouts)
-            ]
-
-        def __call__(self, x):
-            for depth, layer in enumerate(self.layers):
-                last = depth == len(self.layers) - 1
-                acts = [sum((w * xi for w, xi in zip(ws, x)), b) for ws, b in layer]
-                x = acts if last else [a.relu() for a in acts]
-            return x[0] if len(x) == 1 else x
-
-        def parameters(self):
-            return [p for layer in self.layers for ws, b in layer for p in (*ws, b)]
-
-    return MLP()
-
-
-def fit(case: dict) -> float:
-    """Train the case's model on its moons with the lecture's loop; its final accuracy."""
-    from .cases import moons
-    from .verdicts import mlp_accuracy
-
-    xs, ys = moons(case["points"], case["data_seed"])
-    model = make_mlp(Value, 2, case["nouts"], case["model_seed"])
-    for _ in range(case["steps"]):
-        model.zero_grad()
-        scores = [model(x) for x in xs]
-        hinge = sum((1 - y * score).relu() for score, y in zip(scores, ys)) / len(ys)
-        loss = hinge + 1e-4 * sum(p * p for p in model.parameters())
-        loss.backward()
-        for p in model.parameters():
-            p.data -= case["lr"] * p.grad
-    return mlp_accuracy(case, [p.data for p in model.parameters()])

@@ -9,7 +9,7 @@ Three processes, three levels of trust:
 - the zygote (zygote.py, a clean `python -I`) has numpy and the checks' worker side imported,
   never student code and never the reference, and forks one worker per task;
 - the worker imports the student's package fresh from its private folder, runs
-  `checks.observe(task, seed, imported)` and writes JSON to a pipe. It is never trusted: its
+  `checks.observe(task, seed, imported, passed)` and writes JSON to a pipe. It is never trusted: its
   report is read with a size cap and parsed here as plain JSON data. (`imported()` is the
   checks' word that the task's imports are done: a worker that stops before it gives an
   ImportFailure, so the caller need not run the other tasks that import the same.)
@@ -135,11 +135,14 @@ class Sandbox:
         )
         self._ready = False
 
-    def run(self, folder: Path, task_id: str, seed: int) -> Outcome:
-        """Run `observe(task_id, seed)` on the package in `folder`; the facts become an Outcome here."""
+    def run(self, folder: Path, task_id: str, seed: int, passed: Sequence[str] = ()) -> Outcome:
+        """Run `observe(task_id, seed, ..., passed)` on the package in `folder`; the facts become an Outcome here.
+
+        `passed` names the tasks that passed so far: the cases that run their code run now.
+        """
         self._await_ready()
         try:
-            request = {"folder": str(folder), "task": task_id, "seed": seed}
+            request = {"folder": str(folder), "task": task_id, "seed": seed, "passed": list(passed)}
             self._zygote.stdin.write(json.dumps(request).encode() + b"\n")
             self._zygote.stdin.flush()
             self._worker = self._receive(STARTUP_SECONDS).get("started")  # None: the zygote's death kills it

@@ -43,8 +43,10 @@ from . import linux
 # What student code commonly imports, loaded once here instead of in every worker.
 PRELOAD = ("numpy", "math", "random", "numbers", "collections", "dataclasses", "typing", "functools",
            "itertools", "gc", "json", "copy", "operator")
-# Modules the worker must never have loaded: they hold or load the reference solution.
-FORBIDDEN_MODULES = ("autograder.reference", "mgkit_reference_micrograd", "solutions")
+# Modules the worker must never have loaded: they hold or load a solution, or the expected numbers.
+FORBIDDEN_MODULES = ("autograder.reference", "mgkit_reference_micrograd", "solutions", "mgkit_checks.expect",
+                     "autograder.checks.traversal", "autograder.checks.trusted")
+KIT_PACKAGES = ("autograder", "mgkit_checks")  # closed once booted: a worker imports nothing new of them
 REPORT_READ_CHUNK = 1 << 16
 REPORT_FD = 3  # the worker's end of the report pipe: the only descriptor it keeps beyond stdio
 IMPORTED = b"\x06"  # the report's first byte once the task's imports are done (the checks say when)
@@ -160,8 +162,8 @@ def _forget_kit(kit_path: str) -> None:
     for name in FORBIDDEN_MODULES:
         sys.modules[name] = None  # `import autograder.reference` now fails at once
     for name, module in list(sys.modules.items()):
-        if (name == "autograder" or name.startswith("autograder.")) and hasattr(module, "__path__"):
-            module.__path__ = []  # an imported kit package finds no new submodules in the kit's folder
+        if name.partition(".")[0] in KIT_PACKAGES and hasattr(module, "__path__"):
+            module.__path__ = []  # an imported kit package finds no new submodules: no expect.py, no traversal.py
     sys.dont_write_bytecode = True  # no __pycache__ in the student's private folder
 
 
@@ -356,7 +358,7 @@ def _worker(request: dict, observe, setting: Setting, report_w: int, output: int
         write(REPORT_FD, IMPORTED)
 
     try:
-        report = {"observation": observe(request["task"], request["seed"], imported)}
+        report = {"observation": observe(request["task"], request["seed"], imported, request.get("passed", ()))}
     except MemoryError:
         report = {"raised": "MemoryError", "message": ""}
     except BaseException as error:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included

@@ -1,0 +1,96 @@
+"""The grade's harness: how the worker of each task runs the student's code (see mgkit_checks.core.Harness).
+
+Each worker holds only what its task needs, and no working solution of that task:
+- the op closures and grad_accumulation: the student's engine, and the kit's traversal to run
+  the closures of any graph (traversal.py: a working sort, but not in topo_sort's worker);
+- topo_sort: the student's engine and nothing else;
+- zero_grad and training_loop: the student's nn.py and train.py on the trusted engine
+  (trusted.py), so that a bug in their engine costs only the engine's tasks. No zero_grad and
+  no training routine is loaded in either.
+
+The zygote reads traversal.py and trusted.py as text when it starts (after that it can import
+nothing of the kit); a worker runs the parts its task needs and drops the rest before any
+student code runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+from mgkit_checks.core import Harness
+from mgkit_checks.training import FreshGradients
+
+NN_TASKS = ("zero_grad", "training_loop")
+_SOURCES = {name: (Path(__file__).parent / f"{name}.py").read_text() for name in ("traversal", "trusted")}
+
+
+def parts_for(task_id: str) -> tuple[str, ...]:
+    if task_id == "topo_sort":
+        return ()
+    return ("traversal", "trusted") if task_id in NN_TASKS else ("traversal",)
+
+
+def harness_for(task_id: str) -> Harness:
+    """Import what the task runs of the student's package, with the kit's parts for that task only."""
+    parts = _load(parts_for(task_id))
+    _bare_package()
+    if task_id not in NN_TASKS:
+        value = importlib.import_module("micrograd.engine").Value
+        return Harness(value, run_closures=parts["traversal"].kit_backward if parts else None)
+    trusted = parts["trusted"]
+    sys.modules["micrograd.engine"] = stand_in("engine", Value=trusted.Value)
+    if task_id == "training_loop":  # the loop needs no nn.py of the student's, unless train.py asks for more
+        sys.modules["micrograd.nn"] = stand_in("nn", Module=FreshGradients)
+    nn = importlib.import_module("micrograd.nn")
+    train = importlib.import_module("micrograd.train")
+    return Harness(trusted.Value, nn, train, grad_of=trusted.grad_at_last_backward)
+
+
+def _load(names: tuple[str, ...]) -> dict[str, types.ModuleType]:
+    """Run the named parts as modules of this package; every other part's text is gone from memory."""
+    sources = {name: _SOURCES[name] for name in names}
+    _SOURCES.clear()
+    modules = {}
+    for name, source in sources.items():
+        module = types.ModuleType(f"{__package__}.{name}")
+        module.__package__ = __package__
+        sys.modules[module.__name__] = modules[name] = module
+        exec(compile(source, f"<the kit's {name}>", "exec"), module.__dict__)  # noqa: S102 - the kit's own code
+    return modules
+
+
+def stand_in(module: str, **names: Any) -> types.ModuleType:
+    """`micrograd.<module>` holding the kit's `names`; any other name asked of it comes from the
+    student's own file, loaded only then. So a student's engine.py whose import hangs or crashes
+    costs nn and train nothing, while a train.py that also takes draw_dot from engine.py still runs."""
+    module_object = types.ModuleType(f"micrograd.{module}")
+    module_object.__dict__.update(names)
+    students = f"micrograd._students_{module}"
+
+    def __getattr__(name: str) -> Any:
+        if name.startswith("__"):  # the import system asking about the module itself (__path__, ...)
+            raise AttributeError(name)
+        if students not in sys.modules:
+            path = Path(sys.modules["micrograd"].__path__[0]) / f"{module}.py"
+            spec = importlib.util.spec_from_file_location(students, path)
+            sys.modules[students] = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(sys.modules[students])
+        return getattr(sys.modules[students], name)
+
+    module_object.__getattr__ = __getattr__
+    return module_object
+
+
+def _bare_package() -> None:
+    """`micrograd` as a bare package, so importing engine does not also import a broken nn.py."""
+    spec = importlib.util.find_spec("micrograd")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("no micrograd package on the path")
+    package = types.ModuleType("micrograd")
+    package.__path__ = list(spec.submodule_search_locations)
+    sys.modules["micrograd"] = package
