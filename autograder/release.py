@@ -7,7 +7,8 @@ Two folders are generated, each replaced whole or not at all:
         README.md, pyproject.toml   set-up in two commands, the task table, the ten task markers
         .github/workflows/          the public checks on every push (GitHub Actions, Classroom's reporter)
         micrograd/                  the reference with every solution region stubbed
-        tests/                      the public tests, their score-table plugin, the check library
+        mgkit_checks/               the checks (the grade's own), installed with the student's package
+        tests/                      one test per task, run by the checks' pytest plugin
         micrograd_lab/              the notebook, as `nbgrader generate_assignment` makes it
 
 Everything is built in a staging folder next to them; only a complete build, in which no line of
@@ -26,7 +27,6 @@ import tempfile
 from pathlib import Path
 
 from . import notebooks
-from .checks import SHIPPED
 from .markers import Region, check_every_task_has_a_region, find_regions
 from .platforms import github
 from .reference import KIT_ROOT
@@ -43,6 +43,7 @@ NBGRADER_CONFIG = "nbgrader_config.py"
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PUBLIC_TESTS = PACKAGE_DIR / "public_tests"
+CHECKS_DIR = KIT_ROOT / "mgkit_checks"  # shipped whole, one copy: the student's pytest and notebook both use it
 # What students and instructors leave behind by running the release; never part of a comparison.
 LEFTOVERS = ("__pycache__", ".pytest_cache", ".ipynb_checkpoints", "*.egg-info", "*.pyc")
 FORBIDDEN = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
@@ -98,19 +99,10 @@ def _write_module_track(reference: Path, regions: list[Region], out: Path) -> No
     _write(out / "pyproject.toml", _pyproject())
     _write(out / ".gitignore", "".join(f"{pattern}\n" for pattern in LEFTOVERS))
     _write(out / github.STUDENT_WORKFLOW, github.student_workflow())
-    _write_check_library(out / "tests" / "mgkit_checks")
+    for path in sorted(CHECKS_DIR.glob("*.py")):
+        _write(out / "mgkit_checks" / path.name, path.read_text())
     for name in ("conftest.py", "test_tasks.py"):
-        shutil.copyfile(PUBLIC_TESTS / name, out / "tests" / name)
-
-
-def _write_check_library(out: Path) -> None:
-    """The shippable checks as a package: the lead's SHIPPED modules, the rubric, the notebook hook."""
-    _write(out / "__init__.py", '"""The public checks of the micrograd tasks, copied from the kit."""\n')
-    checks = PACKAGE_DIR / "checks"
-    for name in SHIPPED:
-        shutil.copyfile(checks / name, out / name)
-    shutil.copyfile(PACKAGE_DIR / "rubric.py", out / "rubric.py")
-    shutil.copyfile(PUBLIC_TESTS / "notebook.py", out / "notebook.py")
+        _write(out / "tests" / name, (PUBLIC_TESTS / name).read_text())
 
 
 def _readme(regions: list[Region]) -> str:
@@ -133,7 +125,6 @@ def _pyproject() -> str:
 def _write_notebook_source(root: Path, out: Path) -> None:
     notebook = notebooks.build_notebook(root / STORY, root / REFERENCE)
     notebooks.write_notebook(notebook, out / f"{ASSIGNMENT}.ipynb")
-    _write_check_library(out / "mgkit_checks")
 
 
 def _generate_assignment(root: Path, out: Path) -> None:
@@ -231,8 +222,9 @@ pip install -e .
 pytest
 ```
 
-The first command installs your `micrograd` package with numpy and pytest. The second runs the
-public checks of every task and ends with a table of where you stand. `pytest -m mul_backward`
+The first command installs your `micrograd` package, the checks (`mgkit_checks`, the same
+checks that grade you) and pytest. The second runs every task's checks and ends with a table
+of where you stand. `pytest -m mul_backward`
 runs one task. On GitHub, every push runs the same checks and shows the table on the run's page.
 
 ## The tasks
@@ -245,8 +237,10 @@ what to write. The code around it is complete: the forward passes already work.
 {rows}
 
 A failing check says which expression it tried, the gradient your code gave, the gradient a
-central finite difference gives, and the likely mistake. The public checks are a preview of
-{total} points: hidden checks of the same kind, on other numbers, decide the grade.
+central finite difference gives, and the likely mistake. The checks are the grade's own, on
+other numbers: a task passes here exactly when it passes there ({total} points in all). Where
+this preview cannot judge your code (the training loop while your engine still fails, or an
+op built from other ops), it says "decided by the grade" and why.
 
 ## Hand in
 
@@ -278,13 +272,13 @@ dependencies = ["numpy>=1.24", "pytest>=8", "pytest-timeout>=2"]
 notebook = ["jupyterlab>=4", "matplotlib>=3.7", "graphviz>=0.20"]
 
 [tool.setuptools]
-packages = ["micrograd"]
+packages = ["micrograd", "mgkit_checks"]
 
 [tool.pytest.ini_options]
 testpaths = ["tests"]
 pythonpath = ["."]
 addopts = "--strict-markers -rs"  # -rs: say why a check was skipped
-timeout = 30  # an infinite loop in your code fails its test instead of hanging the run
+timeout = 120  # a last resort: the checks stop a task that does not finish in a few seconds
 markers = [
 {markers}
 ]

@@ -1,5 +1,10 @@
-"""The kit's proof that the hidden checks work: each classic bug fails exactly its own task,
-correct code written differently gets full marks, the reference full marks, the starter zero."""
+"""The kit's proof that the checks work, and that the student's preview tells the truth about the grade.
+
+Each classic bug fails exactly its own tasks and its feedback names the mistake; correct code
+written differently gets full marks; the reference full marks, the starter zero; and for every
+one of them, the preview (the student's pytest) shows each task as the grade decides it, or
+says that the grade decides it.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,22 @@ from pathlib import Path
 
 import pytest
 from mutants import MUTANTS, VARIANTS, apply
+from test_checks import load_as
 
 from autograder.grading import grade
 from autograder.reference import MODULES, REFERENCE_PACKAGE_DIR
 from autograder.rubric import TASK_IDS, TOTAL_POINTS
 from autograder.sandbox import Sandbox
 from autograder.stubs import make_stub
+from mgkit_checks.core import UNDECIDED
+from mgkit_checks.preview import Preview
+from mgkit_checks.tasks import JUDGING_ORDER
 
 SEED = 20261122  # any seed works; a fixed one keeps a failure reproducible
+GRADE_SEEDS = (SEED, 7, 424242)  # the sandboxed grade, on a few seeds
+PREVIEW_SEEDS = range(24)  # the cases on two dozen seeds, through the preview's harness (in-process, fast)
+ENGINE_TASKS = tuple(task for task in JUDGING_ORDER if task not in ("zero_grad", "training_loop"))
+EDITS = MUTANTS + VARIANTS
 
 
 @pytest.fixture(scope="module")
@@ -23,33 +36,53 @@ def sandbox():
         yield sandbox
 
 
-def failed_tasks(folder: Path, sandbox: Sandbox) -> list[str]:
-    results = grade(folder, SEED, sandbox=sandbox)
-    assert results.graded, results.summary()
-    return [task.task_id for task in results.tasks if not task.passed]
-
-
 def test_the_suite_is_big_enough_and_covers_every_task():
-    assert len(MUTANTS) >= 20
-    assert {mutant.task_id for mutant in MUTANTS} == set(TASK_IDS)
+    assert len(MUTANTS) >= 30
+    assert {task for mutant in MUTANTS for task in mutant.fails} == set(TASK_IDS)
+    assert all(mutant.diagnoses for mutant in MUTANTS), "every mutant names the diagnosis it must get"
 
 
-@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda edit: edit.name)
-def test_a_classic_bug_fails_exactly_its_own_task(mutant, tmp_path, sandbox):
-    assert failed_tasks(apply(mutant, tmp_path / "student"), sandbox) == [mutant.task_id]
+@pytest.mark.parametrize("edit", EDITS, ids=lambda edit: edit.name)
+def test_grade_and_preview_agree_and_fail_exactly_the_edits_tasks(edit, tmp_path, sandbox):
+    folder = apply(edit, tmp_path / "student")
+    preview = Preview(load_as(f"student_{EDITS.index(edit)}", folder))
+    for seed in GRADE_SEEDS:
+        results = grade(folder, seed, sandbox=sandbox)
+        assert results.graded, results.summary()
+        failed = {task.task_id for task in results.tasks if not task.passed}
+        assert failed == set(edit.fails), (seed, [t.feedback for t in results.tasks if not t.passed])
+        diagnoses = {diagnosis for task in results.tasks for diagnosis in task.diagnoses}
+        assert set(edit.diagnoses) <= diagnoses, (seed, diagnoses)
+    for task in results.tasks:
+        shown = preview.verdict(task.task_id)
+        assert shown.state == UNDECIDED or shown.passed == task.passed, (task.task_id, shown.feedback, task.feedback)
+        if shown.state != UNDECIDED and not shown.passed:
+            assert shown.diagnosis.id == _diagnosis(results, task.task_id), task.task_id
 
 
-@pytest.mark.parametrize("variant", VARIANTS, ids=lambda edit: edit.name)
-def test_a_correct_variant_gets_full_marks(variant, tmp_path, sandbox):
-    assert failed_tasks(apply(variant, tmp_path / "student"), sandbox) == []
+def _diagnosis(results, task_id):
+    task = next(task for task in results.tasks if task.task_id == task_id)
+    return task.diagnoses[0] if task.diagnoses else ""
 
 
-def test_the_reference_gets_full_marks(tmp_path, sandbox):
+@pytest.mark.parametrize("edit", [e for e in EDITS if {m for m, _, _ in e.changes} == {"engine"}],
+                         ids=lambda edit: edit.name)
+def test_engine_verdicts_do_not_flip_with_the_seed(edit, tmp_path):
+    package = load_as(f"engine_sweep_{EDITS.index(edit)}", apply(edit, tmp_path / "student"))
+    expected = {task for task in edit.fails if task in ENGINE_TASKS}
+    for seed in PREVIEW_SEEDS:
+        preview = Preview(package, seed=seed)
+        states = {task: preview.verdict(task) for task in ENGINE_TASKS}
+        decided = {task for task, verdict in states.items() if verdict.state != UNDECIDED}
+        assert {task for task in decided if not states[task].passed} == expected & decided, seed
+
+
+def test_the_reference_gets_full_marks(sandbox):
     results = grade(REFERENCE_PACKAGE_DIR.parent, SEED, sandbox=sandbox)
     assert results.score == TOTAL_POINTS, results.summary()
 
 
-def test_the_starter_gets_zero_with_every_task_present(tmp_path, sandbox):
+def test_the_starter_gets_zero_and_every_task_says_what_to_write(tmp_path, sandbox):
     package = tmp_path / "student" / "micrograd"
     package.mkdir(parents=True)
     for module in MODULES:
@@ -57,10 +90,36 @@ def test_the_starter_gets_zero_with_every_task_present(tmp_path, sandbox):
     results = grade(tmp_path / "student", SEED, sandbox=sandbox)
     assert [task.task_id for task in results.tasks] == list(TASK_IDS)
     assert results.score == 0
-    assert all("Not written yet" in task.feedback for task in results.tasks), [t.feedback for t in results.tasks]
+    for task in results.tasks:
+        assert task.feedback.startswith(("Not written yet", "Nothing to judge yet")), task.feedback
+        assert not task.feedback.rstrip().endswith(":"), task.feedback
 
 
 def test_the_same_seed_gives_the_same_grade(tmp_path, sandbox):
     folder = apply(MUTANTS[0], tmp_path / "student")
     first, second = grade(folder, SEED, sandbox=sandbox), grade(folder, SEED, sandbox=sandbox)
     assert [t.feedback for t in first.tasks] == [t.feedback for t in second.tasks]
+
+
+def test_student_feedback_holds_no_instructor_line(tmp_path, sandbox):
+    from autograder.results import render_feedback
+
+    results = grade(apply(MUTANTS[0], tmp_path / "student"), SEED, sandbox=sandbox)
+    text = render_feedback(results, "alice") + results.to_gradescope()["output"]
+    assert f"{SEED}" not in text and "--seed" not in text and "review" not in text
+
+
+def test_the_kits_advice_reaches_the_student_whole(tmp_path, sandbox):
+    """The filter that keeps solution lines out of feedback guards what the student's code said, not the advice."""
+    never_zeroes = next(m for m in MUTANTS if m.name == "loop never zeroes")
+    results = grade(apply(never_zeroes, tmp_path / "student"), SEED, sandbox=sandbox)
+    zero_grad = next(task for task in results.tasks if task.task_id == "zero_grad")
+    assert "call model.zero_grad() in every step, before loss.backward()" in zero_grad.feedback
+    assert "[hidden]" not in zero_grad.feedback
+
+
+def test_a_missing_file_is_graded_as_the_starter(tmp_path, sandbox):
+    folder = apply(VARIANTS[0], tmp_path / "student")
+    (Path(folder) / "micrograd" / "train.py").unlink()
+    results = grade(folder, SEED, sandbox=sandbox)
+    assert [task.task_id for task in results.tasks if not task.passed] == ["training_loop"]

@@ -8,6 +8,7 @@ into /autograder/results/results.json.
     run_autograder             for every submission: `python -m autograder.platforms.gradescope /autograder`
     requirements.txt           what grading imports
     kit/autograder/            the kit, its hidden checks included: they are the grader
+    kit/mgkit_checks/          the checks the grader runs (the students have them too)
     kit/solutions/micrograd/   the STARTER files, not the solutions
 
 No solution is shipped. Gradescope grades as root in a Docker container, where the sandbox's
@@ -46,6 +47,7 @@ VISIBILITIES = ("after_published", "after_due_date", "visible", "hidden")  # Gra
 ROOT_VARIABLE = "MGKIT_AUTOGRADER_ROOT"  # stands in for /autograder when a test runs the scripts
 KIT = "kit"  # the zip's folder holding the kit: /autograder/source/kit on Gradescope
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # autograder/
+KIT_PACKAGES = (PACKAGE_DIR, PACKAGE_DIR.parent / "mgkit_checks")  # the grader, and the checks it runs
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)  # every entry's date, so that the same kit gives the same zip
 EXECUTABLE, READABLE = 0o755, 0o644
 PENDING = ("Your submission was received and graded. Each task's score and feedback appear here when grades"
@@ -118,7 +120,7 @@ def zip_files(visibility: str) -> dict[str, tuple[str, int]]:
              "run_autograder": (RUN_AUTOGRADER.format(visibility=visibility), EXECUTABLE),
              "requirements.txt": (REQUIREMENTS, READABLE),
              f"{KIT}/solutions/README.md": (STARTERS_NOTE, READABLE)}
-    for path in sorted(PACKAGE_DIR.rglob("*")):
+    for path in sorted(path for package in KIT_PACKAGES for path in package.rglob("*")):
         relative = path.relative_to(PACKAGE_DIR.parent)
         if path.is_file() and "__pycache__" not in relative.parts and path.suffix != ".pyc":
             files[f"{KIT}/{relative.as_posix()}"] = (path.read_text(), READABLE)

@@ -1,4 +1,4 @@
-"""The public checks for the notebook: one task's checks, run on the code defined in the notebook.
+"""The notebook's check cells: one task's checks, run on the code defined in the notebook.
 
     from mgkit_checks.notebook import check
 
@@ -19,8 +19,8 @@ import os
 from types import SimpleNamespace
 from typing import Any
 
-from .public import NotJudgedHere
-from .public import check as public_check
+from .core import UNDECIDED
+from .preview import Preview, task_line
 
 NOT_INSTALLED = "not graded: the grading environment has no micrograd-kit (pip install -e <the kit's folder>)"
 
@@ -30,13 +30,13 @@ def check(task_id: str, namespace: dict[str, Any]) -> str | None:
     if os.environ.get("NBGRADER_EXECUTION") == "autograde":
         return _hidden_check(task_id)
     code = SimpleNamespace(**namespace)
-    message = public_check(task_id, SimpleNamespace(engine=code, nn=code, train=code))
-    if message is None:
+    verdict = Preview(SimpleNamespace(engine=code, nn=code, train=code)).verdict(task_id)
+    if verdict.passed:
         print(f"{task_id}: the public checks pass")
-    elif isinstance(message, NotJudgedHere):
-        print(message)  # nothing wrong found, nothing proven: the hidden checks decide
+    elif verdict.state == UNDECIDED:
+        print(task_line(verdict))  # nothing wrong found, nothing proven: the grade decides
         return None
-    return message
+    return None if verdict.passed else task_line(verdict)
 
 
 def _hidden_check(task_id: str) -> str | None:

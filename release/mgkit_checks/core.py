@@ -1,0 +1,268 @@
+"""What a task's definition is made of, and the one set of rules that turns reports into a verdict.
+
+A task is defined once (ops.py, backward.py, training.py): its cases, made from a seed; what is
+observed of the student's code for each case (plain numbers); how each report is judged; and
+its diagnoses. Two sides run the same definitions:
+
+- the grade (`mgkit grade`): a secret seed; observations in a sandboxed worker; verdicts in the
+  trusted parent, from the plain numbers alone;
+- the preview (the student's `pytest`, the notebook's check cells): the public seed, in the
+  student's own process.
+
+Where the two sides must run the student's code differently, `Harness` names the difference;
+it is the only one.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .rubric import BY_ID
+
+PUBLIC_SEED = 2026  # the preview's cases; the grade draws a fresh secret seed
+
+PASSED, FAILED, WAITING, UNDECIDED = "passed", "failed", "waiting", "decided by the grade"
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A likely mistake: a stable id ("mul_backward/swapped_operands") and what the student reads."""
+
+    id: str
+    advice: str
+
+
+@dataclass(frozen=True)
+class Check:
+    """One case, judged: what it tried, how it came out, and why."""
+
+    label: str
+    state: str  # PASSED, FAILED, WAITING (it runs a task that fails) or UNDECIDED (the preview cannot judge it)
+    message: str = ""  # for FAILED: what was tried, what came back, what was expected
+    diagnoses: tuple[Diagnosis, ...] = ()  # mistakes whose numbers match, most specific first
+    waits_for: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A task's verdict: PASSED, FAILED, or (the preview only) UNDECIDED."""
+
+    task_id: str
+    state: str
+    checks: tuple[Check, ...]
+    feedback: str  # for the student: what failed and what to do, or what passed and what waits
+    diagnosis: Diagnosis | None = None  # the likely mistake, when the task failed
+
+    @property
+    def passed(self) -> bool:
+        return self.state == PASSED
+
+
+@dataclass(frozen=True)
+class Definition:
+    """One graded task, as both sides run it."""
+
+    task_id: str
+    make_cases: Callable[[random.Random], list[dict]]
+    observe: Callable[[dict, Harness], dict]  # runs the student's code; plain numbers out; never judges
+    judge: Callable[[dict, dict], Check]  # one case and its report; runs where the verdict is decided
+    code: str  # where the student's code of this task is, for a hang: "`__mul__`'s `_backward`"
+    imports: tuple[str, ...] = ("engine",)  # the student's modules the task runs
+    explain_error: Callable[[str], Diagnosis | None] = lambda error: None  # a classic mistake behind an error
+
+
+@dataclass
+class Harness:
+    """How a side runs the student's code: the only place where the preview and the grade differ.
+
+    | what           | the grade (autograder/checks/harness.py) | the preview (mgkit_checks/preview.py)         |
+    | -------------- | ---------------------------------------- | --------------------------------------------- |
+    | op closures    | `run_closures` is the kit's traversal,   | newest node first, no sort shipped: an op     |
+    |                | which follows any graph                  | built from other ops is decided by the grade  |
+    | nn and train   | a trusted engine (`Value`), never the    | the student's own engine: those cases wait    |
+    |                | student's: engine bugs cannot reach them | for `engine_tasks` (their own checks first)   |
+
+    `grad_of(p)` is a parameter's gradient as its last backward pass left it (a loop may zero
+    .grad after the update).
+    """
+
+    Value: type
+    nn: Any = None
+    train: Any = None
+    run_closures: Callable[[Any, float, list], None] | None = None
+    grad_of: Callable[[Any], Any] = lambda p: p.grad
+    engine_tasks: tuple[str, ...] = ()
+    reraise: tuple[type[BaseException], ...] = ()  # what observe must not swallow (a real Ctrl-C)
+
+
+class BuiltFromOtherOps(Exception):
+    """An op of the student's is built from other ops: only a full traversal can follow it."""
+
+
+def case_rng(task_id: str, seed: int) -> random.Random:
+    return random.Random(f"{seed}:{task_id}")
+
+
+def waits_for(case: dict, passed: set[str] | frozenset[str], harness_engine_tasks: tuple[str, ...]) -> list[str]:
+    """The tasks a case runs the code of that have not passed: it runs only once none is left."""
+    needed = [*case.get("needs", ()), *(harness_engine_tasks if case.get("engine") else ())]
+    return [task for task in dict.fromkeys(needed) if task not in passed]
+
+
+def observe_cases(definition: Definition, cases: list[dict], harness: Harness, passed: frozenset[str]) -> list:
+    """Run each case whose tasks have passed; its report, or None for a case that waits."""
+    reports: list[dict | None] = []
+    for case in cases:
+        if waits_for(case, passed, harness.engine_tasks):
+            reports.append(None)
+            continue
+        try:
+            reports.append(definition.observe(case, harness))
+        except BuiltFromOtherOps as error:
+            reports.append({"undecided": str(error)})
+        except harness.reraise:
+            raise
+        except BaseException as error:  # the student's code may raise anything, SystemExit included
+            reports.append({"error": describe(error), "where": where(error)})
+    return reports
+
+
+def where(error: BaseException) -> str:
+    """Where in the student's files the error happened ("engine.py, line 76"), or ""."""
+    if isinstance(error, SyntaxError) and error.filename:
+        return f"{os.path.basename(error.filename)}, line {error.lineno}"
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__)
+              if os.path.basename(os.path.dirname(frame.filename)) == "micrograd"]  # the student's package
+    return f"{os.path.basename(frames[-1].filename)}, line {frames[-1].lineno}" if frames else ""
+
+
+def hang_message(definition: Definition, seconds: float) -> Check:
+    return Check("the code finished", FAILED,
+                 f"{definition.task_id} did not finish in {seconds:g} s", (Diagnosis(
+                     f"{definition.task_id}/hangs", f"look for a loop that never ends in {definition.code}."),))
+
+
+def describe(error: BaseException) -> str:
+    try:
+        text = str(error)
+    except BaseException:  # an exception whose __str__ raises
+        text = "(its message could not be read)"
+    name = type(error).__name__
+    return f"{name if type(name) is str else 'Exception'}: {text}"[:500]
+
+
+# ---- from reports to a verdict: the same rules on both sides -------------------------------
+
+def judge_cases(definition: Definition, cases: list[dict], reports: list, earlier: dict[str, Verdict],
+                engine_tasks: tuple[str, ...] = ()) -> Verdict:
+    """The task's verdict from each case's report; `earlier` holds the verdicts of the tasks judged before."""
+    passed = frozenset(task for task, verdict in earlier.items() if verdict.passed)
+    checks = [_check(definition, case, report, earlier, passed, engine_tasks)
+              for case, report in zip(cases, reports)]
+    if len(reports) != len(cases):
+        checks.append(Check("the report", FAILED, "the grader received no usable report for this task"))
+    return verdict(definition.task_id, checks)
+
+
+def _check(definition: Definition, case: dict, report: Any, earlier: dict[str, Verdict], passed: frozenset[str],
+           engine_tasks: tuple[str, ...]) -> Check:
+    label = case["label"]
+    waiting = waits_for(case, passed, engine_tasks)
+    if waiting:
+        # waiting on a task the preview cannot judge, or on the student's engine (the grade uses its own)
+        undecided = any(earlier.get(task) and earlier[task].state == UNDECIDED for task in waiting)
+        engine_only = not [task for task in case.get("needs", ()) if task in waiting]
+        return Check(label, UNDECIDED if undecided or engine_only else WAITING, waits_for=tuple(waiting))
+    if not isinstance(report, dict):
+        return Check(label, FAILED, "no usable report for this case")
+    if "undecided" in report:
+        return Check(label, UNDECIDED, str(report["undecided"]))
+    if "error" in report:
+        return raised(definition, label, str(report["error"]), str(report.get("where") or ""))
+    try:
+        return definition.judge(case, report)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):  # numbers of the wrong shape
+        return Check(label, FAILED, "the report for this case was malformed")
+
+
+STUB = "NotImplementedError"
+
+
+def raised(definition: Definition, label: str, error: str, location: str = "") -> Check:
+    """The check of a case whose code raised: an untouched stub says what to write."""
+    task_id = definition.task_id
+    at = f" ({location})" if location else ""
+    name, _, message = error.partition(": ")
+    if name == STUB:
+        stub_of, _, hint = message.partition(": ")  # the kit's stubs say "<task_id>: <hint>"
+        task = BY_ID.get(stub_of) or BY_ID[task_id]  # nbgrader's stubs say nothing: this task's hint
+        advice = hint if stub_of in BY_ID and hint else task.hint
+        return Check(label, FAILED, f"not written yet{at}: {advice}", (Diagnosis(f"{task_id}/not_written", advice),))
+    known = definition.explain_error(error)
+    return Check(label, FAILED, f"your code raised {error}{at}", (known or Diagnosis(f"{task_id}/raised", ""),))
+
+
+def verdict(task_id: str, checks: list[Check]) -> Verdict:
+    """The rules: any failure fails; an undecided check (the preview only) leaves the task to the grade;
+    a task is earned only on evidence, so with every check waiting there is nothing to earn yet."""
+    failed = [check for check in checks if check.state == FAILED]
+    undecided = [check for check in checks if check.state == UNDECIDED]
+    done = [check for check in checks if check.state == PASSED]
+    waiting = [check for check in checks if check.state == WAITING]
+    if failed:
+        diagnosis = _common_diagnosis(failed)
+        return Verdict(task_id, FAILED, tuple(checks), _failed_feedback(checks, failed, diagnosis), diagnosis)
+    if undecided:
+        return Verdict(task_id, UNDECIDED, tuple(checks), _undecided_feedback(undecided))
+    if not done:
+        tasks = _names(task for check in waiting for task in check.waits_for)
+        return Verdict(task_id, FAILED, tuple(checks),
+                       f"Nothing to judge yet: every check of {task_id} runs code of {tasks}, which must pass first.",
+                       Diagnosis(f"{task_id}/nothing_to_judge", f"write and fix {tasks} first"))
+    feedback = f"Passed all {len(done)} checks." if not waiting else (
+        f"Passed {len(done)} checks; {_count(waiting)} wait for {_names(t for c in waiting for t in c.waits_for)} "
+        "and will be judged once it passes.")
+    return Verdict(task_id, PASSED, tuple(checks), feedback)
+
+
+def _common_diagnosis(failed: list[Check]) -> Diagnosis | None:
+    """The mistake that explains every failed check, else the first check's most specific one."""
+    named = [check.diagnoses for check in failed if check.diagnoses]
+    if not named:
+        return None
+    for candidate in named[0]:
+        if all(any(other.id == candidate.id for other in diagnoses) for diagnoses in named):
+            return candidate
+    return named[0][0]
+
+
+def _failed_feedback(checks: list[Check], failed: list[Check], diagnosis: Diagnosis | None) -> str:
+    first = failed[0].message
+    if diagnosis and diagnosis.id.endswith("/not_written"):
+        return f"{first[:1].upper()}{first[1:]}".rstrip(".") + "."  # what to write, and where
+    text = f"Failed {len(failed)} of {_count(checks)}: {first[:1].lower()}{first[1:]}".rstrip(".") + "."
+    if diagnosis and diagnosis.advice:
+        text += f" Likely mistake: {diagnosis.advice}"
+    return text
+
+
+def _undecided_feedback(undecided: list[Check]) -> str:
+    waiting = _names(task for check in undecided for task in check.waits_for)
+    if waiting:
+        return (f"Decided by the grade: {_count(undecided)} wait for {waiting}, which must pass here first "
+                "(this preview runs your own engine; the grade does not).")
+    return f"Decided by the grade: {undecided[0].message}"
+
+
+def _count(checks: list) -> str:
+    return f"{len(checks)} check{'s' * (len(checks) != 1)}"
+
+
+def _names(tasks) -> str:
+    return ", ".join(dict.fromkeys(tasks))
+

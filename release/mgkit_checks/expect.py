@@ -1,0 +1,61 @@
+"""The numbers a correct solution gives, computed without one: finite differences of forward passes.
+
+Only judges import this module, and only where the verdict is decided: the grader's worker
+cannot import it at all (the sandbox closes the package before student code runs), so no
+expected number and no gradient routine sits beside the code being judged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .numeric import evaluate, mlp_scores, moons
+
+
+def central_difference(f: Callable[..., float], args: Sequence[float], i: int) -> float:
+    """d f / d args[i] by a central difference, with a step scaled to the argument."""
+    h = 1e-6 * max(1.0, abs(args[i]))
+    up, down = list(args), list(args)
+    up[i] += h
+    down[i] -= h
+    return (f(*up) - f(*down)) / (2 * h)
+
+
+def gradients(program: str, values: dict[str, float]) -> dict[str, float]:
+    """d program / d each variable, by central differences of the program run on floats."""
+    names = list(values)
+
+    def f(*args: float) -> float:
+        return evaluate(program, dict(zip(names, args)))
+
+    args = [values[name] for name in names]
+    return {name: central_difference(f, args, i) for i, name in enumerate(names)}
+
+
+# ---- one step of the training loop ------------------------------------------------------------
+
+LOSSES = {  # numpy twins of the losses the checks hand to train(), on scores s and labels y
+    "squared": lambda s, y: float(np.mean((s - y) ** 2)),
+    "max_margin": lambda s, y: float(np.mean(np.maximum(0.0, 1.0 - y * s))),
+}
+
+
+def training_loss(data: tuple, nouts: list[int], params: Sequence[float], loss: str, alpha: float) -> float:
+    """The loss a training step computes at these parameters: the data term plus alpha * sum(p**2)."""
+    xs, ys = data
+    scores = mlp_scores(list(params), [2, *nouts], xs)
+    return LOSSES[loss](scores, ys) + alpha * float(np.sum(np.square(params)))
+
+
+def training_step(case: dict, params: Sequence[float], lr: float, loss: str, alpha: float) -> list[float]:
+    """The parameters after one step of gradient descent on the case's moons: p - lr * d loss / d p."""
+    xs, ys = moons(case["points"], case["data_seed"])
+    data = (np.array(xs), np.array(ys))
+
+    def f(*args: float) -> float:
+        return training_loss(data, case["nouts"], args, loss, alpha)
+
+    gradient = [central_difference(f, params, i) for i in range(len(params))]
+    return [p - lr * g for p, g in zip(params, gradient)]

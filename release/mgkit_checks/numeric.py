@@ -1,0 +1,119 @@
+"""The numbers every check handles: reading them safely, comparing them, and the kit's expressions.
+
+Numbers are read through `plain`, never through the student's own __float__ or __eq__, and
+compared with `close`, never with exact float equality.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+import random
+from typing import Any
+
+import numpy as np
+
+RTOL = 1e-4  # relative: a correct closure agrees with a central difference to ~1e-9
+ATOL = 1e-6  # for gradients that should be 0
+
+# The graded methods on plain floats, so the kit's expressions also run without any Value.
+FLOAT_METHODS = {"tanh": math.tanh, "exp": math.exp, "relu": lambda x: max(x, 0.0)}
+BINARY = {ast.Add: operator.add, ast.Mult: operator.mul, ast.Pow: operator.pow}
+
+
+def close(got: object, want: float) -> bool:
+    if not isinstance(got, float):
+        return False
+    if math.isnan(want):
+        return math.isnan(got)
+    if math.isinf(got) or math.isinf(want):  # else an infinite gradient is within inf * RTOL of anything
+        return got == want
+    return abs(got - want) <= ATOL + RTOL * max(abs(want), abs(got))
+
+
+def all_close(got: list, want: list) -> bool:
+    return len(got) == len(want) and all(close(g, w) for g, w in zip(got, want))
+
+
+_NUMPY_SCALARS = frozenset(t for t in np.sctypeDict.values() if issubclass(t, (np.floating, np.integer, np.bool_)))
+
+
+def plain(x: Any) -> float | dict:
+    """A float from an int, a float or a numpy scalar; anything else is reported by its type name."""
+    if type(x) in (int, float, bool):
+        return float(x)
+    if type(x) in _NUMPY_SCALARS or (type(x) is np.ndarray and x.shape == () and type(x.item()) in (int, float, bool)):
+        return float(x.item())  # numpy's own types only, never a subclass with rigged methods
+    return {"not_a_number": type(x).__name__}
+
+
+def show(x: object) -> str:
+    if isinstance(x, dict) and "not_a_number" in x:
+        return f"a {x['not_a_number']} (not a number)"
+    return f"{x:.6g}" if isinstance(x, float) else repr(x)
+
+
+def away_from_zero(rng: random.Random, low: float, high: float) -> float:
+    """A number with |x| in [low, high] and a random sign: negative and fractional inputs included."""
+    return rng.choice((-1, 1)) * rng.uniform(low, high)
+
+
+def evaluate(program: str, variables: dict[str, Any], made: list | None = None) -> Any:
+    """Run the kit's expression text on Values or on floats: +, *, ** and .tanh(), .exp(), .relu().
+
+    `program` is one expression, or assignments then an expression ("c = a * b; c + c.tanh()"),
+    so that one node can feed two ops. Every op's result is appended to `made` in the order
+    the ops ran: each after its inputs.
+    """
+    names = dict(variables)
+
+    def run(node: ast.AST) -> Any:
+        if isinstance(node, ast.Name):
+            return names[node.id]
+        if isinstance(node, (ast.Constant, ast.UnaryOp)):  # a number, such as the -1 of a ** -1
+            return ast.literal_eval(node)
+        if isinstance(node, ast.BinOp):
+            result = BINARY[type(node.op)](run(node.left), run(node.right))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            x, method = run(node.func.value), node.func.attr
+            result = FLOAT_METHODS[method](x) if type(x) is float else getattr(x, method)()
+        else:
+            raise ValueError(f"the kit's expressions have no {type(node).__name__}")
+        if made is not None:
+            made.append(result)
+        return result
+
+    *assignments, last = ast.parse(program).body
+    for statement in assignments:
+        names[statement.targets[0].id] = run(statement.value)
+    return run(last.value)
+
+
+def moons(n: int, seed: int, noise: float = 0.1) -> tuple[list[list[float]], list[float]]:
+    """Two interleaved half circles, labels -1 and +1: the checks' own copy of the demo data."""
+    rng = random.Random(seed)
+    xs, ys = [], []
+    for i in range(n):
+        angle = math.pi * (i // 2) / max(1, (n - 1) // 2)
+        if i % 2:
+            x, y, label = 1 - math.cos(angle), 0.5 - math.sin(angle), 1.0
+        else:
+            x, y, label = math.cos(angle), math.sin(angle), -1.0
+        xs.append([x + rng.gauss(0, noise), y + rng.gauss(0, noise)])
+        ys.append(label)
+    return xs, ys
+
+
+def mlp_scores(params: list[float], sizes: list[int], xs: np.ndarray) -> np.ndarray:
+    """The first output of an MLP of these layer sizes (ReLU hidden, linear last) for each row of xs,
+    computed with numpy from its parameters in micrograd's order (per neuron: weights, then bias)."""
+    acts = xs
+    position = 0
+    for depth, (nin, nout) in enumerate(zip(sizes, sizes[1:])):
+        block = np.array(params[position : position + nout * (nin + 1)]).reshape(nout, nin + 1)
+        position += nout * (nin + 1)
+        acts = acts @ block[:, :nin].T + block[:, nin]
+        if depth < len(sizes) - 2:
+            acts = np.maximum(acts, 0.0)
+    return acts[:, 0]

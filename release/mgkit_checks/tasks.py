@@ -1,0 +1,40 @@
+"""Every task's definition by id, the order they are judged in, and the two calls both sides make.
+
+    reports = observe("mul_backward", seed, harness, passed)     # where the student's code runs
+    verdict = judge("mul_backward", seed, reports, earlier)      # where the verdict is decided
+"""
+
+from __future__ import annotations
+
+from . import backward, ops, training
+from .core import Definition, Harness, Verdict, case_rng, judge_cases, observe_cases
+from .rubric import TASK_IDS
+
+DEFINITIONS: dict[str, Definition] = {
+    definition.task_id: definition for definition in (*ops.DEFINITIONS, *backward.DEFINITIONS, *training.DEFINITIONS)
+}
+if tuple(sorted(DEFINITIONS)) != tuple(sorted(TASK_IDS)):
+    raise RuntimeError(f"the checks define {sorted(DEFINITIONS)}, the rubric lists {sorted(TASK_IDS)}")
+
+# A task whose cases run another's code is judged after it: the closures before the values used
+# twice, the training loop before the zeroing inside it.
+JUDGING_ORDER = (*(t for t in TASK_IDS if t.endswith("_backward")), "topo_sort", "grad_accumulation",
+                 "training_loop", "zero_grad")
+ENGINE_TASKS = ("add_backward", "mul_backward", "pow_backward", "relu_backward", "topo_sort", "grad_accumulation")
+"""What training a model on an engine runs of it: the preview's nn and train cases wait for these."""
+
+
+def cases_for(task_id: str, seed: int) -> list[dict]:
+    """The task's cases for one seed: the same wherever they are made."""
+    return DEFINITIONS[task_id].make_cases(case_rng(task_id, seed))
+
+
+def observe(task_id: str, seed: int, harness: Harness, passed: frozenset[str]) -> list:
+    """Run the task's cases on the student's code (those whose tasks have passed): plain reports."""
+    return observe_cases(DEFINITIONS[task_id], cases_for(task_id, seed), harness, passed)
+
+
+def judge(task_id: str, seed: int, reports: list, earlier: dict[str, Verdict],
+          engine_tasks: tuple[str, ...] = ()) -> Verdict:
+    """The task's verdict from its reports and the verdicts judged before it."""
+    return judge_cases(DEFINITIONS[task_id], cases_for(task_id, seed), reports, earlier, engine_tasks)

@@ -1,0 +1,274 @@
+"""zero_grad and training_loop: the student's nn.py and train.py, on a model the kit builds.
+
+training_loop: single steps of `train(model, xs, ys, steps=1, learning_rate=..., loss_fn=...,
+alpha=...)`, each from fresh Values set to where the last step left them (so zeroing cannot
+matter here: zero_grad has its own checks), must land where one step of gradient descent
+lands; the parent works that out with numpy and finite differences, from the parameters
+alone. And `train(model, xs, ys, steps=4)` must run with its own defaults.
+
+zero_grad: `Module.zero_grad()` clears every parameter of any Module; and, once the training
+loop passes, training with learning rate 0 for two steps must leave the gradients one step
+leaves (the loop zeroes them before each backward pass).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+from .core import FAILED, PASSED, Check, Definition, Diagnosis, Harness
+from .numeric import all_close, close, moons, plain, show
+
+DEFAULT_LOSS, DEFAULT_ALPHA = "max_margin", 1e-4  # train()'s own defaults in the starter
+DEFAULTS_RUN_STEPS = 4
+
+
+def squared_loss(scores: list, ys: list) -> Any:
+    return sum((score - y) ** 2 for score, y in zip(scores, ys)) / len(ys)
+
+
+def max_margin_loss(scores: list, ys: list) -> Any:
+    return sum((1 - y * score).relu() for score, y in zip(scores, ys)) / len(ys)
+
+
+LOSS_FUNCTIONS = {"squared": squared_loss, "max_margin": max_margin_loss}  # numpy twins in expect.LOSSES
+
+
+class FreshGradients:
+    """The base of the kit's model in training_loop's checks: each step starts from fresh Values,
+    so there is nothing for zero_grad to do (zero_grad's own checks use the student's Module)."""
+
+    def zero_grad(self) -> None:
+        pass
+
+
+def make_model(value_class: type, base: type, nouts: list[int], seed: int) -> Any:
+    """MLP(2, nouts) as the reference builds it (ReLU hidden, linear last layer), weights from `seed`."""
+    rng = random.Random(seed)
+    sizes = [2, *nouts]
+
+    class MLP(base):
+        def __init__(self) -> None:
+            self.layers = [[([value_class(rng.uniform(-1, 1)) for _ in range(sizes[i])], value_class(0.0))
+                            for _ in range(n)] for i, n in enumerate(nouts)]
+
+        def __call__(self, x: list) -> Any:
+            for depth, layer in enumerate(self.layers):
+                acts = [sum((w * xi for w, xi in zip(ws, x)), b) for ws, b in layer]
+                x = acts if depth == len(self.layers) - 1 else [a.relu() for a in acts]
+            return x[0] if len(x) == 1 else x
+
+        def parameters(self) -> list:
+            return [p for layer in self.layers for ws, b in layer for p in (*ws, b)]
+
+    return MLP()
+
+
+class _Number:
+    def __init__(self, data: float) -> None:
+        self.data = data
+
+
+def initial_parameters(case: dict) -> list[float]:
+    return [p.data for p in make_model(_Number, object, case["nouts"], case["model_seed"]).parameters()]
+
+
+def _losses(history: Any) -> list:
+    return [plain(loss) for loss in getattr(history, "losses", None) or []]
+
+
+# ---- training_loop ------------------------------------------------------------------------------
+
+def training_cases(rng: random.Random) -> list[dict]:
+    model = {"points": 16, "nouts": [5, 1], "data_seed": rng.randrange(10**6), "model_seed": rng.randrange(10**6),
+             "engine": True}
+    steps = [  # a loss other than the default, and an alpha far from it, so that ignoring either shows
+        {"lr": round(rng.uniform(0.05, 0.5), 3), "loss": "squared", "alpha": round(rng.uniform(0.02, 0.1), 3)},
+        {"lr": round(rng.uniform(0.05, 0.5), 3), "loss": "max_margin", "alpha": 0.0},
+        {"lr": round(rng.uniform(0.05, 0.5), 3), "loss": "squared", "alpha": 0.0},
+    ]
+    return [{**model, "label": "three single steps of gradient descent", "steps": steps},
+            {**model, "label": f"train(model, xs, ys, steps={DEFAULTS_RUN_STEPS}) with its own defaults",
+             "defaults": True}]
+
+
+def observe_training(case: dict, harness: Harness) -> dict:
+    xs, ys = moons(case["points"], case["data_seed"])
+    if case.get("defaults"):
+        model = make_model(harness.Value, FreshGradients, case["nouts"], case["model_seed"])
+        return {"losses": _losses(harness.train.train(model, xs, ys, steps=DEFAULTS_RUN_STEPS))}
+    taken, params = [], None
+    for step in case["steps"]:
+        model = make_model(harness.Value, FreshGradients, case["nouts"], case["model_seed"])
+        for p, value in zip(model.parameters(), params or []):
+            p.data = value
+        harness.train.train(model, xs, ys, steps=1, learning_rate=step["lr"], loss_fn=LOSS_FUNCTIONS[step["loss"]],
+                            alpha=step["alpha"])
+        params = [plain(p.data) for p in model.parameters()]
+        taken.append(params)
+        if not all(isinstance(x, float) for x in params):
+            break
+    return {"params": taken}
+
+
+def judge_training(case: dict, report: dict) -> Check:
+    return _judge_defaults(case, report) if case.get("defaults") else _judge_steps(case, report)
+
+
+def _judge_defaults(case: dict, report: dict) -> Check:
+    losses = report["losses"]
+    if len(losses) == DEFAULTS_RUN_STEPS and all(isinstance(x, float) and math.isfinite(x) for x in losses):
+        return Check(case["label"], PASSED)
+    return Check(case["label"], FAILED, f"{case['label']} recorded the losses {', '.join(map(show, losses)) or 'none'}; "
+                 f"it should record {DEFAULTS_RUN_STEPS} finite losses, one per step")
+
+
+RATE_IS_A_FUNCTION = Diagnosis("training_loop/rate_is_a_function",
+                               "learning_rate may be a schedule, a function f(step, steps): the loop works out lr, "
+                               "the number for this step; move the parameters by lr times their gradient.")
+
+
+def rate_mistake(error: str) -> Diagnosis | None:
+    """The likely mistake behind an error of train(), when it is the classic one."""
+    return RATE_IS_A_FUNCTION if "'function'" in error and "operand" in error else None
+
+
+def _judge_steps(case: dict, report: dict) -> Check:
+    from .expect import training_step
+
+    params = initial_parameters(case)
+    for number, (step, got) in enumerate(zip(case["steps"], report["params"]), start=1):
+        want = training_step(case, params, step["lr"], step["loss"], step["alpha"])
+        if not all_close(got, want):
+            call = (f"train(model, xs, ys, steps=1, learning_rate={step['lr']:g}, "
+                    f"loss_fn={LOSS_FUNCTIONS[step['loss']].__name__}, alpha={step['alpha']:g})")
+            message = (f"step {number}: {call} left the first parameters at {_first(got)}; one step of gradient "
+                       f"descent (p.data -= learning_rate * p.grad, on loss_fn + alpha * the sum of p**2) "
+                       f"gives {_first(want)}")
+            return Check(case["label"], FAILED, message, tuple(_step_mistakes(case, params, step, got)))
+        params = want
+    if len(report["params"]) != len(case["steps"]):
+        return Check(case["label"], FAILED, "the parameters were not numbers after a step",
+                     (Diagnosis("training_loop/not_a_number", "keep p.data a number: update it with floats."),))
+    return Check(case["label"], PASSED)
+
+
+def _first(values: list) -> str:
+    return ", ".join(show(v) for v in values[:3]) + (", ..." if len(values) > 3 else "")
+
+
+def _step_mistakes(case: dict, params: list[float], step: dict, got: list) -> list[Diagnosis]:
+    from .expect import training_step
+
+    lr, loss, alpha = step["lr"], step["loss"], step["alpha"]
+    alternatives = [
+        ("no_update", "the parameters did not move: call loss.backward() in every step, then move every "
+                      "parameter against its gradient.", lambda: params),
+        ("ascent", "p.data += lr * p.grad climbs the loss; use -= to go down.",
+         lambda: training_step(case, params, -lr, loss, alpha)),
+        ("ignores_loss_fn", "use the loss_fn that train() is given, not a fixed loss.",
+         lambda: training_step(case, params, lr, DEFAULT_LOSS, alpha)),
+        ("ignores_alpha", "add alpha times the sum of squared parameters (l2_penalty) with the alpha train() is "
+                          "given.", lambda: training_step(case, params, lr, loss, DEFAULT_ALPHA)),
+        ("ignores_alpha", "add alpha times the sum of squared parameters (l2_penalty) with the alpha train() is "
+                          "given.", lambda: training_step(case, params, lr, loss, 0.0)),
+    ]
+    found = [Diagnosis(f"training_loop/{name}", advice) for name, advice, step_of in alternatives
+             if all_close(got, step_of())]
+    if not found and _same_direction(params, got, training_step(case, params, lr, loss, alpha)):
+        found.append(Diagnosis("training_loop/wrong_rate", "move each parameter by the step's learning rate lr "
+                                                          "times its gradient, no more, no less."))
+    return found
+
+
+def _same_direction(params: list[float], got: list, want: list[float]) -> bool:
+    """Whether the parameters moved along the right direction, by another factor than the learning rate."""
+    if not all(isinstance(x, float) for x in got):
+        return False
+    moved, right = [g - p for g, p in zip(got, params)], [w - p for w, p in zip(want, params)]
+    norm = sum(r * r for r in right)
+    factor = sum(m * r for m, r in zip(moved, right)) / norm if norm else 0.0
+    return factor > 0 and not close(factor, 1.0) and all_close(moved, [factor * r for r in right])
+
+
+# ---- zero_grad ----------------------------------------------------------------------------------
+
+def zero_grad_cases(rng: random.Random) -> list[dict]:
+    return [{"label": "Module.zero_grad()"},
+            {"label": "training zeroes the gradients before each backward pass", "needs": ["training_loop"],
+             "engine": True, "loop": True, "points": 12, "nouts": [4, 1], "data_seed": rng.randrange(10**6),
+             "model_seed": rng.randrange(10**6)}]
+
+
+def observe_zero_grad(case: dict, harness: Harness) -> dict:
+    return _observe_loop(case, harness) if case.get("loop") else _observe_module(harness)
+
+
+def _observe_module(harness: Harness) -> dict:
+    mlp = harness.nn.MLP(3, [4, 4, 1])
+    params = mlp.parameters()
+    for k, p in enumerate(params):
+        p.grad = 0.5 + k
+    mlp.zero_grad()
+
+    class Pair(harness.nn.Module):  # any Module: zero_grad must go through parameters()
+        def __init__(self) -> None:
+            self.a, self.b = harness.Value(1.0), harness.Value(2.0)
+
+        def parameters(self) -> list:
+            return [self.a, self.b]
+
+    pair = Pair()
+    pair.a.grad, pair.b.grad = 3.0, -4.0
+    pair.zero_grad()
+    return {"count": len(params), "grads": [plain(p.grad) for p in params],
+            "custom": [plain(pair.a.grad), plain(pair.b.grad)]}
+
+
+def _observe_loop(case: dict, harness: Harness) -> dict:
+    """Train with learning rate 0 for 1 and for 2 steps: zeroed gradients come out the same."""
+    xs, ys = moons(case["points"], case["data_seed"])
+    grads = {}
+    for steps in (1, 2):
+        model = make_model(harness.Value, harness.nn.Module, case["nouts"], case["model_seed"])
+        harness.train.train(model, xs, ys, steps=steps, learning_rate=0.0)
+        grads[str(steps)] = [plain(harness.grad_of(p)) for p in model.parameters()]
+    return grads
+
+
+def judge_zero_grad(case: dict, report: dict) -> Check:
+    return _judge_loop(case, report) if case.get("loop") else _judge_module(case, report)
+
+
+def _judge_module(case: dict, report: dict) -> Check:
+    if report["count"] != 41:
+        return Check(case["label"], FAILED, f"MLP(3, [4, 4, 1]).parameters() gave {report['count']} parameters, "
+                     "not 41", (Diagnosis("zero_grad/parameters", "parameters() must list every weight and bias."),))
+    left = [g for g in report["grads"] + report["custom"] if not close(g, 0.0)]
+    if left:
+        return Check(case["label"], FAILED, f"after zero_grad(), {len(left)} parameters still had a gradient "
+                     f"(e.g. {show(left[0])})", (Diagnosis("zero_grad/leaves_gradients",
+                                                          "set p.grad = 0 for every p in self.parameters()."),))
+    return Check(case["label"], PASSED)
+
+
+def _judge_loop(case: dict, report: dict) -> Check:
+    once, twice = report["1"], report["2"]
+    if len(once) == len(twice) and all(isinstance(a, float) and close(b, a) for a, b in zip(once, twice)):
+        return Check(case["label"], PASSED)
+    message = ("with learning rate 0, two training steps left other gradients than one step "
+               f"({show(once[0])} after one step, {show(twice[0])} after two, for the first parameter)")
+    ratios = [b / a for a, b in zip(once, twice) if isinstance(a, float) and isinstance(b, float) and abs(a) > 1e-9]
+    doubled = ratios and all(abs(r - 2) < 1e-3 for r in ratios)
+    diagnoses = (Diagnosis("zero_grad/loop_never_zeroes", "the second backward pass added to the first's gradients: "
+                           "call model.zero_grad() in every step, before loss.backward()."),) if doubled else ()
+    return Check(case["label"], FAILED, message, diagnoses)
+
+
+DEFINITIONS = (
+    Definition("zero_grad", zero_grad_cases, observe_zero_grad, judge_zero_grad,
+               "`Module.zero_grad()` or the training loop", ("engine", "nn", "train")),
+    Definition("training_loop", training_cases, observe_training, judge_training, "the loop in `train()`",
+               ("engine", "train"), rate_mistake),
+)

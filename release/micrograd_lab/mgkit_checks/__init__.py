@@ -1,1 +1,0 @@
-"""The public checks of the micrograd tasks, copied from the kit."""
