@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from mgkit_checks.numeric import mlp_scores
+
 from . import reference
-from .checks.verdicts import mlp_scores
 from .outputs import check_replaceable
 
 LAYER_SIZES = [16, 16, 1]  # Karpathy's demo: MLP(2, [16, 16, 1])

@@ -1,8 +1,8 @@
 """A tiny stand-in for autograder.checks, so that the grading machinery is tested on its own.
 
-`observe(task_id, seed)` asks the submission's engine.py for `answer(task_id, seed)`; the tests'
-submissions make that do anything (hang, fork, flood, exit). `judge` gives a task full marks when
-the answer is `seed + len(task_id)`, the answer of `CORRECT_ENGINE`.
+`observe(task_id, seed, ...)` asks the submission's engine.py for `answer(task_id, seed)`; the
+tests' submissions make that do anything (hang, fork, flood, exit). `judge_task` gives a task full
+marks when the answer is `seed + len(task_id)`, the answer of `CORRECT_ENGINE`.
 """
 
 from __future__ import annotations
@@ -36,9 +36,10 @@ def write_submission(folder: Path, engine: str = CORRECT_ENGINE) -> Path:
 
 
 IMPORTS = dict.fromkeys((task.id for task in TASKS), "micrograd/engine.py")  # every task imports engine.py
+JUDGING_ORDER = tuple(task.id for task in TASKS)
 
 
-def observe(task_id: str, seed: int, imported=lambda: None) -> dict:
+def observe(task_id: str, seed: int, imported=lambda: None, passed=()) -> dict:
     # engine.py by its path: the kit's micrograd/__init__.py would import names it lacks
     spec = importlib.util.spec_from_file_location("student_engine", os.path.join(os.getcwd(), "micrograd", "engine.py"))
     engine = importlib.util.module_from_spec(spec)
@@ -47,12 +48,12 @@ def observe(task_id: str, seed: int, imported=lambda: None) -> dict:
     return {"answer": engine.answer(task_id, seed)}
 
 
-def judge(seed: int, outcomes: dict) -> list[TaskResult]:
-    results = []
-    for task in TASKS:
-        outcome = outcomes[task.id]
-        right = isinstance(outcome, Observation) and outcome.data.get("answer") == seed + len(task.id)
-        why = f"{outcome.kind}: {outcome.detail}" if isinstance(outcome, Failure) else f"answered {outcome.data}"
-        results.append(TaskResult(task.id, float(task.points) if right else 0.0, float(task.points),
-                                  "right" if right else f"wrong ({why})"))
-    return results
+def judge_task(task_id: str, seed: int, outcome, earlier: dict) -> TaskResult:
+    points = float(next(task.points for task in TASKS if task.id == task_id))
+    right = isinstance(outcome, Observation) and outcome.data.get("answer") == seed + len(task_id)
+    why = f"{outcome.kind}: {outcome.detail}" if isinstance(outcome, Failure) else f"answered {outcome.data}"
+    return TaskResult(task_id, points if right else 0.0, points, "right" if right else f"wrong ({why})")
+
+
+def task_result(verdict: TaskResult, points: float) -> TaskResult:
+    return verdict

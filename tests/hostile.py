@@ -150,7 +150,7 @@ for folder in {list(TARGETS)!r} + [os.getcwd(), os.path.join(os.getcwd(), "micro
             file.write("x")
     except OSError:
         pass
-for victim in ("@NEIGHBOUR@/micrograd/engine.py", "@KIT@/autograder/checks/hidden.py", "@KIT@/README.md"):
+for victim in ("@NEIGHBOUR@/micrograd/engine.py", "@KIT@/autograder/checks/trusted.py", "@KIT@/README.md"):
     try:
         with open(victim, "a") as file:
             file.write("# pwned-@MARK@")
@@ -285,8 +285,8 @@ random.seed(0)
 numpy.random.seed(0)
 numpy.random.default_rng = lambda *args, **kwargs: numpy.random.Generator(numpy.random.PCG64(0))
 """
-HIDDEN_SOURCES = (KIT_ROOT / "autograder" / "checks" / "hidden.py", KIT_ROOT / "autograder" / "checks" / "trusted.py",
-                  REFERENCE_PACKAGE_DIR / "engine.py")
+CHECKS_DIR = KIT_ROOT / "autograder" / "checks"
+HIDDEN_SOURCES = (CHECKS_DIR / "trusted.py", CHECKS_DIR / "traversal.py", REFERENCE_PACKAGE_DIR / "engine.py")
 READ_AND_RAISE_SECRETS = f"""
 texts = []
 for path in {[str(path) for path in HIDDEN_SOURCES]!r}:
@@ -371,7 +371,7 @@ CASES = (
     # ---- liveness: every hang and grab ends at its task's deadline or limit ----
     Case("infinite loop at import", "liveness", submission(engine(LOOP)), ENGINE_TASKS, deadlines=1),
     Case("infinite loop in one closure", "liveness", submission(engine(mul_backward=LOOP)),
-         frozenset({"mul_backward", "grad_accumulation"}), deadlines=2),
+         frozenset({"mul_backward"}), deadlines=1),  # grad_accumulation runs no case of a closure that fails
     Case("infinite loop in backward()", "liveness", submission(engine(topo_sort=LOOP)), frozenset({"topo_sort"}),
          deadlines=1),
     Case("ignores SIGTERM, SIGINT and sleeps in backward()", "liveness",
@@ -381,41 +381,41 @@ CASES = (
          submission(nn=put(reference("nn"), "zero_grad", SWALLOW_EVERYTHING)), frozenset({"zero_grad"}), deadlines=1),
     Case("infinite loop in the training loop", "liveness",
          submission(train=put(reference("train"), "training_loop", LOOP)),
-         frozenset({"zero_grad", "training_loop"}), deadlines=2),
+         frozenset({"training_loop"}), deadlines=1),  # zero_grad's loop case waits for training_loop
     Case("4 GB memory grab in a closure", "liveness", submission(engine(relu_backward="hog = bytearray(4 * 2**30)")),
-         frozenset({"relu_backward", "grad_accumulation"})),
+         frozenset({"relu_backward"})),
     Case("memory grab at import, bit by bit", "liveness",
          submission(engine("hog = []\nwhile True:\n    hog.append(bytearray(2**26))")), ENGINE_TASKS),
     Case("fork bomb", "liveness", submission(engine(tanh_backward=FORK_BOMB)),
-         frozenset({"tanh_backward", "grad_accumulation"}), needs="processes", flags=("starts processes",)),
+         frozenset({"tanh_backward"}), needs="processes", flags=("starts processes",)),
     Case("C stack overflow (segfault)", "liveness", submission(engine(exp_backward=SEGFAULT)),
-         frozenset({"exp_backward", "grad_accumulation"})),
+         frozenset({"exp_backward"})),
     Case("gigabytes to stdout", "liveness", submission(engine(pow_backward=FLOOD_STDOUT)),
-         frozenset({"pow_backward", "grad_accumulation"})),
+         frozenset({"pow_backward"})),
     Case("gigabytes to stderr at import", "liveness", submission(engine(FLOOD_STDERR_RAW)), ENGINE_TASKS),
 
     # ---- control-flow escapes: each costs its own task ----
     Case("sys.exit(0) in a closure", "escape", submission(engine(add_backward="import sys\nsys.exit(0)")),
-         frozenset({"add_backward", "grad_accumulation"}), flags=("ends the process",)),
+         frozenset({"add_backward"}), flags=("ends the process",)),
     Case("os._exit(0) in a closure", "escape", submission(engine(mul_backward="import os\nos._exit(0)")),
-         frozenset({"mul_backward", "grad_accumulation"}), flags=("ends the process",)),
+         frozenset({"mul_backward"}), flags=("ends the process",)),
     Case("os._exit(0) at import", "escape", submission(engine("import os\nos._exit(0)")), ENGINE_TASKS),
     Case("KeyboardInterrupt in backward()", "escape", submission(engine(topo_sort="raise KeyboardInterrupt")),
          frozenset({"topo_sort"})),
     Case("SystemExit at import", "escape", submission(engine("raise SystemExit(0)")), ENGINE_TASKS),
     Case("GeneratorExit in a closure", "escape", submission(engine(pow_backward="raise GeneratorExit")),
-         frozenset({"pow_backward", "grad_accumulation"})),
+         frozenset({"pow_backward"})),
     Case("pytest.exit in a closure", "escape",
          submission(engine(tanh_backward="import pytest\npytest.exit('all tests passed', returncode=0)")),
-         frozenset({"tanh_backward", "grad_accumulation"})),
+         frozenset({"tanh_backward"})),
     Case("an exception whose __str__, __repr__ and __del__ raise", "escape",
-         submission(engine(exp_backward=BAD_EXCEPTION)), frozenset({"exp_backward", "grad_accumulation"})),
+         submission(engine(exp_backward=BAD_EXCEPTION)), frozenset({"exp_backward"})),
     Case("objects whose __del__ raises, beside correct code", "escape",
          submission(engine(NOISY_DEL, relu_backward="Noisy()")), NO_TASK),
     Case("kills its parent, then everyone it can", "escape",
          submission(engine(relu_backward="import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n"
                                          "os.kill(-1, signal.SIGKILL)")),
-         frozenset({"relu_backward", "grad_accumulation"}), needs="signals"),
+         frozenset({"relu_backward"}), needs="signals"),
 
     # ---- tampering from inside: the verdicts are the parent's, from plain numbers ----
     Case("patches isclose, allclose, approx, abs, float and pytest's reports", "tampering",
@@ -434,14 +434,14 @@ CASES = (
          submission(engine(NUMPY_IMPOSTOR).replace("self.grad += out.grad\n            other.grad += out.grad",
                              "self.grad = Scalar(self.grad + out.grad)\n"
                              "            other.grad = Scalar(other.grad + out.grad)")),
-         frozenset({"add_backward", "grad_accumulation"})),
+         frozenset({"add_backward"})),
     Case("smuggled conftest, pytest.ini, sitecustomize, .pth, shadowing modules and bytecode", "tampering",
          submission(**_strays(STRAYS_THAT_RUN)), NO_TASK),
     Case("forges results.json wherever it can and prints a fake pytest summary", "tampering",
          submission(engine=at_import(starter("engine"), FORGE_RESULTS)), ENGINE_TASKS, needs="filesystem"),
     Case("forges its report on the grader's pipe", "tampering",
          submission(engine(add_backward="import os\nos.write(3, b'{\"observation\": {\"cases\": []}}')\nos._exit(0)")),
-         frozenset({"add_backward", "grad_accumulation"})),
+         frozenset({"add_backward"})),
     Case("a detached process (double fork, setsid) rewrites the results later", "tampering",
          submission(engine(LATE_SURVIVOR)), NO_TASK, late=True),
     Case("a process in its own session outlives the task", "tampering",
@@ -455,7 +455,8 @@ CASES = (
          submission(engine(add_backward=SEARCH_GC)), frozenset({"add_backward"}),
          flags=("searches the garbage collector",)),
     Case("imports or finds the reference solution", "gaming",
-         submission(engine=at_import(starter("engine"), USE_THE_REFERENCE)), ENGINE_TASKS, needs="filesystem"),
+         submission(engine=at_import(starter("engine"), USE_THE_REFERENCE)), ENGINE_TASKS, needs="filesystem",
+         deadlines=1),  # walking a large disk may take its deadline
     Case("hard-codes the lecture's numbers", "gaming",
          submission(engine("LECTURE = {'o': 0.7071067811865476, 'n': 0.8813735870195432}")
                     .replace("self.grad += (1 - t**2) * out.grad", "self.grad += 0.5 * out.grad")),
@@ -475,9 +476,9 @@ CASES = (
     Case("writes into other students' folders, the kit, HOME and /tmp", "reaching out",
          submission(engine(WRITE_EVERYWHERE, add_backward=WRITE_EVERYWHERE)), NO_TASK, needs="filesystem"),
     Case("reads the hidden checks and the reference and raises them", "reaching out",
-         submission(engine(add_backward=READ_AND_RAISE_SECRETS)), frozenset({"add_backward", "grad_accumulation"})),
+         submission(engine(add_backward=READ_AND_RAISE_SECRETS)), frozenset({"add_backward"})),
     Case("raises a copy of hidden-check and solution lines, re-spaced", "reaching out",
-         submission(engine(mul_backward=RAISE_COPIED_SECRETS)), frozenset({"mul_backward", "grad_accumulation"})),
+         submission(engine(mul_backward=RAISE_COPIED_SECRETS)), frozenset({"mul_backward"})),
     Case("imports torch and its own micrograd", "reaching out",
          submission(engine("try:\n    import torch\nexcept ImportError:\n    pass\n"
                            "try:\n    from micrograd import nn\nexcept ImportError:\n    pass")),

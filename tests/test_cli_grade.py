@@ -84,10 +84,10 @@ def test_grade_replaces_only_its_own_results(tmp_path, capsys):
 
 
 def test_a_grader_failure_still_writes_a_zero_result_and_exits_non_zero(tmp_path, capsys, monkeypatch):
-    def broken_judge(seed, outcomes):
+    def broken_judge(task_id, seed, outcome, earlier):
         raise RuntimeError("a bug in the checks")
 
-    monkeypatch.setattr(autograder.checks, "judge", broken_judge)
+    monkeypatch.setattr(autograder.checks, "judge_task", broken_judge)
     code, _, err = grade_cli(capsys, reference_copy(tmp_path / "submission"), "--out", tmp_path / "results.json")
     data = json.loads((tmp_path / "results.json").read_text())
     assert code == 2 and len(err.strip().splitlines()) == 1 and "not graded" in err

@@ -93,10 +93,10 @@ def test_no_such_path_is_a_submission_error(tmp_path):
 
 
 def test_a_failing_grader_writes_a_zero_not_graded_result(tmp_path, monkeypatch):
-    def broken_judge(seed, outcomes):
+    def broken_judge(task_id, seed, outcome, earlier):
         raise KeyError("the checks have a bug")
 
-    monkeypatch.setattr(fake_checks, "judge", broken_judge)
+    monkeypatch.setattr(fake_checks, "judge_task", broken_judge)
     results = grade(write_submission(tmp_path / "fay"), seed=5, checks=fake_checks, limits=LIMITS)
     assert not results.graded and results.score == 0 and len(results.tasks) == len(TASKS)
     assert all("not graded" in task.feedback and "tell your course staff" in task.feedback for task in results.tasks)
@@ -104,17 +104,17 @@ def test_a_failing_grader_writes_a_zero_not_graded_result(tmp_path, monkeypatch)
 
 
 def test_verdicts_outside_the_rubric_are_a_grader_failure(tmp_path, monkeypatch):
-    def generous_judge(seed, outcomes):
-        return [TaskResult(task.id, 1000.0, float(task.points), "") for task in TASKS]
+    def generous_judge(task_id, seed, outcome, earlier):
+        return TaskResult(task_id, 1000.0, 8.0, "")
 
-    monkeypatch.setattr(fake_checks, "judge", generous_judge)
+    monkeypatch.setattr(fake_checks, "judge_task", generous_judge)
     results = grade(write_submission(tmp_path / "gil"), seed=5, checks=fake_checks, limits=LIMITS)
     assert not results.graded and results.score == 0
 
 
 def test_feedback_never_shows_the_reference_or_the_hidden_checks(sandbox, tmp_path):
     leaks = {"add_backward": "self.grad += (1 - t**2) * out.grad",  # a line of the reference's solutions
-             "mul_backward": "def judge(seed: int, outcomes: dict) -> list[TaskResult]:"}  # of the checks module
+             "mul_backward": "def judge_task(task_id: str, seed: int, outcome, earlier: dict) -> TaskResult:"}
     engine = engine_answering(f"raise ValueError({leaks}.get(task_id, 'nothing secret here'))")
     results = grade(write_submission(tmp_path / "rae", engine), seed=1, sandbox=sandbox)
     feedback = {task.task_id: task.feedback for task in results.tasks}
@@ -267,7 +267,7 @@ def test_results_follow_the_contract(graded):
         assert test["max_score"] == task.points and 0 <= test["score"] <= test["max_score"]
         assert test["status"] == ("passed" if test["score"] == test["max_score"] else "failed")
         assert test["visibility"] == "visible" and isinstance(test["output"], str)
-    assert data["extra_data"]["seed"] == 11 and "--seed 11" in data["output"]
+    assert data["extra_data"]["seed"] == 11 and "11" not in data["output"]  # the seed is for the instructor
 
 
 def test_results_are_written_atomically_and_read_back(tmp_path, monkeypatch):

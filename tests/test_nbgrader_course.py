@@ -1,8 +1,8 @@
 """The real nbgrader on a temporary course: autograde scores with the hidden checks, as `mgkit grade` does.
 
 Three students hand in the notebook: one correct (whose backward() also writes to stderr), one
-with two bugs (who also tries to pass every check: a mgkit_checks of their own, and a cell that
-replaces `check` in the kernel), one untouched. The course then runs nbgrader's own commands,
+with two bugs (who also tries to pass every check: a mgkit_checks package of their own beside the
+notebook, and a cell that replaces `check` in the kernel), one untouched. The course then runs nbgrader's own commands,
 generate_assignment, autograde, generate_feedback and export, and every task's points must be
 those of `mgkit grade` on the same notebook and seed.
 """
@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 
-from autograder.checks import SHIPPED
 from autograder.cli import main
 from autograder.reference import KIT_ROOT, REFERENCE_PACKAGE_DIR
 from autograder.release import ASSIGNMENT
@@ -92,7 +91,9 @@ def course(tmp_path_factory) -> Path:
     exploring = next(cell for cell in correct["cells"] if cell["cell_type"] == "code" and not cell["metadata"])
     cheat = (exploring["id"], "import math\n", "import math\n" + IN_THE_KERNEL)
     wrong = hand_in(course, "wrong", edited(correct, [*BUGS.values(), cheat]))
-    (wrong / "mgkit_checks" / "notebook.py").write_text(EVERYTHING_PASSES)  # put back by autograde
+    (wrong / "mgkit_checks").mkdir()  # shadows the installed checks in the kernel: the grade is made outside it
+    (wrong / "mgkit_checks" / "__init__.py").write_text("")
+    (wrong / "mgkit_checks" / "notebook.py").write_text(EVERYTHING_PASSES)
     hand_in(course, "untouched", released)
 
     nbgrader(course, "autograde", ASSIGNMENT)
@@ -132,11 +133,9 @@ def test_the_export_is_the_gradebook(course, tmp_path):
     assert {float(row["max_score"]) for row in rows.values()} == {TOTAL_POINTS}
 
 
-def test_a_students_py_file_stays_and_the_checks_are_the_courses(course):
+def test_a_students_py_file_stays(course):
     graded = course / "autograded"
     assert (graded / "correct" / ASSIGNMENT / "micrograd" / "engine.py").read_text() == "# my own engine\n"
-    assert (graded / "wrong" / ASSIGNMENT / "mgkit_checks" / "notebook.py").read_text() == \
-        (course / "assignments" / ASSIGNMENT / "mgkit_checks" / "notebook.py").read_text()
 
 
 def feedback_text(course: Path, student: str) -> str:
@@ -151,16 +150,16 @@ def lines(*paths: Path) -> set[str]:
 
 
 def test_feedback_teaches_and_never_shows_a_hidden_check(course):
-    checks = KIT_ROOT / "autograder" / "checks"
-    public = lines(*REFERENCE_PACKAGE_DIR.glob("*.py"), *(checks / name for name in SHIPPED))  # the notebook's own code
-    secret = lines(*(path for path in checks.glob("*.py") if path.name not in SHIPPED)) - public
-    assert len(secret) > 100
+    public = lines(*REFERENCE_PACKAGE_DIR.glob("*.py"), *(KIT_ROOT / "mgkit_checks").glob("*.py"))  # the students' own
+    secret = lines(*(KIT_ROOT / "autograder" / "checks").glob("*.py")) - public
+    assert len(secret) > 50
     for student in ("correct", "wrong", "untouched"):
         text = feedback_text(course, student)
         assert not [line for line in secret if line in text], student
         assert "HIDDEN TESTS" not in text
     wrong = feedback_text(course, "wrong")
-    assert f"grad_accumulation: 0/12 points (seed {SEED})" in wrong and "zero_grad: 0/10 points" in wrong
+    assert "grad_accumulation: 0/12 points" in wrong and "zero_grad: 0/10 points" in wrong
+    assert SEED not in wrong  # the seed is the instructor's
     assert "mul_backward: passed the hidden checks, 8/8 points" in wrong
 
 

@@ -56,21 +56,21 @@ def test_no_micrograd_is_installed(tmp_path):
     assert spec == "None", f"an installed `micrograd` would stand in for a student's: {spec}, from {distributions}"
 
 
-def test_the_installed_kit_declares_only_autograder():
+def test_the_installed_kit_declares_only_autograder_and_its_checks():
     try:
         kit = importlib.metadata.distribution("micrograd-kit")
     except importlib.metadata.PackageNotFoundError:
         pytest.fail("the kit is not installed: run `pip install -e .[test]` first")
-    assert (kit.read_text("top_level.txt") or "").split() == ["autograder"]
+    assert sorted((kit.read_text("top_level.txt") or "").split()) == ["autograder", "mgkit_checks"]
     assert "mgkit" in {entry.name for entry in kit.entry_points if entry.group == "console_scripts"}
 
 
-def test_the_package_config_finds_only_autograder():
+def test_the_package_config_finds_only_autograder_and_its_checks():
     # what a wheel would hold, from pyproject.toml itself, whatever this environment has installed
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     setuptools = pytest.importorskip("setuptools")
     config = tomllib.loads((reference.KIT_ROOT / "pyproject.toml").read_text())
     include = config["tool"]["setuptools"]["packages"]["find"]["include"]
     packages = setuptools.find_namespace_packages(where=str(reference.KIT_ROOT), include=include)
-    assert "autograder" in packages
+    assert "autograder" in packages and "mgkit_checks" in packages
     assert not [name for name in packages if name.split(".")[0] in ("micrograd", "solutions")]

@@ -15,6 +15,7 @@ import random
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from autograder.sandbox import GRACE_SECONDS, Limits, Sandbox
 # Short deadlines keep the suite fast; a correct task of the real checks takes ~0.3 s at most.
 LIMITS = Limits(seconds=2.0, memory_mb=512, output_bytes=256 * 1024)
 SEED = 4242
-SLACK = 4.0  # seconds beyond its deadlines a case may take: start-up, the honest tasks, judging
+SLACK = 12.0  # seconds beyond its deadlines a case may take on a loaded machine: the honest tasks, judging
 LATE = 2.0  # how long to watch for effects that come after grading (a survivor sleeps ~1.x s first)
 
 
@@ -64,6 +65,25 @@ def holds(need: str, sandbox: Sandbox) -> bool:
     }[need]
 
 
+@contextmanager
+def _counting_deadlines(sandbox: Sandbox):
+    """The tasks whose worker ran into its deadline while the block ran."""
+    timed_out: list[str] = []
+    run = sandbox.run
+
+    def counting(folder, task_id, *args, **kwargs):
+        outcome = run(folder, task_id, *args, **kwargs)
+        if getattr(outcome, "kind", None) == "timeout":
+            timed_out.append(task_id)
+        return outcome
+
+    sandbox.run = counting
+    try:
+        yield timed_out
+    finally:
+        del sandbox.run
+
+
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_a_hostile_or_broken_submission_gets_its_true_grade_and_leaves_nothing(case, sandbox, classroom, tmp_path):
     if not holds(case.needs, sandbox):
@@ -75,7 +95,8 @@ def test_a_hostile_or_broken_submission_gets_its_true_grade_and_leaves_nothing(c
     neighbour = _snapshot(classroom / "alice")
     try:
         started = time.monotonic()
-        results = grade(path, SEED, sandbox=sandbox)
+        with _counting_deadlines(sandbox) as deadlines:
+            results = grade(path, SEED, sandbox=sandbox)
         seconds = time.monotonic() - started
         results.write(places["@OUT@"] / RESULTS)
         written = (places["@OUT@"] / RESULTS).read_text()
@@ -84,7 +105,8 @@ def test_a_hostile_or_broken_submission_gets_its_true_grade_and_leaves_nothing(c
 
         assert results.graded, results.summary()
         assert _failed(results) == sorted(case.fails), _feedback(results)
-        assert seconds < case.deadlines * (LIMITS.seconds + GRACE_SECONDS / 4) + SLACK
+        assert len(deadlines) <= case.deadlines, deadlines  # a hang costs its deadline once, whatever the load
+        assert seconds < case.deadlines * (LIMITS.seconds + GRACE_SECONDS) + SLACK  # wall time, with real margin
         assert not _processes_with(mark)
         assert not _traces(mark, places)
         assert (places["@OUT@"] / RESULTS).read_text() == written
@@ -224,7 +246,7 @@ def _processes_with(mark: str) -> list[int]:
 def _victims(places: dict) -> list[Path]:
     """Existing files the hostile code appends its mark to."""
     return [Path(_fill(path, places)) for path in ("@NEIGHBOUR@/micrograd/engine.py",
-                                                   "@KIT@/autograder/checks/hidden.py", "@KIT@/README.md")]
+                                                   "@KIT@/autograder/checks/traversal.py", "@KIT@/README.md")]
 
 
 def _traces(mark: str, places: dict) -> list[str]:
@@ -262,16 +284,18 @@ def _assert_strict_results(text: str) -> None:
 
 @cache
 def _secret_lines() -> tuple[str, ...]:
-    """Lines of the unshipped checks and of the reference's solution regions, spaces folded."""
+    """Lines of the unshipped checks and of the reference's solution regions, spaces folded; not those
+    the students' own checks hold too (the kit's advice may name a line: "call model.zero_grad() ...")."""
     checks = Path(autograder.checks.__file__).parent
-    texts = [path.read_text() for path in checks.glob("*.py") if path.name not in autograder.checks.SHIPPED]
+    texts = [path.read_text() for path in checks.glob("*.py")]
     lines = [line for text in texts for line in text.splitlines()]
     for module in MODULES:
         path = REFERENCE_PACKAGE_DIR / f"{module}.py"
         source = path.read_text().splitlines()
         lines += [line for region in find_regions(path) for line in source[region.begin : region.end - 1]]
+    shipped = " ".join(" ".join(path.read_text().split()) for path in (KIT_ROOT / "mgkit_checks").glob("*.py"))
     folded = (" ".join(line.split()) for line in lines)
-    return tuple(line for line in folded if len(line) >= 16)
+    return tuple(line for line in folded if len(line) >= 16 and line not in shipped)
 
 
 def _assert_no_secrets(results: GradingResults) -> None:

@@ -167,7 +167,7 @@ assert not [entry for entry in sys.path if "work/main" in entry or entry in ("",
 REACHING_OUT = {  # layer -> what the worker tries (it must raise OSError); {kit} and {other} are filled in
     "mount-namespace": [
         "open('{kit}/solutions/micrograd/engine.py').read()",  # the reference, on disk
-        "open('{kit}/autograder/checks/hidden.py').read()",  # the hidden checks' source
+        "open('{kit}/autograder/checks/trusted.py').read()",  # the hidden checks' source
         "os.listdir('{other}')",  # another student's work, hidden by the caller
         "open('{kit}/{forged}', 'w').write('{{}}')",  # a forged result anywhere it can reach
         "open(os.path.join(os.getcwd(), 'micrograd', 'engine.py'), 'a').write('# changed')",  # its own copy

@@ -2,7 +2,8 @@
 
 The students' `.github/workflows/classroom.yml` runs the public checks on every push: one
 `pytest` whose table of tasks goes into the run's summary page, then one step per task with
-GitHub Classroom's command grader (`pytest -m <task>`, worth the task's points) and Classroom's
+GitHub Classroom's command grader (`pytest -m <task> --undecided-fails`, worth the task's points:
+a task the preview leaves to the grade earns none here) and Classroom's
 reporter, which adds them up. Outside Classroom the reporter only prints its table. The steps
 come from the rubric, so they can never disagree with it.
 
@@ -61,7 +62,7 @@ TASK_STEP = """\
         uses: {grader}
         with:
           test-name: {task_id}
-          command: {test} -m {task_id}
+          command: {test} -m {task_id} --undecided-fails
           timeout: {timeout}
           max-score: {points}
 """

@@ -62,10 +62,10 @@ def check(task_id: str) -> str | None:
 def verdict(task_id: str, results: dict[str, Any]) -> tuple[bool, str]:
     """(passed, what the check cell shows) for one task of a results.json."""
     test = next(test for test in results["tests"] if test["tags"] == [task_id])
-    points, seed = f"{test['score']:g}/{test['max_score']:g} points", results["extra_data"]["seed"]
+    points = f"{test['score']:g}/{test['max_score']:g} points"  # no seed: the student reads this
     if test["status"] == "passed":
-        return True, f"{task_id}: passed the hidden checks, {points} (seed {seed})"
-    return False, f"{task_id}: {points} (seed {seed})\n{test['output']}"
+        return True, f"{task_id}: passed the hidden checks, {points}"
+    return False, f"{task_id}: {points}\n{test['output']}"
 
 
 def hidden_verdicts(notebook: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:

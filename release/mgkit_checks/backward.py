@@ -80,9 +80,9 @@ def judge_backward(case: dict, report: dict) -> Check:
     if seed is None or not close(seed, 1.0):
         return _failed(label, f"{what}: when the output's _backward ran, out.grad was {show(seed)}", "not_seeded",
                        "seed the output first with self.grad = 1.")
-    position = {k: i for i, k in enumerate(calls)}
+    position, users = {k: i for i, k in enumerate(calls)}, _users(case)
     for k in needed:
-        if any(position[user] > position[k] for user in _users(case).get(k, ()) if user in position):
+        if any(position[user] > position[k] for user in users.get(k, ()) if user in position):
             return _failed(label, f"{what} ran the _backward of a value before that of an op that uses it, so its "
                                   "gradient was not complete yet", "wrong_order",
                            "go through topo in reverse (the output first).")

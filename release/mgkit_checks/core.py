@@ -215,7 +215,7 @@ def verdict(task_id: str, checks: list[Check]) -> Verdict:
     done = [check for check in checks if check.state == PASSED]
     waiting = [check for check in checks if check.state == WAITING]
     if failed:
-        diagnosis = _common_diagnosis(failed)
+        diagnosis = _common_diagnosis(failed) or Diagnosis(f"{task_id}/unexplained", "")  # no classic mistake fits
         return Verdict(task_id, FAILED, tuple(checks), _failed_feedback(checks, failed, diagnosis), diagnosis)
     if undecided:
         return Verdict(task_id, UNDECIDED, tuple(checks), _undecided_feedback(undecided))

@@ -207,8 +207,8 @@ def observe_accumulation(case: dict, harness: Harness) -> dict:
     return {"grads": {name: plain(v.grad) for name, v in variables.items()}}
 
 
-OVERWRITES = Diagnosis("grad_accumulation/overwrites",
-                       ".grad was overwritten, not accumulated: use += in every _backward (a value may feed several ops).")
+OVERWRITES = Diagnosis("grad_accumulation/overwrites", ".grad was overwritten, not accumulated: use += in every "
+                                                       "_backward (a value may feed several ops).")
 
 
 def judge_accumulation(case: dict, report: dict) -> Check:

@@ -26,6 +26,11 @@ PASSED, FAILED, BY_GRADE, NOT_RUN = "passed", "failed", "by the grade", "not run
 FOOTER = "public checks {earned}/{total}; hidden checks on other numbers decide the grade"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--undecided-fails", action="store_true",
+                     help="a task this preview cannot judge fails instead of being skipped (for a per-task exit code)")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(TaskTable(), "mgkit-task-table")
 
@@ -35,10 +40,10 @@ def preview() -> Preview:
     return Preview()
 
 
-def run_task(preview: Preview, task_id: str) -> None:
+def run_task(preview: Preview, task_id: str, config: pytest.Config | None = None) -> None:
     """The body of a task's test: pass, fail with the lesson, or skip as decided by the grade."""
     verdict = preview.verdict(task_id)
-    if verdict.state == UNDECIDED:
+    if verdict.state == UNDECIDED and not (config and config.getoption("--undecided-fails")):
         pytest.skip(task_line(verdict))
     if not verdict.passed:
         pytest.fail(task_line(verdict), pytrace=False)  # the message is the lesson; the kit's traceback is noise

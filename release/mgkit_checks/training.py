@@ -1,10 +1,12 @@
 """zero_grad and training_loop: the student's nn.py and train.py, on a model the kit builds.
 
-training_loop: single steps of `train(model, xs, ys, steps=1, learning_rate=..., loss_fn=...,
-alpha=...)`, each from fresh Values set to where the last step left them (so zeroing cannot
-matter here: zero_grad has its own checks), must land where one step of gradient descent
-lands; the parent works that out with numpy and finite differences, from the parameters
-alone. And `train(model, xs, ys, steps=4)` must run with its own defaults.
+training_loop: a dry run on stand-ins for Values, which needs no engine at all, must call the
+model on every point, loss_fn and loss.backward() once a step; single steps of `train(model,
+xs, ys, steps=1, learning_rate=..., loss_fn=..., alpha=...)`, each from fresh Values set to
+where the last step left them (so zeroing cannot matter here: zero_grad has its own checks),
+must land where one step of gradient descent lands (the parent works that out with numpy and
+finite differences, from the parameters alone); and `train(model, xs, ys, steps=4)` must run
+with its own defaults.
 
 zero_grad: `Module.zero_grad()` clears every parameter of any Module; and, once the training
 loop passes, training with learning rate 0 for two steps must leave the gradients one step
@@ -80,6 +82,72 @@ def _losses(history: Any) -> list:
 
 # ---- training_loop ------------------------------------------------------------------------------
 
+class _Traced:
+    """A stand-in for a Value in the dry run: any arithmetic gives it back, and backward() is counted."""
+
+    def __init__(self, log: dict[str, int]) -> None:
+        self.log, self.data, self.grad = log, 0.0, 0.0
+
+    def _same(self, other: Any) -> _Traced:
+        return self
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __pow__ = _same
+
+    def relu(self) -> _Traced:
+        return self
+
+    def backward(self) -> None:
+        self.log["backward"] += 1
+
+
+class _TracedModel:
+    def __init__(self, log: dict[str, int]) -> None:
+        self.log = log
+
+    def __call__(self, x: list) -> _Traced:
+        self.log["model"] += 1
+        return _Traced(self.log)
+
+    def parameters(self) -> list:
+        return []
+
+    def zero_grad(self) -> None:
+        pass
+
+
+def _observe_dry_run(case: dict, harness: Harness) -> dict:
+    log = {"model": 0, "loss_fn": 0, "backward": 0}
+
+    def loss_fn(scores: list, ys: list) -> _Traced:
+        log["loss_fn"] += 1
+        return _Traced(log)
+
+    xs, ys = moons(case["points"], case["data_seed"])
+    harness.train.train(_TracedModel(log), xs, ys, steps=case["dry_run"], learning_rate=0.1, loss_fn=loss_fn, alpha=0.0)
+    return log
+
+
+def _judge_dry_run(case: dict, report: dict) -> Check:
+    steps, points = case["dry_run"], case["points"]
+    want = {"model": steps * points, "loss_fn": steps, "backward": steps}
+    if all(report[key] == count for key, count in want.items()):
+        return Check(case["label"], PASSED)
+    message = (f"train(model, xs, ys, steps={steps}) on {points} points called the model {report['model']} times, "
+               f"loss_fn {report['loss_fn']} times and loss.backward() {report['backward']} times; a loop of "
+               f"{steps} steps calls them {steps * points}, {steps} and {steps} times")
+    if report["loss_fn"] == 0:
+        mistake = IGNORES_LOSS_FN
+    elif report["backward"] == 0:
+        mistake = Diagnosis("training_loop/no_backward", "call loss.backward() in every step, before the update.")
+    else:
+        mistake = Diagnosis("training_loop/not_every_step",
+                            "each step computes the scores of every point, the loss, then one backward pass.")
+    return Check(case["label"], FAILED, message, (mistake,))
+
+
+IGNORES_LOSS_FN = Diagnosis("training_loop/ignores_loss_fn", "use the loss_fn that train() is given, not a fixed loss.")
+
+
 def training_cases(rng: random.Random) -> list[dict]:
     model = {"points": 16, "nouts": [5, 1], "data_seed": rng.randrange(10**6), "model_seed": rng.randrange(10**6),
              "engine": True}
@@ -88,12 +156,16 @@ def training_cases(rng: random.Random) -> list[dict]:
         {"lr": round(rng.uniform(0.05, 0.5), 3), "loss": "max_margin", "alpha": 0.0},
         {"lr": round(rng.uniform(0.05, 0.5), 3), "loss": "squared", "alpha": 0.0},
     ]
-    return [{**model, "label": "three single steps of gradient descent", "steps": steps},
+    dry_run = {key: value for key, value in model.items() if key != "engine"}  # no engine: only stand-ins
+    return [{**dry_run, "label": "a dry run: every step calls the model, loss_fn and backward", "dry_run": 3},
+            {**model, "label": "three single steps of gradient descent", "steps": steps},
             {**model, "label": f"train(model, xs, ys, steps={DEFAULTS_RUN_STEPS}) with its own defaults",
              "defaults": True}]
 
 
 def observe_training(case: dict, harness: Harness) -> dict:
+    if case.get("dry_run"):
+        return _observe_dry_run(case, harness)
     xs, ys = moons(case["points"], case["data_seed"])
     if case.get("defaults"):
         model = make_model(harness.Value, FreshGradients, case["nouts"], case["model_seed"])
@@ -113,6 +185,8 @@ def observe_training(case: dict, harness: Harness) -> dict:
 
 
 def judge_training(case: dict, report: dict) -> Check:
+    if case.get("dry_run"):
+        return _judge_dry_run(case, report)
     return _judge_defaults(case, report) if case.get("defaults") else _judge_steps(case, report)
 
 
@@ -120,8 +194,9 @@ def _judge_defaults(case: dict, report: dict) -> Check:
     losses = report["losses"]
     if len(losses) == DEFAULTS_RUN_STEPS and all(isinstance(x, float) and math.isfinite(x) for x in losses):
         return Check(case["label"], PASSED)
-    return Check(case["label"], FAILED, f"{case['label']} recorded the losses {', '.join(map(show, losses)) or 'none'}; "
-                 f"it should record {DEFAULTS_RUN_STEPS} finite losses, one per step")
+    recorded = ", ".join(map(show, losses)) or "none"
+    return Check(case["label"], FAILED, f"{case['label']} recorded the losses {recorded}; it should record "
+                 f"{DEFAULTS_RUN_STEPS} finite losses, one per step")
 
 
 RATE_IS_A_FUNCTION = Diagnosis("training_loop/rate_is_a_function",
@@ -167,7 +242,7 @@ def _step_mistakes(case: dict, params: list[float], step: dict, got: list) -> li
                       "parameter against its gradient.", lambda: params),
         ("ascent", "p.data += lr * p.grad climbs the loss; use -= to go down.",
          lambda: training_step(case, params, -lr, loss, alpha)),
-        ("ignores_loss_fn", "use the loss_fn that train() is given, not a fixed loss.",
+        (IGNORES_LOSS_FN.id.partition("/")[2], IGNORES_LOSS_FN.advice,
          lambda: training_step(case, params, lr, DEFAULT_LOSS, alpha)),
         ("ignores_alpha", "add alpha times the sum of squared parameters (l2_penalty) with the alpha train() is "
                           "given.", lambda: training_step(case, params, lr, loss, DEFAULT_ALPHA)),

@@ -9,9 +9,10 @@ on your code is skipped as "decided by the grade", with the reason.
 """
 
 import pytest
+
 from mgkit_checks.plugin import run_task, task_params
 
 
 @pytest.mark.parametrize("task_id", task_params())
-def test_task(task_id: str, preview) -> None:
-    run_task(preview, task_id)
+def test_task(task_id: str, preview, pytestconfig) -> None:
+    run_task(preview, task_id, pytestconfig)
