@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -202,3 +203,17 @@ def test_a_mistake_costs_its_task_and_says_why(student: Path) -> None:
     assert table_rows(done.stdout)["mul_backward"][0] == "passed"
     failure = next(line for line in done.stdout.splitlines() if line.startswith("grad_accumulation: "))
     assert "a * b" in failure and "add" in failure
+
+
+def test_a_hang_costs_seconds_and_one_line(student: Path) -> None:
+    for path in REFERENCE_PACKAGE_DIR.glob("*.py"):
+        shutil.copyfile(path, student / "micrograd" / path.name)
+    engine = student / "micrograd/engine.py"
+    engine.write_text(engine.read_text().replace("self.grad += other.data * out.grad", "while True:\n                pass"))
+    started = time.monotonic()
+    done = run_public_tests(student, "-m", "mul_backward or grad_accumulation")
+    assert time.monotonic() - started < 60  # one deadline of a few seconds, not pytest-timeout's last resort
+    line = next(line for line in done.stdout.splitlines() if line.startswith("mul_backward: "))
+    assert "did not finish in 5 s: look for a loop that never ends in `__mul__`'s `_backward`" in line, line
+    assert "Traceback" not in done.stdout and "Timeout" not in done.stdout
+    assert table_rows(done.stdout)["grad_accumulation"][0] == "passed"  # the cases that run mul wait for it

@@ -245,6 +245,8 @@ def _failed_feedback(checks: list[Check], failed: list[Check], diagnosis: Diagno
     first = failed[0].message
     if diagnosis and diagnosis.id.endswith("/not_written"):
         return f"{first[:1].upper()}{first[1:]}".rstrip(".") + "."  # what to write, and where
+    if diagnosis and diagnosis.id.endswith("/hangs"):
+        return f"{first}: {diagnosis.advice}"  # one line: which task, how long, where to look
     text = f"Failed {len(failed)} of {_count(checks)}: {first[:1].lower()}{first[1:]}".rstrip(".") + "."
     if diagnosis and diagnosis.advice:
         text += f" Likely mistake: {diagnosis.advice}"
