@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import random
 
@@ -137,6 +138,22 @@ def test_a_nan_loss_stops_the_run():
     model, xs, ys = _small_problem()
     with pytest.raises(ArithmeticError, match="nan at step 0"):
         train.train(model, xs, ys, steps=3, loss_fn=lambda scores, ys: scores[0] * math.nan)
+
+
+def test_train_pauses_automatic_collection_only_while_it_runs():
+    model, xs, ys = _small_problem()
+    during = []
+    train.train(model, xs, ys, steps=2, on_step=lambda *_: during.append(gc.isenabled()))
+    assert during == [False, False] and gc.isenabled()
+    with pytest.raises(ArithmeticError):
+        train.train(model, xs, ys, steps=3, loss_fn=lambda scores, ys: scores[0] * math.nan)
+    assert gc.isenabled()  # also after a run that stopped with an error
+    gc.disable()
+    try:
+        train.train(*_small_problem(), steps=1)
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()
 
 
 # Measured for seed 1 (the `mgkit train` default): the final model is 97% right after 13 and 14

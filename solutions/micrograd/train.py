@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import gc
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -83,6 +84,21 @@ class History:
     accuracies: list[float] = field(default_factory=list)
 
 
+@contextmanager
+def _automatic_collection_paused() -> Iterator[None]:
+    """No automatic garbage collection inside (`gc.collect()` still works); as it was, after."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+# Each node of a graph is a reference cycle (out and its _backward) that only the garbage collector frees:
+# its automatic runs would scan a step's growing graph again and again, so the step frees the graph itself.
+@_automatic_collection_paused()
 def train(
     model: Module,
     xs: Sequence[Sequence[float]],
@@ -124,9 +140,6 @@ def train(
         if on_step:
             on_step(step, history.losses[-1], history.accuracies[-1])
 
-        # Free this step's graph now, in one sweep, while nothing else is in the collector's
-        # young generation: every node is a reference cycle (see the note in engine.py), and a
-        # graph left to the collector's own schedule grows old and costs seconds to find later.
         del scores, loss
-        gc.collect()
+        gc.collect()  # this step's graph, in one sweep
     return history
