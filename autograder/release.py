@@ -4,7 +4,8 @@ Two folders are generated, each replaced whole or not at all:
 
     assignments/micrograd_lab/    nbgrader's source: the notebook with solutions, the public checks
     release/                      what students get:
-        README.md, pyproject.toml   set-up in two commands, the task table, the ten task markers
+        README.md, pyproject.toml   set-up (a virtual environment, two commands), the tasks, their markers
+        .gitignore                  the virtual environment, caches and checkpoints (LEFTOVERS)
         .github/workflows/          the public checks on every push (GitHub Actions, Classroom's reporter)
         micrograd/                  the reference with every solution region stubbed
         tests/                      the public tests, their score-table plugin, the check library
@@ -43,8 +44,10 @@ NBGRADER_CONFIG = "nbgrader_config.py"
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PUBLIC_TESTS = PACKAGE_DIR / "public_tests"
-# What students and instructors leave behind by running the release; never part of a comparison.
-LEFTOVERS = ("__pycache__", ".pytest_cache", ".ipynb_checkpoints", "*.egg-info", "*.pyc")
+# What students and instructors leave behind by running the release: the release's .gitignore,
+# and never part of a comparison. fnmatch patterns for one file or folder name, as git reads them too.
+LEFTOVERS = (".venv", "__pycache__", ".pytest_cache", ".ipynb_checkpoints", "*.egg-info", "*.pyc")
+TEST_TIMEOUT_SECONDS = 30  # pytest-timeout's limit per public test in the release
 FORBIDDEN = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
 
@@ -119,12 +122,13 @@ def _readme(regions: list[Region]) -> str:
         for task_id in region.task_ids:
             files[task_id][f"`micrograd/{region.path.name}`"] = None
     rows = "\n".join(f"{task.row} {', '.join(files[task.id])} |" for task in TASKS)
-    return README.format(rows=rows, total=sum(task.points for task in TASKS), assignment=ASSIGNMENT)
+    return README.format(rows=rows, total=sum(task.points for task in TASKS), assignment=ASSIGNMENT,
+                         timeout=TEST_TIMEOUT_SECONDS)
 
 
 def _pyproject() -> str:
     markers = "\n".join(f"    {json.dumps(f'{task.id}: {task.title}')}," for task in TASKS)
-    return PYPROJECT.format(markers=markers)
+    return PYPROJECT.format(markers=markers, timeout=TEST_TIMEOUT_SECONDS)
 
 
 # --- the notebook track -------------------------------------------------------------------------
@@ -226,14 +230,37 @@ README = """\
 Build Andrej Karpathy's [micrograd](https://github.com/karpathy/micrograd): a scalar autograd
 engine, a small neural-network library on top of it, and the loop that trains it.
 
+## Set up, once
+
+You need Python 3.10 or newer: `python3 --version` says which you have (on Windows, `py --version`).
+In this folder, make a virtual environment (the packages of this project, kept apart from the
+system's: recent Debian, Ubuntu and Homebrew Pythons refuse a plain `pip install`), turn it on,
+and install your `micrograd` package with numpy and pytest:
+
 ```bash
+python3 -m venv .venv
+source .venv/bin/activate
 pip install -e .
+```
+
+That is for Linux and macOS. On Windows, make it with `py -m venv .venv` and turn it on with
+`.venv\\Scripts\\activate` (in PowerShell `.venv\\Scripts\\Activate.ps1`; if PowerShell refuses to run
+scripts, run `Set-ExecutionPolicy -Scope CurrentUser RemoteSigned` once). Your prompt then starts
+with `(.venv)`. In every new terminal, turn it on again before you run the checks.
+
+## Check your work
+
+```bash
 pytest
 ```
 
-The first command installs your `micrograd` package with numpy and pytest. The second runs the
-public checks of every task and ends with a table of where you stand. `pytest -m mul_backward`
-runs one task. On GitHub, every push runs the same checks and shows the table on the run's page.
+runs the public checks of every task and ends with a table of where you stand.
+`pytest -m mul_backward` runs one task. On GitHub, every push runs the same checks and shows
+the table on the run's page.
+
+If a check seems to hang, your code probably has a loop that never ends, in a `_backward`
+closure or in `backward()`. After {timeout} seconds that check fails with a timeout and the run
+goes on; Ctrl+C stops the run at once. Then run that task alone (`pytest -m <task>`) while you look.
 
 ## The tasks
 
@@ -254,12 +281,18 @@ central finite difference gives, and the likely mistake. The public checks are a
 
 ## Or as a notebook
 
-`{assignment}/{assignment}.ipynb` holds the same tasks as a notebook that follows the lecture:
+`{assignment}/{assignment}.ipynb` holds the same tasks as a notebook that follows the lecture.
+With the virtual environment turned on:
 
 ```bash
 pip install -e ".[notebook]"
 jupyter lab {assignment}/{assignment}.ipynb
 ```
+
+The notebook draws graphs with Graphviz's `dot` program, which pip cannot install. Get it with
+`sudo apt install graphviz` (Debian, Ubuntu), `brew install graphviz` (macOS, with Homebrew),
+`conda install graphviz` (in a conda environment), or on Windows the installer from
+https://graphviz.org/download/ (let it add Graphviz to the PATH). Without it, graphs show as text.
 """
 
 PYPROJECT = """\
@@ -284,7 +317,7 @@ packages = ["micrograd"]
 testpaths = ["tests"]
 pythonpath = ["."]
 addopts = "--strict-markers -rs"  # -rs: say why a check was skipped
-timeout = 30  # an infinite loop in your code fails its test instead of hanging the run
+timeout = {timeout}  # an infinite loop in your code fails its test instead of hanging the run
 markers = [
 {markers}
 ]
