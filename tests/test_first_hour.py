@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -35,9 +34,8 @@ def bash_block(readme: str, heading: str) -> str:
 
 
 def shell(script: str, folder: Path) -> subprocess.CompletedProcess:
-    """Run a README block in bash, in a student's environment: the suite's python3 first on PATH."""
+    """Run a README block in bash, in a student's environment (python3 is the suite's: tests/conftest.py)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(NOT_A_STUDENTS)}
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return subprocess.run(["bash", "-e", "-c", script], cwd=folder, env=env, capture_output=True, text=True,
                           timeout=600)
 
