@@ -279,6 +279,12 @@ def test_a_negative_base_to_a_fractional_power_blames_the_power():
         Value(-2.0) ** 0.5
 
 
+@pytest.mark.parametrize("operation", [lambda v: 1 / v, lambda v: v**-2])
+def test_zero_to_a_negative_power_blames_the_division(operation):
+    with pytest.raises(ZeroDivisionError, match=r"Value\(0.0\) \*\* -\d divides by zero \(a / b is a \* b\*\*-1\)"):
+        operation(Value(0.0))
+
+
 @pytest.mark.parametrize("x", [0.0, 3.0, math.inf])
 def test_a_zeroth_power_is_the_constant_one_with_no_gradient(x):
     x = Value(x)

@@ -196,6 +196,8 @@ def _pow(x: float, p: float) -> float:
         y = x**p
     except OverflowError:  # beyond the largest float, as * and + give: inf, with the sign of an odd power
         return -math.inf if x < 0 and p % 2 == 1 else math.inf
+    except ZeroDivisionError:  # 0 to a negative power, which is also how `1 / Value(0.0)` is computed
+        raise ZeroDivisionError(f"Value({x!r}) ** {p!r} divides by zero (a / b is a * b**-1)") from None
     if isinstance(y, complex):  # Python's answer for a negative base and a fractional exponent
         raise ValueError(f"Value({x!r}) ** {p!r} is not a real number: a negative base needs a whole exponent")
     return y
