@@ -260,7 +260,8 @@ the table on the run's page.
 
 If a check seems to hang, your code probably has a loop that never ends, in a `_backward`
 closure or in `backward()`. After {timeout} seconds that check fails with a timeout and the run
-goes on; Ctrl+C stops the run at once. Then run that task alone (`pytest -m <task>`) while you look.
+goes on (on Windows, the timeout ends the whole run, without the table); Ctrl+C stops the run at
+once. Then run that task alone (`pytest -m <task>`) while you look.
 
 ## The tasks
 
