@@ -140,20 +140,20 @@ def test_a_nan_loss_stops_the_run():
         train.train(model, xs, ys, steps=3, loss_fn=lambda scores, ys: scores[0] * math.nan)
 
 
-def test_train_pauses_automatic_collection_only_while_it_runs():
+def test_train_collects_rarely_only_while_it_runs():
     model, xs, ys = _small_problem()
-    during = []
-    train.train(model, xs, ys, steps=2, on_step=lambda *_: during.append(gc.isenabled()))
-    assert during == [False, False] and gc.isenabled()
+    before, during = gc.get_threshold(), []
+    train.train(model, xs, ys, steps=2, on_step=lambda *_: during.append(gc.get_threshold()))
+    assert during == [(1_000_000, *before[1:])] * 2 and gc.get_threshold() == before
     with pytest.raises(ArithmeticError):
         train.train(model, xs, ys, steps=3, loss_fn=lambda scores, ys: scores[0] * math.nan)
-    assert gc.isenabled()  # also after a run that stopped with an error
-    gc.disable()
+    assert gc.get_threshold() == before  # also after a run that stopped with an error
+    gc.set_threshold(5_000_000, *before[1:])
     try:
-        train.train(*_small_problem(), steps=1)
-        assert not gc.isenabled()  # a caller that had it off keeps it off
+        train.train(*_small_problem(), steps=1, on_step=lambda *_: during.append(gc.get_threshold()))
+        assert during[-1][0] == 5_000_000  # a caller's rarer setting stays
     finally:
-        gc.enable()
+        gc.set_threshold(*before)
 
 
 # Measured for seed 1 (the `mgkit train` default): the final model is 97% right after 13 and 14
