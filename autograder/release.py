@@ -4,7 +4,8 @@ Two folders are generated, each replaced whole or not at all:
 
     assignments/micrograd_lab/    nbgrader's source: the notebook with solutions, the public checks
     release/                      what students get:
-        README.md, pyproject.toml   set-up in two commands, the task table, the ten task markers
+        README.md, pyproject.toml   set-up (a virtual environment, two commands), the tasks, their markers
+        .gitignore                  the virtual environment, caches and checkpoints (LEFTOVERS)
         .github/workflows/          the public checks on every push (GitHub Actions, Classroom's reporter)
         micrograd/                  the reference with every solution region stubbed
         mgkit_checks/               the checks (the grade's own), installed with the student's package
@@ -44,8 +45,10 @@ NBGRADER_CONFIG = "nbgrader_config.py"
 PACKAGE_DIR = Path(__file__).resolve().parent
 PUBLIC_TESTS = PACKAGE_DIR / "public_tests"
 CHECKS_DIR = KIT_ROOT / "mgkit_checks"  # shipped whole, one copy: the student's pytest and notebook both use it
-# What students and instructors leave behind by running the release; never part of a comparison.
-LEFTOVERS = ("__pycache__", ".pytest_cache", ".ipynb_checkpoints", "*.egg-info", "*.pyc")
+# What students and instructors leave behind by running the release: the release's .gitignore,
+# and never part of a comparison. fnmatch patterns for one file or folder name, as git reads them too.
+LEFTOVERS = (".venv", "__pycache__", ".pytest_cache", ".ipynb_checkpoints", "*.egg-info", "*.pyc")
+LAST_RESORT_SECONDS = 120  # pytest-timeout's limit per test: the checks stop a hanging task long before
 FORBIDDEN = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
 
@@ -111,12 +114,13 @@ def _readme(regions: list[Region]) -> str:
         for task_id in region.task_ids:
             files[task_id][f"`micrograd/{region.path.name}`"] = None
     rows = "\n".join(f"{task.row} {', '.join(files[task.id])} |" for task in TASKS)
-    return README.format(rows=rows, total=sum(task.points for task in TASKS), assignment=ASSIGNMENT)
+    return README.format(rows=rows, total=sum(task.points for task in TASKS), assignment=ASSIGNMENT,
+                         timeout=LAST_RESORT_SECONDS)
 
 
 def _pyproject() -> str:
     markers = "\n".join(f"    {json.dumps(f'{task.id}: {task.title}')}," for task in TASKS)
-    return PYPROJECT.format(markers=markers)
+    return PYPROJECT.format(markers=markers, timeout=LAST_RESORT_SECONDS)
 
 
 # --- the notebook track -------------------------------------------------------------------------
@@ -217,15 +221,39 @@ README = """\
 Build Andrej Karpathy's [micrograd](https://github.com/karpathy/micrograd): a scalar autograd
 engine, a small neural-network library on top of it, and the loop that trains it.
 
+## Set up, once
+
+You need Python 3.10 or newer: `python3 --version` says which you have (on Windows, `py --version`).
+In this folder, make a virtual environment (the packages of this project, kept apart from the
+system's: recent Debian, Ubuntu and Homebrew Pythons refuse a plain `pip install`), turn it on,
+and install your `micrograd` package with numpy, pytest and the checks:
+
 ```bash
+python3 -m venv .venv
+source .venv/bin/activate
 pip install -e .
+```
+
+That is for Linux and macOS. On Windows, make it with `py -m venv .venv` and turn it on with
+`.venv\\Scripts\\activate` (in PowerShell `.venv\\Scripts\\Activate.ps1`; if PowerShell refuses to run
+scripts, run `Set-ExecutionPolicy -Scope CurrentUser RemoteSigned` once). Your prompt then starts
+with `(.venv)`. In every new terminal, turn it on again before you run the checks.
+
+## Check your work
+
+```bash
 pytest
 ```
 
-The first command installs your `micrograd` package, the checks (`mgkit_checks`, the same
-checks that grade you) and pytest. The second runs every task's checks and ends with a table
-of where you stand. `pytest -m mul_backward`
-runs one task. On GitHub, every push runs the same checks and shows the table on the run's page.
+runs the checks of every task and ends with a table of where you stand. They are the checks
+that grade you (`mgkit_checks/`, installed with your package), on other numbers.
+`pytest -m mul_backward` runs one task. On GitHub, every push runs the same checks and shows
+the table on the run's page.
+
+If your code has a loop that never ends (in a `_backward` closure, in `backward()` or in the
+training loop), that task stops after a few seconds with one line that says where to look
+("mul_backward did not finish in 5 s: look for a loop that never ends in `__mul__`'s
+`_backward`"), and the run goes on; Ctrl+C stops the run at once.
 
 ## The tasks
 
@@ -248,12 +276,18 @@ op built from other ops), it says "decided by the grade" and why.
 
 ## Or as a notebook
 
-`{assignment}/{assignment}.ipynb` holds the same tasks as a notebook that follows the lecture:
+`{assignment}/{assignment}.ipynb` holds the same tasks as a notebook that follows the lecture.
+With the virtual environment turned on:
 
 ```bash
 pip install -e ".[notebook]"
 jupyter lab {assignment}/{assignment}.ipynb
 ```
+
+The notebook draws graphs with Graphviz's `dot` program, which pip cannot install. Get it with
+`sudo apt install graphviz` (Debian, Ubuntu), `brew install graphviz` (macOS, with Homebrew),
+`conda install graphviz` (in a conda environment), or on Windows the installer from
+https://graphviz.org/download/ (let it add Graphviz to the PATH). Without it, graphs show as text.
 """
 
 PYPROJECT = """\
@@ -278,7 +312,7 @@ packages = ["micrograd", "mgkit_checks"]
 testpaths = ["tests"]
 pythonpath = ["."]
 addopts = "--strict-markers -rs"  # -rs: say why a check was skipped
-timeout = 120  # a last resort: the checks stop a task that does not finish in a few seconds
+timeout = {timeout}  # a last resort: the checks stop a task that does not finish in a few seconds
 markers = [
 {markers}
 ]

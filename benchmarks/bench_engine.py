@@ -5,8 +5,10 @@
 
 (a) his demo training: MLP(2, [16, 16, 1]) on 100 two-moons points, max-margin loss plus L2,
     learning rate 1.0 - 0.9*k/100, written as in his demo notebook; seconds per step, the share
-    of it spent in Python's cyclic garbage collector, and the same run with the two engines'
-    GC thresholds swapped, which shows whether the collector or the arithmetic costs the time.
+    of it spent in Python's cyclic garbage collector, and both engines under one collector policy
+    (his notebook loop with Python's default collection; then as the reference's train() runs it,
+    every million new objects and once after each step), which shows whether the collector or the
+    arithmetic costs the time.
 (b) forward and backward over a ~100,000-node balanced tree of + * ** relu (his 0.1.0 has no
     tanh or exp), shallow enough for his recursive topological sort.
 (c) the deepest chain v = v + 1 each engine can differentiate, probed up to a cap.
@@ -113,17 +115,18 @@ def measure_training(Value, MLP, job: dict) -> dict:
         clock_start[0] = process_time()
 
     with GcClock() as clock:
-        train = own_train()
+        train = own_train() if job["loop"] == "own" else None
+        like_train = job["loop"] == "like train()"
         if train:
             train(model, job["xs"], job["ys"], steps=job["steps"], learning_rate=lambda k, _: 1.0 - 0.9 * k / 100,
                   alpha=ALPHA, on_step=on_step)
         else:
-            for k in range(job["steps"]):
-                on_step(k, *demo_step(model, Value, job["xs"], job["ys"], k))
+            notebook_loop(model, Value, job, on_step, like_train)
     return {"seconds_per_step": statistics.mean(seconds), "gc_share": clock.seconds / sum(seconds),
             "collections_per_step": [n / len(seconds) for n in clock.collections],
             "gc_seconds_per_step": [t / len(seconds) for t in clock.seconds_by_generation],
-            "losses": losses, "accuracy": accuracies[-1], "loop": "train()" if train else "notebook loop"}
+            "losses": losses, "accuracy": accuracies[-1],
+            "loop": "train()" if train else "notebook loop, GC as train()'s" if like_train else "notebook loop"}
 
 
 def own_train():
@@ -132,6 +135,17 @@ def own_train():
         return importlib.import_module("micrograd.train").train
     except ImportError:
         return None
+
+
+def notebook_loop(model, Value, job: dict, on_step: Callable, like_train: bool) -> None:
+    """His notebook's loop; `like_train`: under the reference train()'s collector policy, a collection
+    every million new objects and one gc.collect() after each step, when the step's graph is garbage."""
+    if like_train:
+        gc.set_threshold(1_000_000, *gc.get_threshold()[1:])
+    for k in range(job["steps"]):
+        on_step(k, *demo_step(model, Value, job["xs"], job["ys"], k))
+        if like_train:
+            gc.collect()
 
 
 def demo_step(model, Value, xs: list, ys: list, k: int) -> tuple[float, float]:
@@ -286,17 +300,18 @@ def progress(message: str) -> None:
 
 
 def run_training(args: argparse.Namespace, data: dict) -> dict:
-    """(a) Each engine as shipped, then each with the other's GC thresholds: a 2 x 2 of engine and collector."""
-    def train(engine: str, threshold: list[int] | None = None) -> dict:
+    """(a) Each engine as shipped (the reference's train(), his notebook loop), then the corners left of
+    a 2 x 2 of engine and collector policy: the reference in his loop, his engine's collector as train()'s."""
+    def train(engine: str, loop: str = "own", threshold: list[int] | None = None) -> dict:
         setting = f" with GC thresholds {tuple(threshold)}" if threshold else ""
-        progress(f"(a) {ENGINE_NAMES[engine]}{setting}: {args.steps} demo steps ...")
-        return measure(args, engine, "training", threshold, steps=args.steps, **data)
+        progress(f"(a) {ENGINE_NAMES[engine]}, {loop} loop{setting}: {args.steps} demo steps ...")
+        return measure(args, engine, "training", threshold, steps=args.steps, loop=loop, **data)
 
     runs = {(engine, "shipped"): train(engine) for engine in ENGINE_NAMES}
-    for engine, other in [("reference", "karpathy"), ("karpathy", "reference")]:
-        runs[engine, "swapped"] = train(engine, runs[other, "shipped"]["threshold"])
+    runs["reference", "notebook"] = train("reference", "notebook")
+    runs["karpathy", "like train"] = train("karpathy", "like train()")
     for engine in ENGINE_NAMES if args.gc_threshold else ():
-        runs[engine, "extra"] = train(engine, args.gc_threshold)
+        runs[engine, "extra"] = train(engine, "notebook", args.gc_threshold)
     return runs
 
 
@@ -354,13 +369,15 @@ def training_rows(args: argparse.Namespace, runs: dict) -> list[Row]:
         side_by_side(f"    loss, accuracy at step {args.steps}", ours, his,
                      lambda run: f"{run['losses'][-1]:.4f}, {run['accuracy']:.0%}"),
     ]
-    # The 2 x 2 of engine and collector: if the collector costs the time, the times follow the thresholds.
-    same_gc = [(runs["reference", "swapped"], his), (ours, runs["karpathy", "swapped"])]
+    # The 2 x 2 of engine and collector policy: if the collector costs the time, the times follow the policy.
+    same_policy = [("(a) both with Python's default GC", runs["reference", "notebook"], his),
+                   ("(a) both with train()'s GC", ours, runs["karpathy", "like train"])]
     if ("reference", "extra") in runs:
-        same_gc.append((runs["reference", "extra"], runs["karpathy", "extra"]))
-    for ours_now, his_now in same_gc:
-        rows += [timed(f"(a) both at GC thresholds {tuple(his_now['threshold'])}", ours_now["seconds_per_step"],
-                       his_now["seconds_per_step"]),
+        threshold = tuple(runs["karpathy", "extra"]["threshold"])
+        same_policy.append((f"(a) both in his loop, GC thresholds {threshold}", runs["reference", "extra"],
+                            runs["karpathy", "extra"]))
+    for label, ours_now, his_now in same_policy:
+        rows += [timed(label, ours_now["seconds_per_step"], his_now["seconds_per_step"]),
                  side_by_side("    share in the cyclic GC", ours_now, his_now, gc_share)]
     return rows
 
@@ -428,7 +445,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--depth-cap", type=positive, default=1_000_000,
                         help="the deepest chain (c) tries (default 1,000,000)")
     parser.add_argument("--gc-threshold", type=thresholds, metavar="A,B,C",
-                        help="also train both engines at these gc.set_threshold values, e.g. 1000000,10,10")
+                        help="also run his loop on both engines at these gc.set_threshold values, e.g. 1000000,10,10")
     parser.add_argument("--reference", type=package_parent, default=REFERENCE_DIR, metavar="DIR",
                         help="the folder holding the reference micrograd package, to try a change (default solutions/)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the data, weights and tree (default 1)")

@@ -356,7 +356,7 @@ def _starter_engine_cells(cells) -> None:
         if c.metadata.get("nbgrader", {}).get("grade"):
             c.source = "pass"
     text = starter("engine")
-    cell(cells, "engine_Value").source = text[text.index("# Why the garbage") : text.index("def _leaf_backward")]
+    cell(cells, "engine_Value").source = text[text.index("class Value:") : text.index("def _leaf_backward")]
 
 
 def _hang_in_module_cell(cells) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import re
+import subprocess
 import sys
+import warnings
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -272,6 +274,33 @@ def test_pow_needs_a_plain_number_exponent(exponent):
         Value(3.0) ** exponent
 
 
+def test_a_negative_base_to_a_fractional_power_blames_the_power():
+    with pytest.raises(ValueError, match=r"Value\(-2.0\) \*\* 0.5 is not a real number"):
+        Value(-2.0) ** 0.5
+
+
+@pytest.mark.parametrize("operation", [lambda v: 1 / v, lambda v: v**-2])
+def test_zero_to_a_negative_power_blames_the_division(operation):
+    with pytest.raises(ZeroDivisionError, match=r"Value\(0.0\) \*\* -\d divides by zero \(a / b is a \* b\*\*-1\)"):
+        operation(Value(0.0))
+
+
+@pytest.mark.parametrize("x", [0.0, 3.0, math.inf])
+def test_a_zeroth_power_is_the_constant_one_with_no_gradient(x):
+    x = Value(x)
+    y = x**0 * 2
+    y.backward()
+    assert (y.data, x.grad) == (2.0, 0.0)
+    assert x in y._prev[0]._prev  # still drawn as part of the graph
+
+
+def test_importing_the_engine_changes_nothing_global():
+    code = ("import gc, sys; before = gc.get_threshold(), gc.isenabled(), sys.getrecursionlimit(); "
+            "import micrograd.engine; assert (gc.get_threshold(), gc.isenabled(), sys.getrecursionlimit()) == before")
+    done = subprocess.run([sys.executable, "-c", code], cwd=reference.SOLUTIONS_DIR, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
 def test_numpy_scalars_are_stored_as_floats():
     v = Value(np.float32(1.5)) * Value(np.int64(2))
     assert type(v.data) is float and v.data == 3.0
@@ -304,27 +333,28 @@ def _edges(dot_source: str) -> set[tuple[str, str]]:
     return set(re.findall(r'"?([^"\s]+)"?\s*->\s*"?([^"\s]+)"?', dot_source))
 
 
-def test_draw_dot_gives_dot_text_without_graphviz(monkeypatch):
-    monkeypatch.setitem(sys.modules, "graphviz", None)  # `import graphviz` now fails
-    dot = engine.draw_dot(_small_graph())
-    assert isinstance(dot, str)
-    assert dot.startswith("digraph {") and dot.endswith("}")
-    assert len(_edges(dot)) == 6  # a, b -> *; * -> a*b; a*b, a -> +; + -> c
-    for text in ("a | data 2.0000 | grad -2.0000", "b | data -3.0000 | grad 2.0000", "c | data -4.0000",
-                 'label="*"', 'label="+"'):
-        assert text in dot
-
-
-def test_draw_dot_gives_a_digraph_with_graphviz(monkeypatch):
-    graph = _small_graph()
-    dot = engine.draw_dot(graph)
+def test_draw_dot_gives_a_digraph(monkeypatch):
+    monkeypatch.setattr(engine.shutil, "which", lambda name: f"/usr/bin/{name}")  # as if `dot` were installed
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dot = engine.draw_dot(_small_graph())
     assert isinstance(dot, graphviz.Digraph)
-    assert "grad -2.0000" in dot.source
-    monkeypatch.setitem(sys.modules, "graphviz", None)
-    assert _edges(dot.source) == _edges(engine.draw_dot(graph))  # the same drawing either way
+    assert len(_edges(dot.source)) == 6  # a, b -> *; * -> a*b; a*b, a -> +; + -> c
+    for text in ("a | data 2.0000 | grad -2.0000", "b | data -3.0000 | grad 2.0000", "c | data -4.0000",
+                 "label=\"*\"", "label=\"+\""):
+        assert text in dot.source
+
+
+def test_draw_dot_says_how_to_get_the_dot_program(monkeypatch):
+    monkeypatch.setattr(engine.shutil, "which", lambda name: None)
+    with pytest.warns(UserWarning, match="dot` program is not installed") as warned:
+        dot = engine.draw_dot(_small_graph())
+    assert isinstance(dot, graphviz.Digraph)  # the same drawing, as text in .source
+    for way in ("apt install graphviz", "brew install graphviz", "conda install graphviz", "graphviz.org/download"):
+        assert way in str(warned[0].message)
 
 
 def test_draw_dot_labels_are_optional(monkeypatch):
-    monkeypatch.setitem(sys.modules, "graphviz", None)
-    dot = engine.draw_dot(_small_graph(), labels=False)
+    monkeypatch.setattr(engine.shutil, "which", lambda name: f"/usr/bin/{name}")
+    dot = engine.draw_dot(_small_graph(), labels=False).source
     assert "a |" not in dot and "{ data 2.0000 | grad -2.0000 }" in dot

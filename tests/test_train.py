@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import random
 
@@ -137,6 +138,22 @@ def test_a_nan_loss_stops_the_run():
     model, xs, ys = _small_problem()
     with pytest.raises(ArithmeticError, match="nan at step 0"):
         train.train(model, xs, ys, steps=3, loss_fn=lambda scores, ys: scores[0] * math.nan)
+
+
+def test_train_collects_rarely_only_while_it_runs():
+    model, xs, ys = _small_problem()
+    before, during = gc.get_threshold(), []
+    train.train(model, xs, ys, steps=2, on_step=lambda *_: during.append(gc.get_threshold()))
+    assert during == [(1_000_000, *before[1:])] * 2 and gc.get_threshold() == before
+    with pytest.raises(ArithmeticError):
+        train.train(model, xs, ys, steps=3, loss_fn=lambda scores, ys: scores[0] * math.nan)
+    assert gc.get_threshold() == before  # also after a run that stopped with an error
+    gc.set_threshold(5_000_000, *before[1:])
+    try:
+        train.train(*_small_problem(), steps=1, on_step=lambda *_: during.append(gc.get_threshold()))
+        assert during[-1][0] == 5_000_000  # a caller's rarer setting stays
+    finally:
+        gc.set_threshold(*before)
 
 
 # Measured for seed 1 (the `mgkit train` default): the final model is 97% right after 13 and 14

@@ -19,27 +19,15 @@ follow ordinary float arithmetic, exactly as they would without the engine,
 so a diverging training run shows a `nan` loss instead of crashing deep
 inside an operation. `exp` or `**` beyond the largest float is `inf`, not an error.
 Anything that is not a real number (a string, a complex, None) is a
-TypeError at once.
+TypeError at once, and a result that is not one (`Value(-2.0) ** 0.5`) a ValueError.
 """
 
 from __future__ import annotations
 
-import gc
 import math
 import numbers
-
-# Why the garbage collector is tuned here, a lesson in where time goes.
-# Every op's `_backward` closure refers to `out`, and `out` refers to the closure: each
-# node of a graph is a reference cycle, so reference counting alone never frees a graph,
-# and Python's cyclic garbage collector has to. A training step of Karpathy's demo builds
-# about 65,000 Values, some 450,000 objects the collector tracks. With its default
-# settings it looks at young objects every 700 new ones and at everything every few
-# steps: measured, about 90% of the demo's time went there, not to the arithmetic.
-# Letting a million objects be made between collections keeps the lecture's closures and
-# gives that time back; `train` then frees each step's graph itself, in one sweep at the end
-# of the step, before it can grow old (benchmarks/bench_engine.py has the numbers).
-_first, _second, _third = gc.get_threshold()
-gc.set_threshold(max(_first, 1_000_000), _second, _third)
+import shutil
+import warnings
 
 
 class Value:
@@ -83,6 +71,8 @@ class Value:
             raise TypeError("Value ** Value is not supported: the exponent must be a plain int or float, as in x**2")
         if not isinstance(other, numbers.Real):
             raise TypeError(f"the exponent must be an int or float, got {type(other).__name__}")
+        if other == 0:  # x**0 is the constant 1: nothing flows back (the power rule's 0.0 ** -1 would fail)
+            return Value(1.0, (self,), "**0")
         out = Value(_pow(self.data, other), (self,), f"**{other}")
 
         def _backward():
@@ -123,9 +113,8 @@ class Value:
     def backward(self) -> None:
         """Fill in `.grad` of every value this one depends on: d(self)/d(value).
 
-        1) Order the graph so that each value comes after every value it was made from.
-           This is the lecture's depth-first build_topo, with a stack instead of recursion:
-           a recursive sort stops at Python's recursion limit (a chain of about 1,000 ops).
+        1) Order the graph topologically: each value after every value it was made from
+           (a depth-first search from self, as the lecture's build_topo).
         2) Seed the output: d(self)/d(self) = 1.
         3) Go from the output back to the leaves, calling each value's _backward once.
         """
@@ -172,9 +161,14 @@ def _as_float(data: float) -> float:
 
 def _pow(x: float, p: float) -> float:
     try:
-        return x**p
+        y = x**p
     except OverflowError:  # beyond the largest float, as * and + give: inf, with the sign of an odd power
         return -math.inf if x < 0 and p % 2 == 1 else math.inf
+    except ZeroDivisionError:  # 0 to a negative power, which is also how `1 / Value(0.0)` is computed
+        raise ZeroDivisionError(f"Value({x!r}) ** {p!r} divides by zero (a / b is a * b**-1)") from None
+    if isinstance(y, complex):  # Python's answer for a negative base and a fractional exponent
+        raise ValueError(f"Value({x!r}) ** {p!r} is not a real number: a negative base needs a whole exponent")
+    return y
 
 
 def _exp(x: float) -> float:
@@ -184,17 +178,23 @@ def _exp(x: float) -> float:
         return math.inf
 
 
+NO_DOT_PROGRAM = (
+    "Graphviz's `dot` program is not installed, so a notebook cannot show draw_dot's picture "
+    "(`.source` still holds it as text). Install it with `sudo apt install graphviz`, `brew install graphviz`, "
+    "`conda install graphviz` or, on Windows, the installer from https://graphviz.org/download/"
+)
+
+
 def draw_dot(root: Value, rankdir: str = "LR", labels: bool = True):
-    """Draw the graph that produced `root`, as in the lecture.
+    """Draw the graph that produced `root`, as in the lecture: a `graphviz.Digraph`.
 
-    Returns a `graphviz.Digraph` when the graphviz package is installed (a notebook shows
-    it as a picture), else the same drawing as DOT text, which any Graphviz viewer renders.
+    A notebook shows it as a picture; `.source` is the same drawing as DOT text. It needs the
+    graphviz package (`pip install graphviz`) and, for the picture, Graphviz's `dot` program.
     """
-    try:
-        from graphviz import Digraph
-    except ImportError:
-        Digraph = _DotText
+    from graphviz import Digraph  # only draw_dot needs it: the engine runs without it
 
+    if shutil.which("dot") is None:
+        warnings.warn(NO_DOT_PROGRAM, stacklevel=2)
     dot = Digraph(graph_attr={"rankdir": rankdir})
     seen = {root}
     stack = [root]
@@ -210,22 +210,4 @@ def draw_dot(root: Value, rankdir: str = "LR", labels: bool = True):
             if child not in seen:
                 seen.add(child)
                 stack.append(child)
-    return dot if Digraph is not _DotText else dot.source
-
-
-class _DotText:
-    """The three Digraph calls draw_dot makes, written out as DOT text."""
-
-    def __init__(self, graph_attr: dict[str, str]):
-        attrs = " ".join(f"{key}={value};" for key, value in graph_attr.items())
-        self.lines = [f"digraph {{ {attrs}"]
-
-    def node(self, name: str, label: str, shape: str = "ellipse") -> None:
-        self.lines.append(f'  "{name}" [label="{label}", shape={shape}];')
-
-    def edge(self, tail: str, head: str) -> None:
-        self.lines.append(f'  "{tail}" -> "{head}";')
-
-    @property
-    def source(self) -> str:
-        return "\n".join(self.lines + ["}"])
+    return dot
