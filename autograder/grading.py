@@ -13,6 +13,8 @@ says "not graded" with every task at 0, rather than nothing.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import re
 import secrets
 import time
@@ -84,6 +86,26 @@ def observe_all(sandbox: Sandbox, folder: Path, seed: int) -> dict[str, Outcome]
                                                                  " the tasks that import it were not run again")
         outcomes[task_id] = outcome
     return outcomes
+
+
+RUBRIC_FILE = Path(__file__).with_name("rubric.py")
+
+
+def checks_fingerprint(checks: str = "autograder.checks") -> str:
+    """A hash of what decides a grade besides the submission and the seed: the checks' source
+    files and the rubric. A class run regrades every result made under another fingerprint.
+
+    The one place that knows which files those are: a checks package moved or added goes here.
+    """
+    spec = importlib.util.find_spec(checks)
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(f"no checks module named {checks}")
+    origin = Path(spec.origin)
+    files = sorted(origin.parent.rglob("*.py")) if spec.submodule_search_locations else [origin]
+    digest = hashlib.sha256()
+    for path in [*files, RUBRIC_FILE]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 @cache
