@@ -43,10 +43,10 @@ MAX_ZIP_MEMBERS = 2000
 MAX_ZIP_BYTES = 128 * 2**20  # everything extracted from one zip; a notebook alone may be 64 MB
 DISAGREEMENT_SECONDS = 60  # a student's own timestamp.txt this far from the collector's is flagged
 # Canvas: lastfirst[_late]_<user id>_<submission id>_<file>, and "-1" before the suffix of a resubmission
-CANVAS_NAME = re.compile(r"^(?P<student>[^_]+?)(?P<late>_late)?_\d+_\d+_(?P<file>.+)$", re.IGNORECASE)
-CANVAS_RESUBMISSION = re.compile(r"-\d+(?=\.\w+$)")
-KINDS = {"folder": "folders", "notebook": "notebooks", "zip": "zips", "canvas": "from Canvas",
-         "nbgrader": "from nbgrader", "file": "loose files"}
+CANVAS_NAME = re.compile(r"^(?P<student>[^_]+?)(?P<late>_late)?_\d+_(?P<submission>\d+)_(?P<file>.+)$", re.IGNORECASE)
+CANVAS_RESUBMISSION = re.compile(r"-(\d+)(?=\.\w+$)")
+KINDS = {"folder": ("folder", "folders"), "notebook": ("notebook", "notebooks"), "zip": ("zip", "zips"),
+         "canvas": ("from Canvas",) * 2, "nbgrader": ("from nbgrader",) * 2, "file": ("loose file", "loose files")}
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def find_handins(folder: Path, scratch: Path, skip: Path | None = None) -> list[
 def describe(handins: list[HandIn]) -> str:
     """"60 students: 48 folders, 10 notebooks, 2 zips", and how many cannot be graded."""
     counts = {kind: sum(handin.kind == kind for handin in handins) for kind in KINDS}
-    kinds = ", ".join(f"{count} {KINDS[kind]}" for kind, count in counts.items() if count)
+    kinds = ", ".join(f"{count} {KINDS[kind][count > 1]}" for kind, count in counts.items() if count)
     problems = sum(handin.problem is not None for handin in handins)
     return (f"{len(handins)} students" + (f": {kinds}" if kinds else "")
             + (f"; {problems} cannot be graded (empty or unreadable: see the gradebook)" if problems else ""))
@@ -258,7 +258,7 @@ def _safe_target(into: Path, member: zipfile.ZipInfo) -> Path | None:
     parts = [part for part in name.split("/") if part not in ("", ".")]
     mode = member.external_attr >> 16
     if member.is_dir() or not parts or name.startswith("/") or ".." in parts or ":" in parts[0] \
-            or (mode and not stat.S_ISREG(mode)):
+            or stat.S_IFMT(mode) not in (0, stat.S_IFREG):  # no type recorded: a plain file
         return None
     return into.joinpath(*parts) if not into.joinpath(*parts).exists() else None
 
@@ -277,11 +277,18 @@ def _copy_capped(source, copy, budget: int) -> int:
 def _canvas_handins(files: list[Path], scratch: Path) -> list[HandIn]:
     """Canvas's bulk download: every student's files, put back into a folder of their own."""
     students: dict[str, list[tuple[Path, str, bool]]] = {}
-    for path in files:
+    for path in sorted(files, key=_canvas_order):  # the newest upload of a file last: it is the one kept
         match = CANVAS_NAME.match(path.name)
         name = CANVAS_RESUBMISSION.sub("", match["file"])
         students.setdefault(match["student"], []).append((path, name, bool(match["late"])))
     return [_canvas_handin(student, found, scratch / "canvas" / student) for student, found in students.items()]
+
+
+def _canvas_order(path: Path) -> tuple[int, int]:
+    """(submission id, upload number): Canvas names a file uploaded again engine-1.py, then engine-2.py."""
+    match = CANVAS_NAME.match(path.name)
+    again = CANVAS_RESUBMISSION.search(match["file"])
+    return int(match["submission"]), int(again[1]) if again else 0
 
 
 def _canvas_handin(student: str, files: list[tuple[Path, str, bool]], folder: Path) -> HandIn:
