@@ -27,7 +27,7 @@ import shutil
 import stat
 import zipfile
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .reference import MODULES
@@ -301,7 +301,7 @@ def _canvas_handin(student: str, files: list[tuple[Path, str, bool]], folder: Pa
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
     located, missing = locate(folder)
-    submitted = max(datetime.fromtimestamp(os.lstat(path).st_mtime, timezone.utc) for path, _, _ in files)
+    submitted = max(datetime.fromtimestamp(os.lstat(path).st_mtime, UTC) for path, _, _ in files)
     late = any(late for _, _, late in files)
     return HandIn(student, "canvas", located, problem or missing, submitted, late)
 
@@ -316,7 +316,7 @@ def parse_time(text: str, where: str) -> datetime:
         moment = datetime.fromisoformat(cleaned)
     except ValueError:
         raise ValueError(f"{where}: {text!r} is not a time; write it as 2025-03-01T23:59:00+00:00") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def read_time(stamp: Path) -> datetime:
@@ -341,7 +341,7 @@ def _modified(path: Path) -> datetime | None:
         times = [os.lstat(file).st_mtime for file in graded if os.path.lexists(file)] or [os.lstat(path).st_mtime]
     except OSError:
         return None
-    return datetime.fromtimestamp(max(times), timezone.utc)
+    return datetime.fromtimestamp(max(times), UTC)
 
 
 def _own_timestamp_flags(path: Path, submitted: datetime | None) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ import json
 import os
 import shutil
 import zipfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import nbformat
 from fake_checks import CORRECT_ENGINE, engine_answering, write_submission
@@ -19,7 +19,7 @@ from autograder.handins import find_handins
 from autograder.sandbox import Limits
 
 LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024)
-DEADLINE = datetime(2025, 3, 1, 23, 59, tzinfo=timezone.utc)
+DEADLINE = datetime(2025, 3, 1, 23, 59, tzinfo=UTC)
 WRONG_ENGINE = engine_answering("if task_id == 'zero_grad':\n    return -1")  # 90 points: its own work
 
 

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import nbformat
@@ -213,7 +213,7 @@ def test_a_seeded_regrade_reproduces_every_score(tmp_path):
             [(t["score"], t["output"]) for t in regrade["tests"]]
 
 
-DEADLINE = datetime(2025, 3, 1, 23, 59, tzinfo=timezone.utc)
+DEADLINE = datetime(2025, 3, 1, 23, 59, tzinfo=UTC)
 
 
 def late_class(folder: Path) -> Path:
@@ -455,7 +455,7 @@ def test_the_instructor_workflow_grades_a_class_in_a_matrix_like_grade_all(tmp_p
     run.job("gradebook", tmp_path / "gradebook")
     gathered = (run.artifacts / "gradebook" / GRADEBOOK).read_text()
     grade_all(local, tmp_path / "here", seed=int(listed["seed"]), late=LatePolicy(
-        datetime(2025, 3, 1, 23, 59, tzinfo=timezone.utc), percent_per_day=10, cap_percent=30))
+        datetime(2025, 3, 1, 23, 59, tzinfo=UTC), percent_per_day=10, cap_percent=30))
     assert gathered == (tmp_path / "here" / GRADEBOOK).read_text()
     assert f"ben,{TOTAL_POINTS * 0.8:g}," in gathered and "ada,88," in gathered  # ben: 2 days late
     assert f"Seed {listed['seed']}" in (tmp_path / "gradebook" / ".summary").read_text()
