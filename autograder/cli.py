@@ -98,8 +98,10 @@ def _add_grading_commands(commands: argparse._SubParsersAction) -> None:
     grade.add_argument("--force", action="store_true", help="replace --out even if mgkit did not write it")
     grade.set_defaults(command=_grade, name="grade")
 
-    grade_all = commands.add_parser("grade-all", help="grade a class, one folder or notebook per student")
-    grade_all.add_argument("submissions", type=Path, help="the folder holding one submission per student")
+    grade_all = commands.add_parser("grade-all", help="grade a class, its hand-ins as courses collect them")
+    grade_all.add_argument("submissions", type=Path,
+                           help="the folder of hand-ins: a folder, notebook or zip per student, Canvas's bulk"
+                                " download, or nbgrader's submitted/ (or its course folder)")
     grade_all.add_argument("--out", type=Path, required=True, help="the folder for results and gradebook.csv")
     grade_all.add_argument("--workers", type=_positive, help="students graded at once (default: one per core)")
     grade_all.add_argument("--seed", type=int, help="one seed for every student (default: the one --out was graded"

@@ -30,6 +30,7 @@ from .sandbox import Limits, Sandbox, linux
 from .submission import SubmissionError
 
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+GRACE_SECONDS = 2.0  # for an idle grader to close its sandbox at the end of a run
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,8 @@ class Graders:
     def __enter__(self) -> Graders:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type | None, *exc_info: object) -> None:
+        self.close(graceful=exc_type is None)
 
     def grade(self, todo: dict[str, Path]) -> Iterator[tuple[str, Answer]]:
         waiting = list(todo.items())
@@ -73,12 +74,14 @@ class Graders:
                 student = busy.pop(connection)
                 yield student, self._answer(connection)
 
-    def close(self) -> None:
-        """Kill every grader at once (their zygotes follow them); nothing of the run is left."""
-        for connection, process in self._graders.items():
-            process.kill()
+    def close(self, graceful: bool = False) -> None:
+        """Stop every grader: idle ones, when `graceful`, by closing their pipe (they tidy up their
+        sandbox); the others killed at once, their zygotes following them. Nothing is left."""
+        for connection in self._graders:
             connection.close()
         for process in self._graders.values():
+            process.join(GRACE_SECONDS if graceful else 0)
+            process.kill()
             process.join()
         self._graders.clear()
 

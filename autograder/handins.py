@@ -115,11 +115,12 @@ def _handin(entry: Path, scratch: Path) -> HandIn:
         kind, (path, problem) = "zip", _unzipped(entry, scratch / entry.name)
     else:
         kind, path, problem = "file", None, f"unreadable: a loose {entry.suffix} file, not a folder, notebook or zip"
-    sidecar = entry.parent / (entry.name.removesuffix(entry.suffix) + SIDECAR)
+    student = entry.name if kind == "folder" else entry.stem
+    sidecar = entry.parent / (student + SIDECAR)
     collected = entry if kind in ("zip", "file") else path or entry  # an extracted file's time is the student's
     submitted, flags = _collector_time(sidecar) if sidecar.is_file() else (_modified(collected), ())
     flags += _own_timestamp_flags(path, submitted) if kind in ("folder", "zip") and path else ()
-    return HandIn(entry.name if kind == "folder" else entry.stem, kind, path, problem, submitted, None, flags)
+    return HandIn(student, kind, path, problem, submitted, None, flags)
 
 
 def _nbgrader_handin(entry: Path) -> HandIn:
