@@ -128,8 +128,8 @@ def grade_all(submissions: Path, out: Path, workers: int | None = None, force: b
         write_atomically(out / MANIFEST, settings.to_json())
         results = ClassResults()
         todo = _sort_out(handins, out, settings, results)
-        session = Session(settings.seed, checks, limits, tuple(path.resolve() for path in (submissions, out,
-                                                                                             Path(scratch))))
+        hide = tuple(path.resolve() for path in (submissions, out, Path(scratch)))  # every student's work
+        session = Session(settings.seed, checks, limits, hide)
         try:
             _grade_in_parallel(todo, out, workers or os.cpu_count() or 1, session, settings, results, progress)
         except KeyboardInterrupt:
