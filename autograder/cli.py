@@ -98,20 +98,26 @@ def _add_grading_commands(commands: argparse._SubParsersAction) -> None:
     grade.add_argument("--force", action="store_true", help="replace --out even if mgkit did not write it")
     grade.set_defaults(command=_grade, name="grade")
 
-    grade_all = commands.add_parser("grade-all", help="grade a class, one folder or notebook per student")
-    grade_all.add_argument("submissions", type=Path, help="the folder holding one submission per student")
+    grade_all = commands.add_parser("grade-all", help="grade a class, its hand-ins as courses collect them")
+    grade_all.add_argument("submissions", type=Path,
+                           help="the folder of hand-ins: a folder, notebook or zip per student, Canvas's bulk"
+                                " download, or nbgrader's submitted/ (or its course folder)")
     grade_all.add_argument("--out", type=Path, required=True, help="the folder for results and gradebook.csv")
     grade_all.add_argument("--workers", type=_positive, help="students graded at once (default: one per core)")
-    grade_all.add_argument("--seed", type=int, help="one seed for every student (default: a fresh one each)")
-    grade_all.add_argument("--force", action="store_true", help="grade again the students who already have results")
+    grade_all.add_argument("--seed", type=int, help="one seed for every student (default: the one --out was graded"
+                                                    " with, else a fresh one each)")
+    grade_all.add_argument("--force", action="store_true",
+                           help="grade everyone again (a new run, with new settings if given), and replace files"
+                                " in --out that mgkit did not write")
     grade_all.add_argument("--merge", action="store_true",
                            help="grade nothing: SUBMISSIONS holds results graded elsewhere (a folder per CI job,"
                                 " say); gather them into --out with one gradebook")
-    late = grade_all.add_argument_group("late work (a submission's time: its timestamp.txt, else its files' mtime)")
+    late = grade_all.add_argument_group("late work (a hand-in's time comes from its collector: docs/INSTRUCTORS.md;"
+                                        " left out, a rerun keeps the policy --out was graded with)")
     late.add_argument("--deadline", type=_deadline, help="e.g. 2025-03-01T23:59+01:00; the gradebook shows lateness")
-    late.add_argument("--late-penalty", type=_percent, default=0.0, metavar="PERCENT",
+    late.add_argument("--late-penalty", type=_percent, metavar="PERCENT",
                       help="share of the score taken per day begun after the deadline (default 0: none)")
-    late.add_argument("--late-cap", type=_percent, default=100.0, metavar="PERCENT",
+    late.add_argument("--late-cap", type=_percent, metavar="PERCENT",
                       help="the most the late penalty takes (default 100)")
     grade_all.set_defaults(command=_grade_all, name="grade-all")
 
@@ -143,23 +149,34 @@ def _grade(args: argparse.Namespace) -> int:
 def _grade_all(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .gradebook import GRADEBOOK, LatePolicy, grade_all, merge, pass_rates
+    from .gradebook import GRADEBOOK, LatePolicy, RunStopped, grade_all, merge, pass_rates
 
-    if args.deadline is None and (args.late_penalty or args.late_cap != 100.0):
+    if args.deadline is None and (args.late_penalty is not None or args.late_cap is not None):
         raise ValueError("--late-penalty and --late-cap need a --deadline")
     if args.merge and (args.seed is not None or args.force):
         raise ValueError("--merge grades nothing: leave out --seed and --force")
     if args.out.exists() and not args.out.is_dir():
         raise NotADirectoryError(f"{args.out} is a file: --out takes the folder to write results and gradebook.csv in")
-    late = LatePolicy(args.deadline, args.late_penalty, args.late_cap) if args.deadline else None
-    if args.merge:
-        results = merge(args.submissions, args.out, late)
-    else:
-        results = grade_all(args.submissions, args.out, args.workers, args.force, args.seed,
-                            progress=lambda total: tqdm(total=total, unit="student", desc="grading"), late=late)
+    late = LatePolicy(args.deadline, args.late_penalty or 0.0, 100.0 if args.late_cap is None else args.late_cap) \
+        if args.deadline else None
+    try:
+        if args.merge:
+            results = merge(args.submissions, args.out, late)
+        else:
+            results = grade_all(args.submissions, args.out, args.workers, args.force, args.seed, say=print, late=late,
+                                progress=lambda total: tqdm(total=total, unit="student", desc="grading"))
+    except RunStopped as stopped:
+        print(f"mgkit grade-all: {stopped}", file=sys.stderr)
+        return 128 + stopped.signum
+    except KeyboardInterrupt:  # before grading began: nothing was written
+        print("mgkit grade-all: stopped before grading began; run the same command again", file=sys.stderr)
+        return 130
     print(pass_rates(results))
     if results.resumed:
-        print(f"kept the earlier results of {len(results.resumed)} students (--force grades them again)")
+        print(f"kept this run's results of {len(results.resumed)} students (--force grades them again)")
+    if results.regraded:
+        print(f"graded {len(results.regraded)} students again: their earlier results were of another run,"
+              " other checks or another hand-in")
     for student, why in results.errors.items():
         print(f"could not grade {student}: {why}", file=sys.stderr)
     print(f"wrote {args.out / GRADEBOOK}")

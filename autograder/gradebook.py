@@ -1,164 +1,298 @@
 """Grading a class: `grade_all(submissions, out)`, the Python API under `mgkit grade-all`.
 
-    SUBMISSIONS/alice/micrograd/engine.py ...    one folder or notebook per student
+    SUBMISSIONS/alice/micrograd/engine.py ...    a hand-in per student, as courses collect them (handins.py)
     SUBMISSIONS/bob.ipynb
         -> OUT/alice/results.json, OUT/alice/feedback.md, ..., OUT/gradebook.csv, OUT/summary.txt
 
-Students are graded in parallel, one grading process per core, each with its own sandbox
-(zygote). A student who already has results in OUT is skipped unless `force`, so an interrupted
-run resumes where it stopped. One student's failure never stops the batch: a submission that
-cannot be graded at all is listed as such, and the rest carry on.
+A grade exists only when grading finished. Students are graded in parallel (graders.py), and
+the main process alone writes each one's results, once, atomically, stamped with the run, the
+checks' fingerprint and the hand-in's content. A later run keeps only the results stamped as it
+would stamp them: an interrupted run resumes, a changed hand-in or changed checks are graded
+again, and `force` starts a new run. The run's settings (seed, late policy) are kept in
+OUT/.mgkit-run.json: a rerun that leaves them out reuses them, one that changes them stops and
+says what differs (or, with `force`, grades again under the new ones).
 
-Late work: with a `LatePolicy`, the gradebook shows when each student submitted, how many days
-late (a day begun counts), and the points the policy takes; `total` is what remains. A
-submission's time is the first line of its `timestamp.txt` (nbgrader's file; the instructor's
-GitHub workflow writes the commit time there), else the newest modification time of its files
-(a notebook's own). grade-all keeps a copy in OUT/<student>/timestamp.txt, so that `merge` can
-make one gradebook from results graded elsewhere (one folder per CI job, say).
+OUT is the kit's: one run at a time writes there (a lock the kernel drops when the run dies),
+and a file there that mgkit did not write is never replaced without `force`.
+
+Late work: with a `LatePolicy`, the gradebook shows when each student submitted (handins.py:
+the collector's time, never the student's), how many days late (a day begun counts), and the
+points the policy takes; `total` is what remains. grade-all keeps a copy of the time in
+OUT/<student>/timestamp.txt, so that `merge` can make one gradebook from results graded
+elsewhere (one folder per CI job, say).
 """
 
 from __future__ import annotations
 
 import csv
-import importlib
 import io
+import json
 import math
-import multiprocessing
 import os
+import secrets
 import shutil
-from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from multiprocessing.util import Finalize
+import signal
+import tempfile
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from .grading import grade
-from .outputs import write_atomically
-from .reference import MODULES
-from .results import GradingResults, read, render_feedback
+from .graders import STOP_SIGNALS, Graders, Session
+from .grading import checks_fingerprint
+from .handins import TIMESTAMP, HandIn, describe, find_handins, parse_time, read_time
+from .outputs import locked, write_atomically
+from .results import KIT, GradingResults, is_results_file, read, render_feedback
 from .rubric import BY_ID, TASK_IDS, TOTAL_POINTS
-from .sandbox import DEFAULT_LIMITS, Limits, Sandbox
-from .submission import PACKAGE, SubmissionError
+from .sandbox import DEFAULT_LIMITS, Limits
 
 RESULTS = "results.json"
 FEEDBACK = "feedback.md"
 GRADEBOOK = "gradebook.csv"
 SUMMARY = "summary.txt"
-TIMESTAMP = "timestamp.txt"
-TIMESTAMP_BYTES = 100  # a time fits in its first line; the rest of the file is never read
+MANIFEST = ".mgkit-run.json"
+STOPPED = "the run was stopped before this student was graded: run the same command again"
+
+__all__ = ["TIMESTAMP", "ClassResults", "LatePolicy", "RunStopped", "grade_all", "merge", "parse_time"]
 
 
 @dataclass
 class ClassResults:
-    """Every student's grade (this run's and earlier ones), and who could not be graded at all."""
+    """Every student's grade (this run's and earlier ones), and why the others have none."""
 
     grades: dict[str, GradingResults] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)  # student -> why there is no grade
+    errors: dict[str, str] = field(default_factory=dict)  # student -> why grading gave no grade
+    problems: dict[str, str] = field(default_factory=dict)  # student -> why the hand-in cannot be graded
     resumed: list[str] = field(default_factory=list)  # students whose earlier results were kept
+    regraded: list[str] = field(default_factory=list)  # students whose earlier results were stale
     submitted: dict[str, datetime] = field(default_factory=dict)  # student -> when they submitted
+    late_marks: dict[str, bool] = field(default_factory=dict)  # student -> the collector's word on lateness
+    time_flags: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-def find_submissions(folder: Path, out: Path | None = None) -> dict[str, Path]:
-    """student -> submission: every non-hidden folder and .ipynb notebook in `folder`, by name."""
-    if not folder.is_dir():
-        raise NotADirectoryError(f"{folder} is not a folder: pass the folder that holds one submission per student")
-    skip = out.resolve() if out else None
-    found: dict[str, Path] = {}
-    for entry in sorted(folder.iterdir(), key=lambda path: path.name.casefold()):
-        is_submission = entry.is_dir() or (entry.suffix == ".ipynb" and entry.is_file())
-        if entry.name.startswith(".") or not is_submission or entry.resolve() == skip:
-            continue
-        student = entry.stem if entry.suffix == ".ipynb" else entry.name
-        found[entry.name if student in found else student] = entry  # alice/ and alice.ipynb: both graded
-    return found
+class RunStopped(Exception):
+    """Ctrl-C or SIGTERM stopped the run: the gradebook says who is graded, a rerun finishes."""
+
+    def __init__(self, graded: int, total: int, signum: int):
+        super().__init__(f"stopped: {graded} of {total} graded; run the same command again to finish")
+        self.signum = signum
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What a class run is, as OUT/.mgkit-run.json records it."""
+
+    run: str  # a fresh id for every new run (a first one, or --force): results carry it
+    checks: str  # checks_fingerprint()
+    seed: int | None = None  # None: a fresh seed for each student
+    late: LatePolicy | None = None
+
+    def to_json(self) -> str:
+        late = {**asdict(self.late), "deadline": self.late.deadline.isoformat()} if self.late else None
+        return json.dumps({"kit": KIT, "run": self.run, "checks": self.checks, "seed": self.seed, "late": late},
+                          indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> RunSettings:
+        data = json.loads(text)
+        if not isinstance(data, dict) or data.get("kit") != KIT:
+            raise ValueError("not written by mgkit")
+        late = data["late"] and LatePolicy(datetime.fromisoformat(data["late"]["deadline"]),
+                                           data["late"]["percent_per_day"], data["late"]["cap_percent"])
+        return cls(str(data["run"]), str(data["checks"]), data["seed"], late or None)
+
+    def stamp(self, handin: HandIn) -> tuple[tuple[str, str], ...]:
+        """The provenance of a grade this run makes of `handin`."""
+        return (("checks", self.checks), ("run", self.run), ("submission", handin.content))
 
 
 def grade_all(submissions: Path, out: Path, workers: int | None = None, force: bool = False,
               seed: int | None = None, progress: Callable[[int], object] | None = None,
               checks: str = "autograder.checks", limits: Limits = DEFAULT_LIMITS,
-              late: LatePolicy | None = None) -> ClassResults:
-    """Grade every student in `submissions` into `out`; `progress(total)` makes a bar with .update().
+              late: LatePolicy | None = None, say: Callable[[str], object] | None = None) -> ClassResults:
+    """Grade every student in `submissions` into `out`; RunStopped (after writing the gradebook) on Ctrl-C.
 
-    `checks` names the checks module (a test's fake, imported in the grading processes).
+    `seed` and `late` left out: the ones this `out` was graded with, if any. `progress(total)`
+    makes a bar with .update(); `say` hears what was found before grading starts. `checks`
+    names the checks module (a test's fake, imported in the graders).
     """
-    students = find_submissions(submissions, out)
-    submitted = {student: submission_time(path) for student, path in students.items()}  # a bad timestamp stops here
-    out.mkdir(parents=True, exist_ok=True)
-    results = ClassResults()
+    with _stoppable() as stop, locked(out), tempfile.TemporaryDirectory(prefix="mgkit-handins-") as scratch:
+        handins = find_handins(submissions, Path(scratch), skip=out)
+        if say:
+            say(describe(handins))
+        settings = _settings(out, seed, late, force, checks_fingerprint(checks))
+        _check_ours(out, [handin.student for handin in handins], force)
+        write_atomically(out / MANIFEST, settings.to_json())
+        results = ClassResults()
+        todo = _sort_out(handins, out, settings, results)
+        hide = tuple(path.resolve() for path in (submissions, out, Path(scratch)))  # every student's work
+        session = Session(settings.seed, checks, limits, hide)
+        try:
+            _grade_in_parallel(todo, out, workers or os.cpu_count() or 1, session, settings, results, progress)
+        except KeyboardInterrupt:
+            results.errors.update({student: STOPPED for student in todo if student not in results.grades})
+        _record_times(out, handins, results)
+        _write_class_views(out, [handin.student for handin in handins], results, settings.late)
+        if stop:
+            raise RunStopped(len(results.grades), len(handins) - len(results.problems), stop[0])
+        return results
+
+
+@contextmanager
+def _stoppable() -> Iterator[list[int]]:
+    """Ctrl-C and SIGTERM raise KeyboardInterrupt once (the list then holds the signal); more of
+    them, while the run winds down and writes the gradebook, are ignored."""
+    caught: list[int] = []
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may handle signals
+        yield caught
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        for number in STOP_SIGNALS:
+            signal.signal(number, signal.SIG_IGN)
+        caught.append(signum)
+        raise KeyboardInterrupt
+
+    previous = {number: signal.signal(number, stop) for number in STOP_SIGNALS}
+    try:
+        yield caught
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _settings(out: Path, seed: int | None, late: LatePolicy | None, force: bool, checks: str) -> RunSettings:
+    """This run's settings: the recorded ones, unless it asks for others (which needs --force)."""
+    recorded = _recorded(out)
+    if recorded is None:
+        return RunSettings(secrets.token_hex(8), checks, seed, late)
+    differs = [f"{name} {asked} (it was graded with {was})" for name, asked, was in (
+        ("--seed", seed, recorded.seed), ("the late policy", _policy_text(late), _policy_text(recorded.late)))
+        if asked is not None and asked != was]
+    if differs and not force:
+        raise ValueError(f"{out} was graded with other settings: this run asks {'; '.join(differs)}. Leave them out"
+                         " to finish that run, or pass --force to grade everyone again with the new ones")
+    seed = recorded.seed if seed is None else seed
+    late = recorded.late if late is None else late
+    return RunSettings(secrets.token_hex(8) if force else recorded.run, checks, seed, late)
+
+
+def _recorded(out: Path) -> RunSettings | None:
+    try:
+        return RunSettings.from_json((out / MANIFEST).read_text())
+    except (OSError, ValueError, KeyError, TypeError):  # none, or not mgkit's: _check_ours decides
+        return None
+
+
+def _policy_text(late: LatePolicy | None) -> str | None:
+    return None if late is None else (f"--deadline {late.deadline.isoformat()} --late-penalty "
+                                      f"{late.percent_per_day:g} --late-cap {late.cap_percent:g}")
+
+
+def _check_ours(out: Path, students: list[str], force: bool) -> None:
+    """A one-line error, before anything is written, if a file in `out` this run would replace is not mgkit's."""
+    if force:
+        return
+    planned = [out / MANIFEST, out / GRADEBOOK, out / SUMMARY]
+    planned += [out / student / name for student in students for name in (RESULTS, FEEDBACK, TIMESTAMP)]
+    foreign = [path for path in planned if path.exists() and not _is_ours(path)]
+    if foreign:
+        more = f" (and {len(foreign) - 1} more)" if len(foreign) > 1 else ""
+        raise FileExistsError(f"{foreign[0]} exists and mgkit did not write it{more}: pass --force to replace"
+                              " it, or another --out")
+
+
+def _is_ours(path: Path) -> bool:
+    """Whether `path` looks as mgkit writes it (each of the class's files has a form of its own)."""
+    if path.name == RESULTS:
+        return is_results_file(path)
+    try:
+        text = path.read_text(errors="replace")[:1000]
+    except OSError:
+        return False
+    first = text.split("\n", 1)[0]
+    if path.name == MANIFEST:
+        return _recorded(path.parent) is not None
+    if path.name == TIMESTAMP:
+        try:
+            return text.count("\n") == 1 and bool(parse_time(first, str(path)))
+        except ValueError:
+            return False
+    return {GRADEBOOK: first.startswith("student,total,"), FEEDBACK: first.startswith("# micrograd: "),
+            SUMMARY: first.startswith("task ") and "mean points" in first}.get(path.name, False)
+
+
+def _sort_out(handins: list[HandIn], out: Path, settings: RunSettings, results: ClassResults) -> dict[str, HandIn]:
+    """The hand-ins to grade now; the others are kept (graded by this very run) or cannot be graded."""
     todo = {}
-    for student, path in students.items():
-        earlier = None if force else _earlier_results(out / student)
-        if earlier:
-            results.grades[student] = earlier
-            results.resumed.append(student)
+    for handin in handins:
+        earlier = _earlier_results(out / handin.student)
+        if handin.problem:
+            results.problems[handin.student] = handin.problem
+            if earlier:  # a grade of other files, which a merge must not pick up
+                _forget(out / handin.student)
+        elif earlier and earlier.graded and earlier.provenance == settings.stamp(handin):
+            results.grades[handin.student] = earlier
+            results.resumed.append(handin.student)
         else:
-            todo[student] = path
-    session = _Session(seed, checks, limits, hide=(submissions.resolve(), out.resolve()))
-    _grade_in_parallel(todo, out, workers or os.cpu_count() or 1, session, results, progress)
-    for student, moment in submitted.items():
-        if student in results.grades and moment:
-            write_atomically(out / student / TIMESTAMP, moment.isoformat() + "\n")
-            results.submitted[student] = moment
-    _write_class_views(out, list(students), results, late)
-    return results
+            todo[handin.student] = handin
+            results.regraded += [handin.student] if earlier and earlier.graded else []
+    return todo
 
 
 def _earlier_results(folder: Path) -> GradingResults | None:
-    """The student's results from an earlier run, if that run graded them."""
     try:
-        earlier = read(folder / RESULTS)
+        return read(folder / RESULTS)
     except (OSError, ValueError):  # none, or not one mgkit wrote: grade again
         return None
-    return earlier if earlier.graded else None  # the grader failed last time: try again
 
 
-def _grade_in_parallel(todo: dict[str, Path], out: Path, workers: int, session: _Session,
+def _forget(folder: Path) -> None:
+    for name in (RESULTS, FEEDBACK, TIMESTAMP):
+        (folder / name).unlink(missing_ok=True)
+
+
+def _grade_in_parallel(todo: dict[str, HandIn], out: Path, workers: int, session: Session, settings: RunSettings,
                        results: ClassResults, progress: Callable[[int], object] | None) -> None:
+    """Grade `todo`, writing each student's results as their grade arrives (here: graders never write)."""
     if not todo:
         return
-    # fork: the graders start at once with the kit already imported; they run no student code
-    with ProcessPoolExecutor(min(workers, len(todo)), mp_context=multiprocessing.get_context("fork")) as pool:
-        futures: dict[Future, str] = {pool.submit(grade_student, path, out / student, session): student
-                                      for student, path in todo.items()}
-        bar = progress(len(todo)) if progress else None
-        for future in as_completed(futures):
-            student = futures[future]
-            try:
-                results.grades[student] = future.result()
-            except (SubmissionError, OSError, BrokenProcessPool) as error:
-                results.errors[student] = str(error) or type(error).__name__
+    with Graders(min(workers, len(todo)), session) as graders:
+        bar = progress(len(todo)) if progress else None  # after the graders start: no thread before they do
+        try:
+            for student, answer in graders.grade({student: handin.path for student, handin in todo.items()}):
+                if isinstance(answer, GradingResults):
+                    results.grades[student] = _write_student(out / student, student,
+                                                             replace(answer, provenance=settings.stamp(todo[student])))
+                else:
+                    results.errors[student] = answer
+                if bar:
+                    bar.update()
+        finally:
             if bar:
-                bar.update()
-        if bar:
-            bar.close()
+                bar.close()
 
 
-@dataclass(frozen=True)
-class _Session:
-    """What every grading process needs to know, sent to it with each student."""
-
-    seed: int | None
-    checks: str
-    limits: Limits
-    hide: tuple[Path, ...]  # what workers see as empty: every student's submission and results
-
-
-_sandboxes: dict[_Session, Sandbox] = {}  # in each grading process: one, kept for every student
-
-
-def grade_student(path: Path, folder: Path, session: _Session) -> GradingResults:
-    """Grade one student into `folder` (results.json and feedback.md), with this process's sandbox."""
-    if session not in _sandboxes:
-        sandbox = _sandboxes[session] = Sandbox(importlib.import_module(session.checks), session.limits,
-                                                      hide=session.hide)
-        Finalize(sandbox, sandbox.close, exitpriority=10)  # when the pool's process exits
-    results = grade(path, session.seed, sandbox=_sandboxes[session])
+def _write_student(folder: Path, student: str, results: GradingResults) -> GradingResults:
     folder.mkdir(exist_ok=True)
-    write_atomically(folder / FEEDBACK, render_feedback(results, folder.name))
+    write_atomically(folder / FEEDBACK, render_feedback(results, student))
     results.write(folder / RESULTS)  # last: its presence means this student is done
     return results
+
+
+def _record_times(out: Path, handins: list[HandIn], results: ClassResults) -> None:
+    """When each student submitted, in the results and (for `merge`) in OUT/<student>/timestamp.txt."""
+    for handin in handins:
+        if handin.time_flags:
+            results.time_flags[handin.student] = handin.time_flags
+        if handin.late_mark is not None:
+            results.late_marks[handin.student] = handin.late_mark
+        if handin.submitted and handin.student in results.grades:
+            write_atomically(out / handin.student / TIMESTAMP, handin.submitted.isoformat() + "\n")
+            results.submitted[handin.student] = handin.submitted
 
 
 # ---- results graded elsewhere, and the class's files -------------------------------------
@@ -167,7 +301,8 @@ def merge(parts: Path, out: Path, late: LatePolicy | None = None) -> ClassResult
     """One gradebook in `out` from students graded elsewhere: every <student>/results.json under `parts`.
 
     `parts` holds grade-all's output folders (one per CI job, say) or their student folders;
-    each student's results, feedback and timestamp are copied to out/<student>/.
+    each student's results, feedback and timestamp are copied to out/<student>/; the students the
+    parts' gradebooks list without results (an empty hand-in, say) keep their rows.
     """
     if not parts.is_dir():
         raise NotADirectoryError(f"{parts} is not a folder: pass the folder that holds the graded results")
@@ -177,10 +312,27 @@ def merge(parts: Path, out: Path, late: LatePolicy | None = None) -> ClassResult
         if student in found:
             raise ValueError(f"{student} was graded twice ({found[student].parent} and {path.parent}): keep one")
         found[student] = path.parent
+    with locked(out):
+        return _merge(found, _ungraded_rows(parts, found), out, late)
+
+
+def _ungraded_rows(parts: Path, found: dict[str, Path]) -> dict[str, str]:
+    """student -> status, from the parts' gradebooks: who has no results (an empty hand-in, say)."""
+    rows: dict[str, str] = {}
+    for book in [parts / GRADEBOOK, *sorted(parts.glob(f"*/{GRADEBOOK}"))]:
+        if book.is_file() and _is_ours(book):
+            rows.update({row["student"]: row["status"] for row in csv.DictReader(io.StringIO(book.read_text()))
+                         if row["student"] not in found})
+    return rows
+
+
+def _merge(found: dict[str, Path], ungraded: dict[str, str], out: Path, late: LatePolicy | None) -> ClassResults:
     results = ClassResults()
-    out.mkdir(parents=True, exist_ok=True)
-    students = sorted(found, key=str.casefold)
-    for student in students:
+    for student, status in ungraded.items():
+        reason = status.removeprefix("not graded: ")
+        (results.errors if reason != status else results.problems)[student] = reason
+    students = sorted([*found, *ungraded], key=str.casefold)
+    for student in found:
         if found[student].resolve() != (out / student).resolve():
             (out / student).mkdir(exist_ok=True)
             for name in (RESULTS, FEEDBACK, TIMESTAMP):
@@ -190,9 +342,12 @@ def merge(parts: Path, out: Path, late: LatePolicy | None = None) -> ClassResult
             results.grades[student] = read(out / student / RESULTS)
         except (OSError, ValueError) as error:
             results.errors[student] = f"its results could not be read ({error})"
-        moment = submission_time(out / student) if (out / student / TIMESTAMP).is_file() else None
-        if moment:
-            results.submitted[student] = moment
+        try:
+            results.submitted[student] = read_time(out / student / TIMESTAMP)
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError) as error:
+            results.time_flags[student] = (f"no submission time: {error}",)
     _write_class_views(out, students, results, late)
     return results
 
@@ -200,18 +355,27 @@ def merge(parts: Path, out: Path, late: LatePolicy | None = None) -> ClassResult
 def _write_class_views(out: Path, students: list[str], results: ClassResults, late: LatePolicy | None) -> None:
     """gradebook.csv, summary.txt, and in each late student's feedback.md what the late policy took."""
     for student, grade_ in results.grades.items():
-        days = late.days_late(results.submitted.get(student)) if late else 0
+        days = days_late(late, results, student)
         if days and grade_.graded:
-            note = late_note(late, grade_, days, results.submitted[student])
+            note = late_note(late, grade_, days, results.submitted.get(student))
             write_atomically(out / student / FEEDBACK, render_feedback(grade_, student) + "\n" + note)
     write_atomically(out / GRADEBOOK, gradebook_csv(students, results, late))
     write_atomically(out / SUMMARY, pass_rates(results) + "\n")
 
 
-def late_note(late: LatePolicy, grade_: GradingResults, days: int, submitted: datetime) -> str:
+def days_late(late: LatePolicy | None, results: ClassResults, student: str) -> int:
+    """Days begun after the deadline; a collector's own late mark (Canvas's) decides whether at all."""
+    if late is None:
+        return 0
+    days, mark = late.days_late(results.submitted.get(student)), results.late_marks.get(student)
+    return days if mark is None else max(days, 1) if mark else 0
+
+
+def late_note(late: LatePolicy, grade_: GradingResults, days: int, submitted: datetime | None) -> str:
     """The paragraph of feedback.md that says what lateness cost."""
     lost = late.penalty(grade_.score, days)
-    return (f"## Late\n\nSubmitted {days} day{'s' if days > 1 else ''} after the deadline ({submitted.isoformat()}):"
+    when = f" ({submitted.isoformat()})" if submitted else ""
+    return (f"## Late\n\nSubmitted {days} day{'s' if days > 1 else ''} after the deadline{when}:"
             f" the late policy takes {late.percent(days):g}% of the score, {lost:g} points, which leaves"
             f" {grade_.score - lost:g} / {grade_.max_score:g}.\n")
 
@@ -251,60 +415,32 @@ class LatePolicy:
         return round(score * self.percent(days) / 100, 2)
 
 
-def parse_time(text: str, where: str) -> datetime:
-    """A time in ISO 8601 or as nbgrader writes it ("2025-03-01 23:59:00.000000 UTC"), in UTC (assumed if no zone)."""
-    text = text.strip()
-    cleaned = text[:-4] + "+00:00" if text.endswith(" UTC") else text[:-1] + "+00:00" if text.endswith("Z") else text
-    try:
-        moment = datetime.fromisoformat(cleaned)
-    except ValueError:
-        raise ValueError(f"{where}: {text!r} is not a time; write it as 2025-03-01T23:59:00+00:00") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
-
-
-def submission_time(path: Path) -> datetime | None:
-    """When a submission was handed in: its timestamp.txt, else the newest modification time of its files.
-
-    None if the submission cannot be read (grading will say why); ValueError for a timestamp.txt
-    that holds no time.
-    """
-    stamp = path / TIMESTAMP
-    try:
-        if stamp.is_file():
-            with stamp.open("rb") as file:
-                first = file.read(TIMESTAMP_BYTES).decode(errors="replace").split("\n", 1)[0]
-            return parse_time(first, str(stamp))
-        graded = [path / where / f"{module}.py" for module in MODULES for where in (PACKAGE, ".")]
-        times = [os.lstat(file).st_mtime for file in graded if os.path.lexists(file)] or [os.lstat(path).st_mtime]
-    except OSError:
-        return None
-    return datetime.fromtimestamp(max(times), timezone.utc)
-
-
 # ---- the class's views ---------------------------------------------------------------------
 
 def gradebook_csv(students: Iterable[str], results: ClassResults, late: LatePolicy | None = None) -> str:
     """student, total, points per task, status, flags to review: one row per student, in name order.
 
     With a late policy, `total` is what the policy leaves, and three columns say why: submitted,
-    days_late, late_penalty (points).
+    days_late, late_penalty (points); a student's time flags join the flags.
     """
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(["student", "total", *TASK_IDS, "status", "flags", *(LATE_COLUMNS if late else ())])
     for student in students:
         grade_ = results.grades.get(student)
+        time_flags = list(results.time_flags.get(student, ())) if late else []
         if grade_ is None:
-            writer.writerow([student, "", *[""] * len(TASK_IDS), f"not graded: {results.errors.get(student, '?')}",
-                             "", *([""] * len(LATE_COLUMNS) if late else ())])
+            status = results.problems.get(student) or f"not graded: {results.errors.get(student, '?')}"
+            writer.writerow([student, "", *[""] * len(TASK_IDS), status, "; ".join(time_flags),
+                             *([""] * len(LATE_COLUMNS) if late else ())])
             continue
         submitted = results.submitted.get(student)
-        days = late.days_late(submitted) if late else 0
+        days = days_late(late, results, student)
         lost = late.penalty(grade_.score, days) if late and grade_.graded else 0.0
         lateness = [submitted.isoformat() if submitted else "", str(days), f"{lost:g}"] if late else []
         writer.writerow([student, f"{grade_.score - lost:g}", *(f"{task.score:g}" for task in grade_.tasks),
                          "graded" if grade_.graded else "not graded: the grader failed, see results.json",
-                         "; ".join(grade_.flags), *lateness])
+                         "; ".join([*grade_.flags, *time_flags]), *lateness])
     return text.getvalue()
 
 
@@ -326,6 +462,10 @@ def pass_rates(results: ClassResults) -> str:
     not_graded = len(results.grades) - len(graded) + len(results.errors)
     lines.append(f"\n{len(graded)} students graded" + (f", {not_graded} not graded (see {GRADEBOOK})"
                                                           if not_graded else ""))
+    if results.problems:
+        kinds = Counter(results.problems.values())
+        lines.append(f"{len(results.problems)} hand-ins with nothing to grade: "
+                     + ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items())))
     return "\n".join(lines)
 
 

@@ -13,6 +13,8 @@ says "not graded" with every task at 0, rather than nothing.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import re
 import secrets
 import time
@@ -21,6 +23,8 @@ from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+import mgkit_checks
 
 from .checks.api import Failure, Observation, Outcome
 from .markers import find_regions
@@ -116,6 +120,27 @@ def _redacted(data: Any, secrets: frozenset[str]) -> Any:
     if isinstance(data, dict):
         return {key: _redacted(value, secrets) for key, value in data.items()}
     return data
+
+
+SHARED_CHECKS_DIR = Path(mgkit_checks.__file__).parent
+
+
+def checks_fingerprint(checks: str = "autograder.checks") -> str:
+    """A hash of what decides a grade besides the submission and the seed: the checks' source
+    files and the rubric. A class run regrades every result made under another fingerprint.
+
+    The one place that knows which files those are: a checks package moved or added goes here.
+    """
+    spec = importlib.util.find_spec(checks)
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(f"no checks module named {checks}")
+    origin = Path(spec.origin)
+    files = sorted(origin.parent.rglob("*.py")) if spec.submodule_search_locations else [origin]
+    shared = sorted(SHARED_CHECKS_DIR.glob("*.py"))  # the definitions every task is judged by, the rubric among them
+    digest = hashlib.sha256()
+    for path in [*files, *shared]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 @cache

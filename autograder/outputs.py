@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+LOCK = ".mgkit-lock"  # in a folder mgkit writes: held by the one run writing there
 
 
 def check_replaceable(path: Path, force: bool, is_ours: Callable[[Path], bool]) -> None:
@@ -31,3 +35,25 @@ def write_atomically(path: Path, data: str | bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def locked(folder: Path) -> Iterator[None]:
+    """Hold `folder` for this process alone, or a one-line error naming the run that holds it.
+
+    flock: the kernel lets go when the holder exits, however it dies, so no lock is left stuck.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(handle, 32, 0).decode(errors="replace").strip() or "?"
+            raise FileExistsError(f"{folder} is being written by another mgkit run (process {holder}):"
+                                  " wait for it to finish, or pass another --out") from None
+        os.ftruncate(handle, 0)
+        os.pwrite(handle, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(handle)

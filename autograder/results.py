@@ -31,6 +31,8 @@ class GradingResults:
     graded: bool = True  # False: the grader itself failed, every task scores 0
     isolation: tuple[str, ...] = field(default=())  # the sandbox's optional layers that were in force
     flags: tuple[str, ...] = ()  # suspicious constructs for an instructor to review: never a penalty
+    # which class run, checks and hand-in content made this grade: grade-all regrades a stale one
+    provenance: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if tuple(task.task_id for task in self.tasks) != TASK_IDS:
@@ -86,7 +88,8 @@ class GradingResults:
             } for task in self.tasks],
             "extra_data": {"kit": KIT, "seed": self.seed, "graded": self.graded, "notes": list(self.notes),
                            "isolation": list(self.isolation), "flags": list(self.flags),
-                           "diagnoses": {task.task_id: list(task.diagnoses) for task in self.tasks if task.diagnoses}},
+                           "diagnoses": {task.task_id: list(task.diagnoses) for task in self.tasks if task.diagnoses},
+                           **({"provenance": dict(self.provenance)} if self.provenance else {})},
         }
 
     @classmethod
@@ -102,7 +105,7 @@ class GradingResults:
                           for test in data["tests"])
             return cls(tasks, int(extra["seed"]), float(data.get("execution_time", 0.0)),
                        tuple(extra.get("notes", ())), bool(extra["graded"]), tuple(extra.get("isolation", ())),
-                       tuple(extra.get("flags", ())))
+                       tuple(extra.get("flags", ())), tuple(sorted(extra.get("provenance", {}).items())))
         except (KeyError, IndexError, TypeError, AttributeError) as error:
             raise ValueError(f"not an mgkit results.json ({type(error).__name__}: {error})") from error
 

@@ -11,8 +11,8 @@ import pytest
 from fake_checks import CORRECT_ENGINE, engine_answering, write_submission
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder import gradebook
-from autograder.gradebook import FEEDBACK, GRADEBOOK, RESULTS, SUMMARY, find_submissions, grade_all
+from autograder.gradebook import FEEDBACK, GRADEBOOK, RESULTS, SUMMARY, grade_all
+from autograder.grading import checks_fingerprint
 from autograder.results import GradingResults
 from autograder.rubric import TASK_IDS
 from autograder.sandbox import Limits
@@ -21,7 +21,7 @@ LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024)
 
 
 def make_class(folder):
-    """Four students: two right (a folder, a notebook), one with a hang in one task, one empty."""
+    """Four students: two right (a folder, a notebook), one with a hang in one task, one empty folder."""
     write_submission(folder / "alice")
     nbformat.write(new_notebook(cells=[new_code_cell(CORRECT_ENGINE, metadata={"mgkit": {"module": "engine"}})]),
                    folder / "bob.ipynb")
@@ -33,7 +33,8 @@ def make_class(folder):
 
 
 def run(submissions, out, **options):
-    return grade_all(submissions, out, workers=2, checks="fake_checks", limits=LIMITS, **options)
+    return grade_all(submissions, out, workers=2, checks=options.pop("checks", "fake_checks"), limits=LIMITS,
+                     **options)
 
 
 def read_gradebook(out):
@@ -43,60 +44,78 @@ def read_gradebook(out):
 def test_a_class_is_graded_into_a_gradebook(tmp_path):
     submissions, out = make_class(tmp_path / "submissions"), tmp_path / "out"
     results = run(submissions, out, seed=5)
-    assert sorted(results.grades) == ["alice", "bob", "chloé smith", "dan"] and not results.errors
+    assert sorted(results.grades) == ["alice", "bob", "chloé smith"] and not results.errors
+    assert results.problems == {"dan": "empty"}
     book = read_gradebook(out)
     assert list(book["alice"]) == ["student", "total", *TASK_IDS, "status", "flags"]
     assert book["chloé smith"]["flags"] == "" and book["alice"]["status"] == "graded"
-    assert [book[name]["total"] for name in ("alice", "bob", "chloé smith", "dan")] == ["100", "100", "90", "0"]
+    assert [book[name]["total"] for name in ("alice", "bob", "chloé smith", "dan")] == ["100", "100", "90", ""]
     assert book["chloé smith"]["zero_grad"] == "0" and book["chloé smith"]["topo_sort"] == "14"
-    for student in book:
+    assert book["dan"]["status"] == "empty" and not (out / "dan").exists()  # never a 0 that looks graded
+    for student in ("alice", "bob", "chloé smith"):
         data = json.loads((out / student / RESULTS).read_text())
         assert len(data["tests"]) == len(TASK_IDS) and data["extra_data"]["seed"] == 5
         assert (out / student / FEEDBACK).read_text().startswith(f"# micrograd: {student}")
     summary = (out / SUMMARY).read_text()
-    assert "zero_grad" in summary and "3/4" in summary and "4 students graded" in summary
+    assert "zero_grad" in summary and "2/3" in summary and "3 students graded" in summary
+    assert "1 hand-ins with nothing to grade: 1 empty" in summary
 
 
-def test_a_second_run_resumes_and_force_grades_again(tmp_path):
+def test_a_second_run_resumes_this_run_and_regrades_what_changed(tmp_path):
     submissions, out = make_class(tmp_path / "submissions"), tmp_path / "out"
     run(submissions, out)
-    seeds = {student: json.loads((out / student / RESULTS).read_text())["extra_data"]["seed"]
-             for student in ("alice", "bob")}
-    (out / "bob" / RESULTS).write_text('{"score": 100}')  # not mgkit's: bob is graded again
-    GradingResults.not_graded("the zygote did not start", 1).write(out / "dan" / RESULTS)  # and dan
+    kept = (out / "chloé smith" / RESULTS).read_text()
+    GradingResults.not_graded("the zygote did not start", 1).write(out / "bob" / RESULTS)  # bob: graded again
+    (submissions / "alice" / "micrograd" / "nn.py").write_text("# resubmitted\n")  # alice: changed
     again = run(submissions, out)
-    assert sorted(again.resumed) == ["alice", "chloé smith"]
-    assert json.loads((out / "alice" / RESULTS).read_text())["extra_data"]["seed"] == seeds["alice"]
+    assert again.resumed == ["chloé smith"] and sorted(again.grades) == ["alice", "bob", "chloé smith"]
+    assert again.regraded == ["alice"]  # bob's earlier results were no grade at all
+    assert (out / "chloé smith" / RESULTS).read_text() == kept  # not written again
     assert read_gradebook(out)["bob"]["total"] == "100"
-    assert run(submissions, out, force=True).resumed == []
+    assert run(submissions, out, force=True).resumed == []  # a new run: none of the last one's results count
 
 
-def test_one_students_failure_never_stops_the_batch(tmp_path, monkeypatch):
+def test_an_interrupted_forced_run_resumes_with_its_own_results_only(tmp_path):
     submissions, out = make_class(tmp_path / "submissions"), tmp_path / "out"
-    real = gradebook.grade
+    run(submissions, out, seed=5)
 
-    def grade_unless_bob(path, *args, **kwargs):  # the grading processes are forked: they see this
-        if path.stem == "bob":
-            raise OSError("bob's disk is unreadable")
-        return real(path, *args, **kwargs)
+    class StopAfterOne:  # the progress bar hears of the first grade, then Ctrl-C
+        def update(self):
+            raise KeyboardInterrupt
 
-    monkeypatch.setattr(gradebook, "grade", grade_unless_bob)
-    results = run(submissions, out)
-    assert results.errors == {"bob": "bob's disk is unreadable"} and len(results.grades) == 3
-    assert read_gradebook(out)["bob"]["status"].startswith("not graded: bob's disk")
-    assert not (out / "bob" / RESULTS).exists()
+        def close(self):
+            pass
 
-
-def test_submissions_are_one_folder_or_notebook_per_student(tmp_path):
-    submissions = make_class(tmp_path / "submissions")
-    out = submissions / "graded"  # an --out inside the submissions is not a student
-    out.mkdir()
-    assert list(find_submissions(submissions, out)) == ["alice", "bob", "chloé smith", "dan"]
-    with pytest.raises(NotADirectoryError):
-        find_submissions(submissions / "notes.txt")
+    stopped = grade_all(submissions, out, workers=1, checks="fake_checks", limits=LIMITS, force=True,
+                        progress=lambda total: StopAfterOne())
+    assert len(stopped.grades) == 1 and len(stopped.errors) == 2
+    assert all(why.startswith("the run was stopped") for why in stopped.errors.values())
+    book = read_gradebook(out)
+    assert sorted(row["status"] for row in book.values())[:2] == ["empty", "graded"]
+    resumed = run(submissions, out)
+    assert resumed.resumed == list(stopped.grades)  # the rest were the previous run's: graded again
+    assert sorted(resumed.regraded) == sorted(stopped.errors)
 
 
-def test_a_folder_and_a_notebook_of_the_same_name_are_both_graded(tmp_path):
-    (tmp_path / "alice").mkdir()
-    (tmp_path / "alice.ipynb").write_text("{}")
-    assert find_submissions(tmp_path) == {"alice": tmp_path / "alice", "alice.ipynb": tmp_path / "alice.ipynb"}
+def test_a_grader_that_dies_costs_one_student_and_is_replaced(tmp_path):
+    submissions, out = make_class(tmp_path / "submissions"), tmp_path / "out"
+    write_submission(submissions / "eve", engine_answering("return 'end the grader'"))
+    results = run(submissions, out, checks="fatal_checks")
+    assert results.errors == {"eve": "its grading process stopped (exit code 3)"}
+    assert sorted(results.grades) == ["alice", "bob", "chloé smith"]
+    assert read_gradebook(out)["eve"]["status"] == "not graded: its grading process stopped (exit code 3)"
+    assert not (out / "eve" / RESULTS).exists()
+
+
+def test_the_checks_fingerprint_changes_with_the_checks(tmp_path, monkeypatch):
+    package = tmp_path / "my_checks"
+    package.mkdir()
+    (package / "__init__.py").write_text("from .hidden import judge\n")
+    (package / "hidden.py").write_text("def judge(seed, outcomes):\n    return []\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    first = checks_fingerprint("my_checks")
+    assert checks_fingerprint("my_checks") == first and checks_fingerprint("fake_checks") != first
+    (package / "hidden.py").write_text("def judge(seed, outcomes):\n    return [1]\n")
+    assert checks_fingerprint("my_checks") != first
+    with pytest.raises(ModuleNotFoundError):
+        checks_fingerprint("no_such_checks")

@@ -127,7 +127,8 @@ class Sandbox:
         name, file = (self._checks, None) if isinstance(self._checks, str) else (self._checks.__name__,
                                                                                   self._checks.__file__)
         config = {"checks_name": name, "checks_file": file, "limits": asdict(self.limits), "layers": self.layers,
-                  "hide": list(self.hide), "user_namespace": self.user_namespace}
+                  "hide": list(self.hide), "user_namespace": self.user_namespace,
+                  "parent": os.getpid()}  # the zygote dies with this process
         self._zygote = subprocess.Popen(
             [sys.executable, "-I", "-c", ZYGOTE_BOOT, kit_path, json.dumps(config)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=ZYGOTE_ENV, cwd="/",

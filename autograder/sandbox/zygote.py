@@ -74,6 +74,7 @@ class Setting:
 def main(argv: list[str]) -> None:
     """Boot (argv: the kit's import path and a JSON config), then serve requests until stdin closes."""
     kit_path, config = argv[0], json.loads(argv[1])
+    _die_with(config.get("parent"))
     own_namespaces = bool(config["layers"]) and config["user_namespace"] and _own_namespaces()
     try:
         observe = _load_checks(config["checks_name"], config["checks_file"]).observe
@@ -95,6 +96,16 @@ def main(argv: list[str]) -> None:
         except Exception as error:  # e.g. fork failed: this task is not graded, the next may be
             reply = {"grader_error": f"{type(error).__name__}: {error}"}
         _send(reply)
+
+
+def _die_with(parent: int | None) -> None:
+    """SIGKILL the zygote when the process that started it dies, even in the middle of a task
+    (a killed class run leaves nothing behind); exit now if that process is already gone."""
+    if parent is None:
+        return
+    linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _own_namespaces() -> bool:

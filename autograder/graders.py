@@ -1,0 +1,143 @@
+"""The processes that grade a class: `Graders(count, session)`, each grading one student at a time.
+
+Why not a ProcessPoolExecutor: a run must be stoppable at once and must not outlive its main
+process, and one grader's death must cost one student, not break the pool for everyone.
+
+- Each grader is a fresh interpreter (multiprocessing's "spawn", on every Python): nothing is
+  forked from a process whose threads (tqdm's monitor, say) may hold locks.
+- A grader asks the kernel to kill it when the main process dies (PR_SET_PDEATHSIG), as its
+  sandbox's zygote does for it, so a SIGKILL of the run ends every process of the run.
+- Graders never write into --out: they send each grade back, and the main process alone
+  writes, so nothing is written after it stopped.
+- Ctrl-C reaches the terminal's whole process group: graders ignore it, the main process
+  decides, and `close` kills them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import os
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+
+from .grading import grade
+from .results import GradingResults
+from .sandbox import Limits, Sandbox, linux
+from .submission import SubmissionError
+
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+GRACE_SECONDS = 2.0  # for an idle grader to close its sandbox at the end of a run
+
+
+@dataclass(frozen=True)
+class Session:
+    """What every grader needs to know, sent to it once."""
+
+    seed: int | None
+    checks: str  # the checks module's name (a test's fake, imported in the graders)
+    limits: Limits
+    hide: tuple[Path, ...]  # what sandbox workers see as empty: every student's hand-in and results
+
+
+Answer = GradingResults | str  # a grade, or why there is none
+
+
+class Graders:
+    """`count` grading processes; `grade(todo)` yields (student, answer) as each is done."""
+
+    def __init__(self, count: int, session: Session):
+        self._context = multiprocessing.get_context("spawn")
+        self._session = session
+        self._graders: dict[Connection, multiprocessing.process.BaseProcess] = {}
+        for _ in range(count):
+            self._start()
+
+    def __enter__(self) -> Graders:
+        return self
+
+    def __exit__(self, exc_type: type | None, *exc_info: object) -> None:
+        self.close(graceful=exc_type is None)
+
+    def grade(self, todo: dict[str, Path]) -> Iterator[tuple[str, Answer]]:
+        waiting = list(todo.items())
+        busy: dict[Connection, str] = {}
+        while waiting or busy:
+            for connection in [c for c in self._graders if c not in busy][: len(waiting)]:
+                student, path = waiting.pop(0)
+                connection.send(path)
+                busy[connection] = student
+            for connection in wait(list(busy)):
+                student = busy.pop(connection)
+                yield student, self._answer(connection)
+
+    def close(self, graceful: bool = False) -> None:
+        """Stop every grader: idle ones, when `graceful`, by closing their pipe (they tidy up their
+        sandbox); the others killed at once, their zygotes following them. Nothing is left."""
+        for connection in self._graders:
+            connection.close()
+        for process in self._graders.values():
+            process.join(GRACE_SECONDS if graceful else 0)
+            process.kill()
+            process.join()
+        self._graders.clear()
+
+    def _answer(self, connection: Connection) -> Answer:
+        try:
+            return connection.recv()
+        except (EOFError, OSError):  # the grader died: this student is not graded, a new grader takes over
+            process = self._graders.pop(connection)
+            process.join()
+            connection.close()
+            self._start()
+            return f"its grading process stopped (exit code {process.exitcode})"
+
+    def _start(self) -> None:
+        mine, theirs = self._context.Pipe()
+        process = self._context.Process(target=_serve, args=(theirs, self._session, os.getpid()), daemon=True,
+                                        name="mgkit-grader")
+        # blocked while it starts, so that it inherits them blocked: a Ctrl-C during its imports
+        # cannot raise KeyboardInterrupt in it; the main process gets it once they are unblocked
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        theirs.close()
+        self._graders[mine] = process
+
+
+def _serve(connection: Connection, session: Session, parent: int) -> None:
+    """A grader: one sandbox for all its students, one grade per request, until the pipe closes."""
+    _die_with(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides what Ctrl-C does
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    checks = importlib.import_module(session.checks)  # the module: the zygote then loads it from its file
+    with Sandbox(checks, session.limits, hide=session.hide) as sandbox:
+        sandbox.start()  # its zygote boots while the main process hands out the work
+        while True:
+            try:
+                path = connection.recv()
+            except (EOFError, OSError):
+                return
+            connection.send(_grade_one(path, session.seed, sandbox))
+
+
+def _grade_one(path: Path, seed: int | None, sandbox: Sandbox) -> Answer:
+    try:
+        return grade(path, seed, sandbox=sandbox)
+    except (SubmissionError, OSError) as error:  # grade() fails closed on everything else itself
+        return str(error) or type(error).__name__
+
+
+def _die_with(parent: int) -> None:
+    """SIGKILL this process when the main process dies; exit now if it already has."""
+    try:
+        linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:
+        pass  # not Linux: the pipe to the main process still ends this grader once it is idle
+    if os.getppid() != parent:
+        os._exit(1)
