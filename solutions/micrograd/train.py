@@ -140,5 +140,5 @@ def train(
             on_step(step, history.losses[-1], history.accuracies[-1])
 
         del scores, loss
-        gc.collect()  # this step's graph, in one sweep
+        gc.collect(0)  # this step's graph, in one sweep of the young objects alone
     return history
