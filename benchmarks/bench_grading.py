@@ -9,11 +9,14 @@
 (c) a class of 200 submission folders with `mgkit grade-all` (one grading process per core);
 (d) the same class as 200 notebooks of the notebook track, with `mgkit grade-all`;
 (e) `nbgrader autograde` on the same notebooks, in a throwaway nbgrader course: one alone, then
-    a batch (--nbgrader N of them; 10 by default, it takes seconds each).
+    a batch (--nbgrader N of them; 10 by default, it takes seconds each);
+(f) the student's `pytest` on a copy of the release holding the reference's files: every task's
+    checks on the public seed (the preview), the median of several runs.
 
 Every submission is the reference solution, which the targets are about: every check runs to
 its end (a starter fails fast). Wall-clock times: the machine may be shared, so its load is
-printed first. Targets on 2 cores: (a) at most 1 s, (c) at least 2 submissions per second.
+printed first. Targets on 2 cores: (a) at most 1 s, (c) at least 7 submissions per second,
+(f) at most 1 s.
 """
 
 from __future__ import annotations
@@ -37,7 +40,6 @@ from autograder.rubric import TOTAL_POINTS
 from autograder.sandbox import Sandbox
 
 STORY = KIT_ROOT / "assignments" / "micrograd_lab.md"
-CHECKS_PACKAGE = KIT_ROOT / "autograder" / "checks"
 ASSIGNMENT = "micrograd_lab"
 MGKIT = [sys.executable, "-m", "autograder.cli"]
 
@@ -63,6 +65,7 @@ def main() -> None:
         rows += _classes(root, notebook, args.class_size)
         if notebook:
             rows += _nbgrader(root, notebook, args.nbgrader)
+        rows.append(("(f) the student's pytest, every task", *_student_pytest(root, args.runs)))
     width = max(len(row[0]) for row in rows)
     print(f"\n{'measurement':<{width}}  {'seconds':>9}  {'per second':>10}")
     for label, seconds, count in rows:
@@ -119,13 +122,23 @@ def _classes(root: Path, notebook, size: int) -> list[tuple[str, float, int]]:
     return rows
 
 
+def _student_pytest(root: Path, runs: int) -> tuple[float, int]:
+    student = root / "student"
+    shutil.copytree(KIT_ROOT / "release", student, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for path in REFERENCE_PACKAGE_DIR.glob("*.py"):
+        shutil.copyfile(path, student / "micrograd" / path.name)
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    times = [_timed(command, cwd=student) for _ in range(runs)]
+    print(f"(f) {', '.join(f'{t:.2f}' for t in times)} s")
+    return statistics.median(times), 1
+
+
 def _nbgrader(root: Path, notebook, batch: int) -> list[tuple[str, float, int]]:
     """nbgrader's own course layout: source/, generate_assignment, submitted/<student>/, autograde."""
     course = root / "nbgrader-course"
     source = course / "source" / ASSIGNMENT
     source.mkdir(parents=True)
     nbformat.write(notebook, source / f"{ASSIGNMENT}.ipynb")
-    shutil.copytree(KIT_ROOT / "assignments" / ASSIGNMENT / "mgkit_checks", source / "mgkit_checks")
     (course / "nbgrader_config.py").write_text(
         f"c = get_config()\nc.CourseDirectory.root = {str(course)!r}\n"
         f"c.CourseDirectory.db_url = 'sqlite:///{course}/gradebook.db'\n")
