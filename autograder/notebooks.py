@@ -98,10 +98,10 @@ def _trim(lines: list[str]) -> str:
 FENCE = "```python"
 DIRECTIVE = "%% "
 CHECK_CELL = """\
-# {task_id} ({points} points): its public checks; the hidden checks decide the grade
+# {task_id} ({points} points): the grade's own checks, on other numbers; the grade decides
 from mgkit_checks.notebook import check
 
-message = check("{task_id}", globals())
+message = check("{task_id}", globals(), cell="{cell}")
 assert message is None, message"""
 
 
@@ -159,6 +159,7 @@ class _Builder:
         self.cells: list[NotebookNode] = []
         self.placed: dict[tuple[str, str], int] = {}  # piece -> story line of its cell
         self.solved_in: dict[str, int] = {}  # task id -> index of the last cell holding one of its regions
+        self.cell_of: dict[str, str] = {}  # task id -> that cell, in words, for its check's message
         self.checked_in: dict[str, tuple[int, int]] = {}  # task id -> (cell index, story line)
 
     def add(self, kind: str, line: int, text: str) -> None:
@@ -201,6 +202,7 @@ class _Builder:
         for region in regions:
             for task_id in region.task_ids:
                 self.solved_in[task_id] = len(self.cells)
+                self.cell_of[task_id] = f"the cell that defines {' and '.join(names)} ({module}.py)"
         tag = {"module": module}
         imports = [statement for piece in pieces for statement in piece.package_imports]
         if imports:
@@ -216,7 +218,7 @@ class _Builder:
             self._fail(line, f"{task_id} is already checked at line {self.checked_in[task_id][1]}")
         self.checked_in[task_id] = (len(self.cells), line)
         task = BY_ID[task_id]
-        source = CHECK_CELL.format(task_id=task_id, points=task.points)
+        source = CHECK_CELL.format(task_id=task_id, points=task.points, cell=self.cell_of.get(task_id, "its cell"))
         metadata = {"nbgrader": _nbgrader(task_id, grade=True, locked=True, points=task.points)}
         self.cells.append(new_code_cell(source, id=task_id, metadata=metadata))
 

@@ -14,12 +14,12 @@ import fake_checks  # noqa: E402
 
 from autograder.checks.api import Observation  # noqa: E402
 
-IMPORTS = fake_checks.IMPORTS
-observe = fake_checks.observe
+IMPORTS, JUDGING_ORDER = fake_checks.IMPORTS, fake_checks.JUDGING_ORDER
+observe, task_result = fake_checks.observe, fake_checks.task_result
 FATAL = "end the grader"
 
 
-def judge(seed: int, outcomes: dict) -> list:
-    if any(isinstance(outcome, Observation) and outcome.data.get("answer") == FATAL for outcome in outcomes.values()):
+def judge_task(task_id: str, seed: int, outcome, earlier: dict):
+    if isinstance(outcome, Observation) and outcome.data.get("answer") == FATAL:
         os._exit(3)
-    return fake_checks.judge(seed, outcomes)
+    return fake_checks.judge_task(task_id, seed, outcome, earlier)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import json
 import shutil
 import subprocess
 import sys
@@ -143,3 +144,64 @@ def test_nbgrader_validate_passes_on_the_source_notebook_with_solutions() -> Non
     done = nbgrader("validate", str(SOURCE_NOTEBOOK), cwd=SOURCE_NOTEBOOK.parent)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Success! Your notebook passes all the tests." in done.stdout
+
+
+# --- the notebook, run as a student runs it -----------------------------------------------------
+
+
+def executed(notebook: nbformat.NotebookNode, folder: Path) -> nbformat.NotebookNode:
+    """The notebook run top to bottom in a real kernel, as Jupyter's "Run All" does, errors and all."""
+    from nbclient import NotebookClient
+
+    notebook = nbformat.from_dict(json.loads(json.dumps(notebook)))
+    NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(folder)}}).execute()
+    return notebook
+
+
+def check_outputs(notebook: nbformat.NotebookNode) -> dict[str, list]:
+    return {cell.metadata["nbgrader"]["grade_id"]: cell.outputs for cell in notebook.cells
+            if cell.metadata.get("nbgrader", {}).get("grade")}
+
+
+def errors(outputs: list) -> str:
+    return " ".join(output.get("evalue", "") for output in outputs if output.output_type == "error")
+
+
+def pictures(notebook_or_outputs) -> list[str]:
+    outputs = notebook_or_outputs if isinstance(notebook_or_outputs, list) else [
+        output for cell in notebook_or_outputs.cells if cell.cell_type == "code" for output in cell.outputs]
+    return [output.data["image/svg+xml"] for output in outputs
+            if output.output_type in ("display_data", "execute_result") and "image/svg+xml" in output.get("data", {})]
+
+
+def test_run_unfilled_every_check_says_what_to_write_and_where(tmp_path: Path) -> None:
+    outputs = check_outputs(executed(nbformat.read(RELEASED_NOTEBOOK, 4), tmp_path))
+    for task in TASKS:
+        said = errors(outputs[task.id])
+        assert said.startswith(f"{task.id}: "), (task.id, said)
+        if task.id == "grad_accumulation":
+            assert "Nothing to judge yet" in said, said
+        else:
+            assert f"Not written yet: {task.hint}" in said and "Change it in the cell that defines" in said, said
+
+
+def test_run_filled_every_check_passes_and_the_graphs_are_pictures(tmp_path: Path) -> None:
+    if shutil.which("dot") is None:
+        pytest.skip("needs Graphviz's dot program (.ci/run installs it)")
+    notebook = executed(nbformat.read(SOURCE_NOTEBOOK, 4), tmp_path)
+    assert not [errors(outputs) for outputs in check_outputs(notebook).values() if errors(outputs)]
+    assert len(pictures(notebook)) >= 3  # the story's draw_dot cells drew
+
+
+def test_a_wrong_closure_is_drawn_with_the_wrong_node_marked(tmp_path: Path) -> None:
+    if shutil.which("dot") is None:
+        pytest.skip("needs Graphviz's dot program (.ci/run installs it)")
+    notebook = nbformat.read(SOURCE_NOTEBOOK, 4)
+    value = next(cell for cell in notebook.cells if cell.get("id") == "engine_Value")
+    assert value.source.count("other.grad += self.data * out.grad") == 1
+    value.source = value.source.replace("other.grad += self.data * out.grad", "other.grad += self.data")
+    outputs = check_outputs(executed(notebook, tmp_path))["mul_backward"]
+    assert "b.grad disagrees" in errors(outputs), errors(outputs)
+    [picture] = pictures(outputs)
+    assert "finite difference" in picture and 'stroke="red"' in picture  # node b, in red, with both numbers

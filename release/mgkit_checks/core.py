@@ -19,7 +19,7 @@ import os
 import random
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .rubric import BY_ID
@@ -46,6 +46,7 @@ class Check:
     message: str = ""  # for FAILED: what was tried, what came back, what was expected
     diagnoses: tuple[Diagnosis, ...] = ()  # mistakes whose numbers match, most specific first
     waits_for: tuple[str, ...] = ()
+    case: dict | None = None  # what was tried, as plain data (a notebook draws a failed op's graph from it)
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,7 @@ def judge_cases(definition: Definition, cases: list[dict], reports: list, earlie
                 engine_tasks: tuple[str, ...] = ()) -> Verdict:
     """The task's verdict from each case's report; `earlier` holds the verdicts of the tasks judged before."""
     passed = frozenset(task for task, verdict in earlier.items() if verdict.passed)
-    checks = [_check(definition, case, report, earlier, passed, engine_tasks)
+    checks = [replace(_check(definition, case, report, earlier, passed, engine_tasks), case=case)
               for case, report in zip(cases, reports)]
     if len(reports) != len(cases):
         checks.append(Check("the report", FAILED, "the grader received no usable report for this task"))

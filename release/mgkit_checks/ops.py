@@ -93,8 +93,10 @@ def judge_op(case: dict, report: dict) -> Check:
         return Check(case["label"], PASSED)
     names = INPUT_NAMES[: len(want)]
     inputs = ", ".join(f"{n} = {v:g}" for n, v in zip(names, case["inputs"]))
+    wrong = [name for name, g, w in zip(names, got, want) if not close(g, w)]
     message = (f"for out = {op_text(case)} with {inputs} and out.grad = {case['out_grad']:g}, your _backward gave "
-               f"{_grads(names, got)}; a central finite difference gives {_grads(names, want)}")
+               f"{_grads(names, got)}; a central finite difference gives {_grads(names, want)} "
+               f"({' and '.join(f'{name}.grad' for name in wrong)} {'disagree' if len(wrong) > 1 else 'disagrees'})")
     return Check(case["label"], FAILED, message, tuple(op_mistakes(case, got, want)))
 
 
@@ -238,9 +240,11 @@ def _judge_repeated(case: dict, report: dict) -> Check:
     if all(close(got.get(name), w) for name, w in want.items()):
         return Check(case["label"], PASSED)
     where = ", ".join(f"{name} = {v:g}" for name, v in case["vars"].items())
+    wrong = [name for name, w in want.items() if not close(got.get(name), w)]
     message = (f"for out = {case['program']} with {where}, backpropagation gave "
                f"{', '.join(f'{n}.grad = {show(got.get(n))}' for n in want)}; a central finite difference gives "
-               f"{', '.join(f'{n}.grad = {w:.6g}' for n, w in want.items())}")
+               f"{', '.join(f'{n}.grad = {w:.6g}' for n, w in want.items())} "
+               f"({' and '.join(f'{name}.grad' for name in wrong)} {'disagree' if len(wrong) > 1 else 'disagrees'})")
     return Check(case["label"], FAILED, message, (Diagnosis(
         "grad_accumulation/uses_not_summed", "a value used twice must collect both gradients: use += in _backward."),))
 
