@@ -7,7 +7,7 @@
     learning rate 1.0 - 0.9*k/100, written as in his demo notebook; seconds per step, the share
     of it spent in Python's cyclic garbage collector, and both engines under one collector policy
     (his notebook loop with Python's default collection; then as the reference's train() runs it,
-    every million new objects and once after each step), which shows whether the collector or the
+    every million new objects and a young sweep after each step), which shows whether the collector or the
     arithmetic costs the time.
 (b) forward and backward over a ~100,000-node balanced tree of + * ** relu (his 0.1.0 has no
     tanh or exp), shallow enough for his recursive topological sort.
@@ -139,13 +139,14 @@ def own_train():
 
 def notebook_loop(model, Value, job: dict, on_step: Callable, like_train: bool) -> None:
     """His notebook's loop; `like_train`: under the reference train()'s collector policy, a collection
-    every million new objects and one gc.collect() after each step, when the step's graph is garbage."""
+    every million new objects and a sweep of the young objects (gc.collect(0)) after each step, when
+    the step's graph is garbage."""
     if like_train:
         gc.set_threshold(1_000_000, *gc.get_threshold()[1:])
     for k in range(job["steps"]):
         on_step(k, *demo_step(model, Value, job["xs"], job["ys"], k))
         if like_train:
-            gc.collect()
+            gc.collect(0)
 
 
 def demo_step(model, Value, xs: list, ys: list, k: int) -> tuple[float, float]:
