@@ -72,9 +72,11 @@ class Submission:
         flags = []
         for module, text in self.sources.items():
             lines = (text or b"").decode("utf-8", "replace").splitlines()
+            given = _starter_lines(module)  # the kit's own code (draw_dot's `import shutil`) is no one's doing
             patterns = {what: pattern for what, pattern in SUSPICIOUS.items()
                         if module == "engine" or "micrograd" not in what}  # nn and train may import the engine
             flags += [f"{module}.py:{number}: {what}" for number, line in enumerate(lines, start=1)
+                      if line.strip() not in given
                       for what, pattern in patterns.items() if re.search(pattern, line)]
         return tuple(flags[:MAX_FLAGS])
 
@@ -212,6 +214,14 @@ def write_package(package: Path, sources: dict[str, bytes | None] | None = None)
 
 
 @cache
+@cache
+def _starter_lines(module: str) -> frozenset[str]:
+    try:
+        return frozenset(line.strip() for line in starter(module).splitlines())
+    except OSError:  # no reference where the kit keeps it: flag every line
+        return frozenset()
+
+
 def starter(module: str) -> str:
     """The untouched starter version of one module, generated from the reference."""
     return make_stub(REFERENCE_PACKAGE_DIR / f"{module}.py")

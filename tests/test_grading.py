@@ -17,10 +17,11 @@ from autograder import outputs as outputs_module
 from autograder.checks.api import TaskResult
 from autograder.grading import grade
 from autograder.outputs import check_replaceable
+from autograder.reference import MODULES, REFERENCE_PACKAGE_DIR
 from autograder.results import GradingResults, is_results_file, render_feedback, render_table
 from autograder.rubric import TASK_IDS, TASKS, TOTAL_POINTS
 from autograder.sandbox import Limits, Sandbox
-from autograder.submission import MAX_MODULE_BYTES, SubmissionError, load, private_copy, starter
+from autograder.submission import MAX_MODULE_BYTES, Submission, SubmissionError, load, private_copy, starter
 
 LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024)
 
@@ -302,3 +303,12 @@ def test_the_views_show_every_task():
     for task_id in TASK_IDS:
         assert task_id in table and f"feedback for {task_id}" in feedback
     assert "total" in table and "--seed 11" in table and "alice" in feedback
+
+
+def test_the_reference_and_the_starter_raise_no_flag():
+    """Flags are about what a student wrote: the kit's own lines (draw_dot's `import shutil`) are no one's doing."""
+    for sources in ({module: (REFERENCE_PACKAGE_DIR / f"{module}.py").read_bytes() for module in MODULES},
+                    {module: starter(module).encode() for module in MODULES}):
+        assert Submission("kit", sources).flags == ()
+    edited = {"engine": starter("engine").encode() + b"\nimport shutil\nshutil.rmtree('/tmp/x')\n"}
+    assert Submission("eve", edited).flags[-1].endswith("reads or writes files")
