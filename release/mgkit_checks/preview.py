@@ -108,9 +108,9 @@ def deadline(seconds: float):
                 set_async_exc(ctypes.c_ulong(target), None)
 
 
-def task_line(verdict_: Verdict) -> str:
+def task_line(result: Verdict) -> str:
     """The one line a failing or undecided task shows: the task, then its feedback."""
-    return f"{verdict_.task_id}: {verdict_.feedback}"
+    return f"{result.task_id}: {result.feedback}"
 
 
 __all__ = ["Preview", "TaskTimeout", "deadline", "task_line"]
