@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import re
@@ -23,6 +21,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder.cli import main
 from autograder.gradebook import FEEDBACK, GRADEBOOK, LatePolicy, grade_all
+from autograder.gradebook import read_gradebook as gradebook_rows
 from autograder.grading import grade
 from autograder.markers import find_regions
 from autograder.platforms import github, gradescope
@@ -235,7 +234,7 @@ def late_class(folder: Path) -> Path:
 
 
 def read_gradebook(path: Path) -> dict[str, dict[str, str]]:
-    return {row["student"]: row for row in csv.DictReader(io.StringIO(path.read_text()))}
+    return {row["student"]: row for row in gradebook_rows(path)}
 
 
 def test_the_late_policy_takes_its_share_per_day_begun_up_to_its_cap(tmp_path):
