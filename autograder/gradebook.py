@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from .dashboard import FEEDBACK_PAGE, INDEX, is_dashboard_page, write_dashboard
 from .graders import STOP_SIGNALS, Graders, Session
 from .grading import checks_fingerprint
 from .handins import TIMESTAMP, HandIn, describe, find_handins, parse_time, read_time
@@ -196,8 +197,8 @@ def _check_ours(out: Path, students: list[str], force: bool) -> None:
     """A one-line error, before anything is written, if a file in `out` this run would replace is not mgkit's."""
     if force:
         return
-    planned = [out / MANIFEST, out / GRADEBOOK, out / SUMMARY]
-    planned += [out / student / name for student in students for name in (RESULTS, FEEDBACK, TIMESTAMP)]
+    planned = [out / MANIFEST, out / GRADEBOOK, out / SUMMARY, out / INDEX]
+    planned += [out / student / name for student in students for name in (RESULTS, FEEDBACK, FEEDBACK_PAGE, TIMESTAMP)]
     foreign = [path for path in planned if path.exists() and not _is_ours(path)]
     if foreign:
         more = f" (and {len(foreign) - 1} more)" if len(foreign) > 1 else ""
@@ -209,6 +210,8 @@ def _is_ours(path: Path) -> bool:
     """Whether `path` looks as mgkit writes it (each of the class's files has a form of its own)."""
     if path.name == RESULTS:
         return is_results_file(path)
+    if path.name in (INDEX, FEEDBACK_PAGE):
+        return is_dashboard_page(path)
     try:
         text = path.read_text(errors="replace")[:1000]
     except OSError:
@@ -252,7 +255,7 @@ def _earlier_results(folder: Path) -> GradingResults | None:
 
 
 def _forget(folder: Path) -> None:
-    for name in (RESULTS, FEEDBACK, TIMESTAMP):
+    for name in (RESULTS, FEEDBACK, FEEDBACK_PAGE, TIMESTAMP):
         (folder / name).unlink(missing_ok=True)
 
 
@@ -354,7 +357,8 @@ def _merge(found: dict[str, Path], ungraded: dict[str, str], out: Path, late: La
 
 
 def _write_class_views(out: Path, students: list[str], results: ClassResults, late: LatePolicy | None) -> None:
-    """gradebook.csv, summary.txt, and in each late student's feedback.md what the late policy took."""
+    """gradebook.csv, summary.txt, index.html (and feedback.html), and in each late student's feedback.md what
+    the late policy took."""
     for student, grade_ in results.grades.items():
         days = days_late(late, results, student)
         if days and grade_.graded:
@@ -362,6 +366,7 @@ def _write_class_views(out: Path, students: list[str], results: ClassResults, la
             write_atomically(out / student / FEEDBACK, render_feedback(grade_, student) + "\n" + note)
     write_atomically(out / GRADEBOOK, gradebook_csv(students, results, late))
     write_atomically(out / SUMMARY, pass_rates(results) + "\n")
+    write_dashboard(out, class_rows(students, results, late), late is not None)
 
 
 def days_late(late: LatePolicy | None, results: ClassResults, student: str) -> int:
