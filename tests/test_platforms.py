@@ -296,6 +296,8 @@ def test_results_of_several_ci_jobs_merge_into_one_gradebook(tmp_path, capsys):
     assert "4 students graded" in capsys.readouterr().out
     assert (tmp_path / "merged" / GRADEBOOK).read_text() == (whole / GRADEBOOK).read_text()
     assert (tmp_path / "merged" / "week" / FEEDBACK).read_text() == (whole / "week" / FEEDBACK).read_text()
+    for page in ("index.html", "week/feedback.html"):  # the dashboard too, byte for byte
+        assert (tmp_path / "merged" / page).read_bytes() == (whole / page).read_bytes(), page
     shutil.copytree(tmp_path / "parts" / "graded-0" / "early", tmp_path / "parts" / "graded-1" / "early")
     assert main(["grade-all", str(tmp_path / "parts"), "--merge", "--out", str(tmp_path / "merged")]) == 1
     assert "early was graded twice" in capsys.readouterr().err
