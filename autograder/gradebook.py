@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from .dashboard import FEEDBACK_PAGE, INDEX, is_dashboard_page, write_dashboard
 from .graders import STOP_SIGNALS, Graders, Session
 from .grading import checks_fingerprint
 from .handins import TIMESTAMP, HandIn, describe, find_handins, parse_time, read_time
@@ -196,8 +197,8 @@ def _check_ours(out: Path, students: list[str], force: bool) -> None:
     """A one-line error, before anything is written, if a file in `out` this run would replace is not mgkit's."""
     if force:
         return
-    planned = [out / MANIFEST, out / GRADEBOOK, out / SUMMARY]
-    planned += [out / student / name for student in students for name in (RESULTS, FEEDBACK, TIMESTAMP)]
+    planned = [out / MANIFEST, out / GRADEBOOK, out / SUMMARY, out / INDEX]
+    planned += [out / student / name for student in students for name in (RESULTS, FEEDBACK, FEEDBACK_PAGE, TIMESTAMP)]
     foreign = [path for path in planned if path.exists() and not _is_ours(path)]
     if foreign:
         more = f" (and {len(foreign) - 1} more)" if len(foreign) > 1 else ""
@@ -209,6 +210,8 @@ def _is_ours(path: Path) -> bool:
     """Whether `path` looks as mgkit writes it (each of the class's files has a form of its own)."""
     if path.name == RESULTS:
         return is_results_file(path)
+    if path.name in (INDEX, FEEDBACK_PAGE):
+        return is_dashboard_page(path)
     try:
         text = path.read_text(errors="replace")[:1000]
     except OSError:
@@ -221,7 +224,8 @@ def _is_ours(path: Path) -> bool:
             return text.count("\n") == 1 and bool(parse_time(first, str(path)))
         except ValueError:
             return False
-    return {GRADEBOOK: first.startswith("student,total,"), FEEDBACK: first.startswith("# micrograd: "),
+    return {GRADEBOOK: first.removeprefix(BOM).startswith("student,total,"),
+            FEEDBACK: first.startswith("# micrograd: "),
             SUMMARY: first.startswith("task ") and "mean points" in first}.get(path.name, False)
 
 
@@ -251,7 +255,7 @@ def _earlier_results(folder: Path) -> GradingResults | None:
 
 
 def _forget(folder: Path) -> None:
-    for name in (RESULTS, FEEDBACK, TIMESTAMP):
+    for name in (RESULTS, FEEDBACK, FEEDBACK_PAGE, TIMESTAMP):
         (folder / name).unlink(missing_ok=True)
 
 
@@ -321,7 +325,7 @@ def _ungraded_rows(parts: Path, found: dict[str, Path]) -> dict[str, str]:
     rows: dict[str, str] = {}
     for book in [parts / GRADEBOOK, *sorted(parts.glob(f"*/{GRADEBOOK}"))]:
         if book.is_file() and _is_ours(book):
-            rows.update({row["student"]: row["status"] for row in csv.DictReader(io.StringIO(book.read_text()))
+            rows.update({row["student"]: row["status"] for row in read_gradebook(book)
                          if row["student"] not in found})
     return rows
 
@@ -353,7 +357,8 @@ def _merge(found: dict[str, Path], ungraded: dict[str, str], out: Path, late: La
 
 
 def _write_class_views(out: Path, students: list[str], results: ClassResults, late: LatePolicy | None) -> None:
-    """gradebook.csv, summary.txt, and in each late student's feedback.md what the late policy took."""
+    """gradebook.csv, summary.txt, index.html (and feedback.html), and in each late student's feedback.md what
+    the late policy took."""
     for student, grade_ in results.grades.items():
         days = days_late(late, results, student)
         if days and grade_.graded:
@@ -361,6 +366,7 @@ def _write_class_views(out: Path, students: list[str], results: ClassResults, la
             write_atomically(out / student / FEEDBACK, render_feedback(grade_, student) + "\n" + note)
     write_atomically(out / GRADEBOOK, gradebook_csv(students, results, late))
     write_atomically(out / SUMMARY, pass_rates(results) + "\n")
+    write_dashboard(out, class_rows(students, results, late), late is not None)
 
 
 def days_late(late: LatePolicy | None, results: ClassResults, student: str) -> int:
@@ -417,34 +423,80 @@ class LatePolicy:
 
 # ---- the class's views ---------------------------------------------------------------------
 
+GRADED, NOT_GRADED, EMPTY, UNREADABLE = "graded", "not graded", "empty", "unreadable"  # the `state` column
+
+
+@dataclass(frozen=True)
+class Row:
+    """One student as the class's views show them (gradebook.csv, index.html): the same numbers in both."""
+
+    student: str
+    state: str  # GRADED, NOT_GRADED, EMPTY or UNREADABLE: one of four, for a spreadsheet's filter
+    status: str  # the state with its reason ("not graded: ...", "unreadable: not a notebook")
+    grade: GradingResults | None = None
+    total: float | None = None  # what the late policy leaves
+    submitted: datetime | None = None
+    days_late: int = 0
+    late_penalty: float = 0.0
+    flags: tuple[str, ...] = ()  # the grade's flags, and with a late policy the time flags
+
+
+def class_rows(students: Iterable[str], results: ClassResults, late: LatePolicy | None = None) -> list[Row]:
+    """A Row per student, in the order given."""
+    return [_row(student, results, late) for student in students]
+
+
+def _row(student: str, results: ClassResults, late: LatePolicy | None) -> Row:
+    grade_ = results.grades.get(student)
+    time_flags = tuple(results.time_flags.get(student, ())) if late else ()
+    if grade_ is None:
+        problem = results.problems.get(student)
+        status = problem or f"not graded: {results.errors.get(student, '?')}"
+        return Row(student, _problem_state(problem) if problem else NOT_GRADED, status, flags=time_flags)
+    days = days_late(late, results, student)
+    lost = late.penalty(grade_.score, days) if late and grade_.graded else 0.0
+    state, status = (GRADED, GRADED) if grade_.graded else (NOT_GRADED, GRADER_FAILED)
+    return Row(student, state, status, grade_, grade_.score - lost, results.submitted.get(student), days, lost,
+               (*grade_.flags, *time_flags))
+
+
+def _problem_state(problem: str) -> str:
+    """A hand-in with nothing of micrograd in it is empty; one that cannot be opened, unreadable."""
+    return EMPTY if problem == EMPTY or problem.startswith("no micrograd") else UNREADABLE
+
+
 def gradebook_csv(students: Iterable[str], results: ClassResults, late: LatePolicy | None = None) -> str:
-    """student, total, points per task, status, flags to review: one row per student, in name order.
+    """student, total, points per task, state, status, flags to review: one row per student, in name order.
 
     With a late policy, `total` is what the policy leaves, and three columns say why: submitted,
-    days_late, late_penalty (points); a student's time flags join the flags.
+    days_late, late_penalty (points); a student's time flags join the flags. The text starts with
+    a byte-order mark, so that spreadsheets read it as UTF-8 ("Zoë", not "ZoÃ«").
     """
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["student", "total", *TASK_IDS, "status", "flags", *(LATE_COLUMNS if late else ())])
-    for student in students:
-        grade_ = results.grades.get(student)
-        time_flags = list(results.time_flags.get(student, ())) if late else []
-        if grade_ is None:
-            status = results.problems.get(student) or f"not graded: {results.errors.get(student, '?')}"
-            writer.writerow([student, "", *[""] * len(TASK_IDS), status, "; ".join(time_flags),
-                             *([""] * len(LATE_COLUMNS) if late else ())])
-            continue
-        submitted = results.submitted.get(student)
-        days = days_late(late, results, student)
-        lost = late.penalty(grade_.score, days) if late and grade_.graded else 0.0
-        lateness = [submitted.isoformat() if submitted else "", str(days), f"{lost:g}"] if late else []
-        writer.writerow([student, f"{grade_.score - lost:g}", *(f"{task.score:g}" for task in grade_.tasks),
-                         "graded" if grade_.graded else "not graded: the grader failed, see results.json",
-                         "; ".join([*grade_.flags, *time_flags]), *lateness])
-    return text.getvalue()
+    writer.writerow(["student", "total", *TASK_IDS, "state", "status", "flags", *(LATE_COLUMNS if late else ())])
+    for row in class_rows(students, results, late):
+        points = [f"{task.score:g}" for task in row.grade.tasks] if row.grade else [""] * len(TASK_IDS)
+        lateness = _lateness(row) if late else []
+        writer.writerow([row.student, "" if row.total is None else f"{row.total:g}", *points, row.state, row.status,
+                         "; ".join(row.flags), *lateness])
+    return BOM + text.getvalue()
 
 
+def _lateness(row: Row) -> list[str]:
+    if row.grade is None:
+        return [""] * len(LATE_COLUMNS)
+    return [row.submitted.isoformat() if row.submitted else "", str(row.days_late), f"{row.late_penalty:g}"]
+
+
+GRADER_FAILED = "not graded: the grader failed, see results.json"
+BOM = "\ufeff"  # UTF-8's byte-order mark: Excel and LibreOffice then read the file as UTF-8
 LATE_COLUMNS = ("submitted", "days_late", "late_penalty")
+
+
+def read_gradebook(path: Path) -> list[dict[str, str]]:
+    """The rows of a gradebook.csv, with or without its byte-order mark (one written before it had one)."""
+    return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
 
 
 def pass_rates(results: ClassResults) -> str:

@@ -101,8 +101,9 @@ def test_grade_all_grades_a_class(tmp_path, capsys):
     code = main(["grade-all", str(submissions), "--out", str(tmp_path / "out"), "--workers", "2"])
     out, _ = capsys.readouterr()
     assert code == 0 and out.startswith("2 students: 2 folders; 1 cannot be graded") and "1 students graded" in out
-    rows = (tmp_path / "out" / "gradebook.csv").read_text().splitlines()
-    assert rows[1].startswith(f"ada,{TOTAL_POINTS},") and rows[2].startswith("ben,,") and rows[2].endswith(",empty,")
+    rows = (tmp_path / "out" / "gradebook.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert rows[1].startswith(f"ada,{TOTAL_POINTS},") and rows[2].startswith("ben,,")
+    assert rows[2].endswith(",empty,empty,")  # state, then status
 
 
 def test_demo_grades_the_reference_the_starter_and_a_bug(capsys):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 
 import nbformat
@@ -12,6 +10,7 @@ from fake_checks import CORRECT_ENGINE, engine_answering, write_submission
 from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder.gradebook import FEEDBACK, GRADEBOOK, RESULTS, SUMMARY, grade_all
+from autograder.gradebook import read_gradebook as gradebook_rows
 from autograder.grading import checks_fingerprint
 from autograder.results import GradingResults
 from autograder.rubric import TASK_IDS
@@ -38,7 +37,7 @@ def run(submissions, out, **options):
 
 
 def read_gradebook(out):
-    return {row["student"]: row for row in csv.DictReader(io.StringIO((out / GRADEBOOK).read_text()))}
+    return {row["student"]: row for row in gradebook_rows(out / GRADEBOOK)}
 
 
 def test_a_class_is_graded_into_a_gradebook(tmp_path):
@@ -47,7 +46,10 @@ def test_a_class_is_graded_into_a_gradebook(tmp_path):
     assert sorted(results.grades) == ["alice", "bob", "chloé smith"] and not results.errors
     assert results.problems == {"dan": "empty"}
     book = read_gradebook(out)
-    assert list(book["alice"]) == ["student", "total", *TASK_IDS, "status", "flags"]
+    assert list(book["alice"]) == ["student", "total", *TASK_IDS, "state", "status", "flags"]
+    assert (out / GRADEBOOK).read_bytes().startswith("\ufeffstudent,".encode())  # spreadsheets read it as UTF-8
+    assert {name: row["state"] for name, row in book.items()} == {
+        "alice": "graded", "bob": "graded", "chloé smith": "graded", "dan": "empty"}
     assert book["chloé smith"]["flags"] == "" and book["alice"]["status"] == "graded"
     assert [book[name]["total"] for name in ("alice", "bob", "chloé smith", "dan")] == ["100", "100", "90", ""]
     assert book["chloé smith"]["zero_grad"] == "0" and book["chloé smith"]["topo_sort"] == "14"

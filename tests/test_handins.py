@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import shutil
@@ -15,6 +13,7 @@ from fake_checks import CORRECT_ENGINE, engine_answering, write_submission
 from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder.gradebook import GRADEBOOK, SUMMARY, LatePolicy, grade_all
+from autograder.gradebook import read_gradebook as gradebook_rows
 from autograder.handins import find_handins
 from autograder.sandbox import Limits
 
@@ -42,7 +41,7 @@ def run(submissions, out, **options):
 
 
 def read_gradebook(out):
-    return {row["student"]: row for row in csv.DictReader(io.StringIO((out / GRADEBOOK).read_text()))}
+    return {row["student"]: row for row in gradebook_rows(out / GRADEBOOK)}
 
 
 def test_every_layout_is_graded_as_the_students_own_work(tmp_path):

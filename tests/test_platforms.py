@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import re
@@ -23,6 +21,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder.cli import main
 from autograder.gradebook import FEEDBACK, GRADEBOOK, LatePolicy, grade_all
+from autograder.gradebook import read_gradebook as gradebook_rows
 from autograder.grading import grade
 from autograder.markers import find_regions
 from autograder.platforms import github, gradescope
@@ -235,7 +234,7 @@ def late_class(folder: Path) -> Path:
 
 
 def read_gradebook(path: Path) -> dict[str, dict[str, str]]:
-    return {row["student"]: row for row in csv.DictReader(io.StringIO(path.read_text()))}
+    return {row["student"]: row for row in gradebook_rows(path)}
 
 
 def test_the_late_policy_takes_its_share_per_day_begun_up_to_its_cap(tmp_path):
@@ -297,6 +296,8 @@ def test_results_of_several_ci_jobs_merge_into_one_gradebook(tmp_path, capsys):
     assert "4 students graded" in capsys.readouterr().out
     assert (tmp_path / "merged" / GRADEBOOK).read_text() == (whole / GRADEBOOK).read_text()
     assert (tmp_path / "merged" / "week" / FEEDBACK).read_text() == (whole / "week" / FEEDBACK).read_text()
+    for page in ("index.html", "week/feedback.html"):  # the dashboard too, byte for byte
+        assert (tmp_path / "merged" / page).read_bytes() == (whole / page).read_bytes(), page
     shutil.copytree(tmp_path / "parts" / "graded-0" / "early", tmp_path / "parts" / "graded-1" / "early")
     assert main(["grade-all", str(tmp_path / "parts"), "--merge", "--out", str(tmp_path / "merged")]) == 1
     assert "early was graded twice" in capsys.readouterr().err

@@ -1,0 +1,173 @@
+"""The class dashboard: OUT/index.html and each student's OUT/<student>/feedback.html.
+
+Built from the class's rows alone (gradebook.Row: the results files, the submission times and
+the hand-ins' problems), never from the run itself, so `merge` writes the same page as one run,
+byte for byte: everything is sorted, nothing carries a time. The pages are Jinja2 templates
+(autograder/templates/, escaping on); this module only computes what they show.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+import jinja2
+import mistune
+
+from .outputs import write_atomically
+from .rubric import TASKS
+
+if TYPE_CHECKING:
+    from .gradebook import Row
+
+INDEX = "index.html"
+FEEDBACK_PAGE = "feedback.html"
+GENERATOR = "micrograd-kit dashboard"  # in every page's <meta name="generator">: marks a page mgkit may replace
+ADVICE = "Likely mistake: "  # how a failed task's feedback gives its advice (mgkit_checks.core)
+BINS = 10  # histogram bars of 10 points each; a full score falls in the last
+
+_templates = jinja2.Environment(loader=jinja2.PackageLoader("autograder", "templates"), autoescape=True,
+                                undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+_markdown = mistune.create_markdown(escape=True, plugins=["table"])  # escape: feedback quotes the student's code
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A diagnosis id, the advice students read for it, and who made it."""
+
+    diagnosis: str
+    advice: str
+    students: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TaskView:
+    task_id: str
+    title: str
+    passed: int
+    graded: int
+    mistakes: tuple[Mistake, ...]  # most common first
+
+    @property
+    def rate(self) -> float:
+        return self.passed / self.graded if self.graded else 0.0
+
+
+@dataclass(frozen=True)
+class Together:
+    """Two diagnosis ids that the same students share."""
+
+    first: str
+    second: str
+    students: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: tuple[Row, ...]
+    tasks: tuple[TaskView, ...]
+    together: tuple[Together, ...]
+    flags: tuple[tuple[str, tuple[str, ...]], ...]  # (flag, its students)
+    histogram: tuple[int, ...]  # students per bin of 10 points
+    mean: float | None
+    median: float | None
+
+
+def build_page(rows: list[Row]) -> Page:
+    """What index.html shows of these rows."""
+    graded = [row for row in rows if row.state == "graded"]
+    totals = [row.total for row in graded]
+    return Page(tuple(rows), tuple(task_view(index, graded) for index in range(len(TASKS))),
+                mistakes_together(graded), flags(rows), histogram(totals),
+                statistics.mean(totals) if totals else None, statistics.median(totals) if totals else None)
+
+
+def task_view(index: int, graded: list[Row]) -> TaskView:
+    """One task's pass rate and its mistakes, by diagnosis id, most students first (then by id)."""
+    task = TASKS[index]
+    students, advice = defaultdict(list), defaultdict(list)
+    for row in graded:
+        result = row.grade.tasks[index]
+        for diagnosis in result.diagnoses if not result.passed else ():
+            students[diagnosis].append(row.student)
+            advice[diagnosis].append(advice_in(result.feedback))
+    mistakes = [Mistake(diagnosis, most_common(advice[diagnosis]), tuple(names))
+                for diagnosis, names in students.items()]
+    mistakes.sort(key=lambda mistake: (-len(mistake.students), mistake.diagnosis))
+    passed = sum(row.grade.tasks[index].passed for row in graded)
+    return TaskView(task.id, task.title, passed, len(graded), tuple(mistakes))
+
+
+def advice_in(feedback: str) -> str:
+    """The advice a task's feedback ends with, or "" when no classic mistake fitted."""
+    return feedback.rpartition(ADVICE)[2].strip() if ADVICE in feedback else ""
+
+
+def most_common(texts: list[str]) -> str:
+    """The text most students read (advice can name a case's numbers); ties go to the first in order."""
+    return min(set(texts), key=lambda text: (-texts.count(text), text))
+
+
+def mistakes_together(graded: list[Row]) -> tuple[Together, ...]:
+    """Pairs of diagnosis ids made by the same two students or more: mistakes that travel together."""
+    shared = defaultdict(list)
+    for row in graded:
+        ids = sorted({diagnosis for task in row.grade.tasks if not task.passed for diagnosis in task.diagnoses})
+        for pair in combinations(ids, 2):
+            shared[pair].append(row.student)
+    pairs = [Together(*pair, tuple(names)) for pair, names in shared.items() if len(names) >= 2]
+    return tuple(sorted(pairs, key=lambda pair: (-len(pair.students), pair.first, pair.second)))
+
+
+def flags(rows: list[Row]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Each instructor flag of the grades (never a penalty) with its students, in flag order."""
+    students = defaultdict(list)
+    for row in rows:
+        for flag in row.grade.flags if row.grade else ():
+            students[flag].append(row.student)
+    return tuple((flag, tuple(names)) for flag, names in sorted(students.items()))
+
+
+def histogram(totals: list[float]) -> tuple[int, ...]:
+    counts = [0] * BINS
+    for total in totals:
+        counts[min(int(total * BINS // max(TASK_POINTS, 1)), BINS - 1)] += 1
+    return tuple(counts)
+
+
+TASK_POINTS = sum(task.points for task in TASKS)
+
+
+def href(student: str) -> str:
+    """The link from index.html to a student's feedback page (names may hold spaces, '#', '?')."""
+    return f"{quote(student, safe='')}/{FEEDBACK_PAGE}"
+
+
+def write_dashboard(out: Path, rows: list[Row], late: bool) -> None:
+    """OUT/index.html, and OUT/<student>/feedback.html from each graded student's feedback.md."""
+    for row in rows:
+        if row.grade is not None and (out / row.student / "feedback.md").is_file():
+            write_atomically(out / row.student / FEEDBACK_PAGE, feedback_page(row.student, out / row.student))
+    page = build_page(rows)
+    index = _templates.get_template("dashboard.html").render(
+        page=page, late=late, generator=GENERATOR, href=href, task_points=TASK_POINTS, bins=BINS,
+        has_feedback=lambda row: (out / row.student / FEEDBACK_PAGE).is_file())
+    write_atomically(out / INDEX, index)
+
+
+def feedback_page(student: str, folder: Path) -> str:
+    body = _markdown((folder / "feedback.md").read_text(encoding="utf-8"))
+    return _templates.get_template("feedback.html").render(student=student, body=body, generator=GENERATOR)
+
+
+def is_dashboard_page(path: Path) -> bool:
+    """Whether `path` is a page this module wrote (which a new run may replace)."""
+    try:
+        return f'<meta name="generator" content="{GENERATOR}">' in path.read_text(errors="replace")[:2000]
+    except OSError:
+        return False
