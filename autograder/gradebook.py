@@ -269,8 +269,9 @@ def _grade_in_parallel(todo: dict[str, HandIn], out: Path, workers: int, session
         try:
             for student, answer in graders.grade({student: handin.path for student, handin in todo.items()}):
                 if isinstance(answer, GradingResults):
-                    results.grades[student] = _write_student(out / student, student,
-                                                             replace(answer, provenance=settings.stamp(todo[student])))
+                    answer = replace(answer, provenance=settings.stamp(todo[student]),
+                                     canvas_user_id=todo[student].canvas_user_id)  # for `mgkit export canvas`
+                    results.grades[student] = _write_student(out / student, student, answer)
                 else:
                     results.errors[student] = answer
                 if bar:
