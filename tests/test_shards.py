@@ -45,8 +45,9 @@ def one_run(course, tmp_path_factory) -> Path:
 
 
 def class_files(out: Path) -> dict[str, bytes]:
-    """What a run writes for people: the top of OUT, and every student's feedback."""
-    names = [GRADEBOOK, SUMMARY, *(f"{student}/{FEEDBACK}" for student in [*STUDENTS, "hal"])]
+    """What a run writes for people: the top of OUT (with the class dashboard, once grade-all writes
+    one), and every student's feedback."""
+    names = [GRADEBOOK, SUMMARY, "index.html", *(f"{student}/{FEEDBACK}" for student in [*STUDENTS, "hal"])]
     return {name: (out / name).read_bytes() for name in names if (out / name).exists()}
 
 
