@@ -54,7 +54,12 @@ def class_files(out: Path) -> dict[str, bytes]:
 def test_a_share_depends_on_the_name_alone_and_the_shares_hold_everyone_once():
     shares = [[student for student in STUDENTS if in_shard(student, (index, 3))] for index in range(3)]
     assert sorted(sum(shares, [])) == sorted(STUDENTS) and all(shares)
-    assert [student for student in reversed(STUDENTS) if in_shard(student, (1, 3))] == shares[1][::-1]
+    for hash_seed in ("1", "2"):  # every machine of a cluster: another process, another str hash seed
+        code = f"from autograder.shards import in_shard; print([[s for s in {STUDENTS!r} if in_shard(s, (i, 3))]"\
+               " for i in range(3)])"
+        elsewhere = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": hash_seed},
+                                   capture_output=True, text=True, check=True).stdout
+        assert elsewhere.strip() == str(shares)
     assert parse_shard("2/3") == (2, 3)
     for bad in ("3/3", "1", "a/b", "-1/2"):
         with pytest.raises(ValueError, match="--shard"):
