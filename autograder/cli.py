@@ -37,12 +37,20 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_grading_commands(commands)
 
-    export = commands.add_parser("export", help="what a course platform needs to grade: Gradescope's autograder zip,"
-                                                " or the GitHub workflow that grades a class")
-    export.add_argument("platform", choices=["gradescope", "github"], help="the platform")
-    export.add_argument("--out", type=Path, help="the file to write (default: autograder.zip, grade-class.yml)")
+    export = commands.add_parser("export", help="what a course platform needs: Gradescope's autograder zip, the"
+                                                " workflow or cluster recipe that grades a class, or grades for Canvas")
+    export.add_argument("platform", choices=["gradescope", "github", "kubernetes", "slurm", "canvas"],
+                        help="the platform")
+    export.add_argument("--out", type=Path, help="the file to write (default: autograder.zip, grade-class.yml,"
+                                                 " grade-class.sbatch, canvas.csv)")
     export.add_argument("--visibility", default="after_published",
                         help="when students see each task's result: after_published (default), after_due_date, visible")
+    canvas = export.add_argument_group("canvas (docs/INSTRUCTORS.md)")
+    canvas.add_argument("--gradebook", type=Path, help="grade-all's gradebook.csv (its folder's results name the"
+                                                       " students' Canvas ids)")
+    canvas.add_argument("--roster", type=Path, help="your course's gradebook exported from Canvas (Grades, Export)")
+    canvas.add_argument("--assignment", default="micrograd",
+                        help="the Canvas assignment's name (default micrograd); its column in the roster if it has one")
     export.add_argument("--force", action="store_true", help="replace --out even if mgkit did not write it")
     export.set_defaults(command=_export, name="export")
     return parser
@@ -75,18 +83,40 @@ def _release(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from .outputs import check_replaceable, write_atomically
-    from .platforms import github, gradescope
+    from .platforms import cluster, github, gradescope
 
     if args.platform == "gradescope":
         out = args.out or Path("autograder.zip")
         names = gradescope.export(out, args.visibility, args.force)
         print(f"wrote {out} ({len(names)} files): upload it as the assignment's autograder on Gradescope")
         return 0
-    out = args.out or Path("grade-class.yml")
-    text = github.instructor_workflow()
+    if args.platform == "canvas":
+        return _export_canvas(args)
+    if args.platform == "github":
+        out, text = args.out or Path("grade-class.yml"), github.instructor_workflow()
+        next_step = "put it in .github/workflows/ of the course staff's private repository (docs/INSTRUCTORS.md)"
+    else:
+        out, text = args.out or Path(cluster.DEFAULT_OUT[args.platform]), cluster.recipe(args.platform)
+        next_step = cluster.NEXT_STEP[args.platform]
     check_replaceable(out, args.force, lambda path: path.read_text(errors="replace") == text)
     write_atomically(out, text)
-    print(f"wrote {out}: put it in .github/workflows/ of the course staff's private repository (docs/INSTRUCTORS.md)")
+    print(f"wrote {out}: {next_step}")
+    return 0
+
+
+def _export_canvas(args: argparse.Namespace) -> int:
+    from .platforms import canvas
+
+    if args.gradebook is None or args.roster is None:
+        raise ValueError("export canvas needs --gradebook DIR/gradebook.csv and --roster (your Canvas export)")
+    out = args.out or Path("canvas.csv")
+    exported = canvas.export(args.gradebook, args.roster, out, args.assignment, args.force)
+    for line in exported.unmatched_lines():
+        print(f"mgkit export: unmatched: {line}", file=sys.stderr)
+    print(f"wrote {out}: {exported.matched} students matched to the roster's {exported.roster_students}, in column"
+          f" {exported.column!r}; import it in Canvas (Grades, Import)")
+    if exported.unmatched:
+        print(f"{len(exported.unmatched)} unmatched, never guessed: listed above and in {exported.side_file}")
     return 0
 
 
@@ -112,6 +142,9 @@ def _add_grading_commands(commands: argparse._SubParsersAction) -> None:
     grade_all.add_argument("--merge", action="store_true",
                            help="grade nothing: SUBMISSIONS holds results graded elsewhere (a folder per CI job,"
                                 " say); gather them into --out with one gradebook")
+    grade_all.add_argument("--shard", metavar="I/N",
+                           help="grade only share I of N (0 to N-1; a stable share by the student's name), for"
+                                " --merge to gather: a cluster's array job (mgkit export kubernetes|slurm)")
     late = grade_all.add_argument_group("late work (a hand-in's time comes from its collector: docs/INSTRUCTORS.md;"
                                         " left out, a rerun keeps the policy --out was graded with)")
     late.add_argument("--deadline", type=_deadline, help="e.g. 2025-03-01T23:59+01:00; the gradebook shows lateness")
@@ -150,11 +183,13 @@ def _grade_all(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .gradebook import GRADEBOOK, LatePolicy, RunStopped, grade_all, merge, pass_rates
+    from .shards import parse_shard
 
     if args.deadline is None and (args.late_penalty is not None or args.late_cap is not None):
         raise ValueError("--late-penalty and --late-cap need a --deadline")
-    if args.merge and (args.seed is not None or args.force):
-        raise ValueError("--merge grades nothing: leave out --seed and --force")
+    if args.merge and (args.seed is not None or args.force or args.shard):
+        raise ValueError("--merge grades nothing: leave out --seed, --force and --shard")
+    shard = parse_shard(args.shard) if args.shard else None
     if args.out.exists() and not args.out.is_dir():
         raise NotADirectoryError(f"{args.out} is a file: --out takes the folder to write results and gradebook.csv in")
     late = LatePolicy(args.deadline, args.late_penalty or 0.0, 100.0 if args.late_cap is None else args.late_cap) \
@@ -164,7 +199,7 @@ def _grade_all(args: argparse.Namespace) -> int:
             results = merge(args.submissions, args.out, late)
         else:
             results = grade_all(args.submissions, args.out, args.workers, args.force, args.seed, say=print, late=late,
-                                progress=lambda total: tqdm(total=total, unit="student", desc="grading"))
+                                progress=lambda total: tqdm(total=total, unit="student", desc="grading"), shard=shard)
     except RunStopped as stopped:
         print(f"mgkit grade-all: {stopped}", file=sys.stderr)
         return 128 + stopped.signum

@@ -49,6 +49,7 @@ from .outputs import locked, write_atomically
 from .results import KIT, GradingResults, is_results_file, read, render_feedback
 from .rubric import BY_ID, TASK_IDS, TOTAL_POINTS
 from .sandbox import DEFAULT_LIMITS, Limits
+from .shards import in_shard
 
 RESULTS = "results.json"
 FEEDBACK = "feedback.md"
@@ -113,15 +114,18 @@ class RunSettings:
 def grade_all(submissions: Path, out: Path, workers: int | None = None, force: bool = False,
               seed: int | None = None, progress: Callable[[int], object] | None = None,
               checks: str = "autograder.checks", limits: Limits = DEFAULT_LIMITS,
-              late: LatePolicy | None = None, say: Callable[[str], object] | None = None) -> ClassResults:
+              late: LatePolicy | None = None, say: Callable[[str], object] | None = None,
+              shard: tuple[int, int] | None = None) -> ClassResults:
     """Grade every student in `submissions` into `out`; RunStopped (after writing the gradebook) on Ctrl-C.
 
     `seed` and `late` left out: the ones this `out` was graded with, if any. `progress(total)`
     makes a bar with .update(); `say` hears what was found before grading starts. `checks`
-    names the checks module (a test's fake, imported in the graders).
+    names the checks module (a test's fake, imported in the graders). `shard` (I, N): only the
+    students of that share (shards.py), for `merge` to gather.
     """
     with _stoppable() as stop, locked(out), tempfile.TemporaryDirectory(prefix="mgkit-handins-") as scratch:
-        handins = find_handins(submissions, Path(scratch), skip=out)
+        handins = [handin for handin in find_handins(submissions, Path(scratch), skip=out)
+                   if in_shard(handin.student, shard)]
         if say:
             say(describe(handins))
         settings = _settings(out, seed, late, force, checks_fingerprint(checks))
@@ -269,8 +273,9 @@ def _grade_in_parallel(todo: dict[str, HandIn], out: Path, workers: int, session
         try:
             for student, answer in graders.grade({student: handin.path for student, handin in todo.items()}):
                 if isinstance(answer, GradingResults):
-                    results.grades[student] = _write_student(out / student, student,
-                                                             replace(answer, provenance=settings.stamp(todo[student])))
+                    answer = replace(answer, provenance=settings.stamp(todo[student]),
+                                     canvas_user_id=todo[student].canvas_user_id)  # for `mgkit export canvas`
+                    results.grades[student] = _write_student(out / student, student, answer)
                 else:
                     results.errors[student] = answer
                 if bar:

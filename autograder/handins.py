@@ -43,7 +43,8 @@ MAX_ZIP_MEMBERS = 2000
 MAX_ZIP_BYTES = 128 * 2**20  # everything extracted from one zip; a notebook alone may be 64 MB
 DISAGREEMENT_SECONDS = 60  # a student's own timestamp.txt this far from the collector's is flagged
 # Canvas: lastfirst[_late]_<user id>_<submission id>_<file>, and "-1" before the suffix of a resubmission
-CANVAS_NAME = re.compile(r"^(?P<student>[^_]+?)(?P<late>_late)?_\d+_(?P<submission>\d+)_(?P<file>.+)$", re.IGNORECASE)
+CANVAS_NAME = re.compile(r"^(?P<student>[^_]+?)(?P<late>_late)?_(?P<user>\d+)_(?P<submission>\d+)_(?P<file>.+)$",
+                         re.IGNORECASE)
 CANVAS_RESUBMISSION = re.compile(r"-(\d+)(?=\.\w+$)")
 KINDS = {"folder": ("folder", "folders"), "notebook": ("notebook", "notebooks"), "zip": ("zip", "zips"),
          "canvas": ("from Canvas",) * 2, "nbgrader": ("from nbgrader",) * 2, "file": ("loose file", "loose files")}
@@ -61,6 +62,7 @@ class HandIn:
     late_mark: bool | None = None  # the collector's own word (Canvas's "late"); None: it says nothing
     time_flags: tuple[str, ...] = ()  # a malformed collector time, a student's own timestamp.txt
     content: str = ""  # a hash of what the grader reads: a changed resubmission has another
+    canvas_user_id: str | None = None  # Canvas's user id, from its bulk download's file names
 
 
 def find_handins(folder: Path, scratch: Path, skip: Path | None = None) -> list[HandIn]:
@@ -278,11 +280,16 @@ def _copy_capped(source, copy, budget: int) -> int:
 def _canvas_handins(files: list[Path], scratch: Path) -> list[HandIn]:
     """Canvas's bulk download: every student's files, put back into a folder of their own."""
     students: dict[str, list[tuple[Path, str, bool]]] = {}
+    user_ids: dict[str, set[str]] = {}
     for path in sorted(files, key=_canvas_order):  # the newest upload of a file last: it is the one kept
         match = CANVAS_NAME.match(path.name)
         name = CANVAS_RESUBMISSION.sub("", match["file"])
         students.setdefault(match["student"], []).append((path, name, bool(match["late"])))
-    return [_canvas_handin(student, found, scratch / "canvas" / student) for student, found in students.items()]
+        user_ids.setdefault(match["student"], set()).add(match["user"])
+    # two students of one name have two ids: neither id is theirs alone, so none is kept
+    return [replace(_canvas_handin(student, found, scratch / "canvas" / student),
+                    canvas_user_id=next(iter(user_ids[student])) if len(user_ids[student]) == 1 else None)
+            for student, found in students.items()]
 
 
 def _canvas_order(path: Path) -> tuple[int, int]:

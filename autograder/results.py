@@ -33,6 +33,7 @@ class GradingResults:
     flags: tuple[str, ...] = ()  # suspicious constructs for an instructor to review: never a penalty
     # which class run, checks and hand-in content made this grade: grade-all regrades a stale one
     provenance: tuple[tuple[str, str], ...] = ()
+    canvas_user_id: str | None = None  # the hand-in's Canvas user id, for `mgkit export canvas`
 
     def __post_init__(self) -> None:
         if tuple(task.task_id for task in self.tasks) != TASK_IDS:
@@ -89,7 +90,8 @@ class GradingResults:
             "extra_data": {"kit": KIT, "seed": self.seed, "graded": self.graded, "notes": list(self.notes),
                            "isolation": list(self.isolation), "flags": list(self.flags),
                            "diagnoses": {task.task_id: list(task.diagnoses) for task in self.tasks if task.diagnoses},
-                           **({"provenance": dict(self.provenance)} if self.provenance else {})},
+                           **({"provenance": dict(self.provenance)} if self.provenance else {}),
+                           **({"canvas_user_id": self.canvas_user_id} if self.canvas_user_id else {})},
         }
 
     @classmethod
@@ -105,7 +107,8 @@ class GradingResults:
                           for test in data["tests"])
             return cls(tasks, int(extra["seed"]), float(data.get("execution_time", 0.0)),
                        tuple(extra.get("notes", ())), bool(extra["graded"]), tuple(extra.get("isolation", ())),
-                       tuple(extra.get("flags", ())), tuple(sorted(extra.get("provenance", {}).items())))
+                       tuple(extra.get("flags", ())), tuple(sorted(extra.get("provenance", {}).items())),
+                       extra.get("canvas_user_id"))
         except (KeyError, IndexError, TypeError, AttributeError) as error:
             raise ValueError(f"not an mgkit results.json ({type(error).__name__}: {error})") from error
 

@@ -1,0 +1,160 @@
+"""A class graded in shards, then merged, is the class graded in one run: by grade-all itself, and
+by the Kubernetes and SLURM recipes' own commands, each shard run as its cluster would run it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from fake_checks import engine_answering, write_submission
+
+from autograder.cli import main
+from autograder.gradebook import FEEDBACK, GRADEBOOK, RESULTS, SUMMARY, grade_all, merge
+from autograder.platforms import cluster
+from autograder.sandbox import Limits
+from autograder.shards import in_shard, parse_shard
+
+LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024)
+SEED = 5
+FAKE_MGKIT = Path(__file__).with_name("fake_mgkit.py")
+STUDENTS = ["ada", "cy", "dee", "Zoë", "fay", "gus", "jo"]  # every share of 3 and of 4 holds some
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory) -> Path:
+    """Seven students: most right, one losing zero_grad, one empty hand-in (a row with no results)."""
+    course = tmp_path_factory.mktemp("class")
+    for student in STUDENTS:
+        write_submission(course / student, engine_answering("if task_id == 'zero_grad':\n    return -1")
+                         if student == "cy" else engine_answering("pass"))
+    (course / "hal").mkdir()
+    return course
+
+
+@pytest.fixture(scope="module")
+def one_run(course, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("one-run")
+    grade_all(course, out, workers=2, seed=SEED, checks="fake_checks", limits=LIMITS)
+    return out
+
+
+def class_files(out: Path) -> dict[str, bytes]:
+    """What a run writes for people: the top of OUT (with the class dashboard, once grade-all writes
+    one), and every student's feedback."""
+    names = [GRADEBOOK, SUMMARY, "index.html", *(f"{student}/{FEEDBACK}" for student in [*STUDENTS, "hal"])]
+    return {name: (out / name).read_bytes() for name in names if (out / name).exists()}
+
+
+def test_a_share_depends_on_the_name_alone_and_the_shares_hold_everyone_once():
+    shares = [[student for student in STUDENTS if in_shard(student, (index, 3))] for index in range(3)]
+    assert sorted(sum(shares, [])) == sorted(STUDENTS) and all(shares)
+    for hash_seed in ("1", "2"):  # every machine of a cluster: another process, another str hash seed
+        code = f"from autograder.shards import in_shard; print([[s for s in {STUDENTS!r} if in_shard(s, (i, 3))]"\
+               " for i in range(3)])"
+        elsewhere = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": hash_seed},
+                                   capture_output=True, text=True, check=True).stdout
+        assert elsewhere.strip() == str(shares)
+    assert parse_shard("2/3") == (2, 3)
+    for bad in ("3/3", "1", "a/b", "-1/2"):
+        with pytest.raises(ValueError, match="--shard"):
+            parse_shard(bad)
+
+
+def test_three_shards_in_any_order_merge_into_the_one_run_byte_for_byte(course, one_run, tmp_path, capsys):
+    parts = tmp_path / "parts"
+    for index in (2, 0, 1):
+        grade_all(course, parts / f"shard-{index}", workers=2, seed=SEED, checks="fake_checks", limits=LIMITS,
+                  shard=(index, 3))
+    graded = {path.parent.name for path in parts.glob(f"*/*/{RESULTS}")}
+    assert graded == set(STUDENTS)  # each shard wrote its share only: no student twice, none missing
+    assert {path.parent.name for path in (parts / "shard-1").glob(f"*/{RESULTS}")} == {
+        student for student in STUDENTS if in_shard(student, (1, 3))}
+    merge(parts, tmp_path / "merged")
+    assert class_files(tmp_path / "merged") == class_files(one_run)
+    assert "hal,,," in (one_run / GRADEBOOK).read_text()  # the empty hand-in's row came through its shard
+    assert main(["grade-all", str(course), "--out", str(tmp_path / "x"), "--shard", "3/3"]) == 1
+    assert capsys.readouterr().err.strip() == "mgkit grade-all: --shard 3/3: I must be from 0 to N-1, e.g. 0/3"
+
+
+# ---- the cluster recipes, run here as their clusters run them ---------------------------------
+
+def fake_mgkit_on_path(folder: Path) -> Path:
+    """A `mgkit` in `folder`/bin: the real command line, with the fake checks (tests/fake_mgkit.py)."""
+    (folder / "bin").mkdir(parents=True)
+    (folder / "bin" / "mgkit").write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_MGKIT}" "$@"\n')
+    (folder / "bin" / "mgkit").chmod(0o755)
+    return folder
+
+
+def run(command: list[str], env: dict[str, str]) -> str:
+    done = subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_the_kubernetes_indexed_job_run_pod_by_pod_then_merged_is_the_one_run(course, one_run, tmp_path):
+    items = {item["metadata"]["name"]: item for item in yaml.safe_load(cluster.recipe("kubernetes"))["items"]}
+    grading, merging = items["mgkit-grade"]["spec"], items["mgkit-merge"]["spec"]
+    assert grading["completionMode"] == "Indexed"
+    pod, merge_pod = grading["template"]["spec"]["containers"][0], merging["template"]["spec"]["containers"][0]
+    settings = {variable["name"]: variable["value"] for variable in pod["env"]}
+    assert int(settings["SHARDS"]) == grading["completions"] and merge_pod["image"] == pod["image"]
+    mount = pod["volumeMounts"][0]["mountPath"]
+    volume = tmp_path / "volume"  # the claim, mounted at /class in every pod
+    shutil.copytree(course, volume / "submissions")
+    env = {name: value.replace(mount, str(volume)) for name, value in settings.items()}
+    env["SEED"], env["PATH"] = str(SEED), f"{fake_mgkit_on_path(tmp_path / 'image')}/bin:{os.environ['PATH']}"
+    for index in reversed(range(grading["completions"])):  # the pods, in any order
+        run(pod["command"], {**env, "JOB_COMPLETION_INDEX": str(index)})
+    run(merge_pod["command"], env)  # its wait ends at once: every share has its gradebook
+    assert class_files(volume / "graded") == class_files(one_run)
+
+
+def sbatch_options(script: str) -> dict[str, str]:
+    return dict(re.findall(r"^#SBATCH --([\w-]+)=(\S+)", script, re.MULTILINE))
+
+
+def test_the_slurm_array_run_task_by_task_then_merged_is_the_one_run(course, one_run, tmp_path):
+    script = tmp_path / "grade-class.sbatch"
+    assert main(["export", "slurm", "--out", str(script)]) == 0
+    first, last = map(int, sbatch_options(script.read_text())["array"].split("-"))
+    assert first == 0  # shares count from 0
+    shutil.copytree(course, tmp_path / "class" / "submissions")
+    env = {"MGKIT_VENV": str(fake_mgkit_on_path(tmp_path / "venv")), "CLASS": str(tmp_path / "class"),
+           "SEED": str(SEED), "SLURM_JOB_ID": "41", "SLURM_ARRAY_JOB_ID": "41", "SLURM_CPUS_PER_TASK": "2"}
+    for task in (2, 0, 3, 1):
+        run(["bash", str(script)], {**env, "SLURM_ARRAY_TASK_ID": str(task), "SLURM_ARRAY_TASK_COUNT": str(last + 1)})
+    run(["bash", str(script)], {**env, "SLURM_JOB_ID": "42"})  # the merge job: no array task
+    assert class_files(tmp_path / "class" / "graded") == class_files(one_run)
+
+
+def test_the_slurm_script_run_by_hand_submits_the_array_then_the_merge_after_it(tmp_path):
+    script = tmp_path / "grade-class.sbatch"
+    script.write_text(cluster.recipe("slurm"))
+    fakes, calls = tmp_path / "fakes", tmp_path / "calls"
+    fakes.mkdir()
+    (fakes / "sbatch").write_text(f'#!/bin/sh\necho "$@" >> "{calls}"\nwc -l < "{calls}" | tr -d " "\n')
+    (fakes / "sbatch").chmod(0o755)
+    env = {"PATH": f"{fakes}:{os.environ['PATH']}", "MGKIT_VENV": str(tmp_path / "venv")}
+    env = {**{key: value for key, value in os.environ.items() if not key.startswith("SLURM_")}, **env}
+    done = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    grading, merging = calls.read_text().splitlines()
+    assert grading == f"--parsable --export=ALL {script}"
+    assert "--dependency=afterok:1 " in merging and merging.endswith(f"--wrap bash '{script}'")
+    assert "submitted the grading array 1 and the merge 2" in done.stdout
+
+
+@pytest.mark.parametrize("platform", ["kubernetes", "slurm"])
+def test_export_writes_the_recipe_and_replaces_only_its_own(platform, tmp_path, capsys):
+    out = tmp_path / "recipe"
+    assert main(["export", platform, "--out", str(out)]) == 0
+    assert out.read_text() == cluster.RECIPES[platform].read_text()
+    out.write_text("# the course's own\n")
+    assert main(["export", platform, "--out", str(out)]) == 1 and "--force" in capsys.readouterr().err
