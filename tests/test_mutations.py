@@ -24,7 +24,7 @@ from mgkit_checks.preview import Preview
 from mgkit_checks.tasks import JUDGING_ORDER
 
 SEED = 20261122  # any seed works; a fixed one keeps a failure reproducible
-GRADE_SEEDS = (SEED, 7, 424242)  # the sandboxed grade, on a few seeds
+GRADE_SEEDS = (SEED, 7)  # the sandboxed grade on two seeds; the cases on 24 below
 PREVIEW_SEEDS = range(24)  # the cases on two dozen seeds, through the preview's harness (in-process, fast)
 ENGINE_TASKS = tuple(task for task in JUDGING_ORDER if task not in ("zero_grad", "training_loop"))
 EDITS = MUTANTS + VARIANTS

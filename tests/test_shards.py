@@ -40,7 +40,7 @@ def course(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def one_run(course, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("one-run")
-    grade_all(course, out, workers=2, seed=SEED, checks="fake_checks", limits=LIMITS)
+    grade_all(course, out, workers=1, seed=SEED, checks="fake_checks", limits=LIMITS)
     return out
 
 
@@ -69,7 +69,7 @@ def test_a_share_depends_on_the_name_alone_and_the_shares_hold_everyone_once():
 def test_three_shards_in_any_order_merge_into_the_one_run_byte_for_byte(course, one_run, tmp_path, capsys):
     parts = tmp_path / "parts"
     for index in (2, 0, 1):
-        grade_all(course, parts / f"shard-{index}", workers=2, seed=SEED, checks="fake_checks", limits=LIMITS,
+        grade_all(course, parts / f"shard-{index}", workers=1, seed=SEED, checks="fake_checks", limits=LIMITS,
                   shard=(index, 3))
     graded = {path.parent.name for path in parts.glob(f"*/*/{RESULTS}")}
     assert graded == set(STUDENTS)  # each shard wrote its share only: no student twice, none missing
