@@ -65,9 +65,9 @@ def _grade(submission: Submission, seed: int, sandbox: Sandbox, started: float) 
     hidden = secret_lines(sandbox.checks)  # read before any student code runs, which might rewrite the files
     with private_copy(submission) as folder:
         verdicts = judge_all(sandbox, folder, seed, hidden)
-    if any(isinstance(verdict, Failure) and verdict.kind == "grader" for verdict in verdicts.values()):
-        reason = next(v.detail for v in verdicts.values() if isinstance(v, Failure) and v.kind == "grader")
-        return GradingResults.not_graded(reason, seed, time.perf_counter() - started, submission.notes)
+    faults = [verdict.detail for verdict in verdicts.values() if isinstance(verdict, Failure)]  # the kit's own
+    if faults:
+        return GradingResults.not_graded(faults[0], seed, time.perf_counter() - started, submission.notes)
     tasks = tuple(sandbox.checks.task_result(verdicts[task.id], float(task.points)) for task in TASKS)
     return GradingResults(tasks, seed, time.perf_counter() - started, submission.notes,
                           isolation=sandbox.isolation, flags=submission.flags)

@@ -10,7 +10,6 @@ loaded (this test's process), finds them: the search is real.
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
@@ -144,6 +143,7 @@ def test_the_same_search_finds_what_is_loaded_where_it_is(tmp_path):
 
 
 def test_a_backward_that_borrows_a_sort_earns_nothing(tmp_path):
+    """It would pass where a sort is loaded (the same search finds one in this process); in the worker it finds none."""
     borrowing = Edit("borrows any sort it can find", (
         ("engine", "class Value:", CENSUS + "\n\nclass Value:"),
         ("engine", "        ### BEGIN SOLUTION topo_sort\n", "        ### BEGIN SOLUTION topo_sort\n"
@@ -152,16 +152,18 @@ def test_a_backward_that_borrows_a_sort_earns_nothing(tmp_path):
     ))
     results = grade(apply(borrowing, tmp_path / "student"), SEED)
     topo = next(task for task in results.tasks if task.task_id == "topo_sort")
-    assert not topo.passed, topo.feedback
-    assert json.dumps(results.to_gradescope())  # a valid results file all the same
+    assert not topo.passed and "nothing to borrow" in topo.feedback, topo.feedback  # it searched, and found no sort
 
 
 BORROW = '''
 def _borrow_and_run(out):
     """backward() without writing one: any function here that orders a graph will do."""
-    import gc, types
+    import gc, sysconfig, types
+    libraries = tuple({sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")})
     for function in [obj for obj in gc.get_objects() if isinstance(obj, types.FunctionType)]:
-        if (function.__module__ or "").startswith("micrograd"):
+        name = function.__name__.lower()
+        if ((function.__module__ or "").startswith("micrograd") or function.__code__.co_filename.startswith(libraries)
+                or not any(word in name for word in ("topo", "order", "sort", "travers", "visit", "walk"))):
             continue
         try:
             order = function(out)

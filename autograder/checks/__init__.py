@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from mgkit_checks.core import FAILED, Check, Diagnosis, Verdict, raised, verdict
+from mgkit_checks.core import FAILED, Check, Diagnosis, Verdict, hang_message, raised, verdict
 from mgkit_checks.tasks import DEFINITIONS, JUDGING_ORDER, cases_for, judge
 from mgkit_checks.tasks import observe as observe_cases
 
@@ -53,8 +53,7 @@ def _failure_check(task_id: str, failure: Failure) -> Check:
     if failure.kind in ("error", "not_run") and failure.detail:
         return raised(definition, "the code ran", failure.detail)
     if failure.kind == "timeout":
-        return Check("the code finished", FAILED, f"{task_id} did not finish in time{detail}", (Diagnosis(
-            f"{task_id}/hangs", f"look for a loop that never ends in {definition.code}."),))
+        return hang_message(definition, f"in time{detail}")
     message = {
         "memory": f"your code used more memory than allowed{detail}",
         "crash": f"your code stopped the process{detail}",

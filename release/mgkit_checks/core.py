@@ -142,10 +142,10 @@ def where(error: BaseException) -> str:
     return f"{os.path.basename(frames[-1].filename)}, line {frames[-1].lineno}" if frames else ""
 
 
-def hang_message(definition: Definition, seconds: float) -> Check:
-    return Check("the code finished", FAILED,
-                 f"{definition.task_id} did not finish in {seconds:g} s", (Diagnosis(
-                     f"{definition.task_id}/hangs", f"look for a loop that never ends in {definition.code}."),))
+def hang_message(definition: Definition, within: str) -> Check:
+    """The check of a task that did not finish `within` ("in 5 s"): the same words on both sides."""
+    return Check("the code finished", FAILED, f"{definition.task_id} did not finish {within}", (Diagnosis(
+        f"{definition.task_id}/hangs", f"look for a loop that never ends in {definition.code}."),))
 
 
 def describe(error: BaseException) -> str:

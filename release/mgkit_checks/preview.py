@@ -54,7 +54,7 @@ class Preview:
             with deadline(seconds):
                 reports = observe(task_id, self.seed, self._harness(definition.imports), passed)
         except TaskTimeout:
-            return verdict(task_id, [hang_message(definition, seconds)])
+            return verdict(task_id, [hang_message(definition, f"in {seconds:g} s")])
         except Exception as error:  # importing the student's modules failed: every case of the task fails alike
             reports = [{"error": describe(error), "where": where(error)}] * len(cases_for(task_id, self.seed))
         return judge(task_id, self.seed, reports, self.verdicts, ENGINE_TASKS)
