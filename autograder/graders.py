@@ -76,13 +76,18 @@ class Graders:
 
     def close(self, graceful: bool = False) -> None:
         """Stop every grader: idle ones, when `graceful`, by closing their pipe (they tidy up their
-        sandbox); the others killed at once, their zygotes following them. Nothing is left."""
-        for connection in self._graders:
-            connection.close()
+        sandbox); otherwise killed at once, their zygotes following them. Nothing is left.
+        Killed before their pipes close: a busy grader must not find its pipe gone while it
+        sends a grade (its BrokenPipeError would print a traceback under the one-line stop)."""
+        if graceful:
+            for connection in self._graders:
+                connection.close()
         for process in self._graders.values():
             process.join(GRACE_SECONDS if graceful else 0)
             process.kill()
             process.join()
+        for connection in self._graders:
+            connection.close()
         self._graders.clear()
 
     def _answer(self, connection: Connection) -> Answer:
@@ -123,7 +128,17 @@ def _serve(connection: Connection, session: Session, parent: int) -> None:
                 path = connection.recv()
             except (EOFError, OSError):
                 return
-            connection.send(_grade_one(path, session.seed, sandbox))
+            if not _send(connection, _grade_one(path, session.seed, sandbox)):
+                return
+
+
+def _send(connection: Connection, answer: Answer) -> bool:
+    """Send a grade back; False, quietly, if the main process has stopped the run: nobody is listening."""
+    try:
+        connection.send(answer)
+    except OSError:
+        return False
+    return True
 
 
 def _grade_one(path: Path, seed: int | None, sandbox: Sandbox) -> Answer:

@@ -6,6 +6,7 @@ process group of its own as a terminal starts it; six students whose every task 
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -19,6 +20,7 @@ from test_handins import DEADLINE
 
 from autograder.cli import main
 from autograder.gradebook import FEEDBACK, GRADEBOOK, MANIFEST, RESULTS, LatePolicy, grade_all
+from autograder.graders import _send
 from autograder.outputs import locked
 from autograder.sandbox import Limits
 
@@ -121,6 +123,15 @@ def test_sigkill_leaves_nothing_running_nor_writing_and_a_rerun_finishes(course,
     assert not (out / GRADEBOOK).exists()  # a killed run writes no gradebook: only finished grades exist
     assert start(course, out).wait(timeout=60) == 0  # the lock died with the run
     assert (out / GRADEBOOK).read_bytes() == uninterrupted
+
+
+def test_a_grader_whose_run_was_stopped_as_it_answers_stops_quietly():
+    # the race behind a traceback once seen under the one-line stop: the main process closed the
+    # pipe while a grader sent a grade; the grader must stop without a word
+    mine, theirs = multiprocessing.get_context("spawn").Pipe()
+    mine.close()
+    assert _send(theirs, "a grade") is False
+    theirs.close()
 
 
 def fast_class(folder: Path) -> Path:
