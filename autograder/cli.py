@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +13,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        _use_course(args.course)
         return args.command(args)
     except (OSError, ValueError, RuntimeError) as error:
         print(f"mgkit {args.name}: {error}", file=sys.stderr)
@@ -20,6 +22,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mgkit", description="The micrograd course kit.")
+    parser.add_argument("--course", type=Path, metavar="PATH",
+                        help="the course: a course.toml or its folder (default: $MGKIT_COURSE, else the kit's own)")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     train = commands.add_parser("train", help="train the reference MLP on two moons and save a picture")
@@ -32,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
 
     release = commands.add_parser("release", help="regenerate release/ and the nbgrader source from the reference")
     release.add_argument("--check", action="store_true", help="change nothing; exit 1 if release/ is stale")
-    release.add_argument("--root", type=Path, default=None, help="the kit folder to release (default: this kit)")
+    release.add_argument("--root", type=Path, default=None, help="the course folder to release (default: the course's)")
     release.set_defaults(command=_release, name="release")
 
     _add_grading_commands(commands)
@@ -56,6 +60,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _use_course(path: Path | None) -> None:
+    """Make `path` the course of this run and of every process it starts (they read MGKIT_COURSE)."""
+    if path is None:
+        return
+    path = path.expanduser().resolve()
+    if not path.exists():
+        raise ValueError(f"--course {path}: no such file or folder; give a course.toml or the folder that holds it")
+    if "mgkit_checks.course" in sys.modules:  # already loaded (mgkit called from Python): it must be that one
+        from mgkit_checks.course import COURSE, FILE_NAME
+
+        if (path / FILE_NAME if path.is_dir() else path) != COURSE.path:
+            raise ValueError(f"--course {path}: this process already uses {COURSE.path}; set MGKIT_COURSE={path} "
+                             "before it starts")
+    os.environ["MGKIT_COURSE"] = str(path)
+
+
 def _train(args: argparse.Namespace) -> int:
     from . import training
 
@@ -67,9 +87,9 @@ def _train(args: argparse.Namespace) -> int:
 
 def _release(args: argparse.Namespace) -> int:
     from . import release
-    from .reference import KIT_ROOT
+    from .reference import COURSE_ROOT
 
-    root = args.root or KIT_ROOT
+    root = args.root or COURSE_ROOT
     if not args.check:
         release.release(root)
         print(f"wrote {root / release.RELEASE} and {root / release.SOURCE}")

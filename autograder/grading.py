@@ -30,7 +30,7 @@ from .checks.api import Failure, Observation, Outcome
 from .markers import find_regions
 from .reference import MODULES, REFERENCE_PACKAGE_DIR
 from .results import GradingResults
-from .rubric import TASKS
+from .rubric import COURSE, TASKS
 from .sandbox import DEFAULT_LIMITS, ImportFailure, Limits, Sandbox
 from .submission import Submission, load, private_copy
 
@@ -136,9 +136,10 @@ def checks_fingerprint(checks: str = "autograder.checks") -> str:
         raise ModuleNotFoundError(f"no checks module named {checks}")
     origin = Path(spec.origin)
     files = sorted(origin.parent.rglob("*.py")) if spec.submodule_search_locations else [origin]
-    shared = sorted(SHARED_CHECKS_DIR.glob("*.py"))  # the definitions every task is judged by, the rubric among them
+    shared = sorted(SHARED_CHECKS_DIR.glob("*.py"))  # the definitions every task is judged by
+    course = [COURSE.path, REFERENCE_PACKAGE_DIR / "engine.py"]  # the rubric, the forward passes
     digest = hashlib.sha256()
-    for path in [*files, *shared]:
+    for path in [*files, *shared, *course]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 

@@ -4,6 +4,7 @@ The story (assignments/micrograd_lab.md) is Markdown with three kinds of directi
 
     %% module engine: head Value      a cell holding these pieces of solutions/micrograd/engine.py
     %% check mul_backward             the autograded cell of a task, worth its rubric points
+    %% check ops                      those of every op task of the course (course.toml), in its order
     %% tasks                          the rubric's task table
 
 and ```python fences for the cells students run to explore. A module's pieces are its head
@@ -28,7 +29,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from .markers import Region, find_regions
 from .reference import MODULES
-from .rubric import BY_ID, TASK_IDS, TASKS
+from .rubric import BY_ID, OP_TASKS, TASK_IDS, TASKS
 
 
 class StoryError(ValueError):
@@ -174,13 +175,16 @@ class _Builder:
         word, _, rest = text.partition(" ")
         if word == "module":
             self._module_cell(line, rest)
+        elif word == "check" and rest.strip() == "ops":  # every op task of the course, in its order
+            for task in OP_TASKS:
+                self._check_cell(line, task.id)
         elif word == "check":
             self._check_cell(line, rest.strip())
         elif word == "tasks" and not rest.strip():
             self.cells.append(new_markdown_cell(_task_table(), id=f"text-{len(self.cells):02d}"))
         else:
             self._fail(line, f"unknown directive '%% {text}'; write '%% module <module>: <pieces>', "
-                             "'%% check <task_id>' or '%% tasks'")
+                             "'%% check <task_id>', '%% check ops' or '%% tasks'")
 
     def _module_cell(self, line: int, rest: str) -> None:
         module, colon, names = rest.partition(":")
@@ -230,7 +234,8 @@ class _Builder:
                 self._fail(end, f"{module}.py's {name} is in no cell; add it to a '%% module {module}:' line")
         for task_id in TASK_IDS:
             if task_id not in self.checked_in:
-                self._fail(end, f"{task_id} has no check; add a line '%% check {task_id}'")
+                self._fail(end, f"{task_id} has no check; add a line '%% check {task_id}'"
+                                + (" (or '%% check ops', for every op task)" if BY_ID[task_id].op else ""))
             index, line = self.checked_in[task_id]
             if index < self.solved_in.get(task_id, -1):
                 self._fail(line, f"the check of {task_id} comes before a cell holding its solution; move it below")

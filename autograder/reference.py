@@ -13,8 +13,11 @@ from functools import cache
 from pathlib import Path
 from types import ModuleType
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS_DIR = KIT_ROOT / "solutions"
+from mgkit_checks.course import COURSE
+
+KIT_ROOT = Path(__file__).resolve().parent.parent  # the kit's code and docs
+COURSE_ROOT = COURSE.root  # the course's: course.toml, solutions/, assignments/ (the kit's own by default)
+SOLUTIONS_DIR = COURSE_ROOT / "solutions"
 REFERENCE_PACKAGE_DIR = SOLUTIONS_DIR / "micrograd"
 MODULES = ("engine", "nn", "train")  # the student package's graded modules, in import order
 PRIVATE_NAME = "mgkit_reference_micrograd"

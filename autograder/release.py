@@ -30,11 +30,10 @@ from pathlib import Path
 from . import notebooks
 from .markers import Region, check_every_task_has_a_region, find_regions
 from .platforms import github
-from .reference import KIT_ROOT
-from .rubric import TASKS
+from .reference import COURSE_ROOT, KIT_ROOT
+from .rubric import ASSIGNMENT, COURSE, TASKS
 from .stubs import make_stub
 
-ASSIGNMENT = "micrograd_lab"  # nbgrader writes release/<assignment>/: not micrograd/ or tests/
 RELEASE = "release"
 SOURCE = f"assignments/{ASSIGNMENT}"
 GENERATED = (SOURCE, RELEASE)  # the folders `mgkit release` owns
@@ -56,7 +55,7 @@ class ReleaseError(RuntimeError):
     """The release could not be built; the message says what to fix."""
 
 
-def release(root: Path = KIT_ROOT) -> None:
+def release(root: Path = COURSE_ROOT) -> None:
     """Regenerate the kit's generated folders under `root`; on any error they stay as they were."""
     _regions(root / REFERENCE)  # a wrong root or bad markers: say so before making anything
     with tempfile.TemporaryDirectory(prefix=".release-", dir=root) as staging:
@@ -66,7 +65,7 @@ def release(root: Path = KIT_ROOT) -> None:
             _swap(staging / "new" / name, root / name, staging / f"old-{number}")
 
 
-def check(root: Path = KIT_ROOT) -> list[str]:
+def check(root: Path = COURSE_ROOT) -> list[str]:
     """The generated files (relative to root) that a fresh build would change; [] when up to date."""
     with tempfile.TemporaryDirectory(prefix="mgkit-release-check-") as staging:
         build(root, Path(staging))
@@ -75,12 +74,22 @@ def check(root: Path = KIT_ROOT) -> list[str]:
 
 def build(root: Path, out: Path) -> None:
     """Write the generated folders under `out`, from the reference and the story under `root`."""
+    _same_course(root)
     reference = root / REFERENCE
     regions = _regions(reference)  # bad markers stop the release before anything is written
     _write_module_track(reference, regions, out / RELEASE)
     _write_notebook_source(root, out / SOURCE)
     _generate_assignment(root, out)
     _refuse_leaks(out / RELEASE, regions)
+
+
+def _same_course(root: Path) -> None:
+    """The course being released is the one the kit has loaded (its tasks name every region)."""
+    course = root / "course.toml"
+    if course.resolve() != COURSE.path.resolve() and (
+            not course.is_file() or course.read_bytes() != COURSE.path.read_bytes()):
+        raise ReleaseError(f"{root}: its course.toml is not the course in use ({COURSE.path}): "
+                           f"run `mgkit --course {root} release`")
 
 
 # --- the module track ---------------------------------------------------------------------------
@@ -104,6 +113,8 @@ def _write_module_track(reference: Path, regions: list[Region], out: Path) -> No
     _write(out / github.STUDENT_WORKFLOW, github.student_workflow())
     for path in sorted(CHECKS_DIR.glob("*.py")):
         _write(out / "mgkit_checks" / path.name, path.read_text())
+    _write(out / "mgkit_checks" / "course.toml", COURSE.path.read_text(encoding="utf-8"))
+    _write(out / "mgkit_checks" / "forward_engine.py", make_stub(reference / "engine.py"))  # expect.forward_engine
     for name in ("conftest.py", "test_tasks.py"):
         _write(out / "tests" / name, (PUBLIC_TESTS / name).read_text())
 
@@ -300,7 +311,7 @@ name = "micrograd-exercise"
 version = "0.1.0"
 description = "Your micrograd: a scalar autograd engine, a small neural-network library and its training loop."
 requires-python = ">=3.10"
-dependencies = ["numpy>=1.24", "pytest>=8", "pytest-timeout>=2"]
+dependencies = ["numpy>=1.24", "pytest>=8", "pytest-timeout>=2", "tomli>=1.1; python_version < '3.11'"]
 
 [project.optional-dependencies]
 notebook = ["jupyterlab>=4", "matplotlib>=3.7", "graphviz>=0.20"]

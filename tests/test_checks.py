@@ -107,7 +107,8 @@ def test_the_expected_numbers_are_those_of_the_calculus():
 
 def test_a_node_that_feeds_two_ops_is_built_once():
     made: list = []
-    evaluate("c = a * b; c + c.tanh()", {"a": 0.5, "b": 2.0}, made)
+    Value = expect.forward_engine().Value
+    evaluate("c = a * b; c + c.tanh()", {"a": Value(0.5), "b": Value(2.0)}, made)
     assert len(made) == 3  # a * b, c.tanh(), the sum: c is reused, not rebuilt
 
 

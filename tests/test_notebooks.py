@@ -92,8 +92,9 @@ BAD_STORIES = {
     "piece twice": ("%% module nn: Layer", "%% module nn: Layer Neuron", "%% module nn: Layer Neuron",
                     "nn.py's Neuron is already in the cell of line"),
     "piece left out": ("%% module nn: Layer\n", "", None, "nn.py's Layer is in no cell"),
-    "unknown task": ("%% check relu_backward", "%% check relu", "%% check relu", "unknown task id 'relu'"),
-    "task unchecked": ("%% check relu_backward\n", "", None, "relu_backward has no check"),
+    "unknown task": ("%% check topo_sort", "%% check topo", "%% check topo", "unknown task id 'topo'"),
+    "task unchecked": ("%% check topo_sort\n", "", None, "topo_sort has no check"),
+    "op tasks unchecked": ("%% check ops\n", "", None, "has no check; add a line '%% check"),
     "check too early": ("%% check zero_grad\n", "", None, None),  # moved up in the test
     "unknown directive": ("%% tasks", "%% task", "%% task", "unknown directive '%% task'"),
     "open fence": ("That is all of micrograd", "```python\nThat is all", "```python", "never closed"),

@@ -19,6 +19,7 @@ from autograder.reference import KIT_ROOT, REFERENCE_PACKAGE_DIR
 from autograder.rubric import BY_ID, TASK_IDS, TASKS
 
 RELEASE_DIR = KIT_ROOT / release.RELEASE
+COURSE_FILES = ["assignments", "course.toml", "nbgrader_config.py", "release", "solutions"]
 LEFTOVER_PARTS = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
 
 
@@ -72,6 +73,7 @@ def copy_of_the_kit(to: Path, with_generated: bool = True) -> Path:
     (to / release.STORY).parent.mkdir()
     shutil.copyfile(KIT_ROOT / release.STORY, to / release.STORY)
     shutil.copyfile(KIT_ROOT / release.NBGRADER_CONFIG, to / release.NBGRADER_CONFIG)
+    shutil.copyfile(KIT_ROOT / "course.toml", to / "course.toml")
     if with_generated:
         for name in release.GENERATED:
             shutil.copytree(KIT_ROOT / name, to / name, ignore=shutil.ignore_patterns(*LEFTOVER_PARTS))
@@ -93,7 +95,7 @@ def test_check_lists_what_differs_and_release_puts_it_right(tmp_path: Path, caps
     assert main(["release", "--root", str(root)]) == 0
     assert (root / "release/micrograd/nn.py").read_text() == (RELEASE_DIR / "micrograd/nn.py").read_text()
     assert not (root / "release/notes.txt").exists()
-    assert sorted(p.name for p in root.iterdir()) == ["assignments", "nbgrader_config.py", "release", "solutions"]
+    assert sorted(p.name for p in root.iterdir()) == COURSE_FILES
 
 
 # case: (text of engine.py, its replacement, the text on the line to blame, what the error says)
@@ -129,7 +131,7 @@ def test_bad_markers_stop_the_release_and_write_nothing(case: str, tmp_path: Pat
         assert f"engine.py:{line}: " in error
     assert [p.name for p in (root / "release").iterdir()] == ["README.md"]
     assert (root / "release/README.md").read_text() == "the release of yesterday\n"
-    assert sorted(p.name for p in root.iterdir()) == ["assignments", "nbgrader_config.py", "release", "solutions"]
+    assert sorted(p.name for p in root.iterdir()) == COURSE_FILES
 
 
 def test_solution_text_outside_a_region_stops_the_release(tmp_path: Path, capsys) -> None:
@@ -139,7 +141,7 @@ def test_solution_text_outside_a_region_stops_the_release(tmp_path: Path, capsys
 
     assert main(["release", "--root", str(root)]) == 1
     assert "solution text would reach students: 'self.grad += out.grad'" in capsys.readouterr().err
-    assert sorted(p.name for p in root.iterdir()) == ["assignments", "nbgrader_config.py", "solutions"]
+    assert sorted(p.name for p in root.iterdir()) == [name for name in COURSE_FILES if name != "release"]
 
 
 # --- tried as a new student would ---------------------------------------------------------------

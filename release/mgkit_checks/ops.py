@@ -12,45 +12,61 @@ used twice (`a + a`, a node that feeds two ops) must collect both gradients.
 
 from __future__ import annotations
 
+import ast
 import random
 from dataclasses import dataclass
 
 from .core import FAILED, PASSED, BuiltFromOtherOps, Check, Definition, Diagnosis, Harness
+from .course import OPERATORS, OpSpec
 from .numeric import all_close, away_from_zero, close, evaluate, plain, show
+from .rubric import OP_TASKS
 
 INPUT_NAMES = ("a", "b")
 CASES_PER_OP = 6
-POWERS = (2, 3, -1, 0.5, -2)
 
 
 @dataclass(frozen=True)
 class Op:
-    name: str
-    text: str  # the op in the kit's expression text, on inputs a (and b)
-    method: str  # where its closure lives, for a message about a hang
+    """An op task of the course: its id, and how its cases are built (course.toml's expr, domain, ...)."""
+
+    task_id: str
+    spec: OpSpec
 
     @property
-    def task_id(self) -> str:
-        return f"{self.name}_backward"
+    def name(self) -> str:
+        return self.task_id.removesuffix("_backward")
+
+    @property
+    def text(self) -> str:  # the op in the kit's expression text, on inputs a (and b)
+        return self.spec.expr
+
+    @property
+    def method(self) -> str:  # where its closure lives, for a message about a hang or a missing op
+        return self.spec.method
+
+    def power(self, k: int) -> float | None:
+        powers = self.spec.powers
+        return powers[k % len(powers)] if powers else None
 
     def inputs(self, rng: random.Random, k: int, power: float | None) -> list[float]:
-        if self.name in ("add", "mul"):
-            return [away_from_zero(rng, 0.2, 3.0), away_from_zero(rng, 0.2, 3.0)]
-        if self.name == "pow":
-            return [rng.uniform(0.3, 2.5) if power == 0.5 else away_from_zero(rng, 0.3, 2.0)]
-        if self.name == "relu":
-            return [(1 if k % 2 else -1) * rng.uniform(0.2, 3.0)]  # both sides of the kink, never on it
-        return [away_from_zero(rng, 0.1, 2.5)]
+        """One number per input: a one-input op tries each piece of its domain in turn (both
+        sides of a kink), a two-input op any piece for each input."""
+        pieces = self.spec.intervals(positive=power is not None and power != int(power))
+        chosen = [pieces[k % len(pieces)]] if len(self.spec.inputs) == 1 else [rng.choice(pieces) for _ in "ab"]
+        return [rng.uniform(low, high) for low, high in chosen]
+
+    def used_twice(self) -> str:
+        """The op on a value that is also used beside it: "a.tanh() + a", or "a * a" for two inputs."""
+        tree = ast.parse(self.text.format(power=2), mode="eval")
+        if len(self.spec.inputs) == 2:
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Name):
+                    node.id = "a"
+            return ast.unparse(tree)
+        return f"{ast.unparse(tree)} {'+' if 'add' in OPS else '*'} a"
 
 
-OPS = {op.name: op for op in (
-    Op("add", "a + b", "__add__"),
-    Op("mul", "a * b", "__mul__"),
-    Op("pow", "a ** {power}", "__pow__"),
-    Op("tanh", "a.tanh()", "tanh"),
-    Op("exp", "a.exp()", "exp"),
-    Op("relu", "a.relu()", "relu"),
-)}
+OPS = {op.name: op for op in (Op(task.id, task.op) for task in OP_TASKS)}
 
 
 def op_text(case: dict) -> str:
@@ -58,7 +74,7 @@ def op_text(case: dict) -> str:
 
 
 def _op_case(op: Op, rng: random.Random, k: int) -> dict:
-    power = POWERS[k % len(POWERS)] if op.name == "pow" else None
+    power = op.power(k)
     case = {"op": op.name, "out_grad": away_from_zero(rng, 0.5, 2.0), "power": power}
     case["inputs"] = op.inputs(rng, k, power)
     case["label"] = f"out = {op_text(case)}"
@@ -134,7 +150,9 @@ def _mistakes(case: dict, want: list[float]):
         yield "factor_p_minus_one", "the power rule is p * x**(p - 1), not (p - 1) * x**(p - 1).", \
             [(p - 1) * x[0] ** (p - 1) * g]
     if op == "tanh":
-        t = evaluate("a.tanh()", {"a": x[0]})
+        from .expect import forward
+
+        t = forward("a.tanh()", {"a": x[0]})
         yield "one_minus_t", "the derivative of tanh is 1 - t**2; the closure used 1 - t.", [(1 - t) * g]
         yield "input_not_output", "the derivative is 1 - t**2 with t = tanh(x), the output, not the input x.", \
             [(1 - x[0] ** 2) * g]
@@ -174,17 +192,10 @@ def run_closures_in_creation_order(out: object, out_grad: float, created: list) 
 # ---- grad_accumulation --------------------------------------------------------------------------
 
 # Values used more than once, each with the tasks whose closures it runs: it is judged only once
-# those pass, so a wrong closure costs its own task and not grad_accumulation too.
-REPEATED = (
-    ("a + a", ("add_backward",)),
-    ("a * a", ("mul_backward",)),
-    ("a ** 2 + a", ("pow_backward", "add_backward")),
-    ("a.tanh() + a", ("tanh_backward", "add_backward")),
-    ("a.exp() * a", ("exp_backward", "mul_backward")),
-    ("a.relu() + a", ("relu_backward", "add_backward")),
-    ("c = a * b; c + c.tanh()", ("mul_backward", "tanh_backward", "add_backward")),  # one node feeds two ops
-    ("a * b + a * a + b", ("mul_backward", "add_backward")),
-)
+# those pass, so a wrong closure costs its own task and not grad_accumulation too. Each op of the
+# course on a value also used beside it ("a.tanh() + a", "a * a"), then graphs of several ops
+# (where the course has them): one node that feeds two ops, a sum in which a and b appear twice.
+SHARED = ("c = a * b; c + c.tanh()", "a * b + a * a + b")
 
 
 def accumulation_cases(rng: random.Random) -> list[dict]:
@@ -193,10 +204,27 @@ def accumulation_cases(rng: random.Random) -> list[dict]:
         case = _op_case(op, rng, k)
         start = [away_from_zero(rng, 0.5, 3.0) for _ in case["inputs"]]
         cases.append({**case, "start": start, "needs": [op.task_id], "label": f"{op_text(case)} accumulates"})
-    for program, needs in REPEATED:
-        values = {name: away_from_zero(rng, 0.3, 1.5) for name in INPUT_NAMES if name in program.split(";")[0]}
-        cases.append({"program": program, "vars": values, "needs": list(needs), "label": program})
+    for k, op in enumerate(OPS.values()):
+        program = op.used_twice()
+        values = {"a": op.inputs(rng, k, 2 if op.spec.powers else None)[0]}
+        cases.append({"program": program, "vars": values, "needs": tasks_in(program), "label": program})
+    for program in SHARED:
+        needs = tasks_in(program)
+        if needs is not None:
+            values = {name: away_from_zero(rng, 0.3, 1.5) for name in INPUT_NAMES}
+            cases.append({"program": program, "vars": values, "needs": needs, "label": program})
     return cases
+
+
+def tasks_in(program: str) -> list[str] | None:
+    """The op tasks whose closures a program runs, in the course's order; None if it uses an op the
+    course does not have."""
+    methods = {node.func.attr if isinstance(node, ast.Call) else OPERATORS[type(node.op)]
+               for node in ast.walk(ast.parse(program)) if isinstance(node, (ast.Call, ast.BinOp))}
+    by_method = {op.method: op.task_id for op in OPS.values()}
+    if not methods <= set(by_method):
+        return None
+    return [op.task_id for op in OPS.values() if op.method in methods]
 
 
 def observe_accumulation(case: dict, harness: Harness) -> dict:

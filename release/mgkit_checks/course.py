@@ -1,0 +1,215 @@
+"""The course: one file, course.toml, says what is graded, how much each task is worth, and how.
+
+Which file: `MGKIT_COURSE` (a course.toml, or the folder that holds one) when it is set; else
+the copy shipped beside these checks (a student's release); else the kit's own, at its root.
+
+    name = "micrograd_lab"          the assignment's name (nbgrader, the LMS)
+
+    [[task]]                        one per graded task, in the order students meet them
+    id = "sigmoid_backward"
+    points = 8
+    title = "the _backward closure of sigmoid"   what the student writes (tables, feedback)
+    hint = "add ..."                             what a stub says to write, not the answer
+    expr = "a.sigmoid()"            an op task: how the checks build the op from a (and b)
+    domain = [-4, 4]                where its inputs lie
+    avoid = [0]                     points its inputs keep `margin` away from (a kink, a pole)
+
+An op task's id is `<op>_backward`; everything else about it (its cases, finite differences,
+accumulation cases, stub, test and notebook check) follows from these lines and its solution
+region in the reference. The other tasks (topo_sort, grad_accumulation, zero_grad,
+training_loop) are defined in code: the course chooses their points, or leaves them out.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # a student's Python 3.10: the release's pyproject installs tomli there
+    import tomli as tomllib
+
+FILE_NAME = "course.toml"
+HERE = Path(__file__).resolve().parent
+CODE_TASKS = ("topo_sort", "grad_accumulation", "zero_grad", "training_loop")  # defined in code, not data
+OPERATORS = {ast.Add: "__add__", ast.Mult: "__mul__", ast.Pow: "__pow__", ast.Sub: "__sub__", ast.Div: "__truediv__"}
+
+
+class CourseError(ValueError):
+    """course.toml is malformed; the message says where and what to change."""
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """How the checks build an op and where its inputs lie."""
+
+    expr: str  # on inputs a (and b); "{power}" stands for each of `powers`
+    domain: tuple[float, float] = (-3.0, 3.0)
+    avoid: tuple[float, ...] = ()
+    margin: float = 0.1
+    powers: tuple[float, ...] = ()
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        names = {node.id for node in ast.walk(ast.parse(self.expr.format(power=2))) if isinstance(node, ast.Name)}
+        return tuple(name for name in ("a", "b") if name in names)
+
+    def intervals(self, positive: bool = False) -> list[tuple[float, float]]:
+        """The domain cut at the avoided points, each piece `margin` away from them (only the
+        positive pieces, for a fractional power's base)."""
+        cuts = sorted(x for x in self.avoid if self.domain[0] < x < self.domain[1])
+        edges = [self.domain[0], *cuts, self.domain[1]]
+        pieces = []
+        for low, high in zip(edges, edges[1:]):
+            low += self.margin if low in cuts else 0.0
+            high -= self.margin if high in cuts else 0.0
+            if positive:
+                low = max(low, self.margin)
+            if low < high:
+                pieces.append((low, high))
+        return pieces
+
+    @property
+    def method(self) -> str:
+        """Where the op's closure lives in Value: "sigmoid", "__mul__"."""
+        node = ast.parse(self.expr.format(power=2), mode="eval").body
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            return node.func.attr
+        return OPERATORS[type(node.op)]
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    points: int
+    title: str  # what the student writes, for tables and feedback
+    hint: str  # the one line a stub raises with: what to write, not the answer
+    op: OpSpec | None = None  # for an op task: how the checks build it
+
+    @property
+    def message(self) -> str:
+        """What a stub says, and the notebook above a region: the task and what to write."""
+        return f"{self.id}: {self.hint}"
+
+    @property
+    def row(self) -> str:
+        """The task in a Markdown table of id, points and what the student writes."""
+        return f"| `{self.id}` | {self.points} | {self.title} |"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a course may fix beside its tasks; the command line's flags still win."""
+
+    deadline: str | None = None  # ISO 8601
+    late_policy: str | None = None  # as grade-all's --late takes it
+    visibility: str | None = None  # Gradescope's: visible, after_due_date, after_published, hidden
+    training_points: int | None = None  # the training task's data size
+    training_target: float | None = None  # the accuracy the demo run must reach
+
+
+@dataclass(frozen=True)
+class Course:
+    path: Path  # the course.toml read
+    name: str
+    tasks: tuple[Task, ...]
+    settings: Settings = field(default_factory=Settings)
+
+    @property
+    def root(self) -> Path:
+        """The folder of the course file: its solutions/, assignments/ and nbgrader_config.py."""
+        return self.path.parent
+
+
+def course_file() -> Path:
+    chosen = os.environ.get("MGKIT_COURSE")
+    if chosen:
+        path = Path(chosen).expanduser().resolve()
+        return path / FILE_NAME if path.is_dir() else path
+    shipped = HERE / FILE_NAME
+    return shipped if shipped.is_file() else HERE.parent / FILE_NAME
+
+
+def load(path: Path) -> Course:
+    """The course in `path`; CourseError, naming the file and the entry, if it is malformed."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CourseError(f"{path}: no course file; set MGKIT_COURSE to a course.toml, or run from the kit") from None
+    except tomllib.TOMLDecodeError as error:
+        raise CourseError(f"{path}: not valid TOML ({error}); fix the line it names") from None
+    _only(data, {"name", "task", "settings"}, f"{path}")
+    tasks = tuple(_task(entry, f"{path}: task {number}") for number, entry in enumerate(data.get("task", []), 1))
+    if not tasks:
+        raise CourseError(f"{path}: no tasks; add a [[task]] table for each graded task")
+    ids = [task.id for task in tasks]
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        raise CourseError(f"{path}: task {twice[0]} is listed twice; keep one [[task]] table per task")
+    name = data.get("name", "micrograd_lab")
+    if not (isinstance(name, str) and name.isidentifier()):
+        raise CourseError(f"{path}: name = {name!r}: the assignment's name is one word of letters, digits and _")
+    return Course(path, name, tasks, _settings(data.get("settings", {}), f"{path}: [settings]"))
+
+
+def _task(entry: dict, where: str) -> Task:
+    _only(entry, {"id", "points", "title", "hint", "expr", "domain", "avoid", "margin", "powers"}, where)
+    for key in ("id", "points", "title", "hint"):
+        if key not in entry:
+            raise CourseError(f"{where}: no {key}; every task has id, points, title and hint")
+    task_id, points = entry["id"], entry["points"]
+    where = f"{where} ({task_id})"
+    if not (isinstance(points, int) and not isinstance(points, bool) and points > 0):
+        raise CourseError(f"{where}: points = {points!r}; a task is worth a whole number of points above 0")
+    op = _op(entry, task_id, where) if "expr" in entry else None
+    if op is None and task_id not in CODE_TASKS:
+        raise CourseError(f"{where}: no expr; a task other than {', '.join(CODE_TASKS)} is an op task: "
+                          f"give its id as <op>_backward and expr, how the checks build it (expr = \"a.sigmoid()\")")
+    return Task(task_id, points, str(entry["title"]), str(entry["hint"]), op)
+
+
+def _op(entry: dict, task_id: str, where: str) -> OpSpec:
+    if not task_id.endswith("_backward") or not task_id.removesuffix("_backward").isidentifier():
+        raise CourseError(f"{where}: an op task's id is <op>_backward, such as sigmoid_backward")
+    powers = tuple(entry.get("powers", ()))
+    if not all(isinstance(p, (int, float)) and not isinstance(p, bool) for p in powers):
+        raise CourseError(f"{where}: powers = {list(powers)!r}; list numbers, such as [2, 3, -1, 0.5]")
+    expr = entry["expr"]
+    if ("{power}" in expr) != bool(powers):
+        raise CourseError(f"{where}: expr has {{power}} exactly when powers lists the exponents to try")
+    try:
+        spec = OpSpec(expr, _pair(entry.get("domain", (-3.0, 3.0)), where),
+                      tuple(float(x) for x in entry.get("avoid", ())), float(entry.get("margin", 0.1)), powers)
+        _ = spec.method, spec.inputs  # they parse expr: an error here is the course's
+    except (SyntaxError, KeyError, AttributeError, ValueError, TypeError):
+        raise CourseError(f"{where}: expr = {expr!r}: write the op on inputs a (and b), as a.sigmoid() or "
+                          "a * b") from None
+    if not spec.inputs:
+        raise CourseError(f"{where}: expr = {expr!r} uses neither a nor b")
+    if not spec.intervals(positive=any(p != int(p) for p in powers)):
+        raise CourseError(f"{where}: no inputs are left in domain {list(spec.domain)} once {list(spec.avoid)} "
+                          f"are avoided by {spec.margin}: widen the domain or lower the margin")
+    return spec
+
+
+def _pair(value: object, where: str) -> tuple[float, float]:
+    if not (isinstance(value, (list, tuple)) and len(value) == 2 and float(value[0]) < float(value[1])):
+        raise CourseError(f"{where}: domain = {value!r}; give [low, high] with low < high")
+    return float(value[0]), float(value[1])
+
+
+def _settings(data: dict, where: str) -> Settings:
+    _only(data, set(Settings.__dataclass_fields__), where)
+    return Settings(**data)
+
+
+def _only(data: dict, known: set[str], where: str) -> None:
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise CourseError(f"{where}: unknown key {unknown[0]!r}; the keys are {', '.join(sorted(known))}")
+
+
+COURSE = load(course_file())
