@@ -81,6 +81,7 @@ def build(root: Path, out: Path) -> None:
     _write_notebook_source(root, out / SOURCE)
     _generate_assignment(root, out)
     _refuse_leaks(out / RELEASE, regions)
+    _refuse_a_course_that_grades_wrong(root, reference, out / RELEASE)
 
 
 def _same_course(root: Path) -> None:
@@ -169,6 +170,19 @@ def _refuse_leaks(folder: Path, regions: list[Region]) -> None:
                 where = path.relative_to(folder.parent)
                 raise ReleaseError(f"{where}:{number}: solution text would reach students: {stripped!r}; "
                                    "keep solution lines inside the regions of the reference")
+
+
+def _refuse_a_course_that_grades_wrong(root: Path, reference: Path, release_dir: Path) -> None:
+    """ReleaseError, naming the task and why, unless the reference earns every point and the
+    starter none, in the grade and in the preview."""
+    from .course_check import problems  # grading: only a full build needs it
+
+    found = problems(reference, release_dir)
+    if found:
+        tasks = [problem.partition(":")[0] for problem in found[1:]]
+        more = f" (wrong too: {', '.join(tasks)})" if tasks else ""
+        raise ReleaseError(f"{root / 'course.toml'}: nothing was released, the course does not grade as it says: "
+                           f"{found[0]}{more}")
 
 
 def _solution_lines(regions: list[Region]) -> set[str]:
