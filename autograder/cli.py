@@ -47,8 +47,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="the platform")
     export.add_argument("--out", type=Path, help="the file to write (default: autograder.zip, grade-class.yml,"
                                                  " grade-class.sbatch, canvas.csv)")
-    export.add_argument("--visibility", default="after_published",
-                        help="when students see each task's result: after_published (default), after_due_date, visible")
+    export.add_argument("--visibility", help="when students see each task's result: after_published (default, or"
+                                             " the course's), after_due_date, visible")
     canvas = export.add_argument_group("canvas (docs/INSTRUCTORS.md)")
     canvas.add_argument("--gradebook", type=Path, help="grade-all's gradebook.csv (its folder's results name the"
                                                        " students' Canvas ids)")
@@ -105,6 +105,7 @@ def _export(args: argparse.Namespace) -> int:
     from .outputs import check_replaceable, write_atomically
     from .platforms import cluster, github, gradescope
 
+    _course_settings(args)
     if args.platform == "gradescope":
         out = args.out or Path("autograder.zip")
         names = gradescope.export(out, args.visibility, args.force)
@@ -205,6 +206,7 @@ def _grade_all(args: argparse.Namespace) -> int:
     from .gradebook import GRADEBOOK, LatePolicy, RunStopped, grade_all, merge, pass_rates
     from .shards import parse_shard
 
+    _course_settings(args)
     if args.deadline is None and (args.late_penalty is not None or args.late_cap is not None):
         raise ValueError("--late-penalty and --late-cap need a --deadline")
     if args.merge and (args.seed is not None or args.force or args.shard):
@@ -236,6 +238,15 @@ def _grade_all(args: argparse.Namespace) -> int:
         print(f"could not grade {student}: {why}", file=sys.stderr)
     print(f"wrote {args.out / GRADEBOOK}")
     return 0
+
+
+def _course_settings(args: argparse.Namespace) -> None:
+    """The course's settings (course.toml's [settings]) where no flag was given: flags win."""
+    from .rubric import COURSE
+
+    for name in ("deadline", "late_penalty", "late_cap", "visibility"):
+        if getattr(args, name, "absent") is None:
+            setattr(args, name, getattr(COURSE.settings, name))
 
 
 def _demo(args: argparse.Namespace) -> int:

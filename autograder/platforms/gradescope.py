@@ -37,13 +37,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mgkit_checks.course import FILE_NAME, VISIBILITIES  # Gradescope's, most used first
+
 from ..grading import grade
 from ..outputs import check_replaceable, write_atomically
 from ..reference import MODULES
 from ..results import GradingResults, render_table
+from ..rubric import COURSE
 from ..submission import PACKAGE, SubmissionError, starter, write_package
 
-VISIBILITIES = ("after_published", "after_due_date", "visible", "hidden")  # Gradescope's, most used first
 ROOT_VARIABLE = "MGKIT_AUTOGRADER_ROOT"  # stands in for /autograder when a test runs the scripts
 KIT = "kit"  # the zip's folder holding the kit: /autograder/source/kit on Gradescope
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # autograder/
@@ -83,7 +85,7 @@ cd "$root/source/kit"  # python -m imports from the working folder first: make i
 exec "$root/venv/bin/python" -m autograder.platforms.gradescope "$root" --visibility {visibility}
 """
 
-REQUIREMENTS = "numpy>=1.24\n"
+REQUIREMENTS = "numpy>=1.24\ntomli>=1.1; python_version < '3.11'\n"  # tomli reads course.toml on 3.10
 
 STARTERS_NOTE = """\
 # Starter files, not solutions
@@ -96,8 +98,9 @@ autograder/platforms/gradescope.py.
 
 # ---- the zip --------------------------------------------------------------------------------
 
-def export(out: Path, visibility: str = VISIBILITIES[0], force: bool = False) -> list[str]:
+def export(out: Path, visibility: str | None = None, force: bool = False) -> list[str]:
     """Write the autograder zip to `out` (atomically); the names it holds, in order."""
+    visibility = visibility or VISIBILITIES[0]
     if visibility not in VISIBILITIES:
         raise ValueError(f"visibility {visibility!r}: use one of {', '.join(VISIBILITIES)}")
     check_replaceable(out, force, _is_ours)
@@ -119,7 +122,8 @@ def zip_files(visibility: str) -> dict[str, tuple[str, int]]:
     files = {"setup.sh": (SETUP_SH, EXECUTABLE),
              "run_autograder": (RUN_AUTOGRADER.format(visibility=visibility), EXECUTABLE),
              "requirements.txt": (REQUIREMENTS, READABLE),
-             f"{KIT}/solutions/README.md": (STARTERS_NOTE, READABLE)}
+             f"{KIT}/solutions/README.md": (STARTERS_NOTE, READABLE),
+             f"{KIT}/{FILE_NAME}": (COURSE.path.read_text(encoding="utf-8"), READABLE)}  # the course in use
     for path in sorted(path for package in KIT_PACKAGES for path in package.rglob("*")):
         relative = path.relative_to(PACKAGE_DIR.parent)
         if path.is_file() and "__pycache__" not in relative.parts and path.suffix != ".pyc":
