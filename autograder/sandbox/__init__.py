@@ -42,6 +42,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from mgkit_checks.course import COURSE
+
 from ..checks.api import Failure, Observation, Outcome
 from .zygote import OPTIONAL
 
@@ -131,7 +133,8 @@ class Sandbox:
                   "parent": os.getpid()}  # the zygote dies with this process
         self._zygote = subprocess.Popen(
             [sys.executable, "-I", "-c", ZYGOTE_BOOT, kit_path, json.dumps(config)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=ZYGOTE_ENV, cwd="/",
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd="/",
+            env={**ZYGOTE_ENV, "MGKIT_COURSE": str(COURSE.path)},  # it reads the course when it boots, as we did
             start_new_session=True,  # its own process group: close() kills it and nothing else
         )
         self._ready = False

@@ -1,0 +1,199 @@
+"""A second course, made in a temporary folder: sigmoid and log added, exp dropped, points changed.
+
+Each op added is one method with its region in the reference and one [[task]] entry; exp is
+dropped by deleting its region and its entry. `mgkit --course DIR release` must regenerate
+everything from that alone; the whole chain (release, the student's pytest, the grade, the
+notebook, the platforms) then follows the course, and a wrong sigmoid closure loses exactly
+sigmoid_backward, in the preview and in the grade alike. A course whose reference no longer earns
+every point is refused, by task.
+
+Everything runs in subprocesses: a process reads its course once (MGKIT_COURSE), and this one
+holds the kit's own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder.reference import KIT_ROOT
+
+SIGMOID_AND_LOG = '''\
+    def sigmoid(self) -> Value:
+        s = 1 / (1 + math.exp(-self.data))
+        out = Value(s, (self,), "sigmoid")
+
+        def _backward():
+            ### BEGIN SOLUTION sigmoid_backward grad_accumulation
+            self.grad += s * (1 - s) * out.grad
+            ### END SOLUTION
+        out._backward = _backward
+
+        return out
+
+    def log(self) -> Value:
+        out = Value(math.log(self.data), (self,), "log")
+
+        def _backward():
+            ### BEGIN SOLUTION log_backward grad_accumulation
+            self.grad += out.grad / self.data
+            ### END SOLUTION
+        out._backward = _backward
+
+        return out
+
+'''
+NEW_TASKS = '''
+[[task]]
+id = "sigmoid_backward"
+points = 9
+title = "the _backward closure of sigmoid"
+hint = "add the derivative of sigmoid, written with s = sigmoid(x), times out.grad, to self.grad"
+expr = "a.sigmoid()"
+domain = [-4, 4]
+
+[[task]]
+id = "log_backward"
+points = 7
+title = "the _backward closure of log"
+hint = "add the derivative of log(x), 1 / x, times out.grad, to self.grad"
+expr = "a.log()"
+domain = [0.2, 4]
+'''
+EXP_REGION = ("            ### BEGIN SOLUTION exp_backward grad_accumulation\n"
+              "            self.grad += out.data * out.grad\n            ### END SOLUTION\n")
+WRONG_SIGMOID = ("self.grad += s * (1 - s) * out.grad", "self.grad += s * out.grad")
+
+
+def make_course(folder: Path) -> Path:
+    """The kit's course, with sigmoid and log added, exp dropped, add_backward and training_loop re-weighed."""
+    for name in ("solutions/micrograd", "assignments"):
+        shutil.copytree(KIT_ROOT / name, folder / name, ignore=shutil.ignore_patterns("__pycache__", "micrograd_lab"))
+    shutil.copyfile(KIT_ROOT / "nbgrader_config.py", folder / "nbgrader_config.py")
+    engine = folder / "solutions/micrograd/engine.py"
+    text = engine.read_text()
+    assert EXP_REGION in text
+    text = text.replace(EXP_REGION, "            self.grad += out.data * out.grad\n")  # given, not graded
+    backward = "    def backward(self) -> None:"
+    engine.write_text(text.replace(backward, SIGMOID_AND_LOG + backward))
+    course = (KIT_ROOT / "course.toml").read_text()
+    exp_entry = re.search(r'\[\[task\]\]\nid = "exp_backward".*?\n\n', course, re.S).group(0)
+    course = course.replace(exp_entry, "").replace('id = "add_backward"\npoints = 8', 'id = "add_backward"\npoints = 5')
+    course = course.replace('id = "training_loop"\npoints = 16', 'id = "training_loop"\npoints = 20')
+    (folder / "course.toml").write_text(course + NEW_TASKS)
+    return folder
+
+
+def mgkit(course: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "MGKIT_COURSE": str(course)}
+    return subprocess.run([sys.executable, "-m", "autograder.cli", "--course", str(course), *args], cwd=cwd or course,
+                          env=env, capture_output=True, text=True, timeout=600)
+
+
+def student_pytest(folder: Path) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "MGKIT_COURSE")}
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider"], cwd=folder, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory) -> Path:
+    folder = make_course(tmp_path_factory.mktemp("second-course"))
+    done = mgkit(folder, "release")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tasks(course: Path) -> dict[str, int]:
+    """The second course's tasks and points, as its course.toml says."""
+    return {task["id"]: task["points"] for task in tomllib.loads((course / "course.toml").read_text())["task"]}
+
+
+def handed_in(course: Path, to: Path, edit: tuple[str, str] | None = None) -> Path:
+    """The course's reference as a student's hand-in, with one edit."""
+    shutil.copytree(course / "solutions/micrograd", to / "micrograd", ignore=shutil.ignore_patterns("__pycache__"))
+    if edit:
+        engine = to / "micrograd/engine.py"
+        assert edit[0] in engine.read_text()
+        engine.write_text(engine.read_text().replace(*edit))
+    return to
+
+
+def table(output: str, tasks: dict[str, int]) -> dict[str, str]:
+    rows = (line.split() for line in output.splitlines())
+    return {words[0]: words[1] for words in rows if words and words[0] in tasks}
+
+
+def test_the_release_follows_the_course(course: Path, tasks: dict[str, int]) -> None:
+    assert "exp_backward" not in tasks and {"sigmoid_backward", "log_backward"} <= set(tasks)
+    readme = (course / "release/README.md").read_text()
+    for task_id, points in tasks.items():
+        assert f"| `{task_id}` | {points} |" in readme
+    assert "`exp_backward`" not in readme and f"({sum(tasks.values())} points in all)" in readme
+    engine = (course / "release/micrograd/engine.py").read_text()
+    assert 'raise NotImplementedError("sigmoid_backward: add the derivative of sigmoid' in engine
+    assert "self.grad += out.data * out.grad" in engine  # exp's closure is given now
+    markers = tomllib.loads((course / "release/pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    assert [marker.partition(":")[0] for marker in markers["markers"]] == list(tasks)
+
+
+def test_preview_and_grade_agree_a_wrong_sigmoid_loses_exactly_sigmoid_backward(course, tasks, tmp_path) -> None:
+    total = sum(tasks.values())
+    for edit, lost in ((None, set()), (WRONG_SIGMOID, {"sigmoid_backward"})):
+        folder = tmp_path / ("wrong" if edit else "right")
+        student = shutil.copytree(course / "release", folder, ignore=shutil.ignore_patterns("micrograd"))
+        handed_in(course, student, edit)
+        preview = student_pytest(student)
+        assert set(table(preview.stdout, tasks)) == set(tasks), preview.stdout + preview.stderr
+        assert {task for task, result in table(preview.stdout, tasks).items() if result != "passed"} == lost
+        earned = total - sum(tasks[task] for task in lost)
+        assert f"public checks {earned}/{total};" in preview.stdout
+        if edit:
+            assert "sigmoid_backward: Failed" in preview.stdout
+            assert "a central finite difference gives" in preview.stdout
+
+        done = mgkit(course, "grade", str(folder), "--seed", "11", "--out", str(tmp_path / f"{folder.name}.json"))
+        assert done.returncode == 0, done.stdout + done.stderr
+        results = json.loads((tmp_path / f"{folder.name}.json").read_text())
+        scores = {test["tags"][0]: (test["score"], test["max_score"]) for test in results["tests"]}
+        assert {task: int(most) for task, (_, most) in scores.items()} == tasks
+        assert {task for task, (score, most) in scores.items() if score < most} == lost
+        assert results["score"] == earned
+
+
+def test_the_notebook_checks_every_task_of_the_course(course: Path, tasks: dict[str, int]) -> None:
+    notebook = json.loads((course / "release/micrograd_lab/micrograd_lab.ipynb").read_text())
+    checks = {cell["metadata"]["nbgrader"]["grade_id"]: cell["metadata"]["nbgrader"]["points"]
+              for cell in notebook["cells"] if cell["metadata"].get("nbgrader", {}).get("grade")}
+    assert checks == tasks
+
+
+def test_the_platforms_carry_the_course(course: Path, tasks: dict[str, int], tmp_path: Path) -> None:
+    done = mgkit(course, "export", "gradescope", "--out", str(tmp_path / "autograder.zip"))
+    assert done.returncode == 0, done.stderr
+    with zipfile.ZipFile(tmp_path / "autograder.zip") as archive:
+        assert archive.read("kit/course.toml").decode() == (course / "course.toml").read_text()
+    workflow = (course / "release/.github/workflows/classroom.yml").read_text()
+    for task_id in tasks:
+        assert f"-m {task_id}" in workflow
+
+
+def test_a_course_whose_reference_no_longer_earns_every_point_is_refused(course: Path, tmp_path: Path) -> None:
+    broken = make_course(tmp_path / "broken")
+    engine = broken / "solutions/micrograd/engine.py"
+    engine.write_text(engine.read_text().replace("self.grad += out.grad / self.data", "self.grad += out.grad"))
+    done = mgkit(broken, "release")
+    assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "nothing was released, the course does not grade as it says: log_backward: the reference does not earn" \
+        in done.stderr
+    assert not (broken / "release").exists()
