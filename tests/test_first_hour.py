@@ -19,7 +19,7 @@ import pytest
 
 from autograder import release
 from autograder.reference import KIT_ROOT, MODULES, REFERENCE_PACKAGE_DIR
-from autograder.rubric import TASK_IDS, TASKS
+from autograder.rubric import TASK_IDS, TASKS, TOTAL_POINTS
 
 README = KIT_ROOT / release.RELEASE / "README.md"
 SETUP_SECTION, CHECK_SECTION = "## Set up, once", "## Check your work"
@@ -80,7 +80,7 @@ def test_the_readme_as_written_takes_a_student_from_a_clone_to_full_marks(tmp_pa
         shutil.copyfile(REFERENCE_PACKAGE_DIR / f"{module}.py", student / "micrograd" / f"{module}.py")
     finished = shell(f"{turn_on}\n{check}", student)
     assert finished.returncode == 0, finished.stdout + finished.stderr
-    assert "public checks 100/100" in finished.stdout
+    assert f"public checks {TOTAL_POINTS}/{TOTAL_POINTS}" in finished.stdout
 
     changed = git(student, "status", "--porcelain", "--untracked-files=all").splitlines()
     assert sorted(changed) == [f" M micrograd/{module}.py" for module in MODULES]  # no .venv, no caches

@@ -16,7 +16,7 @@ from autograder import release
 from autograder.cli import main
 from autograder.markers import find_regions
 from autograder.reference import KIT_ROOT, REFERENCE_PACKAGE_DIR
-from autograder.rubric import BY_ID, TASK_IDS, TASKS
+from autograder.rubric import BY_ID, TASK_IDS, TASKS, TOTAL_POINTS
 
 RELEASE_DIR = KIT_ROOT / release.RELEASE
 COURSE_FILES = ["assignments", "course.toml", "nbgrader_config.py", "release", "solutions"]
@@ -174,7 +174,7 @@ def test_the_starter_fails_every_task_with_its_message(student: Path) -> None:
     for task in TASKS:
         assert table_rows(done.stdout)[task.id] == ["failed", "0", "/", str(task.points)]
         assert any(line.startswith(f"{task.id}: ") for line in done.stdout.splitlines())  # its message
-    assert "public checks 0/100; hidden checks on other numbers decide the grade" in done.stdout
+    assert f"public checks 0/{TOTAL_POINTS}; hidden checks on other numbers decide the grade" in done.stdout
     assert BY_ID["mul_backward"].hint in done.stdout  # the stub's message reaches the student
 
 
@@ -185,13 +185,14 @@ def test_the_reference_earns_every_public_point(student: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     for task in TASKS:
         assert table_rows(done.stdout)[task.id] == ["passed", str(task.points), "/", str(task.points)]
-    assert "public checks 100/100; hidden checks on other numbers decide the grade" in done.stdout
+    everything = TOTAL_POINTS
+    assert f"public checks {everything}/{everything}; hidden checks on other numbers decide the grade" in done.stdout
 
     one = run_public_tests(student, "-m", "mul_backward")
-    assert "1 passed, 9 deselected" in one.stdout
+    assert f"1 passed, {len(TASKS) - 1} deselected" in one.stdout
     rows = table_rows(one.stdout)
     assert rows["mul_backward"][0] == "passed" and rows["add_backward"][:2] == ["not", "run"]
-    assert "public checks 8/100" in one.stdout
+    assert f"public checks {BY_ID['mul_backward'].points}/{TOTAL_POINTS}" in one.stdout
 
 
 def test_a_mistake_costs_its_task_and_says_why(student: Path) -> None:
