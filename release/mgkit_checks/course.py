@@ -25,6 +25,7 @@ from __future__ import annotations
 import ast
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 try:
@@ -102,13 +103,15 @@ class Task:
 
 @dataclass(frozen=True)
 class Settings:
-    """What a course may fix beside its tasks; the command line's flags still win."""
+    """What a course may fix beside its tasks, as grade-all's and export's flags do; a flag still wins."""
 
-    deadline: str | None = None  # ISO 8601
-    late_policy: str | None = None  # as grade-all's --late takes it
-    visibility: str | None = None  # Gradescope's: visible, after_due_date, after_published, hidden
-    training_points: int | None = None  # the training task's data size
-    training_target: float | None = None  # the accuracy the demo run must reach
+    deadline: datetime | None = None  # with its time zone: 2026-12-15T23:59:00+01:00
+    late_penalty: float | None = None  # percent of the score per day begun after the deadline
+    late_cap: float | None = None  # the most the late penalty takes, in percent
+    visibility: str | None = None  # Gradescope's: after_published, after_due_date, visible, hidden
+
+
+VISIBILITIES = ("after_published", "after_due_date", "visible", "hidden")
 
 
 @dataclass(frozen=True)
@@ -203,7 +206,25 @@ def _pair(value: object, where: str) -> tuple[float, float]:
 
 def _settings(data: dict, where: str) -> Settings:
     _only(data, set(Settings.__dataclass_fields__), where)
-    return Settings(**data)
+    deadline = data.get("deadline")
+    if isinstance(deadline, str):
+        try:
+            deadline = datetime.fromisoformat(deadline.replace("Z", "+00:00"))
+        except ValueError:
+            raise CourseError(f"{where}: deadline = {deadline!r} is not a time: write 2026-12-15T23:59:00+01:00"
+                              ) from None
+    if deadline is not None and (not isinstance(deadline, datetime) or deadline.tzinfo is None):
+        raise CourseError(f"{where}: deadline = {deadline!r}: give a date, time and time zone, as "
+                          "2026-12-15T23:59:00+01:00")
+    for key in ("late_penalty", "late_cap"):
+        value = data.get(key)
+        if value is not None and not (isinstance(value, (int, float)) and 0 <= value <= 100):
+            raise CourseError(f"{where}: {key} = {value!r}; a percentage from 0 to 100")
+    if data.get("visibility") not in (None, *VISIBILITIES):
+        raise CourseError(f"{where}: visibility = {data['visibility']!r}; use one of {', '.join(VISIBILITIES)}")
+    if deadline is None and ("late_penalty" in data or "late_cap" in data):
+        raise CourseError(f"{where}: late_penalty and late_cap need a deadline")
+    return Settings(deadline, data.get("late_penalty"), data.get("late_cap"), data.get("visibility"))
 
 
 def _only(data: dict, known: set[str], where: str) -> None:
