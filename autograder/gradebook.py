@@ -73,6 +73,9 @@ class ClassResults:
     submitted: dict[str, datetime] = field(default_factory=dict)  # student -> when they submitted
     late_marks: dict[str, bool] = field(default_factory=dict)  # student -> the collector's word on lateness
     time_flags: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    course: Path | None = None  # the nbgrader course whose gradebook.db holds the grades too
+    recorded: list[str] = field(default_factory=list)  # students whose points are in that gradebook
+    not_recorded: dict[str, str] = field(default_factory=dict)  # student -> why not
 
 
 class RunStopped(Exception):
@@ -128,6 +131,7 @@ def grade_all(submissions: Path, out: Path, workers: int | None = None, force: b
                    if in_shard(handin.student, shard)]
         if say:
             say(describe(handins))
+        course = _nbgrader_course(submissions, handins)  # before grading: a gradebook it cannot fill stops here
         settings = _settings(out, seed, late, force, checks_fingerprint(checks))
         _check_ours(out, [handin.student for handin in handins], force)
         write_atomically(out / MANIFEST, settings.to_json())
@@ -141,6 +145,8 @@ def grade_all(submissions: Path, out: Path, workers: int | None = None, force: b
             results.errors.update({student: STOPPED for student in todo if student not in results.grades})
         _record_times(out, handins, results)
         _write_class_views(out, [handin.student for handin in handins], results, settings.late)
+        if course and not stop:
+            _record_in_nbgrader(course, handins, results, say)
         if stop:
             raise RunStopped(len(results.grades), len(handins) - len(results.problems), stop[0])
         return results
@@ -302,6 +308,32 @@ def _record_times(out: Path, handins: list[HandIn], results: ClassResults) -> No
         if handin.submitted and handin.student in results.grades:
             write_atomically(out / handin.student / TIMESTAMP, handin.submitted.isoformat() + "\n")
             results.submitted[handin.student] = handin.submitted
+
+
+def _nbgrader_course(submissions: Path, handins: list[HandIn]):
+    """The nbgrader course being graded, checked before grading (platforms/nbgrader_course.py); None if none."""
+    from .platforms import nbgrader_course
+
+    course = nbgrader_course.find_course(submissions)
+    if course is not None:
+        nbgrader_course.check_course(course, {handin.path.parent.name for handin in handins
+                                              if handin.path and handin.path.suffix == ".ipynb"})
+    return course
+
+
+def _record_in_nbgrader(course, handins: list[HandIn], results: ClassResults, say: Callable[[str], object] | None):
+    """Every finished grade into the course's gradebook.db, as `nbgrader autograde --force` records it."""
+    from .platforms import nbgrader_course
+
+    graded = {handin.student: (handin.path, results.grades[handin.student].to_gradescope()) for handin in handins
+              if handin.student in results.grades and results.grades[handin.student].graded}
+    if say and graded:
+        say(f"recording {len(graded)} grades in {course.root}'s nbgrader gradebook")
+    results.course = course.root
+    results.not_recorded = {handin.student: "no finished grade (see gradebook.csv): its gradebook.db rows are as"
+                            " they were" for handin in handins if handin.student not in graded}
+    results.not_recorded.update(nbgrader_course.record(course, graded))
+    results.recorded = [student for student in graded if student not in results.not_recorded]
 
 
 # ---- results graded elsewhere, and the class's files -------------------------------------
