@@ -131,7 +131,7 @@ def grade_all(submissions: Path, out: Path, workers: int | None = None, force: b
                    if in_shard(handin.student, shard)]
         if say:
             say(describe(handins))
-        course = _nbgrader_course(submissions, handins)  # before grading: a gradebook it cannot fill stops here
+        recorder = _nbgrader_recorder(submissions, handins)  # an nbgrader course: its gradebook gets the grades
         settings = _settings(out, seed, late, force, checks_fingerprint(checks))
         _check_ours(out, [handin.student for handin in handins], force)
         write_atomically(out / MANIFEST, settings.to_json())
@@ -140,13 +140,16 @@ def grade_all(submissions: Path, out: Path, workers: int | None = None, force: b
         hide = tuple(path.resolve() for path in (submissions, out, Path(scratch)))  # every student's work
         session = Session(settings.seed, checks, limits, hide)
         try:
-            _grade_in_parallel(todo, out, workers or os.cpu_count() or 1, session, settings, results, progress)
+            _grade_in_parallel(todo, out, workers or os.cpu_count() or 1, session, settings, results, progress,
+                               recorder)
+            if recorder:
+                recorder.ready()  # no one to grade: the gradebook is checked all the same
         except KeyboardInterrupt:
             results.errors.update({student: STOPPED for student in todo if student not in results.grades})
+        if recorder:
+            _finish_recording(recorder, handins, results, bool(stop))
         _record_times(out, handins, results)
         _write_class_views(out, [handin.student for handin in handins], results, settings.late)
-        if course and not stop:
-            _record_in_nbgrader(course, handins, results, say)
         if stop:
             raise RunStopped(len(results.grades), len(handins) - len(results.problems), stop[0])
         return results
@@ -270,11 +273,15 @@ def _forget(folder: Path) -> None:
 
 
 def _grade_in_parallel(todo: dict[str, HandIn], out: Path, workers: int, session: Session, settings: RunSettings,
-                       results: ClassResults, progress: Callable[[int], object] | None) -> None:
-    """Grade `todo`, writing each student's results as their grade arrives (here: graders never write)."""
+                       results: ClassResults, progress: Callable[[int], object] | None, recorder=None) -> None:
+    """Grade `todo`, writing each student's results as their grade arrives (here: graders never write), and
+    handing each finished grade to `recorder` (an nbgrader course's), which checks its gradebook while the
+    graders start."""
     if not todo:
         return
     with Graders(min(workers, len(todo)), session) as graders:
+        if recorder:
+            recorder.ready()  # a gradebook that cannot take the grades stops the run before any grading
         bar = progress(len(todo)) if progress else None  # after the graders start: no thread before they do
         try:
             for student, answer in graders.grade({student: handin.path for student, handin in todo.items()}):
@@ -282,6 +289,8 @@ def _grade_in_parallel(todo: dict[str, HandIn], out: Path, workers: int, session
                     answer = replace(answer, provenance=settings.stamp(todo[student]),
                                      canvas_user_id=todo[student].canvas_user_id)  # for `mgkit export canvas`
                     results.grades[student] = _write_student(out / student, student, answer)
+                    if recorder and answer.graded:
+                        recorder.add(student, todo[student].path, answer.to_gradescope())
                 else:
                     results.errors[student] = answer
                 if bar:
@@ -310,30 +319,31 @@ def _record_times(out: Path, handins: list[HandIn], results: ClassResults) -> No
             results.submitted[handin.student] = handin.submitted
 
 
-def _nbgrader_course(submissions: Path, handins: list[HandIn]):
-    """The nbgrader course being graded, checked before grading (platforms/nbgrader_course.py); None if none."""
+def _nbgrader_recorder(submissions: Path, handins: list[HandIn]):
+    """For an nbgrader course with a gradebook, its Recorder (platforms/nbgrader_course.py), else None."""
     from .platforms import nbgrader_course
 
     course = nbgrader_course.find_course(submissions)
-    if course is not None:
-        nbgrader_course.check_course(course, {handin.path.parent.name for handin in handins
-                                              if handin.path and handin.path.suffix == ".ipynb"})
-    return course
+    if course is None:
+        return None
+    return nbgrader_course.Recorder(course, {handin.path.parent.name for handin in handins
+                                             if handin.path and handin.path.suffix == ".ipynb"})
 
 
-def _record_in_nbgrader(course, handins: list[HandIn], results: ClassResults, say: Callable[[str], object] | None):
-    """Every finished grade into the course's gradebook.db, as `nbgrader autograde --force` records it."""
-    from .platforms import nbgrader_course
+def _finish_recording(recorder, handins: list[HandIn], results: ClassResults, stopped: bool) -> None:
+    """The grades kept from earlier runs are recorded too (a rerun records every grade, as autograde --force)."""
+    by_student = {handin.student: handin for handin in handins}
+    for student in results.resumed:
+        recorder.add(student, by_student[student].path, results.grades[student].to_gradescope())
+    results.course = recorder.course.root
+    results.not_recorded = {student: "no finished grade (see gradebook.csv): its gradebook.db rows are as they were"
+                            for student in by_student if not _recordable(results.grades.get(student))}
+    results.not_recorded.update(recorder.finish(stopped))
+    results.recorded = [student for student in by_student if student not in results.not_recorded]
 
-    graded = {handin.student: (handin.path, results.grades[handin.student].to_gradescope()) for handin in handins
-              if handin.student in results.grades and results.grades[handin.student].graded}
-    if say and graded:
-        say(f"recording {len(graded)} grades in {course.root}'s nbgrader gradebook")
-    results.course = course.root
-    results.not_recorded = {handin.student: "no finished grade (see gradebook.csv): its gradebook.db rows are as"
-                            " they were" for handin in handins if handin.student not in graded}
-    results.not_recorded.update(nbgrader_course.record(course, graded))
-    results.recorded = [student for student in graded if student not in results.not_recorded]
+
+def _recordable(grade_: GradingResults | None) -> bool:
+    return grade_ is not None and grade_.graded
 
 
 # ---- results graded elsewhere, and the class's files -------------------------------------

@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import copy
 import logging
+import queue
+import threading
 import warnings
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -124,18 +126,64 @@ def _check_assignment(gradebook: Gradebook, name: str, root: Path) -> None:
                              f" with `nbgrader autograde {name}`")
 
 
-def record(course: Course, graded: dict[str, tuple[Path, dict[str, Any]]]) -> dict[str, str]:
-    """Record each student's grade (student -> (their notebook in submitted/, its results.json)) in the
-    gradebook as autograde --force would; returns student -> why they were not recorded."""
-    config = _kit_verdicts_config(course.config, {student: results for student, (_, results) in graded.items()})
-    failed = {}
-    for student, (notebook, _) in sorted(graded.items()):
-        assignment = _assignment_of(course, student, notebook)
-        why = _autograde(course, config, assignment, student) if assignment else \
+class Recorder:
+    """Records grades in nbgrader's gradebook from a thread of the main process, while the graders grade.
+
+    The main process only waits for the graders' answers meanwhile: nbgrader's import (seconds),
+    the check of the gradebook and each student's converter run then. `ready()` says whether the
+    gradebook can take the grades (ValueError, before any grading, if not); `add` queues a
+    finished grade; `finish` records what is queued (or, when the run stopped, drops it) and
+    returns student -> why they were not recorded.
+    """
+
+    def __init__(self, course: Course, assignments: set[str]):
+        self.course = course
+        self._grades: dict[str, dict[str, Any]] = {}  # what the kit's verdict step reads, filled as grades come
+        self._queue: queue.Queue[tuple[str, Path] | None] = queue.Queue()
+        self._checked = threading.Event()
+        self._error: Exception | None = None
+        self._stopped = False
+        self.failed: dict[str, str] = {}
+        self._thread = threading.Thread(target=self._run, args=(assignments,), daemon=True, name="mgkit-nbgrader")
+        self._thread.start()
+
+    def ready(self) -> None:
+        self._checked.wait()
+        if self._error:
+            raise self._error
+
+    def add(self, student: str, notebook: Path, results: dict[str, Any]) -> None:
+        self._grades[student] = results
+        self._queue.put((student, notebook))
+
+    def finish(self, stopped: bool = False) -> dict[str, str]:
+        self._stopped = stopped  # the rest of the queue is dropped: the rerun that finishes the run records it
+        self._queue.put(None)
+        self._thread.join()
+        return self.failed
+
+    def _run(self, assignments: set[str]) -> None:
+        from sqlalchemy.exc import SAWarning
+
+        try:
+            check_course(self.course, assignments)
+            config = _kit_verdicts_config(self.course.config, self._grades)
+        except Exception as error:  # told to the main process by ready()
+            self._error = error if isinstance(error, ValueError) else ValueError(f"{self.course.root}: {error}")
+            return
+        finally:
+            self._checked.set()
+        warnings.filterwarnings("ignore", category=SAWarning)  # about nbgrader's session use; autograde shows them
+        while (item := self._queue.get()) is not None:
+            if not self._stopped:
+                self._record(config, *item)
+
+    def _record(self, config: Config, student: str, notebook: Path) -> None:
+        assignment = _assignment_of(self.course, student, notebook)
+        why = _autograde(self.course, config, assignment, student) if assignment else \
             f"{notebook} is not submitted/{student}/<assignment>/<notebook>.ipynb"
         if why:
-            failed[student] = why
-    return failed
+            self.failed[student] = why
 
 
 def _kit_verdicts_config(config: Config, grades: dict[str, dict[str, Any]]) -> Config:
@@ -172,21 +220,49 @@ def _assignment_of(course: Course, student: str, notebook: Path) -> str | None:
 
 def _autograde(course: Course, config: Config, assignment: str, student: str) -> str | None:
     """nbgrader's Autograde converter for one student, with the kit's steps; None, or its first error."""
-    from nbgrader.converters import Autograde
-    from sqlalchemy.exc import SAWarning
-
     errors = _Errors()
-    converter = Autograde(coursedir=course.coursedir(assignment, student), config=config)
+    converter = _one_pass_autograde()(coursedir=course.coursedir(assignment, student), config=config)
     converter.force = True  # as `autograde --force`: the autograded copy is rewritten, manual grades stay
     converter.log = logging.getLogger("mgkit.nbgrader")
     converter.log.propagate, converter.log.handlers = False, [errors]
     try:
-        with warnings.catch_warnings():  # SQLAlchemy's about nbgrader's own session use, which autograde prints too
-            warnings.simplefilter("ignore", SAWarning)
-            converter.start()
+        converter.start()
     except Exception as error:  # nbgrader logs the cause, then raises NbGraderException; both say what to do
         return errors.first or str(error) or type(error).__name__
     return None
+
+
+@cache
+def _one_pass_autograde() -> type:
+    """nbgrader's Autograde converter, its two passes made one: autograde writes the sanitized notebook
+    out and reads it back for the kernel; with no kernel to run, its steps run on the notebook in
+    memory, sanitizing first, each as nbgrader defines it. The sanitizing list's last step, the
+    metadata check, is left to the autograde list's own last step, which checks the same notebook."""
+    from nbconvert.writers import FilesWriter
+    from nbgrader.converters import Autograde
+    from nbgrader.converters.base import BaseConverter
+    from nbgrader.preprocessors import CheckCellMetadata
+
+    class OnePassAutograde(Autograde):
+        def _init_preprocessors(self) -> None:
+            self.exporter._preprocessors = []
+            sanitize = [step for step in self.sanitize_preprocessors if step is not CheckCellMetadata]
+            for step in [*sanitize, *self.autograde_preprocessors]:
+                self.exporter.register_preprocessor(step)
+
+        def start(self) -> None:
+            """BaseConverter.start without its chdir into the course, which would move the main thread's
+            relative paths: nbgrader's own paths are absolute (CourseDirectory.format_path)."""
+            self.init_notebooks()
+            self.writer = FilesWriter(parent=self, config=self.config)
+            self.exporter = self.exporter_class(parent=self, config=self.config)
+            self.convert_notebooks()
+
+        def convert_single_notebook(self, notebook_filename: str) -> None:
+            self._init_preprocessors()  # reads submitted/, writes autograded/: the `_sanitizing` pass's folders
+            BaseConverter.convert_single_notebook(self, notebook_filename)
+
+    return OnePassAutograde
 
 
 class _Errors(logging.Handler):
