@@ -287,7 +287,8 @@ def _grade_in_parallel(todo: dict[str, HandIn], out: Path, workers: int, session
             for student, answer in graders.grade({student: handin.path for student, handin in todo.items()}):
                 if isinstance(answer, GradingResults):
                     answer = replace(answer, provenance=settings.stamp(todo[student]),
-                                     canvas_user_id=todo[student].canvas_user_id)  # for `mgkit export canvas`
+                                     canvas_user_id=todo[student].canvas_user_id,  # for `mgkit export canvas`
+                                     late_mark=todo[student].late_mark)  # for `merge`, which sees no hand-in
                     results.grades[student] = _write_student(out / student, student, answer)
                     if recorder and answer.graded:
                         recorder.add(student, todo[student].path, answer.to_gradescope())
@@ -393,6 +394,9 @@ def _merge(found: dict[str, Path], ungraded: dict[str, str], out: Path, late: La
             results.grades[student] = read(out / student / RESULTS)
         except (OSError, ValueError) as error:
             results.errors[student] = f"its results could not be read ({error})"
+        else:
+            if results.grades[student].late_mark is not None:
+                results.late_marks[student] = results.grades[student].late_mark
         try:
             results.submitted[student] = read_time(out / student / TIMESTAMP)
         except FileNotFoundError:
