@@ -237,6 +237,11 @@ def _grade_all(args: argparse.Namespace) -> int:
     for student, why in results.errors.items():
         print(f"could not grade {student}: {why}", file=sys.stderr)
     print(f"wrote {args.out / GRADEBOOK}")
+    if results.course:
+        print(f"recorded {len(results.recorded)} students' points in the nbgrader gradebook of {results.course}:"
+              " `nbgrader export` and formgrader show them")
+    for student, why in results.not_recorded.items():
+        print(f"not recorded in the nbgrader gradebook: {student}: {why}", file=sys.stderr)
     return 0
 
 

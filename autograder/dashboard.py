@@ -93,9 +93,10 @@ def task_view(index: int, graded: list[Row]) -> TaskView:
     students, advice = defaultdict(list), defaultdict(list)
     for row in graded:
         result = row.grade.tasks[index]
-        for diagnosis in result.diagnoses if not result.passed else ():
+        for number, diagnosis in enumerate(result.diagnoses if not result.passed else ()):
             students[diagnosis].append(row.student)
-            advice[diagnosis].append(advice_in(result.feedback))
+            advice[diagnosis].append(result.advice[number] if number < len(result.advice) else
+                                     advice_in(result.feedback))  # results written before the advice was kept
     mistakes = [Mistake(diagnosis, most_common(advice[diagnosis]), tuple(names))
                 for diagnosis, names in students.items()]
     mistakes.sort(key=lambda mistake: (-len(mistake.students), mistake.diagnosis))
@@ -104,7 +105,8 @@ def task_view(index: int, graded: list[Row]) -> TaskView:
 
 
 def advice_in(feedback: str) -> str:
-    """The advice a task's feedback ends with, or "" when no classic mistake fitted."""
+    """The advice a task's feedback ends with, or "" when no classic mistake fitted: only for results
+    files written before they kept the advice (extra_data.advice)."""
     return feedback.rpartition(ADVICE)[2].strip() if ADVICE in feedback else ""
 
 

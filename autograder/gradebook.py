@@ -73,6 +73,9 @@ class ClassResults:
     submitted: dict[str, datetime] = field(default_factory=dict)  # student -> when they submitted
     late_marks: dict[str, bool] = field(default_factory=dict)  # student -> the collector's word on lateness
     time_flags: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    course: Path | None = None  # the nbgrader course whose gradebook.db holds the grades too
+    recorded: list[str] = field(default_factory=list)  # students whose points are in that gradebook
+    not_recorded: dict[str, str] = field(default_factory=dict)  # student -> why not
 
 
 class RunStopped(Exception):
@@ -128,6 +131,7 @@ def grade_all(submissions: Path, out: Path, workers: int | None = None, force: b
                    if in_shard(handin.student, shard)]
         if say:
             say(describe(handins))
+        recorder = _nbgrader_recorder(submissions, handins)  # an nbgrader course: its gradebook gets the grades
         settings = _settings(out, seed, late, force, checks_fingerprint(checks))
         _check_ours(out, [handin.student for handin in handins], force)
         write_atomically(out / MANIFEST, settings.to_json())
@@ -136,9 +140,14 @@ def grade_all(submissions: Path, out: Path, workers: int | None = None, force: b
         hide = tuple(path.resolve() for path in (submissions, out, Path(scratch)))  # every student's work
         session = Session(settings.seed, checks, limits, hide)
         try:
-            _grade_in_parallel(todo, out, workers or os.cpu_count() or 1, session, settings, results, progress)
+            _grade_in_parallel(todo, out, workers or os.cpu_count() or 1, session, settings, results, progress,
+                               recorder)
+            if recorder:
+                recorder.ready()  # no one to grade: the gradebook is checked all the same
         except KeyboardInterrupt:
             results.errors.update({student: STOPPED for student in todo if student not in results.grades})
+        if recorder:
+            _finish_recording(recorder, handins, results, bool(stop))
         _record_times(out, handins, results)
         _write_class_views(out, [handin.student for handin in handins], results, settings.late)
         if stop:
@@ -264,18 +273,25 @@ def _forget(folder: Path) -> None:
 
 
 def _grade_in_parallel(todo: dict[str, HandIn], out: Path, workers: int, session: Session, settings: RunSettings,
-                       results: ClassResults, progress: Callable[[int], object] | None) -> None:
-    """Grade `todo`, writing each student's results as their grade arrives (here: graders never write)."""
+                       results: ClassResults, progress: Callable[[int], object] | None, recorder=None) -> None:
+    """Grade `todo`, writing each student's results as their grade arrives (here: graders never write), and
+    handing each finished grade to `recorder` (an nbgrader course's), which checks its gradebook while the
+    graders start."""
     if not todo:
         return
     with Graders(min(workers, len(todo)), session) as graders:
+        if recorder:
+            recorder.ready()  # a gradebook that cannot take the grades stops the run before any grading
         bar = progress(len(todo)) if progress else None  # after the graders start: no thread before they do
         try:
             for student, answer in graders.grade({student: handin.path for student, handin in todo.items()}):
                 if isinstance(answer, GradingResults):
                     answer = replace(answer, provenance=settings.stamp(todo[student]),
-                                     canvas_user_id=todo[student].canvas_user_id)  # for `mgkit export canvas`
+                                     canvas_user_id=todo[student].canvas_user_id,  # for `mgkit export canvas`
+                                     late_mark=todo[student].late_mark)  # for `merge`, which sees no hand-in
                     results.grades[student] = _write_student(out / student, student, answer)
+                    if recorder and answer.graded:
+                        recorder.add(student, todo[student].path, answer.to_gradescope())
                 else:
                     results.errors[student] = answer
                 if bar:
@@ -302,6 +318,33 @@ def _record_times(out: Path, handins: list[HandIn], results: ClassResults) -> No
         if handin.submitted and handin.student in results.grades:
             write_atomically(out / handin.student / TIMESTAMP, handin.submitted.isoformat() + "\n")
             results.submitted[handin.student] = handin.submitted
+
+
+def _nbgrader_recorder(submissions: Path, handins: list[HandIn]):
+    """For an nbgrader course with a gradebook, its Recorder (platforms/nbgrader_course.py), else None."""
+    from .platforms import nbgrader_course
+
+    course = nbgrader_course.find_course(submissions)
+    if course is None:
+        return None
+    return nbgrader_course.Recorder(course, {handin.path.parent.name for handin in handins
+                                             if handin.path and handin.path.suffix == ".ipynb"})
+
+
+def _finish_recording(recorder, handins: list[HandIn], results: ClassResults, stopped: bool) -> None:
+    """The grades kept from earlier runs are recorded too (a rerun records every grade, as autograde --force)."""
+    by_student = {handin.student: handin for handin in handins}
+    for student in results.resumed:
+        recorder.add(student, by_student[student].path, results.grades[student].to_gradescope())
+    results.course = recorder.course.root
+    results.not_recorded = {student: "no finished grade (see gradebook.csv): its gradebook.db rows are as they were"
+                            for student in by_student if not _recordable(results.grades.get(student))}
+    results.not_recorded.update(recorder.finish(stopped))
+    results.recorded = [student for student in by_student if student not in results.not_recorded]
+
+
+def _recordable(grade_: GradingResults | None) -> bool:
+    return grade_ is not None and grade_.graded
 
 
 # ---- results graded elsewhere, and the class's files -------------------------------------
@@ -351,6 +394,9 @@ def _merge(found: dict[str, Path], ungraded: dict[str, str], out: Path, late: La
             results.grades[student] = read(out / student / RESULTS)
         except (OSError, ValueError) as error:
             results.errors[student] = f"its results could not be read ({error})"
+        else:
+            if results.grades[student].late_mark is not None:
+                results.late_marks[student] = results.grades[student].late_mark
         try:
             results.submitted[student] = read_time(out / student / TIMESTAMP)
         except FileNotFoundError:

@@ -126,8 +126,13 @@ def _handin(entry: Path, scratch: Path) -> HandIn:
 
 
 def _nbgrader_handin(entry: Path) -> HandIn:
-    """submitted/<student>/<assignment>/: nbgrader's timestamp.txt (it writes it on submit) says when."""
-    path, problem = locate(entry) if entry.is_dir() else (None, "unreadable: not a folder of nbgrader's")
+    """submitted/<student>/<assignment>/: nbgrader's timestamp.txt (it writes it on submit) says when.
+
+    The notebook is the hand-in there, as nbgrader grades it, even beside a micrograd/ the course
+    handed out with it."""
+    notebooks = [path for path in sorted(entry.glob("*/*.ipynb")) if _has_module_cells(path)] if entry.is_dir() else []
+    path, problem = (notebooks[0], None) if len(notebooks) == 1 else \
+        locate(entry) if entry.is_dir() else (None, "unreadable: not a folder of nbgrader's")
     assignment = path if path is None or path.is_dir() else path.parent
     stamp = assignment / TIMESTAMP if assignment else None
     submitted, flags = _collector_time(stamp) if stamp and stamp.is_file() else (_modified(path or entry), ())

@@ -34,6 +34,7 @@ class GradingResults:
     # which class run, checks and hand-in content made this grade: grade-all regrades a stale one
     provenance: tuple[tuple[str, str], ...] = ()
     canvas_user_id: str | None = None  # the hand-in's Canvas user id, for `mgkit export canvas`
+    late_mark: bool | None = None  # the collector's own word on lateness (Canvas's "late"), so a merge keeps it
 
     def __post_init__(self) -> None:
         if tuple(task.task_id for task in self.tasks) != TASK_IDS:
@@ -90,8 +91,11 @@ class GradingResults:
             "extra_data": {"kit": KIT, "seed": self.seed, "graded": self.graded, "notes": list(self.notes),
                            "isolation": list(self.isolation), "flags": list(self.flags),
                            "diagnoses": {task.task_id: list(task.diagnoses) for task in self.tasks if task.diagnoses},
+                           # beside `diagnoses`, whose readers expect ids: the advice of each, for the dashboard
+                           "advice": {task.task_id: list(task.advice) for task in self.tasks if task.advice},
                            **({"provenance": dict(self.provenance)} if self.provenance else {}),
-                           **({"canvas_user_id": self.canvas_user_id} if self.canvas_user_id else {})},
+                           **({"canvas_user_id": self.canvas_user_id} if self.canvas_user_id else {}),
+                           **({"late_mark": self.late_mark} if self.late_mark is not None else {})},
         }
 
     @classmethod
@@ -101,20 +105,27 @@ class GradingResults:
             extra = data["extra_data"]
             if extra.get("kit") != KIT:
                 raise ValueError("not written by mgkit")
-            diagnoses = extra.get("diagnoses", {})
+            diagnoses, advice = extra.get("diagnoses", {}), extra.get("advice", {})
             tasks = tuple(TaskResult(test["tags"][0], float(test["score"]), float(test["max_score"]), test["output"],
-                                     diagnoses=tuple(diagnoses.get(test["tags"][0], ())))
+                                     diagnoses=tuple(diagnoses.get(test["tags"][0], ())),
+                                     advice=tuple(advice.get(test["tags"][0], ())))
                           for test in data["tests"])
             return cls(tasks, int(extra["seed"]), float(data.get("execution_time", 0.0)),
                        tuple(extra.get("notes", ())), bool(extra["graded"]), tuple(extra.get("isolation", ())),
                        tuple(extra.get("flags", ())), tuple(sorted(extra.get("provenance", {}).items())),
-                       extra.get("canvas_user_id"))
+                       extra.get("canvas_user_id"), _late_mark(extra.get("late_mark")))
         except (KeyError, IndexError, TypeError, AttributeError) as error:
             raise ValueError(f"not an mgkit results.json ({type(error).__name__}: {error})") from error
 
     def write(self, path: Path) -> None:
         """Write results.json once, atomically: readers see no file or the whole file, never a part."""
         write_atomically(path, json.dumps(self.to_gradescope(), indent=2, ensure_ascii=False) + "\n")
+
+
+def _late_mark(value: object) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise TypeError(f"late_mark is {value!r}, not true, false or absent")
+    return value
 
 
 def read(path: Path) -> GradingResults:

@@ -11,12 +11,17 @@
 (e) `nbgrader autograde` on the same notebooks, in a throwaway nbgrader course: one alone, then
     a batch (--nbgrader N of them; 10 by default, it takes seconds each);
 (f) the student's `pytest` on a copy of the release holding the reference's files: every task's
-    checks on the public seed (the preview), the median of several runs.
+    checks on the public seed (the preview), the median of several runs;
+(g) an nbgrader course of --course N notebooks (20 by default; the kit's nbgrader_config.py, the
+    released notebook solved by a third of the class, with two bugs by a third, untouched by the
+    rest), graded twice from the same state: by `nbgrader autograde`, and by `mgkit grade-all
+    COURSE`, which also records every grade cell's points in the course's gradebook.db; both
+    exports must agree. Side by side, with the ratio.
 
 Every submission is the reference solution, which the targets are about: every check runs to
 its end (a starter fails fast). Wall-clock times: the machine may be shared, so its load is
 printed first. Targets on 2 cores: (a) at most 1 s, (c) at least 7 submissions per second,
-(f) at most 1 s.
+(f) at most 1 s, (g) grade-all at least 10x faster than autograde.
 """
 
 from __future__ import annotations
@@ -49,7 +54,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7, help="runs of (a) and (b) to take the median of")
     parser.add_argument("--class-size", type=int, default=200, help="submissions in (c) and (d)")
     parser.add_argument("--nbgrader", type=int, default=10, help="notebooks nbgrader grades in one batch in (e)")
+    parser.add_argument("--course", type=int, default=20, help="notebooks of the nbgrader course in (g); 0 skips it")
+    parser.add_argument("--only-course", action="store_true", help="measure (g) alone")
     args = parser.parse_args()
+    if args.only_course:
+        with tempfile.TemporaryDirectory(prefix="mgkit-bench-") as temporary:
+            _print(_course_side_by_side(Path(temporary), args.course))
+        return
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the start")
     with tempfile.TemporaryDirectory(prefix="mgkit-bench-") as temporary:
         root = Path(temporary)
@@ -66,10 +77,61 @@ def main() -> None:
         if notebook:
             rows += _nbgrader(root, notebook, args.nbgrader)
         rows.append(("(f) the student's pytest, every task", *_student_pytest(root, args.runs)))
+        if args.course:
+            rows += _course_side_by_side(root, args.course)
+    _print(rows)
+
+
+def _print(rows: list[tuple[str, float, int]]) -> None:
     width = max(len(row[0]) for row in rows)
     print(f"\n{'measurement':<{width}}  {'seconds':>9}  {'per second':>10}")
     for label, seconds, count in rows:
         print(f"{label:<{width}}  {seconds:>9.2f}  {count / seconds:>10.2f}")
+
+
+def _course_side_by_side(root: Path, size: int) -> list[tuple[str, float, int]]:
+    """(g): one course handed in, copied twice; autograde grades one copy, grade-all the other."""
+    import csv
+    import json
+
+    sys.path.insert(0, str(KIT_ROOT / "tests"))
+    from test_nbgrader_course import BUGS, edited, hand_in, nbgrader, solved  # the course of the kit's own test
+
+    course = root / "course" / "course"
+    shutil.copyfile(KIT_ROOT / "nbgrader_config.py", _mkdir(course) / "nbgrader_config.py")
+    source = course / "assignments" / ASSIGNMENT
+    shutil.copytree(KIT_ROOT / "assignments" / ASSIGNMENT, source, ignore=shutil.ignore_patterns("__pycache__"))
+    nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
+    released = json.loads((course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text())
+    correct = solved(released, json.loads((source / f"{ASSIGNMENT}.ipynb").read_text()))
+    for student in range(size):
+        hand_in(course, f"s{student:03}", [correct, edited(correct, BUGS.values()), released][student % 3])
+    copies = {name: root / name / "course" for name in ("nbgrader", "mgkit")}
+    for copy in copies.values():
+        shutil.copytree(course, copy)
+    quiet = {"stderr": subprocess.DEVNULL, "env": {**os.environ, "MGKIT_SEED": "4242"}}
+    seconds = {"nbgrader": _timed(["nbgrader", "autograde", ASSIGNMENT], cwd=copies["nbgrader"], **quiet),
+               "mgkit": _timed([*MGKIT, "grade-all", str(copies["mgkit"]), "--out", str(root / "graded"),
+                                "--seed", "4242"], **quiet)}
+    exports = {}
+    for name, copy in copies.items():
+        subprocess.run(["nbgrader", "export"], cwd=copy, check=True, capture_output=True)
+        exports[name] = sorted(csv.DictReader((copy / "grades.csv").open()), key=lambda row: row["student_id"])
+    same = "the same" if exports["nbgrader"] == exports["mgkit"] else "DIFFERENT"
+    for theirs, ours in zip(*exports.values()):
+        if theirs != ours:
+            print(f"(g) differs: {theirs} (nbgrader) and {ours} (mgkit)")
+    ratio = seconds["nbgrader"] / seconds["mgkit"]
+    print(f"(g) {size} notebooks: nbgrader autograde {seconds['nbgrader']:.1f} s, mgkit grade-all"
+          f" {seconds['mgkit']:.1f} s, {ratio:.1f}x faster (target 10x: {'met' if ratio >= 10 else 'NOT met'});"
+          f" the two exports are {same}")
+    return [(f"(g) nbgrader autograde, course of {size}", seconds["nbgrader"], size),
+            (f"(g) mgkit grade-all on the course, {size}, recorded", seconds["mgkit"], size)]
+
+
+def _mkdir(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    return folder
 
 
 def _reference_folder(folder: Path) -> Path:

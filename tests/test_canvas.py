@@ -124,3 +124,23 @@ def test_anything_but_a_usable_canvas_export_is_refused_in_one_line(tmp_path, gr
 def test_a_roster_in_another_encoding_is_refused(tmp_path, graded, capsys):
     assert export(tmp_path, graded, ROSTER, encoding="latin-1") == 1
     assert "is not UTF-8: export it from Canvas again" in capsys.readouterr().err
+
+
+def test_a_canvas_late_mark_survives_a_merge(tmp_path):
+    """Canvas says dee was late (her files' times say nothing: the deadline is far ahead): a merge of the
+    graded folder, which sees no hand-in, still counts her late, as the run did."""
+    from datetime import UTC, datetime
+
+    from autograder.gradebook import LatePolicy, merge, read_gradebook
+
+    course = tmp_path / "class"
+    course.mkdir()
+    (course / "dee_late_1007_77002_engine.py").write_text(engine_answering("pass"))
+    (course / "eve_1008_77003_engine.py").write_text(engine_answering("pass"))
+    late = LatePolicy(datetime(2999, 1, 1, tzinfo=UTC), percent_per_day=10)
+    grade_all(course, tmp_path / "graded", workers=1, seed=3, checks="fake_checks", limits=LIMITS, late=late)
+    merged = merge(tmp_path / "graded", tmp_path / "merged", late)
+    assert merged.late_marks == {"dee": True, "eve": False}
+    for folder in ("graded", "merged"):
+        rows = {row["student"]: row["days_late"] for row in read_gradebook(tmp_path / folder / GRADEBOOK)}
+        assert rows == {"dee": "1", "eve": "0"}, folder

@@ -30,8 +30,8 @@ EMPTY = "fay"
 
 def grade_of(mistakes: tuple[tuple[str, str, str], ...], flags: tuple[str, ...] = ()) -> GradingResults:
     failed = {task_id: (diagnosis, advice) for task_id, diagnosis, advice in mistakes}
-    tasks = tuple(TaskResult(task.id, 0.0, float(task.points), f"it failed. Likely mistake: {failed[task.id][1]}",
-                             diagnoses=(failed[task.id][0],)) if task.id in failed
+    tasks = tuple(TaskResult(task.id, 0.0, float(task.points), "it failed.",  # the advice is kept apart, not parsed
+                             diagnoses=(failed[task.id][0],), advice=(failed[task.id][1],)) if task.id in failed
                   else TaskResult(task.id, float(task.points), float(task.points), "passed") for task in TASKS)
     return GradingResults(tasks, seed=1, flags=flags)
 
@@ -90,6 +90,7 @@ def test_merge_writes_the_page_and_feedback_pages_escaped(graded_class):
     html = (graded_class / INDEX).read_text()
     assert "cy &lt;b&gt;" in html and "cy <b>" not in html  # a student's name is text, never markup
     assert 'href="cy%20%3Cb%3E/feedback.html"' in html and 'href="fay/' not in html
+    assert OVERWRITES[2] in html  # the advice, read back from each results.json (extra_data.advice)
     assert "http" not in html.replace("http://www.w3.org/2000/svg", "")  # nothing fetched from a network
     feedback = (graded_class / "cy <b>" / "feedback.html").read_text()
     assert "<table>" in feedback and "<h1>micrograd: cy &lt;b&gt;, 80 / 100</h1>" in feedback

@@ -73,11 +73,18 @@ def hand_in(course: Path, student: str, notebook: dict) -> Path:
     return folder
 
 
+DUE = "2025-03-01 23:59:00 UTC"
+HANDED_IN = {"correct": "2025-03-01 20:00:00.000000 UTC", "wrong": "2025-03-02 10:00:00.000000 UTC"}  # wrong: late
+LATE_POLICY = "c.LateSubmissionPlugin.penalty_method = 'zero'\n"  # nbgrader's own: a late notebook scores 0
+
+
 @pytest.fixture(scope="module")
-def course(tmp_path_factory) -> Path:
-    """A course with the kit's nbgrader config, graded, with feedback and an export."""
+def handed_in(tmp_path_factory) -> Path:
+    """A course with the kit's nbgrader config, a due date and the three hand-ins (two timed), not graded yet."""
     course = tmp_path_factory.mktemp("course")
     shutil.copyfile(KIT_ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
+    with (course / "nbgrader_config.py").open("a") as config:
+        config.write(LATE_POLICY)
     source = course / "assignments" / ASSIGNMENT
     shutil.copytree(KIT_ROOT / "assignments" / ASSIGNMENT, source, ignore=shutil.ignore_patterns("__pycache__"))
     (source / "micrograd").mkdir()  # a course that also hands out the package's starter
@@ -95,7 +102,20 @@ def course(tmp_path_factory) -> Path:
     (wrong / "mgkit_checks" / "__init__.py").write_text("")
     (wrong / "mgkit_checks" / "notebook.py").write_text(EVERYTHING_PASSES)
     hand_in(course, "untouched", released)
+    for student, moment in HANDED_IN.items():
+        (course / "submitted" / student / ASSIGNMENT / "timestamp.txt").write_text(moment + "\n")
+    from nbgrader.api import Gradebook
 
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        gradebook.update_or_create_assignment(ASSIGNMENT, duedate=DUE)
+    return course
+
+
+@pytest.fixture(scope="module")
+def course(handed_in, tmp_path_factory) -> Path:
+    """The course graded by `nbgrader autograde`, with feedback and an export."""
+    course = tmp_path_factory.mktemp("autograded") / "course"
+    shutil.copytree(handed_in, course)
     nbgrader(course, "autograde", ASSIGNMENT)
     nbgrader(course, "generate_feedback", ASSIGNMENT)
     nbgrader(course, "export")
@@ -128,7 +148,7 @@ def test_autograde_gives_each_task_the_points_of_mgkit_grade(course, tmp_path, s
 
 def test_the_export_is_the_gradebook(course, tmp_path):
     rows = {row["student_id"]: row for row in csv.DictReader((course / "grades.csv").open())}
-    assert {student: float(row["score"]) for student, row in rows.items()} == \
+    assert {student: float(row["raw_score"]) for student, row in rows.items()} == \
         {student: mgkit_grade(course, student, tmp_path)["score"] for student in ("correct", "untouched", "wrong")}
     assert {float(row["max_score"]) for row in rows.values()} == {TOTAL_POINTS}
 
@@ -169,3 +189,90 @@ def test_a_warning_on_stderr_does_not_zero_a_correct_answer(course):
                for output in cell.get("outputs", [])]
     assert "stderr" in streams  # the student's backward() did write to stderr, in the cells that ran it
     assert set(autograde_points(course, "correct").values()) == {BY_ID[t].points for t in TASK_IDS}
+
+
+# ---- the same course graded by `mgkit grade-all COURSE` -------------------------------------
+
+@pytest.fixture(scope="module")
+def kit_course(handed_in, tmp_path_factory) -> Path:
+    """The course graded by `mgkit grade-all` on the course folder, then exported by nbgrader."""
+    course = tmp_path_factory.mktemp("kit") / "course"
+    shutil.copytree(handed_in, course)
+    assert main(["grade-all", str(course), "--out", str(course.parent / "graded"), "--seed", SEED]) == 0
+    nbgrader(course, "export")
+    return course
+
+
+def gradebook_rows(course: Path) -> dict[str, dict]:
+    """What formgrader shows of each student: the submission's time, the notebook's score and late
+    penalty, every grade cell's Grade and every answer's Comment."""
+    from nbgrader.api import Gradebook
+
+    rows = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        for submission in gradebook.assignment_submissions(ASSIGNMENT):
+            [notebook] = submission.notebooks
+            rows[submission.student.id] = {
+                "timestamp": submission.timestamp, "score": notebook.score, "late": notebook.late_submission_penalty,
+                "grades": {g.name: (g.auto_score, g.manual_score, g.needs_manual_grade, g.max_score)
+                           for g in notebook.grades},
+                "comments": {c.name: (c.auto_comment, c.manual_comment) for c in notebook.comments}}
+    return rows
+
+
+def export(course: Path) -> dict[str, dict[str, str]]:
+    return {row["student_id"]: row for row in csv.DictReader((course / "grades.csv").open())}
+
+
+def test_grade_all_on_the_course_exports_what_autograde_exports(course, kit_course):
+    assert export(kit_course) == export(course)  # every column: times, raw scores, late penalties, scores
+    assert export(kit_course)["wrong"]["late_submission_penalty"] != "0.0"  # nbgrader's late policy did apply
+    assert gradebook_rows(kit_course) == gradebook_rows(course)
+
+
+def test_each_grade_cell_holds_its_tasks_points_from_grade_all(kit_course):
+    for student, row in gradebook_rows(kit_course).items():
+        results = json.loads((kit_course.parent / "graded" / student / "results.json").read_text())
+        assert {task: grade[0] for task, grade in row["grades"].items()} == \
+            {test["tags"][0]: test["score"] for test in results["tests"]}
+
+
+def test_feedback_comes_from_the_kits_autograded_notebooks(kit_course):
+    nbgrader(kit_course, "generate_feedback", ASSIGNMENT)
+    wrong = feedback_text(kit_course, "wrong")
+    assert "grad_accumulation: 0/12 points" in wrong and "mul_backward: passed the hidden checks, 8/8 points" in wrong
+    assert (kit_course / "autograded" / "correct" / ASSIGNMENT / "micrograd" / "engine.py").read_text() == \
+        "# my own engine\n"  # exclude_overwriting kept the student's file, as autograde does
+
+
+def test_a_rerun_keeps_what_a_grader_wrote(kit_course, tmp_path):
+    from nbgrader.api import Gradebook
+
+    course = tmp_path / "course"
+    shutil.copytree(kit_course, course)
+    shutil.copytree(kit_course.parent / "graded", tmp_path / "graded")
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        gradebook.find_grade("zero_grad", ASSIGNMENT, ASSIGNMENT, "wrong").manual_score = 5.0
+        gradebook.find_comment("nn_Module", ASSIGNMENT, ASSIGNMENT, "wrong").manual_comment = "see me"
+        gradebook.db.commit()
+    before = gradebook_rows(course)
+    assert main(["grade-all", str(course), "--out", str(tmp_path / "graded")]) == 0  # every grade kept, recorded again
+    after = gradebook_rows(course)
+    assert after["wrong"]["grades"]["zero_grad"] == (0.0, 5.0, True, 10.0)  # the grader's 5 stands, marked for review
+    assert after["wrong"]["comments"]["nn_Module"] == (None, "see me")
+    assert {student: row for student, row in after.items() if student != "wrong"} == \
+        {student: row for student, row in before.items() if student != "wrong"}
+
+
+def test_a_gradebook_without_the_assignment_says_what_to_run(tmp_path, capsys):
+    from nbgrader.api import Gradebook
+
+    course = tmp_path / "course"
+    hand_in_folder = course / "submitted" / "ada" / ASSIGNMENT
+    hand_in_folder.mkdir(parents=True)
+    shutil.copyfile(KIT_ROOT / "release" / ASSIGNMENT / NOTEBOOK, hand_in_folder / NOTEBOOK)
+    Gradebook(f"sqlite:///{course / 'gradebook.db'}").close()  # a gradebook, empty
+    assert main(["grade-all", str(course), "--out", str(tmp_path / "graded")]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and f"run `nbgrader generate_assignment {ASSIGNMENT}` in {course}" in error
+    assert not (tmp_path / "graded" / "ada").exists()  # nothing was graded

@@ -66,7 +66,8 @@ def task_result(result: Verdict, points: float) -> TaskResult:
     """A verdict as the results file keeps it: full points only for a pass (never for 'undecided')."""
     return TaskResult(result.task_id, points if result.passed else 0.0, points, result.feedback,
                       [(check.label, check.state == "passed") for check in result.checks],
-                      (result.diagnosis.id,) if result.diagnosis else ())
+                      (result.diagnosis.id,) if result.diagnosis else (),
+                      (result.diagnosis.advice,) if result.diagnosis else ())
 
 
 __all__ = ["IMPORTS", "JUDGING_ORDER", "Failure", "Observation", "Outcome", "TaskResult", "judge_task", "observe",

@@ -39,6 +39,7 @@ class TaskResult:
     feedback: str  # for the student: what was tried, what came back, what was expected, the likely mistake
     checks: list[tuple[str, bool]] = field(default_factory=list)  # (what was checked, passed) for reports
     diagnoses: tuple[str, ...] = ()  # the likely mistake's id ("mul_backward/swapped_operands"), when it failed
+    advice: tuple[str, ...] = ()  # what the feedback advised for each diagnosis ("" when no classic mistake fits)
 
     @property
     def passed(self) -> bool:

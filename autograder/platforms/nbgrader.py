@@ -78,12 +78,17 @@ def hidden_verdicts(notebook: NotebookNode, resources: dict) -> tuple[NotebookNo
         path = Path(folder) / "notebook.ipynb"
         path.write_text(json.dumps(notebook))
         results = grade_in_a_fresh_process(path, os.environ.get(SEED_VARIABLE))
+    return write_verdicts(notebook, results), resources
+
+
+def write_verdicts(notebook: NotebookNode, results: dict[str, Any]) -> NotebookNode:
+    """Each check cell's outputs from `results` (a results.json), which nbgrader's SaveAutoGrades then scores."""
     for cell in notebook.cells:
         grading = cell.metadata.get("nbgrader", {})
         task_id = grading.get("grade_id")
         if cell.cell_type == "code" and grading.get("grade") and task_id in TASK_IDS:
             cell.outputs = [_output(*verdict(task_id, results))]
-    return notebook, resources
+    return notebook
 
 
 def _output(passed: bool, text: str) -> NotebookNode:
