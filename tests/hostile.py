@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from autograder.markers import BEGIN, END
 from autograder.notebooks import build_notebook
 from autograder.reference import KIT_ROOT, MODULES, REFERENCE_PACKAGE_DIR
-from autograder.rubric import TASK_IDS
+from autograder.rubric import OP_TASKS, TASK_IDS
 from autograder.submission import starter
 
-ENGINE_TASKS = frozenset(TASK_IDS[:8])  # the tasks that import the student's engine.py
+ENGINE_TASKS = frozenset(TASK_IDS) - {"zero_grad", "training_loop"}  # the tasks that import the student's engine.py
+OP_IDS = tuple(task.id for task in OP_TASKS)  # the course's op closures
+SPARE_OP = "exp_backward" if "exp_backward" in OP_IDS else OP_IDS[-1]  # any closure will do: the course's last
 EVERY_TASK = frozenset(TASK_IDS)
 NO_TASK = frozenset()
 
@@ -388,8 +390,8 @@ CASES = (
          submission(engine("hog = []\nwhile True:\n    hog.append(bytearray(2**26))")), ENGINE_TASKS),
     Case("fork bomb", "liveness", submission(engine(tanh_backward=FORK_BOMB)),
          frozenset({"tanh_backward"}), needs="processes", flags=("starts processes",)),
-    Case("C stack overflow (segfault)", "liveness", submission(engine(exp_backward=SEGFAULT)),
-         frozenset({"exp_backward"})),
+    Case("C stack overflow (segfault)", "liveness", submission(engine(**{SPARE_OP: SEGFAULT})),
+         frozenset({SPARE_OP})),
     Case("gigabytes to stdout", "liveness", submission(engine(pow_backward=FLOOD_STDOUT)),
          frozenset({"pow_backward"})),
     Case("gigabytes to stderr at import", "liveness", submission(engine(FLOOD_STDERR_RAW)), ENGINE_TASKS),
@@ -409,7 +411,7 @@ CASES = (
          submission(engine(tanh_backward="import pytest\npytest.exit('all tests passed', returncode=0)")),
          frozenset({"tanh_backward"})),
     Case("an exception whose __str__, __repr__ and __del__ raise", "escape",
-         submission(engine(exp_backward=BAD_EXCEPTION)), frozenset({"exp_backward"})),
+         submission(engine(**{SPARE_OP: BAD_EXCEPTION})), frozenset({SPARE_OP})),
     Case("objects whose __del__ raises, beside correct code", "escape",
          submission(engine(NOISY_DEL, relu_backward="Noisy()")), NO_TASK),
     Case("kills its parent, then everyone it can", "escape",
@@ -428,8 +430,7 @@ CASES = (
          ENGINE_TASKS, flags=("patches other modules",)),
     Case("gradients equal to anything (a rigged float subclass)", "tampering",
          submission(re.sub(r"(self|other)\.grad \+= (.*)", r"\1.grad = Liar(\1.grad + \2)", engine(LIAR))),
-         frozenset({"add_backward", "mul_backward", "pow_backward", "tanh_backward", "exp_backward", "relu_backward",
-                    "grad_accumulation"})),
+         frozenset({*OP_IDS, "grad_accumulation"})),
     Case("a float that claims to be a numpy scalar", "tampering",
          submission(engine(NUMPY_IMPOSTOR).replace("self.grad += out.grad\n            other.grad += out.grad",
                              "self.grad = Scalar(self.grad + out.grad)\n"
@@ -465,8 +466,7 @@ CASES = (
          submission(re.sub(r"(self|other)\.grad \+= .*", r"\1.grad = math.inf", engine())
                     .replace("self.grad = 1.0", "self.grad = math.inf")), ENGINE_TASKS),
     Case("behaves differently when it detects grading", "gaming",
-         submission(engine(DETECT_GRADING, **{task: SABOTAGE_WHEN_GRADED for task in (
-             "add_backward", "mul_backward", "pow_backward", "tanh_backward", "exp_backward", "relu_backward")})),
+         submission(engine(DETECT_GRADING, **{task: SABOTAGE_WHEN_GRADED for task in OP_IDS})),
          ENGINE_TASKS - {"topo_sort"}),
     Case("changes the global random seeds", "gaming", submission(engine(RESEED), nn=at_import(reference("nn"), RESEED),
                                                                    train=at_import(reference("train"), RESEED)),
@@ -501,9 +501,9 @@ CASES = (
                     .replace("self.grad += out.grad\n", "self.grad += __import__('numpy').float64(out.grad)\n")),
          NO_TASK),
     Case("NaN and inf as gradients", "broken",
-         submission(engine(exp_backward="self.grad += float('nan')", relu_backward="self.grad += float('inf')"),
+         submission(engine(**{SPARE_OP: "self.grad += float('nan')"}, relu_backward="self.grad += float('inf')"),
                     nn=reference("nn").replace("p.grad = 0.0", "p.grad = float('nan')")),
-         frozenset({"exp_backward", "relu_backward", "zero_grad"})),
+         frozenset({SPARE_OP, "relu_backward", "zero_grad"})),
 
     # ---- notebooks ----
     Case("notebook: test cells deleted, a locked cell edited, points changed", "notebook",

@@ -11,9 +11,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.markers import find_regions
 from autograder.reference import REFERENCE_PACKAGE_DIR
-
-OPS = ("add", "mul", "pow", "tanh", "exp", "relu")
+from autograder.rubric import OP_TASKS, TASK_IDS
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,21 @@ POW = "self.grad += other * self.data ** (other - 1) * out.grad"
 TANH = "self.grad += (1 - t**2) * out.grad"
 EXP = "self.grad += out.data * out.grad"
 RELU = "self.grad += (out.data > 0) * out.grad"
-CLOSURES = {"add": ADD, "mul": MUL, "pow": POW, "tanh": TANH, "exp": EXP, "relu": RELU}
+KIT_OPS = ("add_backward", "mul_backward", "pow_backward", "tanh_backward", "exp_backward", "relu_backward")
+
+
+def _closures() -> dict[str, str]:
+    """Each op task of the course -> its closure as the reference writes it (first line unindented)."""
+    regions = find_regions(REFERENCE_PACKAGE_DIR / "engine.py")
+    lines = (REFERENCE_PACKAGE_DIR / "engine.py").read_text().splitlines()
+    closures = {}
+    for region in regions:
+        if region.task_id in {task.id for task in OP_TASKS}:
+            closures[region.task_id] = "\n".join(lines[region.begin : region.end - 1]).lstrip()
+    return closures
+
+
+CLOSURES = _closures()
 
 LOOP_BODY = """        scores = [model(x) for x in xs]
         loss = loss_fn(scores, ys) + l2_penalty(model.parameters(), alpha)
@@ -47,10 +61,13 @@ LOOP_BODY = """        scores = [model(x) for x in xs]
 
 OVERWRITES = "grad_accumulation/overwrites"
 
-MUTANTS = (
-    # every closure that writes = instead of +=
-    *(edit(f"{op} overwrites", "engine", CLOSURES[op], CLOSURES[op].replace("+=", "="), "grad_accumulation",
-           OVERWRITES) for op in OPS),
+_MUTANTS = (
+    # every closure of the course that writes = instead of +=
+    *(edit(f"{task.removesuffix('_backward')} overwrites", "engine", closure, closure.replace("+=", "="),
+           "grad_accumulation", OVERWRITES) for task, closure in CLOSURES.items()),
+    # a course's own ops (the kit's have classic mistakes of their own, below)
+    *(edit(f"{task.removesuffix('_backward')} sign flipped", "engine", closure, closure.replace("+=", "-="), task,
+           f"{task}/sign_flipped") for task, closure in CLOSURES.items() if task not in KIT_OPS),
     edit("add without out.grad", "engine", ADD, "self.grad += 1.0\n            other.grad += 1.0", "add_backward",
          "add_backward/out_grad_missing"),
     edit("add forgets other", "engine", ADD, "self.grad += out.grad", "add_backward", "add_backward/one_input_missing"),
@@ -112,10 +129,22 @@ MUTANTS = (
           ("engine", "    def exp(self) -> Value:", "    def _no_exp(self) -> Value:")),
          ("tanh_backward", "exp_backward"), ("tanh_backward/missing_op", "exp_backward/missing_op")),
     # empty closures earn nothing: not their ops, and not grad_accumulation either
-    Edit("every closure empty", tuple(("engine", CLOSURES[op], "pass") for op in OPS),
-         (*(f"{op}_backward" for op in OPS), "grad_accumulation"),
-         (*(f"{op}_backward/nothing_added" for op in OPS), "grad_accumulation/nothing_to_judge")),
+    Edit("every closure empty", tuple(("engine", closure, "pass") for closure in CLOSURES.values()),
+         (*CLOSURES, "grad_accumulation"),
+         (*(f"{task}/nothing_added" for task in CLOSURES), "grad_accumulation/nothing_to_judge")),
 )
+
+
+
+def _applies(change: Edit) -> bool:
+    """Whether an edit is one of this course's: its tasks are the course's and its text is in the reference."""
+    tasks = {*change.fails, *(diagnosis.partition("/")[0] for diagnosis in change.diagnoses)}
+    return tasks <= set(TASK_IDS) and all(
+        (REFERENCE_PACKAGE_DIR / f"{module}.py").read_text().count(old) == 1 for module, old, _ in change.changes)
+
+
+MUTANTS = tuple(mutant for mutant in _MUTANTS if _applies(mutant))
+DROPPED = tuple(mutant.name for mutant in _MUTANTS if not _applies(mutant))  # none, on the kit's own course
 
 RECURSIVE_TOPO = """        topo = []
         visited = set()
@@ -153,6 +182,7 @@ VARIANTS = (
          "        for p in model.parameters():\n            p.grad = 0.0\n"),
     edit("the update written as += -lr * grad", "train", "p.data -= lr * p.grad", "p.data += -lr * p.grad"),
 )
+VARIANTS = tuple(variant for variant in VARIANTS if _applies(variant))
 
 
 def apply(change: Edit, folder: Path) -> Path:
