@@ -13,7 +13,7 @@ from mutants import MUTANTS, VARIANTS, apply
 
 from autograder.checks import Failure, Observation, judge_task
 from autograder.reference import load
-from autograder.rubric import TASK_IDS
+from autograder.rubric import OP_TASKS, TASK_IDS
 from mgkit_checks import core, expect
 from mgkit_checks.numeric import evaluate
 from mgkit_checks.preview import Preview
@@ -54,9 +54,10 @@ def test_every_task_gets_a_verdict_even_when_nothing_ran():
 
 def test_a_stub_from_nbgrader_says_what_to_write_from_the_rubric():
     """nbgrader's stubs raise NotImplementedError() with no message: the hint comes from the task."""
-    verdict = judge_task("exp_backward", 1, Failure("error", "NotImplementedError: "), {})
-    assert verdict.feedback.startswith("Not written yet")
-    assert "e**x" in verdict.feedback, verdict.feedback
+    for task in OP_TASKS:
+        verdict = judge_task(task.id, 1, Failure("error", "NotImplementedError: "), {})
+        assert verdict.feedback.startswith("Not written yet")
+        assert task.hint in verdict.feedback, verdict.feedback
 
 
 def load_as(name: str, folder) -> object:
