@@ -15,10 +15,10 @@ import pytest
 from autograder import release
 from autograder.cli import main
 from autograder.markers import find_regions
-from autograder.reference import KIT_ROOT, REFERENCE_PACKAGE_DIR
+from autograder.reference import COURSE_ROOT, REFERENCE_PACKAGE_DIR
 from autograder.rubric import BY_ID, TASK_IDS, TASKS, TOTAL_POINTS
 
-RELEASE_DIR = KIT_ROOT / release.RELEASE
+RELEASE_DIR = COURSE_ROOT / release.RELEASE
 COURSE_FILES = ["assignments", "course.toml", "nbgrader_config.py", "release", "solutions"]
 LEFTOVER_PARTS = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
 
@@ -56,7 +56,7 @@ def test_the_release_holds_no_marker_and_no_line_of_a_solution() -> None:
     assert any(p.suffix == ".ipynb" for p in files) and any(p.name == "engine.py" for p in files)
     for path in files:
         for number, line in enumerate(readable_lines(path), start=1):
-            where = f"{path.relative_to(KIT_ROOT)}:{number}"
+            where = f"{path.relative_to(COURSE_ROOT)}:{number}"
             assert "BEGIN SOLUTION" not in line and "END SOLUTION" not in line, where
             assert "BEGIN HIDDEN TESTS" not in line, where
             assert line.strip() not in solution, f"{where} holds {solution.get(line.strip())}: {line.strip()!r}"
@@ -71,12 +71,12 @@ def copy_of_the_kit(to: Path, with_generated: bool = True) -> Path:
     """The inputs of a release (and, if asked, its committed outputs) in a folder of their own."""
     shutil.copytree(REFERENCE_PACKAGE_DIR, to / release.REFERENCE, ignore=shutil.ignore_patterns("__pycache__"))
     (to / release.STORY).parent.mkdir()
-    shutil.copyfile(KIT_ROOT / release.STORY, to / release.STORY)
-    shutil.copyfile(KIT_ROOT / release.NBGRADER_CONFIG, to / release.NBGRADER_CONFIG)
-    shutil.copyfile(KIT_ROOT / "course.toml", to / "course.toml")
+    shutil.copyfile(COURSE_ROOT / release.STORY, to / release.STORY)
+    shutil.copyfile(COURSE_ROOT / release.NBGRADER_CONFIG, to / release.NBGRADER_CONFIG)
+    shutil.copyfile(COURSE_ROOT / "course.toml", to / "course.toml")
     if with_generated:
         for name in release.GENERATED:
-            shutil.copytree(KIT_ROOT / name, to / name, ignore=shutil.ignore_patterns(*LEFTOVER_PARTS))
+            shutil.copytree(COURSE_ROOT / name, to / name, ignore=shutil.ignore_patterns(*LEFTOVER_PARTS))
     return to
 
 
@@ -105,9 +105,9 @@ BAD_MARKERS = {
     "nested": ("            self.grad += other.data * out.grad\n",
                "            ### BEGIN SOLUTION mul_backward\n            self.grad += other.data * out.grad\n",
                "### BEGIN SOLUTION mul_backward", "regions cannot nest"),
-    "unknown task id": ("BEGIN SOLUTION exp_backward", "BEGIN SOLUTION exp_backwards",
-                        "### BEGIN SOLUTION exp_backwards grad_accumulation",
-                        "unknown task id 'exp_backwards'"),
+    "unknown task id": ("BEGIN SOLUTION relu_backward", "BEGIN SOLUTION relu_backwards",
+                        "### BEGIN SOLUTION relu_backwards grad_accumulation",
+                        "unknown task id 'relu_backwards'"),
     "a task with no region": ("BEGIN SOLUTION relu_backward grad_accumulation", "BEGIN SOLUTION add_backward", None,
                               "no solution region for relu_backward"),
 }

@@ -1,7 +1,7 @@
 """The course: one file, course.toml, says what is graded, how much each task is worth, and how.
 
-Which file: `MGKIT_COURSE` (a course.toml, or the folder that holds one) when it is set; else
-the copy shipped beside these checks (a student's release); else the kit's own, at its root.
+Which file: the copy shipped beside these checks, in a student's release; else `MGKIT_COURSE`
+(a course.toml, or the folder that holds one) when it is set; else the kit's own, at its root.
 
     name = "micrograd_lab"          the assignment's name (nbgrader, the LMS)
 
@@ -128,12 +128,14 @@ class Course:
 
 
 def course_file() -> Path:
-    chosen = os.environ.get("MGKIT_COURSE")
-    if chosen:
-        path = Path(chosen).expanduser().resolve()
-        return path / FILE_NAME if path.is_dir() else path
+    """A release's own course first: its stubs and forward engine are that course's, whatever the
+    shell says. Then MGKIT_COURSE, then the kit's."""
     shipped = HERE / FILE_NAME
-    return shipped if shipped.is_file() else HERE.parent / FILE_NAME
+    chosen = os.environ.get("MGKIT_COURSE")
+    if shipped.is_file() or not chosen:
+        return shipped if shipped.is_file() else HERE.parent / FILE_NAME
+    path = Path(chosen).expanduser().resolve()
+    return path / FILE_NAME if path.is_dir() else path
 
 
 def load(path: Path) -> Course:
