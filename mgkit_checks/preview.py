@@ -41,6 +41,8 @@ class Preview:
         self.verdicts: dict[str, Verdict] = {}
 
     def verdict(self, task_id: str) -> Verdict:
+        if task_id not in JUDGING_ORDER:
+            raise KeyError(f"{task_id} is not a task of this course ({', '.join(JUDGING_ORDER)}): see course.toml")
         for earlier in JUDGING_ORDER[: JUDGING_ORDER.index(task_id) + 1]:
             if earlier not in self.verdicts:
                 self.verdicts[earlier] = self._judge(earlier)

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from autograder import release
-from autograder.reference import KIT_ROOT, MODULES, REFERENCE_PACKAGE_DIR
+from autograder.reference import COURSE_ROOT, MODULES, REFERENCE_PACKAGE_DIR
 from autograder.rubric import TASK_IDS, TASKS, TOTAL_POINTS
 
-README = KIT_ROOT / release.RELEASE / "README.md"
+README = COURSE_ROOT / release.RELEASE / "README.md"
 SETUP_SECTION, CHECK_SECTION = "## Set up, once", "## Check your work"
 # What the suite's own run sets and a student's shell would not have.
 NOT_A_STUDENTS = ("PYTHON", "PYTEST", "VIRTUAL_ENV", "PIP_REQUIRE_VIRTUALENV", "GITHUB_STEP_SUMMARY")

@@ -17,14 +17,14 @@ import pytest
 from autograder import release
 from autograder.markers import find_regions
 from autograder.notebooks import StoryError, build_notebook, module_sources
-from autograder.reference import KIT_ROOT, MODULES, REFERENCE_PACKAGE_DIR
+from autograder.reference import COURSE_ROOT, MODULES, REFERENCE_PACKAGE_DIR
 from autograder.rubric import TASK_IDS, TASKS
 from mgkit_checks.core import FAILED
 from mgkit_checks.preview import Preview
 
-STORY = KIT_ROOT / release.STORY
-SOURCE_NOTEBOOK = KIT_ROOT / release.SOURCE / f"{release.ASSIGNMENT}.ipynb"
-RELEASED_NOTEBOOK = KIT_ROOT / release.RELEASE / release.ASSIGNMENT / f"{release.ASSIGNMENT}.ipynb"
+STORY = COURSE_ROOT / release.STORY
+SOURCE_NOTEBOOK = COURSE_ROOT / release.SOURCE / f"{release.ASSIGNMENT}.ipynb"
+RELEASED_NOTEBOOK = COURSE_ROOT / release.RELEASE / release.ASSIGNMENT / f"{release.ASSIGNMENT}.ipynb"
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,8 @@ def notebook() -> nbformat.NotebookNode:
 
 def test_every_task_has_one_autograded_check_worth_its_points(notebook) -> None:
     graded = [cell.metadata["nbgrader"] for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("grade")]
-    assert [(m["grade_id"], m["points"]) for m in graded] == [(task.id, task.points) for task in TASKS]
+    assert dict((m["grade_id"], m["points"]) for m in graded) == {task.id: task.points for task in TASKS}
+    assert len(graded) == len(TASKS)
     assert all(m["locked"] and not m["solution"] and m["schema_version"] == 3 for m in graded)
 
 
@@ -126,13 +127,13 @@ def nbgrader(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_an_instructors_plain_nbgrader_command_reproduces_the_released_notebook(tmp_path: Path) -> None:
-    shutil.copyfile(KIT_ROOT / release.NBGRADER_CONFIG, tmp_path / release.NBGRADER_CONFIG)
-    shutil.copytree(KIT_ROOT / release.SOURCE, tmp_path / release.SOURCE,
+    shutil.copyfile(COURSE_ROOT / release.NBGRADER_CONFIG, tmp_path / release.NBGRADER_CONFIG)
+    shutil.copytree(COURSE_ROOT / release.SOURCE, tmp_path / release.SOURCE,
                     ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
     done = nbgrader("generate_assignment", release.ASSIGNMENT, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     made = tmp_path / release.RELEASE / release.ASSIGNMENT
-    committed = KIT_ROOT / release.RELEASE / release.ASSIGNMENT
+    committed = COURSE_ROOT / release.RELEASE / release.ASSIGNMENT
     names = sorted(p.relative_to(made).as_posix() for p in made.rglob("*") if p.is_file())
     assert names == sorted(p.relative_to(committed).as_posix() for p in committed.rglob("*")
                            if p.is_file() and "__pycache__" not in p.parts)
