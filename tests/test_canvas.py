@@ -75,7 +75,8 @@ def test_the_grades_land_in_the_rosters_own_column_matched_by_id_login_and_name(
     assert export(tmp_path, graded, ROSTER) == 0
     header, special, students = read_as_canvas(tmp_path / "canvas.csv")
     assert header == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "micrograd (123456)"]
-    assert special == [["", "", "", "", "", "Manual Posting"], ["    Points Possible", "", "", "", "", f"{TOTAL_POINTS:.2f}"]]
+    assert special == [["", "", "", "", "", "Manual Posting"],
+                       ["    Points Possible", "", "", "", "", f"{TOTAL_POINTS:.2f}"]]
     assert {canvas_id: row[-1] for canvas_id, row in students.items()} == {
         "1001": ADA, "1002": FULL, "1003": FULL, "1004": "", "1005": "", "1006": ""}  # no hand-in: blank, not 0
     assert students["1002"][:5] == ["Brontë, Zoë", "1002", "S-2", "zbronte", "Section A"]  # copied as it was
