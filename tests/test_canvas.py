@@ -12,18 +12,22 @@ from fake_checks import engine_answering, write_submission
 from autograder.cli import main
 from autograder.gradebook import GRADEBOOK, RESULTS, grade_all
 from autograder.platforms.canvas import HIDDEN_ROW, POINTS_POSSIBLE
+from autograder.rubric import BY_ID, TOTAL_POINTS
 from autograder.sandbox import Limits
 
 LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024)
-WRONG_ZERO_GRAD = engine_answering("if task_id == 'zero_grad':\n    return -1")  # 90 points
+WRONG_ZERO_GRAD = engine_answering("if task_id == 'zero_grad':\n    return -1")
+ADA = f"{TOTAL_POINTS - BY_ID['zero_grad'].points:g}"  # all but zero_grad's points
+FULL = f"{TOTAL_POINTS:g}"
 # As Canvas exports a gradebook (canvas-lms lib/gradebook_exporter.rb): the identity columns, the
 # assignments as "title (id)", the read-only totals; a "Manual Posting" row, then Points Possible;
-# the Test Student last. Zoë's name is UTF-8, with no byte-order mark (Canvas's default).
-ROSTER = """\
+# the Test Student last. Zoë's name is UTF-8, with no byte-order mark (Canvas's default). The
+# assignment is worth the course's total, as Canvas prints it.
+ROSTER = f"""\
 Student,ID,SIS User ID,SIS Login ID,Section,Quiz 1 (111),micrograd (123456),Current Score,Unposted Current Score,\
 Final Score,Unposted Final Score
 ,,,,,,Manual Posting,,,,
-    Points Possible,,,,,10.00,100.00,(read only),(read only),(read only),(read only)
+    Points Possible,,,,,10.00,{TOTAL_POINTS:.2f},(read only),(read only),(read only),(read only)
 "Lovelace, Ada",1001,S-1,ada,Section A,9.00,,90.00,90.00,90.00,90.00
 "Brontë, Zoë",1002,S-2,zbronte,Section A,10.00,,100.00,100.00,100.00,100.00
 "Hopper, Grace",1003,S-3,ghopper,Section B,8.00,,80.00,80.00,80.00,80.00
@@ -71,9 +75,10 @@ def test_the_grades_land_in_the_rosters_own_column_matched_by_id_login_and_name(
     assert export(tmp_path, graded, ROSTER) == 0
     header, special, students = read_as_canvas(tmp_path / "canvas.csv")
     assert header == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "micrograd (123456)"]
-    assert special == [["", "", "", "", "", "Manual Posting"], ["    Points Possible", "", "", "", "", "100.00"]]
+    assert special == [["", "", "", "", "", "Manual Posting"],
+                       ["    Points Possible", "", "", "", "", f"{TOTAL_POINTS:.2f}"]]
     assert {canvas_id: row[-1] for canvas_id, row in students.items()} == {
-        "1001": "90", "1002": "100", "1003": "100", "1004": "", "1005": "", "1006": ""}  # no hand-in: blank, not 0
+        "1001": ADA, "1002": FULL, "1003": FULL, "1004": "", "1005": "", "1006": ""}  # no hand-in: blank, not 0
     assert students["1002"][:5] == ["Brontë, Zoë", "1002", "S-2", "zbronte", "Section A"]  # copied as it was
     assert not (tmp_path / "canvas.csv").read_bytes().startswith(b"\xef\xbb\xbf")  # as the roster: no mark
     captured = capsys.readouterr()
@@ -101,8 +106,8 @@ def test_a_new_assignment_a_semicolon_roster_with_a_mark_and_a_namesake(tmp_path
     assert (tmp_path / "canvas.csv").read_bytes().startswith(b"\xef\xbb\xbf")
     header, special, students = read_as_canvas(tmp_path / "canvas.csv", ";")
     assert header[0] == "\ufeffStudent" and header[-1] == "micrograd lab"  # Canvas creates the new assignment
-    assert special == [["    Points Possible", "", "", "", "", "100"]]
-    assert students["1003"][-1] == "" == students["1005"][-1] and students["1001"][-1] == "90"
+    assert special == [["    Points Possible", "", "", "", "", FULL]]
+    assert students["1003"][-1] == "" == students["1005"][-1] and students["1001"][-1] == ADA
     assert "2 roster students have this name" in (tmp_path / "canvas-unmatched.csv").read_text()
 
 
@@ -113,7 +118,8 @@ def _semicolons(line: str) -> str:
 @pytest.mark.parametrize(("roster", "says"), [
     ("student,total,add_backward\nada,90,8\n", "is not a Canvas gradebook export"),
     (ROSTER.replace("    Points Possible", "Points"), "it has no Points Possible row"),
-    (ROSTER.replace(",100.00,(read", ",10.00,(read"), "is worth 10.00 points and the kit grades out of 100"),
+    (ROSTER.replace(f",{TOTAL_POINTS:.2f},(read", ",10.00,(read"),
+     f"is worth 10.00 points and the kit grades out of {TOTAL_POINTS}"),
 ], ids=["the kit's own gradebook", "no points row", "other points"])
 def test_anything_but_a_usable_canvas_export_is_refused_in_one_line(tmp_path, graded, capsys, roster, says):
     assert export(tmp_path, graded, roster) == 1

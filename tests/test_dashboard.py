@@ -15,7 +15,7 @@ from autograder.dashboard import INDEX, build_page
 from autograder.gradebook import GRADEBOOK, ClassResults, class_rows, gradebook_csv, merge
 from autograder.reference import KIT_ROOT
 from autograder.results import GradingResults, render_feedback
-from autograder.rubric import TASKS
+from autograder.rubric import BY_ID, TASKS, TOTAL_POINTS
 
 OVERWRITES = ("grad_accumulation", "grad_accumulation/overwrites", "use += in every closure.")
 SWAPPED = ("mul_backward", "mul_backward/swapped_operands", "each input's gradient is the other input's data.")
@@ -26,6 +26,9 @@ MISTAKES = {"ada": (), "ben": (OVERWRITES, SWAPPED), "cy <b>": (OVERWRITES, SWAP
             "eve": (OVERWRITES,)}
 FLAGGED = {"cy <b>"}
 EMPTY = "fay"
+# each graded student's total: every point but those of the tasks they failed
+TOTALS = {student: TOTAL_POINTS - sum(BY_ID[task_id].points for task_id, _, _ in mistakes)
+          for student, mistakes in MISTAKES.items()}
 
 
 def grade_of(mistakes: tuple[tuple[str, str, str], ...], flags: tuple[str, ...] = ()) -> GradingResults:
@@ -81,9 +84,13 @@ def test_mistakes_shared_by_two_students_travel_together_and_flags_name_theirs()
 
 
 def test_the_glance_has_the_mean_median_and_histogram_of_the_graded():
-    page = known_page()  # totals: ada 100, ben 80, cy 80, dee 86, eve 88; fay empty
-    assert (page.mean, page.median) == (pytest.approx(86.8), 86)
-    assert page.histogram == (0, 0, 0, 0, 0, 0, 0, 0, 4, 1)  # a full score is in the last bar
+    page = known_page()  # the totals of the five graded (on the kit's course 100, 80, 80, 86, 88); fay empty
+    totals = sorted(TOTALS.values())
+    assert (page.mean, page.median) == (pytest.approx(sum(totals) / 5), totals[2])
+    bars = [0] * 10  # a bar per tenth of the total; a full score is in the last bar
+    for total in totals:
+        bars[min(10 * total // TOTAL_POINTS, 9)] += 1
+    assert page.histogram == tuple(bars) and bars[9] == 1  # ada's full score alone in the last
 
 
 def test_merge_writes_the_page_and_feedback_pages_escaped(graded_class):
@@ -93,7 +100,8 @@ def test_merge_writes_the_page_and_feedback_pages_escaped(graded_class):
     assert OVERWRITES[2] in html  # the advice, read back from each results.json (extra_data.advice)
     assert "http" not in html.replace("http://www.w3.org/2000/svg", "")  # nothing fetched from a network
     feedback = (graded_class / "cy <b>" / "feedback.html").read_text()
-    assert "<table>" in feedback and "<h1>micrograd: cy &lt;b&gt;, 80 / 100</h1>" in feedback
+    heading = f"<h1>micrograd: cy &lt;b&gt;, {TOTALS['cy <b>']} / {TOTAL_POINTS}</h1>"  # 80 / 100 on the kit's
+    assert "<table>" in feedback and heading in feedback
 
 
 def test_the_page_is_the_same_however_often_it_is_written(graded_class, tmp_path):
@@ -119,7 +127,8 @@ def test_a_browser_shows_the_known_class_and_runs_the_sort_script(graded_class, 
     assert 'data-sortable="ready"' in dom.stdout  # the inline script ran to its end
     row = dom.stdout.split('id="task-grad_accumulation"')[1].split("</tr>")[0]
     assert "40% (2/5)" in row and "grad_accumulation/overwrites" in row and "ben, cy &lt;b&gt;, eve" in row
-    assert re.search(r'id="mean">86\.8<', dom.stdout) and re.search(r'id="graded">5<', dom.stdout)
+    mean = f"{sum(TOTALS.values()) / len(TOTALS):.1f}"  # as the page prints it (86.8 on the kit's course)
+    assert re.search(f'id="mean">{re.escape(mean)}<', dom.stdout) and re.search(r'id="graded">5<', dom.stdout)
     shot = tmp_path / "dashboard.png"
     done = chromium(graded_class / INDEX, tmp_path / "profile", f"--screenshot={shot}", "--window-size=1280,1600")
     assert done.returncode == 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", done.stderr

@@ -13,10 +13,12 @@ from autograder.gradebook import FEEDBACK, GRADEBOOK, RESULTS, SUMMARY, grade_al
 from autograder.gradebook import read_gradebook as gradebook_rows
 from autograder.grading import checks_fingerprint
 from autograder.results import GradingResults
-from autograder.rubric import TASK_IDS
+from autograder.rubric import BY_ID, TASK_IDS, TOTAL_POINTS
 from autograder.sandbox import Limits
 
 LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024)
+FULL = f"{TOTAL_POINTS:g}"
+HUNG_ZERO_GRAD = f"{TOTAL_POINTS - BY_ID['zero_grad'].points:g}"  # chloé's total: all but zero_grad's points
 
 
 def make_class(folder):
@@ -51,8 +53,9 @@ def test_a_class_is_graded_into_a_gradebook(tmp_path):
     assert {name: row["state"] for name, row in book.items()} == {
         "alice": "graded", "bob": "graded", "chloé smith": "graded", "dan": "empty"}
     assert book["chloé smith"]["flags"] == "" and book["alice"]["status"] == "graded"
-    assert [book[name]["total"] for name in ("alice", "bob", "chloé smith", "dan")] == ["100", "100", "90", ""]
-    assert book["chloé smith"]["zero_grad"] == "0" and book["chloé smith"]["topo_sort"] == "14"
+    assert [book[name]["total"] for name in ("alice", "bob", "chloé smith", "dan")] == [FULL, FULL, HUNG_ZERO_GRAD, ""]
+    chloe = book["chloé smith"]
+    assert chloe["zero_grad"] == "0" and chloe["topo_sort"] == str(BY_ID["topo_sort"].points)
     assert book["dan"]["status"] == "empty" and not (out / "dan").exists()  # never a 0 that looks graded
     for student in ("alice", "bob", "chloé smith"):
         data = json.loads((out / student / RESULTS).read_text())
@@ -73,7 +76,7 @@ def test_a_second_run_resumes_this_run_and_regrades_what_changed(tmp_path):
     assert again.resumed == ["chloé smith"] and sorted(again.grades) == ["alice", "bob", "chloé smith"]
     assert again.regraded == ["alice"]  # bob's earlier results were no grade at all
     assert (out / "chloé smith" / RESULTS).read_text() == kept  # not written again
-    assert read_gradebook(out)["bob"]["total"] == "100"
+    assert read_gradebook(out)["bob"]["total"] == FULL
     assert run(submissions, out, force=True).resumed == []  # a new run: none of the last one's results count
 
 

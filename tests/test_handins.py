@@ -15,11 +15,18 @@ from nbformat.v4 import new_code_cell, new_notebook
 from autograder.gradebook import GRADEBOOK, SUMMARY, LatePolicy, grade_all
 from autograder.gradebook import read_gradebook as gradebook_rows
 from autograder.handins import find_handins
+from autograder.rubric import BY_ID, TOTAL_POINTS
 from autograder.sandbox import Limits
 
 LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024)
 DEADLINE = datetime(2025, 3, 1, 23, 59, tzinfo=UTC)
-WRONG_ENGINE = engine_answering("if task_id == 'zero_grad':\n    return -1")  # 90 points: its own work
+WRONG_ENGINE = engine_answering("if task_id == 'zero_grad':\n    return -1")  # its own work: a score of its own
+FULL, WRONG = TOTAL_POINTS, TOTAL_POINTS - BY_ID["zero_grad"].points  # 100 and 90 on the kit's course
+
+
+def late_total(score: float, days: int, percent_per_day: float) -> str:
+    """The gradebook's total of a score `days` late: the policy's share taken (72 for 90 two days late at 10%)."""
+    return f"{round(score * (100 - percent_per_day * days) / 100, 2):g}"
 
 
 def notebook(engine: str = CORRECT_ENGINE) -> str:
@@ -62,8 +69,8 @@ def test_every_layout_is_graded_as_the_students_own_work(tmp_path):
     os.utime(course / "canvasone_123_456_engine.py", (1, 1))
     results = run(course, tmp_path / "out", say=(said := []).append)
     scores = {student: grade_.score for student, grade_ in results.grades.items()}
-    assert scores == {"folder": 100, "loose": 90, "github": 90, "deeper": 90, "nb": 90, "zipper": 90,
-                      "canvasone": 90, "canvastwo": 100} and not results.problems and not results.errors
+    assert scores == {"folder": FULL, "loose": WRONG, "github": WRONG, "deeper": WRONG, "nb": WRONG, "zipper": WRONG,
+                      "canvasone": WRONG, "canvastwo": FULL} and not results.problems and not results.errors
     assert said == ["8 students: 4 folders, 1 notebook, 1 zip, 2 from Canvas"]
     assert not (tmp_path / "escaped.py").exists() and not (tmp_path / "out" / "escaped.py").exists()
     assert "nn.py is missing" in " ".join(results.grades["zipper"].notes)  # the link was not followed
@@ -82,9 +89,10 @@ def test_nbgrader_submitted_tree_with_its_timestamps(tmp_path):
         (folder / "timestamp.txt").write_text(moment + "\n")
     for where in (course, course / "submitted"):  # the course folder, or its submitted/
         results = run(where, tmp_path / f"out-{where.name}", late=LatePolicy(DEADLINE, 10))
-        assert {student: grade_.score for student, grade_ in results.grades.items()} == {"ada": 100, "ben": 90}
+        assert {student: grade_.score for student, grade_ in results.grades.items()} == {"ada": FULL, "ben": WRONG}
         book = read_gradebook(tmp_path / f"out-{where.name}")
-        assert (book["ada"]["days_late"], book["ben"]["days_late"], book["ben"]["total"]) == ("0", "2", "72")
+        assert (book["ada"]["days_late"], book["ben"]["days_late"]) == ("0", "2")
+        assert book["ben"]["total"] == late_total(WRONG, 2, 10)
 
 
 def test_what_cannot_be_graded_is_a_row_that_says_so(tmp_path):
@@ -139,7 +147,7 @@ def test_the_time_comes_from_the_collector_never_from_the_student(tmp_path):
     run(course, tmp_path / "out", late=LatePolicy(DEADLINE, 10))
     book = read_gradebook(tmp_path / "out")
     assert [book[s]["days_late"] for s in ("forger", "honest", "collected")] == ["4", "4", "1"]
-    assert book["forger"]["total"] == book["honest"]["total"] == "60"
+    assert book["forger"]["total"] == book["honest"]["total"] == late_total(FULL, 4, 10)  # 60 on the kit's
     assert "its own timestamp.txt says 2025-03-01T12:00:00+00:00 (ignored" in book["forger"]["flags"]
     assert book["honest"]["flags"] == ""
 

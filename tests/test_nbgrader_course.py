@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from autograder.cli import main
-from autograder.reference import KIT_ROOT, REFERENCE_PACKAGE_DIR
-from autograder.release import ASSIGNMENT
+from autograder.reference import COURSE_ROOT, KIT_ROOT, REFERENCE_PACKAGE_DIR
+from autograder.release import ASSIGNMENT, NBGRADER_CONFIG, RELEASE, SOURCE
 from autograder.rubric import BY_ID, TASK_IDS, TOTAL_POINTS
 from autograder.submission import starter
 
@@ -37,6 +37,15 @@ NOISE = ("def backward(self) -> None:\n",  # the correct student's backward() ta
          "def backward(self) -> None:\n        print('backward: hello', file=__import__('sys').stderr)\n")
 EVERYTHING_PASSES = "def check(task_id, namespace):\n    return None\n"
 IN_THE_KERNEL = "import mgkit_checks.notebook\nmgkit_checks.notebook.check = lambda task_id, namespace: None\n"
+
+
+def lost(task_id: str) -> str:
+    """How the feedback gives a task the wrong student failed: none of its points (0/12 for grad_accumulation)."""
+    return f"{task_id}: 0/{BY_ID[task_id].points} points"
+
+
+MUL = BY_ID["mul_backward"].points  # the closure the wrong student edited still passes its own task
+PASSED_MUL = f"mul_backward: passed the hidden checks, {MUL}/{MUL} points"
 
 
 def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
@@ -82,11 +91,11 @@ LATE_POLICY = "c.LateSubmissionPlugin.penalty_method = 'zero'\n"  # nbgrader's o
 def handed_in(tmp_path_factory) -> Path:
     """A course with the kit's nbgrader config, a due date and the three hand-ins (two timed), not graded yet."""
     course = tmp_path_factory.mktemp("course")
-    shutil.copyfile(KIT_ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
+    shutil.copyfile(COURSE_ROOT / NBGRADER_CONFIG, course / "nbgrader_config.py")  # the course's own
     with (course / "nbgrader_config.py").open("a") as config:
         config.write(LATE_POLICY)
     source = course / "assignments" / ASSIGNMENT
-    shutil.copytree(KIT_ROOT / "assignments" / ASSIGNMENT, source, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(COURSE_ROOT / SOURCE, source, ignore=shutil.ignore_patterns("__pycache__"))
     (source / "micrograd").mkdir()  # a course that also hands out the package's starter
     (source / "micrograd" / "engine.py").write_text(starter("engine"))
     nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
@@ -178,9 +187,9 @@ def test_feedback_teaches_and_never_shows_a_hidden_check(course):
         assert not [line for line in secret if line in text], student
         assert "HIDDEN TESTS" not in text
     wrong = feedback_text(course, "wrong")
-    assert "grad_accumulation: 0/12 points" in wrong and "zero_grad: 0/10 points" in wrong
+    assert all(lost(task_id) in wrong for task_id in BUGS)
     assert SEED not in wrong  # the seed is the instructor's
-    assert "mul_backward: passed the hidden checks, 8/8 points" in wrong
+    assert PASSED_MUL in wrong
 
 
 def test_a_warning_on_stderr_does_not_zero_a_correct_answer(course):
@@ -240,7 +249,7 @@ def test_each_grade_cell_holds_its_tasks_points_from_grade_all(kit_course):
 def test_feedback_comes_from_the_kits_autograded_notebooks(kit_course):
     nbgrader(kit_course, "generate_feedback", ASSIGNMENT)
     wrong = feedback_text(kit_course, "wrong")
-    assert "grad_accumulation: 0/12 points" in wrong and "mul_backward: passed the hidden checks, 8/8 points" in wrong
+    assert lost("grad_accumulation") in wrong and PASSED_MUL in wrong
     assert (kit_course / "autograded" / "correct" / ASSIGNMENT / "micrograd" / "engine.py").read_text() == \
         "# my own engine\n"  # exclude_overwriting kept the student's file, as autograde does
 
@@ -258,7 +267,8 @@ def test_a_rerun_keeps_what_a_grader_wrote(kit_course, tmp_path):
     before = gradebook_rows(course)
     assert main(["grade-all", str(course), "--out", str(tmp_path / "graded")]) == 0  # every grade kept, recorded again
     after = gradebook_rows(course)
-    assert after["wrong"]["grades"]["zero_grad"] == (0.0, 5.0, True, 10.0)  # the grader's 5 stands, marked for review
+    # the grader's 5 stands, marked for review
+    assert after["wrong"]["grades"]["zero_grad"] == (0.0, 5.0, True, float(BY_ID["zero_grad"].points))
     assert after["wrong"]["comments"]["nn_Module"] == (None, "see me")
     assert {student: row for student, row in after.items() if student != "wrong"} == \
         {student: row for student, row in before.items() if student != "wrong"}
@@ -270,7 +280,7 @@ def test_a_gradebook_without_the_assignment_says_what_to_run(tmp_path, capsys):
     course = tmp_path / "course"
     hand_in_folder = course / "submitted" / "ada" / ASSIGNMENT
     hand_in_folder.mkdir(parents=True)
-    shutil.copyfile(KIT_ROOT / "release" / ASSIGNMENT / NOTEBOOK, hand_in_folder / NOTEBOOK)
+    shutil.copyfile(COURSE_ROOT / RELEASE / ASSIGNMENT / NOTEBOOK, hand_in_folder / NOTEBOOK)
     Gradebook(f"sqlite:///{course / 'gradebook.db'}").close()  # a gradebook, empty
     assert main(["grade-all", str(course), "--out", str(tmp_path / "graded")]) == 1
     error = capsys.readouterr().err.strip()

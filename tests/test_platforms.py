@@ -16,7 +16,7 @@ import nbformat
 import pytest
 import yaml
 from fake_checks import CORRECT_ENGINE, write_submission
-from mutants import MUTANTS, apply
+from mutants import CLOSURES, MUTANTS, apply
 from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder.cli import main
@@ -25,11 +25,15 @@ from autograder.gradebook import read_gradebook as gradebook_rows
 from autograder.grading import grade
 from autograder.markers import find_regions
 from autograder.platforms import github, gradescope
-from autograder.reference import KIT_ROOT, REFERENCE_PACKAGE_DIR
-from autograder.rubric import TASK_IDS, TASKS, TOTAL_POINTS
+from autograder.reference import COURSE_ROOT, REFERENCE_PACKAGE_DIR
+from autograder.release import RELEASE
+from autograder.rubric import ASSIGNMENT, BY_ID, TASK_IDS, TASKS, TOTAL_POINTS
 from autograder.submission import starter
 
-RELEASE_NOTEBOOK = KIT_ROOT / "release" / "micrograd_lab" / "micrograd_lab.ipynb"
+RELEASE_DIR = COURSE_ROOT / RELEASE  # what the course in use gives its students
+RELEASE_NOTEBOOK = RELEASE_DIR / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+BUG = MUTANTS[0]  # one classic bug: it fails its tasks, every other passes
+BUGGY = f"{TOTAL_POINTS - sum(BY_ID[task_id].points for task_id in BUG.fails):g}"  # 88 on the kit's course
 
 
 def solution_lines() -> set[str]:
@@ -133,7 +137,7 @@ def notebook_only(folder: Path) -> Path:
 
 SAMPLES = {
     "reference, loose files": loose_reference,
-    "a bug in one task": lambda folder: apply(MUTANTS[0], folder),
+    "a bug in one task": lambda folder: apply(BUG, folder),
     "the untouched notebook": notebook_only,
     "nothing uploaded": lambda folder: folder.mkdir() or folder,
 }
@@ -152,9 +156,10 @@ def test_run_autograder_gives_the_points_of_mgkit_grade(autograder_root, tmp_pat
 
 
 def test_hidden_feedback_and_the_total_wait_for_publication(autograder_root, tmp_path):
-    data, stdout = run_autograder(autograder_root, apply(MUTANTS[0], tmp_path / "submission"))
+    data, stdout = run_autograder(autograder_root, apply(BUG, tmp_path / "submission"))
     assert {test["visibility"] for test in data["tests"]} == {"after_published"}
-    assert data["stdout_visibility"] == "hidden" and "88/100" in stdout  # the table: for the instructor only
+    # the table: for the instructor only
+    assert data["stdout_visibility"] == "hidden" and f"{BUGGY}/{TOTAL_POINTS}" in stdout
     assert str(data["score"]) not in data["output"] and "Score" not in data["output"]
     assert data["output"].startswith(gradescope.PENDING)
     empty = run_autograder(autograder_root, notebook_only(tmp_path / "notebook"))[0]["output"]
@@ -184,7 +189,7 @@ def test_without_a_submission_folder_the_results_still_list_every_task(tmp_path)
 
 def small_class(folder: Path) -> Path:
     """Three students: the reference, one bug, nothing written."""
-    apply(MUTANTS[0], folder / "ada")
+    apply(BUG, folder / "ada")
     shutil.copytree(REFERENCE_PACKAGE_DIR, folder / "ben" / "micrograd", ignore=shutil.ignore_patterns("__pycache__"))
     (folder / "cy").mkdir(parents=True)
     return folder
@@ -200,7 +205,8 @@ def test_a_seeded_regrade_reproduces_every_score(tmp_path):
     assert main(["grade-all", str(submissions), "--out", str(tmp_path / "first"), "--seed", "11", "--force"]) == 0
     assert main(["grade-all", str(submissions), "--out", str(tmp_path / "again"), "--seed", "11"]) == 0
     first, again = ((tmp_path / run / GRADEBOOK).read_text() for run in ("first", "again"))
-    assert first == again and "ada,88," in first and f"ben,{TOTAL_POINTS}," in first and "cy,,,,,,,,,,,,empty," in first
+    nothing = "cy," + "," * (1 + len(TASK_IDS)) + "empty,"  # an empty total and task cells, never a 0
+    assert first == again and f"ada,{BUGGY}," in first and f"ben,{TOTAL_POINTS}," in first and nothing in first
     for student in ("ada", "ben"):
         assert task_points(tmp_path / "first" / student / "results.json") == \
             task_points(tmp_path / "again" / student / "results.json")
@@ -237,6 +243,12 @@ def read_gradebook(path: Path) -> dict[str, dict[str, str]]:
     return {row["student"]: row for row in gradebook_rows(path)}
 
 
+def late_cells(percent: float, score: float = TOTAL_POINTS) -> tuple[str, str]:
+    """The gradebook's late_penalty and total of a score that loses `percent` of itself (10: 10 and 90 of 100)."""
+    lost = round(score * percent / 100, 2)
+    return f"{lost:g}", f"{score - lost:g}"
+
+
 def test_the_late_policy_takes_its_share_per_day_begun_up_to_its_cap(tmp_path):
     policy = LatePolicy(DEADLINE, percent_per_day=10, cap_percent=30)
     results = grade_all(late_class(tmp_path / "submissions"), tmp_path / "out", workers=2, seed=3,
@@ -244,12 +256,15 @@ def test_the_late_policy_takes_its_share_per_day_begun_up_to_its_cap(tmp_path):
     book = read_gradebook(tmp_path / "out" / GRADEBOOK)
     assert list(book["early"])[-3:] == ["submitted", "days_late", "late_penalty"]
     assert {s: (row["days_late"], row["late_penalty"], row["total"]) for s, row in book.items()} == {
-        "early": ("0", "0", "100"), "day": ("1", "10", "90"), "nb": ("3", "30", "70"), "week": ("7", "30", "70")}
-    assert book["day"]["submitted"] == "2025-03-02T11:00:00+00:00" and book["day"]["training_loop"] == "16"
-    assert results.grades["day"].score == 100  # results.json keeps what the checks gave
+        "early": ("0", *late_cells(0)), "day": ("1", *late_cells(10)), "nb": ("3", *late_cells(30)),
+        "week": ("7", *late_cells(30))}  # 0 and 100, 10 and 90, 30 and 70 (the cap) on the kit's course
+    assert book["day"]["submitted"] == "2025-03-02T11:00:00+00:00"
+    assert book["day"]["training_loop"] == str(BY_ID["training_loop"].points)  # a task's cell: its points, untaken
+    assert results.grades["day"].score == TOTAL_POINTS  # results.json keeps what the checks gave
     feedback = (tmp_path / "out" / "week" / FEEDBACK).read_text()
     assert "7 days after the deadline" in feedback
-    assert "takes 30% of the score, 30 points, which leaves 70 / 100" in feedback
+    lost, left = late_cells(30)
+    assert f"takes 30% of the score, {lost} points, which leaves {left} / {TOTAL_POINTS}" in feedback
     assert "Late" not in (tmp_path / "out" / "early" / FEEDBACK).read_text()
     # no policy: the gradebook of before, lateness nowhere
     grade_all(tmp_path / "submissions", tmp_path / "plain", workers=2, seed=3, checks="fake_checks")
@@ -260,7 +275,8 @@ def test_late_work_is_shown_without_a_penalty_when_none_is_set(tmp_path):
     grade_all(late_class(tmp_path / "submissions"), tmp_path / "out", workers=2, seed=3, checks="fake_checks",
               late=LatePolicy(DEADLINE))
     book = read_gradebook(tmp_path / "out" / GRADEBOOK)
-    assert book["week"]["days_late"] == "7" and book["week"]["total"] == "100" and book["week"]["late_penalty"] == "0"
+    week = book["week"]
+    assert week["days_late"] == "7" and week["total"] == str(TOTAL_POINTS) and week["late_penalty"] == "0"
 
 
 def test_a_bad_time_costs_its_student_a_flag_and_bad_options_one_line(tmp_path, capsys):
@@ -268,7 +284,7 @@ def test_a_bad_time_costs_its_student_a_flag_and_bad_options_one_line(tmp_path, 
     (submissions / "day.timestamp.txt").write_text("yesterday\n")
     grade_all(submissions, tmp_path / "out", workers=2, seed=3, checks="fake_checks", late=LatePolicy(DEADLINE))
     book = read_gradebook(tmp_path / "out" / GRADEBOOK)
-    assert book["day"]["total"] == "100" and book["day"]["submitted"] == "" and book["early"]["flags"] == ""
+    assert book["day"]["total"] == str(TOTAL_POINTS) and book["day"]["submitted"] == "" and book["early"]["flags"] == ""
     assert "'yesterday' is not a time; write it as 2025-03-01T23:59:00+00:00" in book["day"]["flags"]
     grade_all(submissions, tmp_path / "plain", workers=2, seed=3, checks="fake_checks")  # no deadline: no matter
     assert "yesterday" not in (tmp_path / "plain" / GRADEBOOK).read_text()
@@ -305,13 +321,13 @@ def test_results_of_several_ci_jobs_merge_into_one_gradebook(tmp_path, capsys):
 
 # ---- GitHub Actions ---------------------------------------------------------------------------
 
-STUDENT_WORKFLOW = KIT_ROOT / "release" / github.STUDENT_WORKFLOW
+STUDENT_WORKFLOW = RELEASE_DIR / github.STUDENT_WORKFLOW
 
 
 def readme_commands() -> list[str]:
     """The release README's set-up and check commands but those of the virtual environment, which a
     CI runner does not need (a fresh machine of its own): what the kit's tests run locally."""
-    readme = (KIT_ROOT / "release" / "README.md").read_text()
+    readme = (RELEASE_DIR / "README.md").read_text()
     setup, check = re.findall(r"```bash\n(.*?)```", readme, flags=re.DOTALL)[:2]
     return [line for line in (setup + check).splitlines() if ".venv" not in line]
 
@@ -340,9 +356,9 @@ def run_command(command: str, cwd: Path, env: dict[str, str]) -> subprocess.Pope
 def test_the_student_workflows_commands_work_on_a_students_copy(tmp_path):
     """The workflow's commands, run here on the release with one bug filled in: one table, one exit code per task."""
     student = tmp_path / "student"
-    shutil.copytree(KIT_ROOT / "release", student, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copytree(RELEASE_DIR, student, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.rmtree(student / "micrograd")
-    apply(MUTANTS[0], tmp_path / "bug")
+    apply(BUG, tmp_path / "bug")
     shutil.copytree(tmp_path / "bug" / "micrograd", student / "micrograd")
     steps = yaml.safe_load(STUDENT_WORKFLOW.read_text())["jobs"]["run-autograding-tests"]["steps"]
     summary = tmp_path / "summary.md"
@@ -355,7 +371,9 @@ def test_the_student_workflows_commands_work_on_a_students_copy(tmp_path):
     table = summary.read_text()
     assert table.count("### micrograd tasks") == 1  # the per-task runs add no table of their own
     passed = {task_id for task_id in TASK_IDS if f"| `{task_id}` | passed |" in table}
-    assert "grad_accumulation" not in passed and "add_backward" in passed and codes[0] != 0
+    # the bug fails its tasks; the op whose closure it overwrites passes its own check, where nothing is reused
+    edited = next(task_id for task_id, closure in CLOSURES.items() if closure == BUG.changes[0][1])
+    assert not passed & set(BUG.fails) and edited in passed and codes[0] != 0
     assert {task_id for task_id, code in zip(TASK_IDS, codes[1:]) if code == 0} == passed
 
 
@@ -461,7 +479,7 @@ def test_the_instructor_workflow_grades_a_class_in_a_matrix_like_grade_all(tmp_p
     grade_all(local, tmp_path / "here", seed=int(listed["seed"]), late=LatePolicy(
         datetime(2025, 3, 1, 23, 59, tzinfo=UTC), percent_per_day=10, cap_percent=30))
     assert gathered == (tmp_path / "here" / GRADEBOOK).read_text()
-    assert f"ben,{TOTAL_POINTS * 0.8:g}," in gathered and "ada,88," in gathered  # ben: 2 days late
+    assert f"ben,{late_cells(20)[1]}," in gathered and f"ada,{BUGGY}," in gathered  # ben: 2 days late
     assert f"Seed {listed['seed']}" in (tmp_path / "gradebook" / ".summary").read_text()
 
 
