@@ -29,7 +29,7 @@ INDEX = "index.html"
 FEEDBACK_PAGE = "feedback.html"
 GENERATOR = "micrograd-kit dashboard"  # in every page's <meta name="generator">: marks a page mgkit may replace
 ADVICE = "Likely mistake: "  # how a failed task's feedback gives its advice (mgkit_checks.core)
-BINS = 10  # histogram bars of 10 points each; a full score falls in the last
+BINS = 10  # ten histogram bars, each a tenth of the total; a full score falls in the last
 
 _templates = jinja2.Environment(loader=jinja2.PackageLoader("autograder", "templates"), autoescape=True,
                                 undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
