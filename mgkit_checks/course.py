@@ -26,6 +26,7 @@ import ast
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 
 try:
@@ -53,7 +54,7 @@ class OpSpec:
     margin: float = 0.1
     powers: tuple[float, ...] = ()
 
-    @property
+    @cached_property  # parsed once: the cases read it for every input they draw
     def inputs(self) -> tuple[str, ...]:
         names = {node.id for node in ast.walk(ast.parse(self.expr.format(power=2))) if isinstance(node, ast.Name)}
         return tuple(name for name in ("a", "b") if name in names)
@@ -73,7 +74,7 @@ class OpSpec:
                 pieces.append((low, high))
         return pieces
 
-    @property
+    @cached_property
     def method(self) -> str:
         """Where the op's closure lives in Value: "sigmoid", "__mul__"."""
         node = ast.parse(self.expr.format(power=2), mode="eval").body
@@ -154,6 +155,9 @@ def load(path: Path) -> Course:
     twice = sorted({i for i in ids if ids.count(i) > 1})
     if twice:
         raise CourseError(f"{path}: task {twice[0]} is listed twice; keep one [[task]] table per task")
+    if "zero_grad" in ids and "training_loop" not in ids:
+        raise CourseError(f"{path}: zero_grad is judged inside the training loop: keep training_loop in the "
+                          "course, or leave zero_grad out too")
     name = data.get("name", "micrograd_lab")
     if not (isinstance(name, str) and name.isidentifier()):
         raise CourseError(f"{path}: name = {name!r}: the assignment's name is one word of letters, digits and _")

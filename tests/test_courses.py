@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 from second_course import WRONG_SIGMOID, make_course
 
+from mgkit_checks.course import CourseError, load
+
 
 def mgkit(course: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "MGKIT_COURSE": str(course)}
@@ -130,3 +132,29 @@ def test_a_course_whose_reference_no_longer_earns_every_point_is_refused(course:
     assert "nothing was released, the course does not grade as it says: log_backward: the reference does not earn" \
         in done.stderr
     assert not (broken / "release").exists()
+
+
+KIT_COURSE = (Path(__file__).resolve().parent.parent / "course.toml").read_text()
+BAD_COURSES = {  # (the kit's course.toml text, its replacement, what the one-line error says)
+    "unknown key": ('points = 14\n', 'points = 14\nweight = 2\n', "unknown key 'weight'"),
+    "no points": ('points = 14\n', 'points = 0\n', "(topo_sort): points = 0; a task is worth a whole number"),
+    "a task twice": ('id = "mul_backward"', 'id = "add_backward"', "task add_backward is listed twice"),
+    "an op without expr": ('expr = "a.relu()"\n', '', "(relu_backward): no expr"),
+    "expr on other inputs": ('expr = "a.relu()"', 'expr = "x.relu()"', "uses neither a nor b"),
+    "nothing left of the domain": ('domain = [-3, 3]\navoid = [0]  # the kink',
+                                   'domain = [-0.1, 0.1]\navoid = [0]  # the kink', "no inputs are left in domain"),
+    "zero_grad without its loop": (KIT_COURSE[KIT_COURSE.index('[[task]]\nid = "training_loop"'):], "",
+                                   "zero_grad is judged inside the training loop"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_COURSES, ids=list(BAD_COURSES))
+def test_a_malformed_course_is_refused_in_one_line_that_names_the_task(case: str, tmp_path: Path) -> None:
+    old, new, message = BAD_COURSES[case]
+    assert old in KIT_COURSE
+    path = tmp_path / "course.toml"
+    path.write_text(KIT_COURSE.replace(old, new, 1))
+    with pytest.raises(CourseError) as error:
+        load(path)
+    assert message in str(error.value) and str(error.value).startswith(str(path)), error.value
+    assert "\n" not in str(error.value)

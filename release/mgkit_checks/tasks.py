@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from . import backward, ops, training
 from .core import Definition, Harness, Verdict, case_rng, judge_cases, observe_cases
-from .course import COURSE, CourseError
 from .rubric import TASK_IDS
 
 DEFINITIONS: dict[str, Definition] = {
@@ -16,9 +15,6 @@ DEFINITIONS: dict[str, Definition] = {
     for definition in (*ops.DEFINITIONS, *backward.DEFINITIONS, *training.DEFINITIONS)
     if definition.task_id in TASK_IDS  # a course may leave out any task
 }
-if "zero_grad" in TASK_IDS and "training_loop" not in TASK_IDS:
-    raise CourseError(f"{COURSE.path}: zero_grad is judged inside the training loop: keep training_loop "
-                      "in the course, or leave zero_grad out too")
 
 # A task whose cases run another's code is judged after it: the closures before the values used
 # twice, the training loop before the zeroing inside it.
