@@ -19,6 +19,7 @@ from pathlib import Path
 from .grading import grade
 from .reference import MODULES
 from .results import GradingResults
+from .sandbox import Sandbox
 
 SEEDS = (1, 2)  # the grade draws a secret seed: the reference must not pass by the luck of one
 PREVIEW_SECONDS = 300
@@ -39,11 +40,13 @@ def problems(reference: Path, release_dir: Path) -> list[str]:
     mgkit_checks."""
     found = []
     starter = release_dir / "micrograd"
-    with tempfile.TemporaryDirectory(prefix="mgkit-course-check-") as folder:
+    with tempfile.TemporaryDirectory(prefix="mgkit-course-check-") as folder, \
+            Sandbox("autograder.checks", hide=[Path(folder)]) as sandbox:  # one zygote for every grade here
         for who, package, seeds in (("the reference", reference, SEEDS), ("the untouched starter", starter, SEEDS[:1])):
             submission = _submission(package, Path(folder) / who.split()[-1])
             for seed in seeds:
-                found += _grade_problems(grade(submission, seed), who, seed, want_full=package == reference)
+                results = grade(submission, seed, sandbox=sandbox)
+                found += _grade_problems(results, who, seed, want_full=package == reference)
             found += _preview_problems(submission, release_dir, who, want_full=package == reference)
     first: dict[str, str] = {}
     for problem in found:  # a task wrong on both seeds and both sides is said once
@@ -77,7 +80,8 @@ def _preview_problems(submission: Path, release_dir: Path, who: str, want_full: 
     finally:
         shutil.rmtree(checks)
     if done.returncode != 0:
-        return [f"the preview could not run on {who}: {_first_line(done.stderr.strip().splitlines()[-1:] or ['?'])}"]
+        said = (done.stderr.strip().splitlines() or ["no output"])[-1]  # the exception's own line
+        return [f"the preview could not run on {who}: {_first_line(said)}"]
     verdicts = json.loads(done.stdout)
     return [_wrong(task, who, "the preview", state, feedback, want_full)
             for task, (state, feedback) in verdicts.items() if (state == "passed") != want_full]
@@ -89,6 +93,5 @@ def _wrong(task_id: str, who: str, where: str, how: str, feedback: str, want_ful
     return f"{task_id}: {who} earns it in {where} ({how}): its region in the reference must hold the whole solution"
 
 
-def _first_line(text: str | list[str]) -> str:
-    text = text if isinstance(text, str) else " ".join(text)
+def _first_line(text: str) -> str:
     return " ".join(text.split())[:240]
