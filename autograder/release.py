@@ -51,6 +51,13 @@ LAST_RESORT_SECONDS = 120  # pytest-timeout's limit per test: the checks stop a 
 FORBIDDEN = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
 
+FORWARD_ENGINE_NOTE = """\
+# Written by `mgkit release`: a copy of the starter's micrograd/engine.py, as you got it. The checks
+# compute their expected numbers from its forward passes (never its closures), so nothing you
+# change in your engine can move them. Write your code in micrograd/engine.py, not here.
+"""
+
+
 class ReleaseError(RuntimeError):
     """The release could not be built; the message says what to fix."""
 
@@ -106,8 +113,9 @@ def _regions(reference: Path) -> list[Region]:
 
 
 def _write_module_track(reference: Path, regions: list[Region], out: Path) -> None:
-    for path in sorted(reference.glob("*.py")):
-        _write(out / "micrograd" / path.name, make_stub(path))
+    stubs = {path.name: make_stub(path) for path in sorted(reference.glob("*.py"))}
+    for name, text in stubs.items():
+        _write(out / "micrograd" / name, text)
     _write(out / "README.md", _readme(regions))
     _write(out / "pyproject.toml", _pyproject())
     _write(out / ".gitignore", "".join(f"{pattern}\n" for pattern in LEFTOVERS))
@@ -115,7 +123,7 @@ def _write_module_track(reference: Path, regions: list[Region], out: Path) -> No
     for path in sorted(CHECKS_DIR.glob("*.py")):
         _write(out / "mgkit_checks" / path.name, path.read_text())
     _write(out / "mgkit_checks" / "course.toml", COURSE.path.read_text(encoding="utf-8"))
-    _write(out / "mgkit_checks" / "forward_engine.py", make_stub(reference / "engine.py"))  # expect.forward_engine
+    _write(out / "mgkit_checks" / "forward_engine.py", FORWARD_ENGINE_NOTE + stubs["engine.py"])  # expect.py reads it
     for name in ("conftest.py", "test_tasks.py"):
         _write(out / "tests" / name, (PUBLIC_TESTS / name).read_text())
 

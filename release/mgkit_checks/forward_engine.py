@@ -1,3 +1,6 @@
+# Written by `mgkit release`: a copy of the starter's micrograd/engine.py, as you got it. The checks
+# compute their expected numbers from its forward passes (never its closures), so nothing you
+# change in your engine can move them. Write your code in micrograd/engine.py, not here.
 """A scalar autograd engine: the `Value` of Karpathy's micrograd.
 
 A `Value` holds one number (`data`), the gradient of the final output with
