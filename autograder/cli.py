@@ -250,7 +250,7 @@ def _course_settings(args: argparse.Namespace) -> None:
     from .rubric import COURSE
 
     for name in ("deadline", "late_penalty", "late_cap", "visibility"):
-        if getattr(args, name, "absent") is None:
+        if hasattr(args, name) and getattr(args, name) is None:  # a flag of this command, not given
             setattr(args, name, getattr(COURSE.settings, name))
 
 
