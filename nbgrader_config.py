@@ -8,9 +8,8 @@ c = get_config()  # noqa: F821 (nbgrader provides it)
 c.CourseDirectory.source_directory = "assignments"
 c.CourseDirectory.release_directory = "release"
 
-# `nbgrader autograde` puts back the source folder's files over each submission's (so mgkit_checks/,
-# which decides whether the hidden checks run, is always the course's), except these: a student's
-# module-track files, should the course hand out the micrograd/ package with the notebook.
+# `nbgrader autograde` puts back the source folder's files over each submission's, except these: a
+# student's module-track files, should the course hand out the micrograd/ package with the notebook.
 c.Autograde.exclude_overwriting = {
     "micrograd_lab": ["micrograd/__init__.py", "micrograd/engine.py", "micrograd/nn.py", "micrograd/train.py"],
 }
