@@ -67,7 +67,8 @@ CANVAS_NAME = re.compile(r"^(?P<student>.+?)(?P<late>_late)?_(?P<user>\d+)_(?P<s
                          re.IGNORECASE | re.DOTALL)
 CANVAS_RESUBMISSION = re.compile(r"-(\d+)(?=\.\w+$)")  # "-1" before the suffix of a file uploaded again
 KINDS = {"folder": ("folder", "folders"), "notebook": ("notebook", "notebooks"), "zip": ("zip", "zips"),
-         "canvas": ("from Canvas",) * 2, "nbgrader": ("from nbgrader",) * 2, "file": ("loose file", "loose files")}
+         "canvas": ("from Canvas",) * 2, "nbgrader": ("from nbgrader",) * 2, "file": ("loose file", "loose files"),
+         "link": ("link", "links")}
 UNREADABLE = (Unreadable, OSError, ValueError, RecursionError, MemoryError, *ZIP_ERRORS)  # a hand-in's, not the run's
 
 
@@ -164,7 +165,12 @@ def _is_regular(path: Path) -> bool:
 
 
 def _kind(entry: Path) -> str:
-    return "folder" if _is_dir(entry) else {".ipynb": "notebook", ".zip": "zip"}.get(entry.suffix, "file")
+    return "link" if entry.is_symlink() else "folder" if _is_dir(entry) else {".ipynb": "notebook", ".zip": "zip"}.get(entry.suffix, "file")
+
+
+def _stem(entry: Path) -> str:
+    """The student a class folder's entry is: alice/, alice.ipynb, alice.zip, alice.py."""
+    return entry.stem if entry.suffix in (".ipynb", ".zip", ".py") else entry.name
 
 
 def _guarded(name: str, kind: str, read: Callable[[], HandIn]) -> HandIn:
@@ -175,13 +181,13 @@ def _guarded(name: str, kind: str, read: Callable[[], HandIn]) -> HandIn:
         why = str(error) if isinstance(error, Unreadable) else \
             f"{error.strerror} ({type(error).__name__})" if isinstance(error, OSError) and error.strerror else \
             type(error).__name__
-        student = Path(name).stem if kind in ("zip", "notebook", "file") else name
+        student = _stem(Path(name)) if kind != "nbgrader" else name
         return HandIn(student_id(student), kind, None, f"unreadable: {why}")
 
 
 def _handin(entry: Path) -> HandIn:
     kind = _kind(entry)
-    student = entry.name if kind == "folder" else entry.stem
+    student = _stem(entry)
     budget = Budget()
     if entry.is_symlink():
         raise Unreadable("a symlink, which the grader never follows")

@@ -221,6 +221,7 @@ def zip_tree(zipped: zipfile.ZipFile, budget: Budget, tree: Tree | None = None) 
         budget.entry()
         parts = _safe_parts(member.filename)
         if parts is None:
+            tree.deeper |= len(member.filename) > MAX_PATH_CHARS  # a file, too deep to be looked at
             continue
         if len(parts) > WALK_DEPTH:
             tree.deeper = True
