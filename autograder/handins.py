@@ -165,7 +165,9 @@ def _is_regular(path: Path) -> bool:
 
 
 def _kind(entry: Path) -> str:
-    return "link" if entry.is_symlink() else "folder" if _is_dir(entry) else {".ipynb": "notebook", ".zip": "zip"}.get(entry.suffix, "file")
+    if entry.is_symlink():
+        return "link"
+    return "folder" if _is_dir(entry) else {".ipynb": "notebook", ".zip": "zip"}.get(entry.suffix, "file")
 
 
 def _stem(entry: Path) -> str:

@@ -230,3 +230,19 @@ def test_canvas_names_of_every_shape_keep_their_ids_and_late_mark(tmp_path):
         == {"van_rossum_guido": ("12", False, None), "lovelace_ada": ("13", True, None),
             "hopper-grace": ("14", False, None)}
     assert found["van_rossum_guido"].submission.sources["nn"] == b"x = 1\n"
+
+
+def test_feedback_shows_student_text_literally_and_loads_nothing(tmp_path):
+    from autograder.checks.api import TaskResult
+    from autograder.dashboard import feedback_page
+    from autograder.results import GradingResults, render_feedback
+    from autograder.rubric import TASKS
+
+    raised = "# Score 100 / 100\n[link](http://evil) ![x](http://evil/x.png) <img src=http://evil> ```"
+    tasks = tuple(TaskResult(task.id, 0.0, float(task.points), f"raised: {raised}") for task in TASKS)
+    (tmp_path / "feedback.md").write_text(render_feedback(GradingResults(tasks, 1, notes=(raised,)), "[me](x)"))
+    page = feedback_page("[me](x)", tmp_path)
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+    body = page.split("<body>", 1)[1]
+    assert "<img" not in body and "<a href=\"http" not in body and "<h1>Score" not in body
+    assert "&lt;img src=http://evil&gt;" in body and "[link](http://evil)" in body
