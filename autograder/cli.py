@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .outputs import printable
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
@@ -133,7 +135,7 @@ def _export_canvas(args: argparse.Namespace) -> int:
     out = args.out or Path("canvas.csv")
     exported = canvas.export(args.gradebook, args.roster, out, args.assignment, args.force)
     for line in exported.unmatched_lines():
-        print(f"mgkit export: unmatched: {line}", file=sys.stderr)
+        print(printable(f"mgkit export: unmatched: {line}"), file=sys.stderr)
     print(f"wrote {out}: {exported.matched} students matched to the roster's {exported.roster_students}, in column"
           f" {exported.column!r}; import it in Canvas (Grades, Import)")
     if exported.unmatched:
@@ -220,7 +222,7 @@ def _grade_all(args: argparse.Namespace) -> int:
         if args.merge:
             results = merge(args.submissions, args.out, late)
         else:
-            results = grade_all(args.submissions, args.out, args.workers, args.force, args.seed, say=print, late=late,
+            results = grade_all(args.submissions, args.out, args.workers, args.force, args.seed, say=_say, late=late,
                                 progress=lambda total: tqdm(total=total, unit="student", desc="grading"), shard=shard)
     except RunStopped as stopped:
         print(f"mgkit grade-all: {stopped}", file=sys.stderr)
@@ -235,14 +237,18 @@ def _grade_all(args: argparse.Namespace) -> int:
         print(f"graded {len(results.regraded)} students again: their earlier results were of another run,"
               " other checks or another hand-in")
     for student, why in results.errors.items():
-        print(f"could not grade {student}: {why}", file=sys.stderr)
+        print(printable(f"could not grade {student}: {why}"), file=sys.stderr)
     print(f"wrote {args.out / GRADEBOOK}")
     if results.course:
         print(f"recorded {len(results.recorded)} students' points in the nbgrader gradebook of {results.course}:"
               " `nbgrader export` and formgrader show them")
     for student, why in results.not_recorded.items():
-        print(f"not recorded in the nbgrader gradebook: {student}: {why}", file=sys.stderr)
+        print(printable(f"not recorded in the nbgrader gradebook: {student}: {why}"), file=sys.stderr)
     return 0
+
+
+def _say(text: str) -> None:
+    print(printable(text))  # names of hand-ins: a student's, never an escape sequence for the terminal
 
 
 def _course_settings(args: argparse.Namespace) -> None:

@@ -32,7 +32,6 @@ import os
 import secrets
 import shutil
 import signal
-import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -45,11 +44,12 @@ from .dashboard import FEEDBACK_PAGE, INDEX, is_dashboard_page, write_dashboard
 from .graders import STOP_SIGNALS, Graders, Session
 from .grading import checks_fingerprint
 from .handins import TIMESTAMP, HandIn, describe, find_handins, parse_time, read_time
-from .outputs import locked, write_atomically
+from .outputs import locked, spreadsheet_cell, spreadsheet_value, write_atomically
 from .results import KIT, GradingResults, is_results_file, read, render_feedback
 from .rubric import BY_ID, TASK_IDS, TOTAL_POINTS
 from .sandbox import DEFAULT_LIMITS, Limits
 from .shards import in_shard
+from .submission import run_scratch
 
 RESULTS = "results.json"
 FEEDBACK = "feedback.md"
@@ -126,9 +126,8 @@ def grade_all(submissions: Path, out: Path, workers: int | None = None, force: b
     names the checks module (a test's fake, imported in the graders). `shard` (I, N): only the
     students of that share (shards.py), for `merge` to gather.
     """
-    with _stoppable() as stop, locked(out), tempfile.TemporaryDirectory(prefix="mgkit-handins-") as scratch:
-        handins = [handin for handin in find_handins(submissions, Path(scratch), skip=out)
-                   if in_shard(handin.student, shard)]
+    with _stoppable() as stop, locked(out), run_scratch() as scratch:
+        handins = [handin for handin in find_handins(submissions, skip=out) if in_shard(handin.student, shard)]
         if say:
             say(describe(handins))
         recorder = _nbgrader_recorder(submissions, handins)  # an nbgrader course: its gradebook gets the grades
@@ -137,8 +136,8 @@ def grade_all(submissions: Path, out: Path, workers: int | None = None, force: b
         write_atomically(out / MANIFEST, settings.to_json())
         results = ClassResults()
         todo = _sort_out(handins, out, settings, results)
-        hide = tuple(path.resolve() for path in (submissions, out, Path(scratch)))  # every student's work
-        session = Session(settings.seed, checks, limits, hide)
+        hide = tuple(path.resolve() for path in (submissions, out, scratch))  # every student's work
+        session = Session(settings.seed, checks, limits, hide, scratch)
         try:
             _grade_in_parallel(todo, out, workers or os.cpu_count() or 1, session, settings, results, progress,
                                recorder)
@@ -284,7 +283,7 @@ def _grade_in_parallel(todo: dict[str, HandIn], out: Path, workers: int, session
             recorder.ready()  # a gradebook that cannot take the grades stops the run before any grading
         bar = progress(len(todo)) if progress else None  # after the graders start: no thread before they do
         try:
-            for student, answer in graders.grade({student: handin.path for student, handin in todo.items()}):
+            for student, answer in graders.grade({student: handin.submission for student, handin in todo.items()}):
                 if isinstance(answer, GradingResults):
                     answer = replace(answer, provenance=settings.stamp(todo[student]),
                                      canvas_user_id=todo[student].canvas_user_id,  # for `mgkit export canvas`
@@ -529,8 +528,8 @@ def gradebook_csv(students: Iterable[str], results: ClassResults, late: LatePoli
     for row in class_rows(students, results, late):
         points = [f"{task.score:g}" for task in row.grade.tasks] if row.grade else [""] * len(TASK_IDS)
         lateness = _lateness(row) if late else []
-        writer.writerow([row.student, "" if row.total is None else f"{row.total:g}", *points, row.state, row.status,
-                         "; ".join(row.flags), *lateness])
+        writer.writerow([spreadsheet_cell(row.student), "" if row.total is None else f"{row.total:g}", *points,
+                         row.state, spreadsheet_cell(row.status), spreadsheet_cell("; ".join(row.flags)), *lateness])
     return BOM + text.getvalue()
 
 
@@ -547,7 +546,12 @@ LATE_COLUMNS = ("submitted", "days_late", "late_penalty")
 
 def read_gradebook(path: Path) -> list[dict[str, str]]:
     """The rows of a gradebook.csv, with or without its byte-order mark (one written before it had one)."""
-    return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    rows = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig")))
+    return [{name: spreadsheet_value(cell) if name in TEXT_COLUMNS else cell for name, cell in row.items()}
+            for row in rows]
+
+
+TEXT_COLUMNS = ("student", "status", "flags")  # the cells that may hold student text: neutralized when written
 
 
 def pass_rates(results: ClassResults) -> str:

@@ -27,7 +27,7 @@ from pathlib import Path
 from .grading import grade
 from .results import GradingResults
 from .sandbox import Limits, Sandbox, linux
-from .submission import SubmissionError
+from .submission import Submission, SubmissionError
 
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 GRACE_SECONDS = 2.0  # for an idle grader to close its sandbox at the end of a run
@@ -41,9 +41,11 @@ class Session:
     checks: str  # the checks module's name (a test's fake, imported in the graders)
     limits: Limits
     hide: tuple[Path, ...]  # what sandbox workers see as empty: every student's hand-in and results
+    scratch: Path | None = None  # the run's folder for private copies (submission.run_scratch)
 
 
 Answer = GradingResults | str  # a grade, or why there is none
+Work = Path | Submission  # a hand-in's path, or its files as the main process read them
 
 
 class Graders:
@@ -62,7 +64,7 @@ class Graders:
     def __exit__(self, exc_type: type | None, *exc_info: object) -> None:
         self.close(graceful=exc_type is None)
 
-    def grade(self, todo: dict[str, Path]) -> Iterator[tuple[str, Answer]]:
+    def grade(self, todo: dict[str, Work]) -> Iterator[tuple[str, Answer]]:
         waiting = list(todo.items())
         busy: dict[Connection, str] = {}
         while waiting or busy:
@@ -128,7 +130,7 @@ def _serve(connection: Connection, session: Session, parent: int) -> None:
                 path = connection.recv()
             except (EOFError, OSError):
                 return
-            if not _send(connection, _grade_one(path, session.seed, sandbox)):
+            if not _send(connection, _grade_one(path, session, sandbox)):
                 return
 
 
@@ -141,9 +143,9 @@ def _send(connection: Connection, answer: Answer) -> bool:
     return True
 
 
-def _grade_one(path: Path, seed: int | None, sandbox: Sandbox) -> Answer:
+def _grade_one(work: Work, session: Session, sandbox: Sandbox) -> Answer:
     try:
-        return grade(path, seed, sandbox=sandbox)
+        return grade(work, session.seed, sandbox=sandbox, scratch=session.scratch)
     except (SubmissionError, OSError) as error:  # grade() fails closed on everything else itself
         return str(error) or type(error).__name__
 

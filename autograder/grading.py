@@ -38,21 +38,24 @@ SEED_RANGE = 10**6  # a fresh seed per run, short enough to type after --seed
 SECRET_CHARS = 16  # a secret line at least this long is redacted from feedback ("self.grad += out.grad")
 
 
-def grade(path: Path, seed: int | None = None, *, checks: ModuleType | None = None, limits: Limits = DEFAULT_LIMITS,
-          sandbox: Sandbox | None = None) -> GradingResults:
-    """Grade the submission at `path`; SubmissionError (a ValueError) only if it is not a submission.
+def grade(path: Path | Submission, seed: int | None = None, *, checks: ModuleType | None = None,
+          limits: Limits = DEFAULT_LIMITS, sandbox: Sandbox | None = None,
+          scratch: Path | None = None) -> GradingResults:
+    """Grade the submission at `path` (or one already read); SubmissionError (a ValueError) only if it is not one.
 
     `sandbox` lets a caller grading many submissions keep one zygote (its checks are used);
     otherwise one is started for this grade with `checks` (default: the kit's hidden checks).
+    `scratch` is where the private copy goes (a class run's own folder), else the temporary folder.
     """
     started = time.perf_counter()
     seed = secrets.randbelow(SEED_RANGE) if seed is None else seed
-    submission = load(path)
+    submission = path if isinstance(path, Submission) else load(path)
     own_sandbox = sandbox is None
     # a worker of this sandbox sees the submission's folder, and its neighbours (other students?), as empty
-    sandbox = sandbox or Sandbox(checks or "autograder.checks", limits, hide=[path.resolve().parent])
+    hide = [path.resolve().parent] if isinstance(path, Path) else []
+    sandbox = sandbox or Sandbox(checks or "autograder.checks", limits, hide=hide)
     try:
-        return _grade(submission, seed, sandbox, started)
+        return _grade(submission, seed, sandbox, started, scratch)
     except Exception as error:  # the grader failed, not the student: fail closed and say so
         return GradingResults.not_graded(f"{type(error).__name__}: {error}", seed,
                                          time.perf_counter() - started, submission.notes)
@@ -61,9 +64,10 @@ def grade(path: Path, seed: int | None = None, *, checks: ModuleType | None = No
             sandbox.close()
 
 
-def _grade(submission: Submission, seed: int, sandbox: Sandbox, started: float) -> GradingResults:
+def _grade(submission: Submission, seed: int, sandbox: Sandbox, started: float,
+           scratch: Path | None) -> GradingResults:
     hidden = secret_lines(sandbox.checks)  # read before any student code runs, which might rewrite the files
-    with private_copy(submission) as folder:
+    with private_copy(submission, scratch) as folder:
         verdicts = judge_all(sandbox, folder, seed, hidden)
     faults = [verdict.detail for verdict in verdicts.values() if isinstance(verdict, Failure)]  # the kit's own
     if faults:

@@ -4,12 +4,32 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 LOCK = ".mgkit-lock"  # in a folder mgkit writes: held by the one run writing there
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet reads as a formula (OWASP's CSV injection)
+QUOTE = "'"  # before one of them, it makes the cell text; before a cell that starts with it, it keeps it reversible
+# what a terminal acts on: C0 and C1 control characters (but the newline), and the bidirectional overrides
+CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def spreadsheet_cell(text: str) -> str:
+    """`text` as a CSV cell that no spreadsheet reads as a formula: a ' before =, +, -, @, tab, CR (and ')."""
+    return QUOTE + text if text.startswith((*FORMULA_STARTS, QUOTE)) else text
+
+
+def spreadsheet_value(cell: str) -> str:
+    """The text `spreadsheet_cell` was given."""
+    return cell[1:] if cell.startswith(QUOTE) else cell
+
+
+def printable(text: str) -> str:
+    """`text` safe for a terminal: every control character (escape sequences' start included) shown as U+FFFD."""
+    return CONTROL.sub("\ufffd", text)
 
 
 def check_replaceable(path: Path, force: bool, is_ours: Callable[[Path], bool]) -> None:

@@ -7,12 +7,13 @@ atomically; `render_table` (the terminal) and `render_feedback` (feedback.md) on
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .checks.api import TaskResult
-from .outputs import write_atomically
+from .outputs import printable, write_atomically
 from .rubric import BY_ID, TASK_IDS, TASKS
 
 KIT = "micrograd-kit"  # in extra_data: marks a results.json that mgkit may replace
@@ -163,16 +164,37 @@ def render_table(results: GradingResults) -> str:
 
 
 def _first_line(text: str) -> str:
-    line = text.strip().split("\n", 1)[0]
+    line = printable(text.strip().split("\n", 1)[0])  # the student's words reach a terminal: no escape codes
     return line if len(line) <= FAILURE_SUMMARY_CHARS else line[: FAILURE_SUMMARY_CHARS - 1] + "…"
 
 
 def render_feedback(results: GradingResults, student: str) -> str:
-    """feedback.md: the score, then every task with what to fix."""
-    lines = [f"# micrograd: {student}, {results.score:g} / {results.max_score:g}", "", results.summary(), "",
-             "| task | points | result |", "| --- | --- | --- |"]
+    """feedback.md: the score, then every task with what to fix. Text that may be the student's (the name,
+    the notes, what their code raised) is quoted as code, so that no Markdown viewer renders it."""
+    lines = [f"# micrograd: {_inline(student)}, {results.score:g} / {results.max_score:g}", "",
+             results.summary().split("\n", 1)[0], ""]
+    if results.notes:
+        lines += [_fenced("\n".join(f"Note: {note}" for note in results.notes)), ""]
+    lines += ["| task | points | result |", "| --- | --- | --- |"]
     lines += [f"| `{task.task_id}` | {task.score:g} / {task.max_score:g} | "
               f"{'passed' if results.passed(task) else 'failed'} |" for task in results.tasks]
     for task in results.tasks:
-        lines += ["", f"## `{task.task_id}`: {BY_ID[task.task_id].title}", "", task.feedback]
+        lines += ["", f"## `{task.task_id}`: {BY_ID[task.task_id].title}", "", _fenced(task.feedback)]
     return "\n".join(lines) + "\n"
+
+
+def _fenced(text: str) -> str:
+    """`text` as a Markdown code block, its fence longer than any run of backticks in it."""
+    fence = "`" * max(3, _longest_backticks(text) + 1)
+    return f"{fence}text\n{text}\n{fence}"
+
+
+def _inline(text: str) -> str:
+    """`text` as Markdown inline code, whatever backticks it holds."""
+    ticks = "`" * (_longest_backticks(text) + 1)
+    padded = f" {text} " if text.startswith("`") or text.endswith("`") else text  # CommonMark strips one space
+    return f"{ticks}{padded}{ticks}"
+
+
+def _longest_backticks(text: str) -> int:
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)

@@ -14,13 +14,15 @@ starter's, so its tasks score 0 and the others are graded normally.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
 import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
@@ -83,12 +85,18 @@ class Submission:
 
 def load(path: Path) -> Submission:
     """Read a submission's three modules into memory; SubmissionError if it is not one."""
-    if not path.exists():
+    if not os.path.lexists(path):
         raise SubmissionError(f"{path} does not exist: pass a submission folder or a .ipynb notebook")
+    if path.is_symlink() and path.suffix == ".ipynb":  # a notebook is read only where it was handed in
+        return Submission(path.stem, dict.fromkeys(MODULES), (f"{path.name} is a symlink, which the grader never"
+                                                              " follows: graded as empty",))
     if path.is_dir():
-        sources, notes = _folder_sources(path.resolve())
+        root = path.resolve()
+        sources, notes = folder_sources(lambda where: _read_regular_file(root / where, root))
     elif path.suffix == ".ipynb" and path.is_file():
-        sources, notes = _notebook_sources(path)
+        data, problem = read_regular(path, MAX_NOTEBOOK_BYTES, path.name)
+        sources, notes = notebook_sources(data, path.name) if problem is None else \
+            (dict.fromkeys(MODULES), [f"{problem}: graded as empty"])
     else:
         raise SubmissionError(f"{path} is neither a folder nor a .ipynb notebook: pass a submission folder or notebook")
     return Submission(path.stem if path.suffix == ".ipynb" else path.resolve().name, sources, tuple(notes))
@@ -96,14 +104,19 @@ def load(path: Path) -> Submission:
 
 # ---- a folder ------------------------------------------------------------------------------
 
-def _folder_sources(root: Path) -> tuple[dict[str, bytes | None], list[str]]:
-    """The modules under root/micrograd/, or at root itself when a student uploaded them loose."""
+# "micrograd/nn.py" -> (its bytes, None), (None, None) if absent, (None, why) if it cannot be read
+Read = Callable[[str], tuple[bytes | None, str | None]]
+
+
+def folder_sources(read: Read) -> tuple[dict[str, bytes | None], list[str]]:
+    """The modules under micrograd/, or at the top when a student uploaded them loose; `read` reads one by its path
+    (from a folder on disk, or a zip in memory: the same rules for both)."""
     sources: dict[str, bytes | None] = dict.fromkeys(MODULES)
     notes: list[str] = []
     for module in MODULES:
-        packaged, loose = root / PACKAGE / f"{module}.py", root / f"{module}.py"
+        packaged, loose = f"{PACKAGE}/{module}.py", f"{module}.py"
         for candidate in (packaged, loose):
-            sources[module], problem = _read_regular_file(candidate, root)
+            sources[module], problem = read(candidate)
             if problem or sources[module] is not None:
                 break
         if problem:
@@ -125,43 +138,64 @@ def _read_regular_file(path: Path, root: Path) -> tuple[bytes | None, str | None
             return None, None
         if stat.S_ISLNK(mode):
             return None, f"{where} is reached through a symlink, which the grader never follows"
+    return read_regular(path, MAX_MODULE_BYTES, str(where))
+
+
+def read_regular(path: Path, cap: int, where: str) -> tuple[bytes | None, str | None]:
+    """(at most `cap` bytes, None) of a regular file opened without following a link; else (None, why).
+
+    O_NONBLOCK: a FIFO must not block the reader; fstat: a device (/dev/zero) is never read.
+    """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)  # a FIFO must not block us
-        with os.fdopen(fd, "rb") as file:
-            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
-                return None, f"{where} is not a regular file"
-            text = file.read(MAX_MODULE_BYTES + 1)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as error:
-        return None, f"{where} could not be read ({error.strerror})"
-    if len(text) > MAX_MODULE_BYTES:
-        return None, f"{where} is larger than {MAX_MODULE_BYTES // 1024} KB"
+        return None, f"{where} could not be read ({error.strerror})" if error.errno != errno.ELOOP else \
+            f"{where} is reached through a symlink, which the grader never follows"
+    with os.fdopen(fd, "rb") as file:  # closed however the reading ends
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            return None, f"{where} is not a regular file"
+        try:
+            text = file.read(cap + 1)
+        except OSError as error:
+            return None, f"{where} could not be read ({error.strerror})"
+    if len(text) > cap:
+        return None, f"{where} is larger than {size_text(cap)}"
     return text, None
+
+
+def size_text(size: int) -> str:
+    """512 KB, 64 MB: a limit as people read it."""
+    return f"{size // 2**20} MB" if size >= 2**20 else f"{size // 1024} KB"
 
 
 # ---- a notebook ----------------------------------------------------------------------------
 
-def _notebook_sources(path: Path) -> tuple[dict[str, bytes | None], list[str]]:
-    """Each module's tagged code cells, in order; an unreadable notebook is an empty submission.
+def notebook_sources(data: bytes, name: str) -> tuple[dict[str, bytes | None], list[str]]:
+    """Each module's tagged code cells of the notebook `data` (its file: `name`), in order; an unreadable
+    notebook is an empty submission, a module too large to be one is the starter's.
 
     The same text as `notebooks.module_sources` makes (each cell followed by the package imports
     it stands for), read here as plain JSON: no nbformat import (a second of start-up), no
     validation, so a notebook whose other cells were altered still yields its module cells.
     """
     found: dict[str, list[str]] = {module: [] for module in MODULES}
-    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-        return dict.fromkeys(MODULES), [f"{path.name} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB: graded as empty"]
     try:
-        for cell in json.loads(path.read_bytes())["cells"]:
+        for cell in json.loads(data)["cells"]:
             tag = _module_tag(cell)
             if tag:
                 found[tag["module"]].append("\n".join([_without_magics(_text(cell["source"])),
                                                        *tag.get("package_imports", [])]))
     except (ValueError, KeyError, TypeError, RecursionError) as error:  # not a notebook: nothing to grade
-        return dict.fromkeys(MODULES), [f"{path.name} could not be read as a notebook ({type(error).__name__}):"
+        return dict.fromkeys(MODULES), [f"{name} could not be read as a notebook ({type(error).__name__}):"
                                         " graded as empty"]
     sources = {module: ("\n\n\n".join(texts) + "\n").encode() if texts else None for module, texts in found.items()}
-    notes = [f"{path.name} has no code cell of {module}.py (metadata mgkit.module = {module!r}):"
+    notes = [f"{name} has no code cell of {module}.py (metadata mgkit.module = {module!r}):"
              " graded as the untouched starter" for module, text in sources.items() if text is None]
+    for module, text in sources.items():
+        if text is not None and len(text) > MAX_MODULE_BYTES:  # the flag scan and the grader read no more
+            sources[module] = None
+            notes.append(f"{name}'s cells of {module}.py are larger than {MAX_MODULE_BYTES // 1024} KB:"
+                         " graded as the untouched starter")
     return sources, notes
 
 
@@ -193,15 +227,61 @@ def _without_magics(source: str) -> str:
 # ---- the private copy ----------------------------------------------------------------------
 
 @contextmanager
-def private_copy(submission: Submission) -> Iterator[Path]:
-    """A fresh folder (mode 0700) holding micrograd/ with the kit's __init__.py and the three modules."""
-    folder = Path(tempfile.mkdtemp(prefix="mgkit-"))
+def private_copy(submission: Submission, within: Path | None = None) -> Iterator[Path]:
+    """A fresh folder (mode 0700) holding micrograd/ with the kit's __init__.py and the three modules,
+    in `within` (a class run's scratch, see run_scratch) or else the system's temporary folder."""
+    folder = Path(tempfile.mkdtemp(prefix="mgkit-", dir=within))
     try:
         (folder / PACKAGE).mkdir(mode=0o700)
         write_package(folder / PACKAGE, submission.sources)
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+RUN_SCRATCH = "mgkit-run-"  # a class run's folder of private copies, in the temporary folder
+SCRATCH_LOCK = ".lock"  # flock'd by the run for its lifetime: a folder whose lock is free was left by a dead run
+
+
+@contextmanager
+def run_scratch() -> Iterator[Path]:
+    """A class run's own folder for its students' private copies, removed when the run ends.
+
+    Wherever TMPDIR points (a cluster job's folder is no private /tmp), the copies sit in this
+    folder: mode 0711, so no worker can list it and find a classmate's copy (each is 0700 under
+    a random name, and the sandbox hides this folder from every worker); its lock is held while
+    the run lives, so that the next run removes what a killed run (kill -9) left behind.
+    """
+    _remove_stale_scratch(Path(tempfile.gettempdir()))
+    folder = Path(tempfile.mkdtemp(prefix=RUN_SCRATCH))
+    os.chmod(folder, 0o711)
+    lock = os.open(folder / (SCRATCH_LOCK + "-new"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        os.rename(folder / (SCRATCH_LOCK + "-new"), folder / SCRATCH_LOCK)  # seen by a sweep only once held
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.close(lock)
+
+
+def _remove_stale_scratch(temporary: Path) -> None:
+    """Every run scratch of this user whose run is dead (its lock free), and what is in it."""
+    for folder in temporary.glob(RUN_SCRATCH + "*"):
+        try:
+            if folder.is_symlink() or folder.stat().st_uid != os.getuid():
+                continue
+            lock = os.open(folder / SCRATCH_LOCK, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            continue  # another user's, or a run that has not taken its lock yet
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a live run's
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+        finally:
+            os.close(lock)
 
 
 def write_package(package: Path, sources: dict[str, bytes | None] | None = None) -> None:

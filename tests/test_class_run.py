@@ -157,7 +157,7 @@ def test_out_is_the_kits_a_file_mgkit_did_not_write_is_never_replaced_without_fo
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
     run_fast(submissions, out, force=True)
     assert (out / GRADEBOOK).read_text(encoding="utf-8-sig").startswith("student,total,")
-    assert (out / "ada" / FEEDBACK).read_text().startswith("# micrograd: ada")
+    assert (out / "ada" / FEEDBACK).read_text().startswith("# micrograd: `ada`")
     with locked(out), pytest.raises(FileExistsError, match="being written by another mgkit run"):
         run_fast(submissions, out)
 

@@ -100,7 +100,8 @@ def test_merge_writes_the_page_and_feedback_pages_escaped(graded_class):
     assert OVERWRITES[2] in html  # the advice, read back from each results.json (extra_data.advice)
     assert "http" not in html.replace("http://www.w3.org/2000/svg", "")  # nothing fetched from a network
     feedback = (graded_class / "cy <b>" / "feedback.html").read_text()
-    heading = f"<h1>micrograd: cy &lt;b&gt;, {TOTALS['cy <b>']} / {TOTAL_POINTS}</h1>"  # 80 / 100 on the kit's
+    # 80 / 100 on the kit's; the name quoted as code
+    heading = f"<h1>micrograd: <code>cy &lt;b&gt;</code>, {TOTALS['cy <b>']} / {TOTAL_POINTS}</h1>"
     assert "<table>" in feedback and heading in feedback
 
 

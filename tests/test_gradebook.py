@@ -60,7 +60,7 @@ def test_a_class_is_graded_into_a_gradebook(tmp_path):
     for student in ("alice", "bob", "chloé smith"):
         data = json.loads((out / student / RESULTS).read_text())
         assert len(data["tests"]) == len(TASK_IDS) and data["extra_data"]["seed"] == 5
-        assert (out / student / FEEDBACK).read_text().startswith(f"# micrograd: {student}")
+        assert (out / student / FEEDBACK).read_text().startswith(f"# micrograd: `{student}`")
     summary = (out / SUMMARY).read_text()
     assert "zero_grad" in summary and "2/3" in summary and "3 students graded" in summary
     assert "1 hand-ins with nothing to grade: 1 empty" in summary

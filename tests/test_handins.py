@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import zipfile
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +13,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder.gradebook import GRADEBOOK, SUMMARY, LatePolicy, grade_all
 from autograder.gradebook import read_gradebook as gradebook_rows
-from autograder.handins import find_handins
+from autograder.handins import FILE_DATES, find_handins
 from autograder.rubric import BY_ID, TOTAL_POINTS
 from autograder.sandbox import Limits
 
@@ -73,7 +72,7 @@ def test_every_layout_is_graded_as_the_students_own_work(tmp_path):
                       "canvasone": WRONG, "canvastwo": FULL} and not results.problems and not results.errors
     assert said == ["8 students: 4 folders, 1 notebook, 1 zip, 2 from Canvas"]
     assert not (tmp_path / "escaped.py").exists() and not (tmp_path / "out" / "escaped.py").exists()
-    assert "nn.py is missing" in " ".join(results.grades["zipper"].notes)  # the link was not followed
+    assert "nn.py is reached through a symlink" in " ".join(results.grades["zipper"].notes)  # never followed
     assert results.late_marks == {"canvasone": False, "canvastwo": True}
 
 
@@ -123,15 +122,17 @@ def test_what_cannot_be_graded_is_a_row_that_says_so(tmp_path):
 
 
 def test_a_zip_bomb_and_a_crowd_of_files_are_refused(tmp_path, monkeypatch):
-    from autograder import handins
+    from autograder import reader
 
-    monkeypatch.setattr(handins, "MAX_ZIP_BYTES", 2**20)
-    monkeypatch.setattr(handins, "MAX_ZIP_MEMBERS", 3)
-    zipped(tmp_path / "bomb.zip", {"micrograd/engine.py": b"#" * (2**21)})  # compresses to 2 KB
+    monkeypatch.setattr(reader, "MAX_BYTES", 2**20)
+    monkeypatch.setattr(reader, "MAX_ENTRIES", 3)
+    zipped(tmp_path / "bomb.zip", {"lab.ipynb": b"#" * (2**21)})  # compresses to 2 KB
+    zipped(tmp_path / "big.zip", {"micrograd/engine.py": b"#" * (2**20)})  # too large to be a module
     zipped(tmp_path / "crowd.zip", {f"micrograd/{n}.py": "" for n in range(4)})
-    found = {handin.student: handin.problem for handin in find_handins(tmp_path, tmp_path / "scratch")}
-    assert found == {"bomb": "unreadable: the zip holds more than 1 MB",
-                     "crowd": "unreadable: more than 3 files in the zip"}
+    found = {handin.student: handin.problem for handin in find_handins(tmp_path)}
+    assert found == {"bomb": "unreadable: more than 1 MB of files in all",
+                     "big": "unreadable: micrograd/engine.py is larger than 512 KB",
+                     "crowd": "unreadable: more than 3 files and folders"}
 
 
 def test_the_time_comes_from_the_collector_never_from_the_student(tmp_path):
@@ -149,13 +150,12 @@ def test_the_time_comes_from_the_collector_never_from_the_student(tmp_path):
     assert [book[s]["days_late"] for s in ("forger", "honest", "collected")] == ["4", "4", "1"]
     assert book["forger"]["total"] == book["honest"]["total"] == late_total(FULL, 4, 10)  # 60 on the kit's
     assert "its own timestamp.txt says 2025-03-01T12:00:00+00:00 (ignored" in book["forger"]["flags"]
-    assert book["honest"]["flags"] == ""
+    assert book["honest"]["flags"] == FILE_DATES and book["collected"]["flags"] == ""  # file dates say so
 
 
 def test_a_folder_and_a_notebook_of_the_same_name_are_both_graded(tmp_path):
     write_submission(tmp_path / "alice")
     (tmp_path / "alice.ipynb").write_text(notebook())
-    found = find_handins(tmp_path, tmp_path / "scratch")
+    found = find_handins(tmp_path)
     assert [(handin.student, handin.kind) for handin in found] == [("alice", "folder"), ("alice.notebook", "notebook")]
     assert json.loads((tmp_path / "alice.ipynb").read_text())["cells"]  # the hand-ins themselves untouched
-    shutil.rmtree(tmp_path / "scratch", ignore_errors=True)

@@ -378,13 +378,16 @@ def test_the_student_workflows_commands_work_on_a_students_copy(tmp_path):
 
 
 WORKFLOW_FAKES = {
-    # gh repo list ORG ...: the organization's repositories, one a line
-    "gh": '#!/usr/bin/env bash\nprintf "%s\\n" $FAKE_REPOSITORIES\n',
-    # git clone ... URL DEST copies the fake remote; git -C DEST log prints the commit's time
+    # gh repo list ORG ...: the organization's repositories, one a line; gh api .../activity: the push's time
+    "gh": '#!/usr/bin/env bash\n'
+          'if [ "$1" = api ]; then repo="${2#repos/*/}"; cat "$FAKE_REMOTE/${repo%%/*}/.push-time"\n'
+          'else printf "%s\\n" $FAKE_REPOSITORIES; fi\n',
+    # git clone ... URL DEST copies the fake remote; git -C DEST rev-parse prints the commit; log, its own (forged) date
     "git": '#!/usr/bin/env bash\n'
            'if [ "$1" = clone ]; then url="${@: -2:1}"; dest="${@: -1}"\n'
            '  cp -r "$FAKE_REMOTE/$(basename "$url" .git)" "$dest" && mkdir "$dest/.git"\n'
-           'else cat "$2/.commit-time"; fi\n',
+           'elif [ "$3" = rev-parse ]; then echo 0123abcd; else cat "$2/.commit-time"; fi\n',
+    "sudo": '#!/usr/bin/env bash\necho "$@" >> "$FAKE_REMOTE/../sudo.log"\n',  # the runner's sysctl, recorded
 }
 
 
@@ -448,7 +451,7 @@ class WorkflowRun:
         else:  # checkout of the kit, setup-python: this test runs inside the installed kit
             assert action in ("actions/checkout", "actions/setup-python"), action
             assert action != "actions/checkout" or inputs == {"repository": "staff/kit", "token": "t0ken",
-                                                               "path": "kit"}
+                                                               "path": "kit", "persist-credentials": "False"}
 
 
 def test_the_instructor_workflow_grades_a_class_in_a_matrix_like_grade_all(tmp_path):
@@ -457,7 +460,8 @@ def test_the_instructor_workflow_grades_a_class_in_a_matrix_like_grade_all(tmp_p
     times = {"ada": "2025-03-01T22:00:00+00:00", "ben": "2025-03-03T09:00:00+00:00", "cy": "2025-03-01T08:00:00Z"}
     for student, moment in times.items():
         shutil.copytree(local / student, remote / f"lab1-{student}")
-        (remote / f"lab1-{student}" / ".commit-time").write_text(moment + "\n")
+        (remote / f"lab1-{student}" / ".push-time").write_text(moment + "\n")  # what GitHub recorded
+        (remote / f"lab1-{student}" / ".commit-time").write_text("2025-02-01T00:00:00+00:00\n")  # backdated: ignored
         (local / f"{student}.timestamp.txt").write_text(moment + "\n")
     values = {"inputs.organization || github.repository_owner": "course", "inputs.prefix": "lab1",
               "vars.MGKIT_REPOSITORY || github.repository": "staff/kit", "env.KIT_REPOSITORY": "staff/kit",
@@ -481,6 +485,7 @@ def test_the_instructor_workflow_grades_a_class_in_a_matrix_like_grade_all(tmp_p
     assert gathered == (tmp_path / "here" / GRADEBOOK).read_text()
     assert f"ben,{late_cells(20)[1]}," in gathered and f"ada,{BUGGY}," in gathered  # ben: 2 days late
     assert f"Seed {listed['seed']}" in (tmp_path / "gradebook" / ".summary").read_text()
+    assert "kernel.apparmor_restrict_unprivileged_userns=0" in (tmp_path / "sudo.log").read_text()  # isolation on
 
 
 def test_export_github_writes_the_instructor_template(tmp_path, capsys):

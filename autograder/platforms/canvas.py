@@ -18,7 +18,8 @@ Canvas's own export writes when the user asks for one) is tolerated. So canvas.c
 roster's identity columns, rows, separator and mark, and holds one assignment column.
 
 Students are matched to roster rows by the Canvas user id of a bulk download (in each results.json),
-else by login, else by name (Canvas names download files by the sortable name without its
+which is final: a hand-in named after a classmate never claims or blocks a row an id matched. The
+others are matched by login, else by name (Canvas names download files by the sortable name without its
 punctuation, "lovelaceada"); a match must be unique. Anyone left over, on either side, is
 listed (stderr and canvas-unmatched.csv), never guessed; a roster student without a grade gets
 a blank cell, never a 0.
@@ -32,7 +33,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..outputs import check_replaceable, write_atomically
+from ..outputs import check_replaceable, spreadsheet_cell, spreadsheet_value, write_atomically
 from ..results import read
 from ..rubric import TOTAL_POINTS
 
@@ -112,8 +113,9 @@ def export(gradebook: Path, roster_path: Path, out: Path, assignment: str = "mic
              for index, row in enumerate(roster.students)]
     write_atomically(out, (BOM if roster.bom else "") + _csv(rows, roster.delimiter))
     side_file = out.with_name(out.stem + UNMATCHED_SUFFIX)
-    write_atomically(side_file, _csv([["side", "name", "canvas_id", "why"]]
-                                     + [[item.side, item.name, item.canvas_id, item.why] for item in unmatched], ","))
+    write_atomically(side_file, _csv([["side", "name", "canvas_id", "why"]]  # student text: never a formula
+                                     + [[spreadsheet_cell(cell) for cell in (item.side, item.name, item.canvas_id,
+                                                                              item.why)] for item in unmatched], ","))
     return Exported(title, len(roster.students), side_file, len(matches), unmatched)
 
 
@@ -191,7 +193,7 @@ def _read_gradebook(path: Path) -> tuple[dict[str, str], dict[str, str]]:
         raise FileNotFoundError(f"{path}: {error.strerror}: pass grade-all's DIR/gradebook.csv") from None
     if not rows or not {"student", "total", "status"} <= set(rows[0]):
         raise ValueError(f"{path} is not a gradebook grade-all wrote: pass its DIR/gradebook.csv")
-    grades = {row["student"]: row["total"] if row["status"] == "graded" else "" for row in rows}
+    grades = {spreadsheet_value(row["student"]): row["total"] if row["status"] == "graded" else "" for row in rows}
     return grades, {student: user_id for student in grades if (user_id := _canvas_id(path.parent / student))}
 
 
@@ -225,7 +227,8 @@ def match(students: list[str], ids: dict[str, str], roster: Roster) -> tuple[dic
                 index.setdefault((kind, key), []).append(number)
     claims: dict[int, list[str]] = {}
     unmatched = []
-    for student in students:
+    by_id = sorted(students, key=lambda student: not ids.get(student))  # Canvas's ids first: theirs are final
+    for student in by_id:
         found, why = _find(student, ids.get(student), index)
         if found is None:
             unmatched.append(Unmatched("gradebook", student, ids.get(student, ""), why))
@@ -233,6 +236,12 @@ def match(students: list[str], ids: dict[str, str], roster: Roster) -> tuple[dic
             claims.setdefault(found, []).append(student)
     matches = {}
     for number, claimants in claims.items():
+        with_id = [student for student in claimants if ids.get(student)]
+        if with_id:  # a name (the student's to choose) never claims or blocks the row of a Canvas id (Canvas's)
+            unmatched += [Unmatched("gradebook", student, "", f"its name matches the roster's {people[number][0]!r},"
+                                    " whose row is matched by its Canvas id") for student in claimants
+                          if student not in with_id]
+            claimants = with_id
         if len(claimants) == 1:
             matches[claimants[0]] = number
             continue
