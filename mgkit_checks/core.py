@@ -147,10 +147,16 @@ def where(error: BaseException) -> str:
     return f"{os.path.basename(frames[-1].filename)}, line {frames[-1].lineno}" if frames else ""
 
 
-def hang_message(definition: Definition, within: str) -> Check:
-    """The check of a task that did not finish `within` ("in 5 s"): the same words on both sides."""
-    return Check("the code finished", FAILED, f"{definition.task_id} did not finish {within}", (Diagnosis(
-        f"{definition.task_id}/hangs", f"look for a loop that never ends in {definition.code}."),))
+def hang_message(definition: Definition, within: str, importing: str = "") -> Check:
+    """The check of a task that did not finish `within` ("in 5 s"): the same words on both sides.
+    `importing`: the files whose import never ended, when it was the import that hung."""
+    task_id = definition.task_id
+    if importing:
+        return Check("the code finished", FAILED, f"{task_id} did not finish {within}", (Diagnosis(
+            f"{task_id}/hangs_at_import", f"look for a loop that never ends at the top level of {importing}: code "
+                                          "outside any function runs when the file is imported."),))
+    return Check("the code finished", FAILED, f"{task_id} did not finish {within}", (Diagnosis(
+        f"{task_id}/hangs", f"look for a loop that never ends in {definition.code}."),))
 
 
 def describe(error: BaseException) -> str:
@@ -273,7 +279,7 @@ def _failed_feedback(checks: list[Check], failed: list[Check], diagnosis: Diagno
     first = failed[0].message
     if diagnosis and diagnosis.id.endswith("/not_written"):
         return f"{first[:1].upper()}{first[1:]}".rstrip(".") + "."  # what to write, and where
-    if diagnosis and diagnosis.id.endswith("/hangs"):
+    if diagnosis and diagnosis.id.endswith(("/hangs", "/hangs_at_import")):
         return f"{first}: {diagnosis.advice}"  # one line: which task, how long, where to look
     text = f"Failed {len(failed)} of {_count(checks)}: {first[:1].lower()}{first[1:]}".rstrip(".") + "."
     if diagnosis and diagnosis.advice:

@@ -22,7 +22,7 @@ import math
 import random
 from typing import Any
 
-from .core import FAILED, PASSED, Check, Definition, Diagnosis, Harness
+from .core import FAILED, PASSED, Check, Definition, Diagnosis, Harness, describe
 from .numeric import all_close, close, moons, plain, show
 
 DEFAULT_LOSS, DEFAULT_ALPHA = "max_margin", 1e-4  # train()'s own defaults in the starter
@@ -411,18 +411,21 @@ def _observe_module(harness: Harness) -> dict:
         p.grad = 0.5 + k
     mlp.zero_grad()
 
-    class Pair(harness.nn.Module):  # any Module: zero_grad must go through parameters()
+    class Module(harness.nn.Module):  # any Module: zero_grad must go through parameters()
         def __init__(self) -> None:
             self.a, self.b = harness.Value(1.0), harness.Value(2.0)
 
         def parameters(self) -> list:
             return [self.a, self.b]
 
-    pair = Pair()
-    pair.a.grad, pair.b.grad = 3.0, -4.0
-    pair.zero_grad()
-    return {"count": len(params), "grads": [plain(p.grad) for p in params],
-            "custom": [plain(pair.a.grad), plain(pair.b.grad)]}
+    custom = Module()
+    custom.a.grad, custom.b.grad = 3.0, -4.0
+    report = {"count": len(params), "grads": [plain(p.grad) for p in params]}
+    try:
+        custom.zero_grad()
+    except AttributeError as error:  # it reached for what an MLP has (self.layers): say so without the kit's class
+        return {**report, "custom_error": describe(error).replace("'Module' object", "a Module that is not an MLP")}
+    return {**report, "custom": [plain(custom.a.grad), plain(custom.b.grad)]}
 
 
 def _observe_loop(case: dict, harness: Harness) -> dict:
@@ -441,6 +444,12 @@ def judge_zero_grad(case: dict, report: dict) -> Check:
 
 
 def _judge_module(case: dict, report: dict) -> Check:
+    if "custom_error" in report:
+        return Check(case["label"], FAILED, f"zero_grad() on a Module with two parameters and no layers raised "
+                     f"{report['custom_error']}", (Diagnosis("zero_grad/not_through_parameters",
+                                                            "go through self.parameters() in zero_grad: every "
+                                                            "Module lists its parameters, not every one has "
+                                                            "layers."),))
     if report["count"] != 41:
         return Check(case["label"], FAILED, f"MLP(3, [4, 4, 1]).parameters() gave {report['count']} parameters, "
                      "not 41", (Diagnosis("zero_grad/parameters", "parameters() must list every weight and bias."),))
