@@ -274,7 +274,9 @@ def _mistakes(case: dict, want: list[float]) -> list[Mistake]:
         Mistake("times_out_data", ("out * g",) * n, "the local derivative is not out.data (the op's result): "
                                                    "multiply out.grad by d out / d input."),
         *([Mistake("one_input_missing", ("da", "0"), "both inputs get a gradient: add to other.grad as well as "
-                                                     "self.grad.")] if n == 2 else []),
+                                                     "self.grad."),
+           Mistake("one_input_missing", ("0", "db"), "both inputs get a gradient: add to self.grad as well as "
+                                                     "other.grad.")] if n == 2 else []),
         Mistake("out_grad_missing", tuple(f"{d} / g" for d in right), "the chain rule's factor out.grad is "
                                                                      "missing: multiply by out.grad."),
         Mistake("sign_flipped", tuple(f"-{d}" for d in right), "the sign is flipped."),
