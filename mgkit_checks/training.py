@@ -41,12 +41,12 @@ LOSS_FUNCTIONS = {"squared": squared_loss, "max_margin": max_margin_loss}  # num
 
 
 class FreshGradients:
-    """The base of the kit's model in training_loop's checks: a working zero_grad, so the loop's
-    own use of it is judged (zero_grad's own checks use the student's Module)."""
+    """The base of the kit's model in training_loop's numeric checks: each step starts from fresh
+    Values, so there is nothing for zero_grad to do (where the loop zeroes is the dry run's to
+    judge; zero_grad's own checks use the student's Module). No working zero_grad ships."""
 
     def zero_grad(self) -> None:
-        for p in self.parameters():
-            p.grad = 0.0
+        pass
 
 
 def make_model(value_class: type, base: type, nouts: list[int], seed: int) -> Any:

@@ -60,7 +60,8 @@ LOOP_BODY = """        scores = [model(x) for x in xs]
 """
 
 OVERWRITES = "grad_accumulation/overwrites"
-EXP_ATTACHED = "            self.grad += out.data * out.grad\n            ### END SOLUTION\n        out._backward = _backward"
+EXP_ATTACHED = ("            self.grad += out.data * out.grad\n            ### END SOLUTION\n"
+                "        out._backward = _backward")
 TOPO_REGION = (REFERENCE_PACKAGE_DIR / "engine.py").read_text().split("### BEGIN SOLUTION topo_sort\n")[1].split(
     "        ### END SOLUTION")[0]
 BUILD_TOPO = """def _build_topo(v, topo=[], visited=set()):  # noqa: B006 - the mistake this mutant makes
@@ -169,7 +170,8 @@ _MUTANTS = (
     edit("the loop zeroes between backward and update", "train", "        loss.backward()\n",
          "        loss.backward()\n        model.zero_grad()\n", "training_loop", "training_loop/zeroes_before_update"),
     Edit("the loop updates before backward",
-         (("train", LOOP_UPDATE, ""), ("train", "        loss.backward()\n", LOOP_UPDATE + "        loss.backward()\n")),
+         (("train", LOOP_UPDATE, ""),
+          ("train", "        loss.backward()\n", LOOP_UPDATE + "        loss.backward()\n")),
          ("training_loop",), ("training_loop/update_before_backward",)),
     Edit("the loop uses gradients read before backward",
          (("train", "        loss.backward()\n",
