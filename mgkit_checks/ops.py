@@ -24,7 +24,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from .core import FAILED, LENT, NO_EVIDENCE, PASSED, BuiltFromOtherOps, Check, Definition, Diagnosis, Harness
+from .core import FAILED, LENT, NO_EVIDENCE, PASSED, WAITING, BuiltFromOtherOps, Check, Definition, Diagnosis, Harness
 from .course import OPERATORS, Mistake, OpSpec
 from .numeric import all_close, away_from_zero, close, evaluate, formula, plain, show
 from .rubric import OP_TASKS, TASK_IDS
@@ -380,11 +380,11 @@ def _judge_same(case: dict, report: dict) -> Check:
 
 
 def _showable(case: dict, grads: list) -> Check | None:
-    """A check when the numbers cannot show accumulation: not numbers (failed), infinite, or all zero
-    (no evidence: a closure that adds nothing adds up trivially); None when they can."""
+    """A check when the numbers cannot show accumulation; None when they can. Not numbers: it waits
+    for the op's own task, which fails for them (as for a closure that raised); infinite, or all
+    unchanged: no evidence (a closure that adds nothing adds up trivially)."""
     if not all(isinstance(v, float) for v in grads):
-        return Check(case["label"], FAILED, "a gradient was not a number",
-                     (Diagnosis("grad_accumulation/not_a_number", "add floats to .grad."),))
+        return Check(case["label"], WAITING, waits_for=(OPS[case["op"]].task_id,))
     if not all(math.isfinite(v) for v in grads) or all(close(v, s) for v, s in zip(grads, _unchanged(case))):
         return Check(case["label"], NO_EVIDENCE)
     return None
