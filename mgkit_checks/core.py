@@ -27,6 +27,7 @@ from .rubric import BY_ID
 PUBLIC_SEED = 2026  # the preview's cases; the grade draws a fresh secret seed
 
 PASSED, FAILED, WAITING, UNDECIDED = "passed", "failed", "waiting", "decided by the grade"
+NO_EVIDENCE = "no evidence"  # the case ran but cannot tell (a closure that added nothing): it neither earns nor costs
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ class Check:
     case: dict | None = None  # what was tried, as plain data (a notebook draws a failed op's graph from it)
 
 
+LENT = "judged_for"  # a case's key: a case of one task's worker whose check counts for another task
+
+
 @dataclass(frozen=True)
 class Verdict:
     """A task's verdict: PASSED, FAILED, or (the preview only) UNDECIDED."""
@@ -58,6 +62,7 @@ class Verdict:
     checks: tuple[Check, ...]
     feedback: str  # for the student: what failed and what to do, or what passed and what waits
     diagnosis: Diagnosis | None = None  # the likely mistake, when the task failed
+    lent: tuple[Check, ...] = ()  # checks its cases made for a later task (case[LENT]), not its own
 
     @property
     def passed(self) -> bool:
@@ -142,10 +147,16 @@ def where(error: BaseException) -> str:
     return f"{os.path.basename(frames[-1].filename)}, line {frames[-1].lineno}" if frames else ""
 
 
-def hang_message(definition: Definition, within: str) -> Check:
-    """The check of a task that did not finish `within` ("in 5 s"): the same words on both sides."""
-    return Check("the code finished", FAILED, f"{definition.task_id} did not finish {within}", (Diagnosis(
-        f"{definition.task_id}/hangs", f"look for a loop that never ends in {definition.code}."),))
+def hang_message(definition: Definition, within: str, importing: str = "") -> Check:
+    """The check of a task that did not finish `within` ("in 5 s"): the same words on both sides.
+    `importing`: the files whose import never ended, when it was the import that hung."""
+    task_id = definition.task_id
+    if importing:
+        return Check("the code finished", FAILED, f"{task_id} did not finish {within}", (Diagnosis(
+            f"{task_id}/hangs_at_import", f"look for a loop that never ends at the top level of {importing}: code "
+                                          "outside any function runs when the file is imported."),))
+    return Check("the code finished", FAILED, f"{task_id} did not finish {within}", (Diagnosis(
+        f"{task_id}/hangs", f"look for a loop that never ends in {definition.code}."),))
 
 
 def describe(error: BaseException) -> str:
@@ -161,13 +172,21 @@ def describe(error: BaseException) -> str:
 
 def judge_cases(definition: Definition, cases: list[dict], reports: list, earlier: dict[str, Verdict],
                 engine_tasks: tuple[str, ...] = ()) -> Verdict:
-    """The task's verdict from each case's report; `earlier` holds the verdicts of the tasks judged before."""
+    """The task's verdict from each case's report; `earlier` holds the verdicts of the tasks judged before.
+
+    A case marked for a later task (an op's closure run from a nonzero .grad, for
+    grad_accumulation) is judged here, where its report is, and lent to that task: so each
+    closure the student wrote is judged for accumulation in the worker that runs it anyway."""
     passed = frozenset(task for task, verdict in earlier.items() if verdict.passed)
     checks = [replace(_check(definition, case, report, earlier, passed, engine_tasks), case=case)
               for case, report in zip(cases, reports)]
     if len(reports) != len(cases):
         checks.append(Check("the report", FAILED, "the grader received no usable report for this task"))
-    return verdict(definition.task_id, checks)
+    own = [check for check in checks if not (check.case and check.case.get(LENT))]
+    borrowed = [check for verdict in earlier.values() for check in getattr(verdict, "lent", ())
+                if check.case.get(LENT) == definition.task_id]
+    result = verdict(definition.task_id, [*borrowed, *own])
+    return replace(result, lent=tuple(check for check in checks if check.case and check.case.get(LENT)))
 
 
 def _check(definition: Definition, case: dict, report: Any, earlier: dict[str, Verdict], passed: frozenset[str],
@@ -183,6 +202,9 @@ def _check(definition: Definition, case: dict, report: Any, earlier: dict[str, V
         return Check(label, FAILED, "no usable report for this case")
     if "undecided" in report:
         return Check(label, UNDECIDED, str(report["undecided"]))
+    if "error" in report and case.get(LENT):
+        # code that did not run to its end shows nothing of the later task: its own task fails for it
+        return Check(label, WAITING, waits_for=(definition.task_id,))
     if "error" in report:
         return raised(definition, label, str(report["error"]), str(report.get("where") or ""))
     try:
@@ -197,7 +219,7 @@ STUB = "NotImplementedError"
 def raised(definition: Definition, label: str, error: str, location: str = "") -> Check:
     """The check of a case whose code raised: an untouched stub says what to write."""
     task_id = definition.task_id
-    at = f" ({location})" if location else ""
+    at = f" ({location})" if location and location not in error else ""  # a SyntaxError names its line itself
     name, _, message = error.partition(": ")
     if name == STUB:
         stub_of, _, hint = message.partition(": ")  # the kit's stubs say "<task_id>: <hint>"
@@ -211,6 +233,7 @@ def raised(definition: Definition, label: str, error: str, location: str = "") -
 def verdict(task_id: str, checks: list[Check]) -> Verdict:
     """The rules: any failure fails; an undecided check (the preview only) leaves the task to the grade;
     a task is earned only on evidence, so with every check waiting there is nothing to earn yet."""
+    checks = [check for check in checks if check.state != NO_EVIDENCE]
     failed = [check for check in checks if check.state == FAILED]
     undecided = [check for check in checks if check.state == UNDECIDED]
     done = [check for check in checks if check.state == PASSED]
@@ -222,13 +245,23 @@ def verdict(task_id: str, checks: list[Check]) -> Verdict:
         return Verdict(task_id, UNDECIDED, tuple(checks), _undecided_feedback(undecided))
     if not done:
         tasks = _names(task for check in waiting for task in check.waits_for)
+        if not tasks:  # every case ran and none could tell: the code changed no gradient
+            return Verdict(task_id, FAILED, tuple(checks), f"Nothing to judge yet: the code {task_id} runs added "
+                           "nothing to any .grad, so there was nothing to add up.", Diagnosis(
+                               f"{task_id}/nothing_to_judge", "write the _backward closures first"))
         return Verdict(task_id, FAILED, tuple(checks),
                        f"Nothing to judge yet: every check of {task_id} runs code of {tasks}, which must pass first.",
                        Diagnosis(f"{task_id}/nothing_to_judge", f"write and fix {tasks} first"))
-    feedback = f"Passed all {len(done)} checks." if not waiting else (
-        f"Passed {len(done)} checks; {_count(waiting)} wait for {_names(t for c in waiting for t in c.waits_for)} "
-        "and will be judged once it passes.")
-    return Verdict(task_id, PASSED, tuple(checks), feedback)
+    return Verdict(task_id, PASSED, tuple(checks), _passed_feedback(done, waiting))
+
+
+def _passed_feedback(done: list[Check], waiting: list[Check]) -> str:
+    passed = f"Passed all {len(done)} checks" if len(done) > 1 else "Passed its one check"
+    if not waiting:
+        return f"{passed}."
+    tasks = list(dict.fromkeys(task for check in waiting for task in check.waits_for))
+    return (f"{passed}; {_count(waiting)} {'waits' if len(waiting) == 1 else 'wait'} for {_names(tasks)} and "
+            f"will be judged once {'it passes' if len(tasks) == 1 else 'they pass'}.")
 
 
 def _common_diagnosis(failed: list[Check]) -> Diagnosis | None:
@@ -246,7 +279,7 @@ def _failed_feedback(checks: list[Check], failed: list[Check], diagnosis: Diagno
     first = failed[0].message
     if diagnosis and diagnosis.id.endswith("/not_written"):
         return f"{first[:1].upper()}{first[1:]}".rstrip(".") + "."  # what to write, and where
-    if diagnosis and diagnosis.id.endswith("/hangs"):
+    if diagnosis and diagnosis.id.endswith(("/hangs", "/hangs_at_import")):
         return f"{first}: {diagnosis.advice}"  # one line: which task, how long, where to look
     text = f"Failed {len(failed)} of {_count(checks)}: {first[:1].lower()}{first[1:]}".rstrip(".") + "."
     if diagnosis and diagnosis.advice:
@@ -257,7 +290,8 @@ def _failed_feedback(checks: list[Check], failed: list[Check], diagnosis: Diagno
 def _undecided_feedback(undecided: list[Check]) -> str:
     waiting = _names(task for check in undecided for task in check.waits_for)
     if waiting:
-        return (f"Decided by the grade: {_count(undecided)} wait for {waiting}, which must pass here first "
+        verb = "waits" if len(undecided) == 1 else "wait"
+        return (f"Decided by the grade: {_count(undecided)} {verb} for {waiting}, which must pass here first "
                 "(this preview runs your own engine; the grade does not).")
     return f"Decided by the grade: {undecided[0].message}"
 

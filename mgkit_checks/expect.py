@@ -75,13 +75,27 @@ def training_loss(data: tuple, nouts: list[int], params: Sequence[float], loss: 
     return LOSSES[loss](scores, ys) + alpha * float(np.sum(np.square(params)))
 
 
-def training_step(case: dict, params: Sequence[float], lr: float, loss: str, alpha: float) -> list[float]:
-    """The parameters after one step of gradient descent on the case's moons: p - lr * d loss / d p."""
+def training_gradient(case: dict, params: Sequence[float], loss: str, alpha: float) -> list[float]:
+    """d loss / d p on the case's moons, at these parameters."""
     xs, ys = moons(case["points"], case["data_seed"])
     data = (np.array(xs), np.array(ys))
 
     def f(*args: float) -> float:
         return training_loss(data, case["nouts"], args, loss, alpha)
 
-    gradient = [central_difference(f, params, i) for i in range(len(params))]
-    return [p - lr * g for p, g in zip(params, gradient)]
+    return [central_difference(f, params, i) for i in range(len(params))]
+
+
+def training_step(case: dict, params: Sequence[float], lr: float, loss: str, alpha: float) -> list[float]:
+    """The parameters after one step of gradient descent on the case's moons: p - lr * d loss / d p."""
+    return [p - lr * g for p, g in zip(params, training_gradient(case, params, loss, alpha))]
+
+
+def two_steps(case: dict, params: Sequence[float], lr: float, loss: str, alpha: float) -> tuple[list, list]:
+    """The parameters after two steps of descent in one loop: with the gradients zeroed before each
+    backward pass, and with them piled up (a loop that never zeroes, which zero_grad judges)."""
+    first = training_gradient(case, params, loss, alpha)
+    middle = [p - lr * g for p, g in zip(params, first)]
+    second = training_gradient(case, middle, loss, alpha)
+    return ([p - lr * g for p, g in zip(middle, second)],
+            [p - lr * (g + h) for p, g, h in zip(middle, first, second)])

@@ -52,8 +52,9 @@ def _failure_check(task_id: str, failure: Failure) -> Check:
     definition, detail = DEFINITIONS[task_id], f" ({failure.detail})" if failure.detail else ""
     if failure.kind in ("error", "not_run") and failure.detail:
         return raised(definition, "the code ran", failure.detail)
-    if failure.kind == "timeout":
-        return hang_message(definition, f"in time{detail}")
+    if failure.kind == "timeout":  # the grading loop says when it was the import that never ended
+        importing = IMPORTS[task_id] if failure.detail.startswith("while importing") else ""
+        return hang_message(definition, f"in time{detail}", importing)
     message = {
         "memory": f"your code used more memory than allowed{detail}",
         "crash": f"your code stopped the process{detail}",

@@ -17,7 +17,8 @@ from .numeric import away_from_zero, close, plain, show
 
 
 def topo_cases(rng: random.Random) -> list[dict]:
-    return [_diamond(rng), _random_graph(rng, 12), _chain(rng, 150)]
+    again = {**_diamond(rng), "label": "a second graph after a first", "again": True}
+    return [_diamond(rng), _random_graph(rng, 12), _chain(rng, 150), again]
 
 
 def _diamond(rng: random.Random) -> dict:
@@ -43,12 +44,21 @@ def _chain(rng: random.Random, ops: int) -> dict:
 
 
 def observe_backward(case: dict, harness: Harness) -> dict:
-    """Which closures the student's backward() called, in order, and the output's gradient then."""
+    """Which closures the student's backward() called, in order, and the output's gradient then; for
+    a second graph, also how many closures of the first graph the second backward() called."""
+    if not case.get("again"):
+        return _run(case, harness, [])
+    first: list[int] = []
+    _run(case, harness, first)
+    before = len(first)
+    return {**_run(case, harness, []), "earlier": len(first) - before}
+
+
+def _run(case: dict, harness: Harness, calls: list[int]) -> dict:
     nodes = [harness.Value(x) for x in case["leaves"]]
     for op, i, j in case["program"]:
         nodes.append(nodes[i] + nodes[j] if op == "+" else nodes[i] * nodes[j])
     output = case["output"]
-    calls: list[int] = []
     seed: list = []
 
     def recorder(index: int, node: Any) -> Callable[[], None]:
@@ -61,13 +71,18 @@ def observe_backward(case: dict, harness: Harness) -> dict:
     for index, node in enumerate(nodes):
         node._backward = recorder(index, node)
     nodes[output].backward()
-    return {"calls": calls, "seed": seed[0] if seed else None}
+    return {"calls": list(calls), "seed": seed[0] if seed else None}  # a copy: a later pass must not change it
 
 
 def judge_backward(case: dict, report: dict) -> Check:
     label, calls, seed = case["label"], report["calls"], report["seed"]
     needed = _ops_the_output_needs(case)
     what = f"backward() on {label} ({len(needed)} ops)"
+    if report.get("earlier"):
+        return _failed(label, f"backward() on a second graph also called {report['earlier']} closures of the "
+                              "first graph, whose backward pass was over", "keeps_state",
+                       "backward() kept the first graph between calls: a default argument such as topo=[] or "
+                       "visited=set() is made once and shared by every call; make them inside backward().")
     counts = {k: calls.count(k) for k in set(calls)}
     twice = [k for k, c in counts.items() if c > 1]
     if twice:

@@ -13,6 +13,9 @@ Which file: the copy shipped beside these checks, in a student's release; else `
     expr = "a.sigmoid()"            an op task: how the checks build the op from a (and b)
     domain = [-4, 4]                where its inputs lie
     avoid = [0]                     points its inputs keep `margin` away from (a kink, a pole)
+    mistakes = [                    the op's classic mistakes: each input's gradient as that mistake
+      {id = "uses_x", grads = ["a * g"], advice = "..."},   gives it, on a, b, g (out.grad), out
+    ]                               (its value), p (the power) and exp, log, tanh, abs, max, min
 
 An op task's id is `<op>_backward`; everything else about it (its cases, finite differences,
 accumulation cases, stub, test and notebook check) follows from these lines and its solution
@@ -45,14 +48,27 @@ class CourseError(ValueError):
 
 
 @dataclass(frozen=True)
+class Mistake:
+    """A classic mistake of one op: the gradients it gives (formulas, one per input) and the advice."""
+
+    id: str  # "uses_x": the diagnosis is "<task>/uses_x"
+    grads: tuple[str, ...]  # on a, b, g (out.grad), out (the op's value), p (the power)
+    advice: str
+
+
+FORMULA_NAMES = frozenset({"a", "b", "g", "out", "p"})
+
+
+@dataclass(frozen=True)
 class OpSpec:
-    """How the checks build an op and where its inputs lie."""
+    """How the checks build an op, where its inputs lie, and the op's own classic mistakes."""
 
     expr: str  # on inputs a (and b); "{power}" stands for each of `powers`
     domain: tuple[float, float] = (-3.0, 3.0)
     avoid: tuple[float, ...] = ()
     margin: float = 0.1
     powers: tuple[float, ...] = ()
+    mistakes: tuple[Mistake, ...] = ()
 
     @cached_property  # parsed once: the cases read it for every input they draw
     def inputs(self) -> tuple[str, ...]:
@@ -165,7 +181,7 @@ def load(path: Path) -> Course:
 
 
 def _task(entry: dict, where: str) -> Task:
-    _only(entry, {"id", "points", "title", "hint", "expr", "domain", "avoid", "margin", "powers"}, where)
+    _only(entry, {"id", "points", "title", "hint", "expr", "domain", "avoid", "margin", "powers", "mistakes"}, where)
     for key in ("id", "points", "title", "hint"):
         if key not in entry:
             raise CourseError(f"{where}: no {key}; every task has id, points, title and hint")
@@ -191,17 +207,52 @@ def _op(entry: dict, task_id: str, where: str) -> OpSpec:
         raise CourseError(f"{where}: expr has {{power}} exactly when powers lists the exponents to try")
     try:
         spec = OpSpec(expr, _pair(entry.get("domain", (-3.0, 3.0)), where),
-                      tuple(float(x) for x in entry.get("avoid", ())), float(entry.get("margin", 0.1)), powers)
+                      tuple(float(x) for x in entry.get("avoid", ())), float(entry.get("margin", 0.1)), powers,
+                      _mistakes(entry.get("mistakes", ()), where))
         _ = spec.method, spec.inputs  # they parse expr: an error here is the course's
     except (SyntaxError, KeyError, AttributeError, ValueError, TypeError):
         raise CourseError(f"{where}: expr = {expr!r}: write the op on inputs a (and b), as a.sigmoid() or "
                           "a * b") from None
     if not spec.inputs:
         raise CourseError(f"{where}: expr = {expr!r} uses neither a nor b")
+    wrong = [mistake.id for mistake in spec.mistakes if len(mistake.grads) != len(spec.inputs)]
+    if wrong:
+        raise CourseError(f"{where}: mistake {wrong[0]}: give one gradient formula per input of {expr}")
     if not spec.intervals(positive=any(p != int(p) for p in powers)):
         raise CourseError(f"{where}: no inputs are left in domain {list(spec.domain)} once {list(spec.avoid)} "
                           f"are avoided by {spec.margin}: widen the domain or lower the margin")
     return spec
+
+
+def _mistakes(entries: object, where: str) -> tuple[Mistake, ...]:
+    if not isinstance(entries, (list, tuple)):
+        raise CourseError(f"{where}: mistakes = {entries!r}; list tables of id, grads and advice")
+    mistakes = []
+    for entry in entries:
+        _only(entry if isinstance(entry, dict) else {}, {"id", "grads", "advice"}, f"{where}: a mistake")
+        ok = isinstance(entry, dict) and str(entry.get("id", "")).isidentifier() and isinstance(
+            entry.get("advice"), str) and isinstance(entry.get("grads"), list) and entry["grads"]
+        if not ok:
+            raise CourseError(f"{where}: mistakes: {entry!r}; each has id (one word), grads (a list of formulas) "
+                              "and advice (what the student reads)")
+        for formula in entry["grads"]:
+            _check_formula(formula, f"{where}: mistake {entry['id']}")
+        mistakes.append(Mistake(entry["id"], tuple(entry["grads"]), entry["advice"]))
+    return tuple(mistakes)
+
+
+def _check_formula(formula: object, where: str) -> None:
+    try:
+        names = {node.id for node in ast.walk(ast.parse(str(formula), mode="eval")) if isinstance(node, ast.Name)}
+    except SyntaxError:
+        raise CourseError(f"{where}: {formula!r} is not a formula") from None
+    unknown = sorted(names - FORMULA_NAMES - FORMULA_FUNCTIONS)
+    if not isinstance(formula, str) or unknown:
+        raise CourseError(f"{where}: {formula!r} uses {', '.join(unknown) or 'no text'}; a formula is on "
+                          f"{', '.join(sorted(FORMULA_NAMES))} and {', '.join(sorted(FORMULA_FUNCTIONS))}")
+
+
+FORMULA_FUNCTIONS = frozenset({"exp", "log", "tanh", "abs", "max", "min"})
 
 
 def _pair(value: object, where: str) -> tuple[float, float]:

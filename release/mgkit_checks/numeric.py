@@ -116,3 +116,30 @@ def mlp_scores(params: list[float], sizes: list[int], xs: np.ndarray) -> np.ndar
         if depth < len(sizes) - 2:
             acts = np.maximum(acts, 0.0)
     return acts[:, 0]
+
+
+FUNCTIONS = {"exp": math.exp, "log": math.log, "tanh": math.tanh, "abs": abs, "max": max, "min": min}
+COMPARE = {ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Lt: operator.lt, ast.LtE: operator.le}
+
+
+def formula(text: str, names: dict[str, float]) -> float:
+    """The value of a course's mistake formula ("(1 - tanh(a) ** 2) * g"), on floats: + - * / **,
+    comparisons (1.0 or 0.0), the functions of FUNCTIONS and the given names; nothing else runs."""
+
+    def run(node: ast.AST) -> float:
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+            return float(node.value)
+        if isinstance(node, ast.Name):
+            return names[node.id]
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -run(node.operand)
+        if isinstance(node, ast.BinOp) and type(node.op) in BINARY:
+            return BINARY[type(node.op)](run(node.left), run(node.right))
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in COMPARE:
+            return float(COMPARE[type(node.ops[0])](run(node.left), run(node.comparators[0])))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS:
+            return float(FUNCTIONS[node.func.id](*(run(arg) for arg in node.args)))
+        raise ValueError(f"a mistake's formula has no {ast.unparse(node)}")
+
+    value = run(ast.parse(text, mode="eval").body)
+    return math.nan if isinstance(value, complex) else value  # a negative base to a fractional power

@@ -2,27 +2,37 @@
 
 An op's case builds `out` from fresh Values, seeds out.grad with a number that is never 1 (a
 missing out.grad factor must show), runs the closures (the harness says how) and reports
-every input's gradient. The judge compares them with central finite differences of the same
-expression run on floats, and names the classic mistake whose numbers match.
+every input's gradient. Two more cases put the op inside a small graph: its inputs made by
+other nodes, its output used by another, so a closure attached to the wrong node (or one that
+replaces another node's closure) shows. The judge compares them with central finite
+differences of the same expression run on floats, and names the classic mistake whose
+numbers match (the op's own, from course.toml, then the mistakes of any op).
 
-grad_accumulation is judged on each op whose own task passes, and only there: the same
-closure run from .grad = 0 and from .grad = start must give start + the same part, and values
-used twice (`a + a`, a node that feeds two ops) must collect both gradients.
+grad_accumulation is judged on every closure the student wrote, right or wrong: accumulation
+is linearity in the starting gradient, which `=` breaks whatever the derivative. The op's own
+worker runs its closure from .grad = 0 and from .grad = start (start + the same part is
+right), and a two-input op on one value twice (both parts must add up); those checks are
+lent to grad_accumulation. A closure that did not run to its end (not written yet, missing,
+raising) shows nothing of accumulation and costs only its own task. Then values used twice
+in graphs (`a.tanh() + a`, a node that feeds two ops), once the ops they run pass.
 """
 
 from __future__ import annotations
 
 import ast
+import math
 import random
 from dataclasses import dataclass
 
-from .core import FAILED, PASSED, BuiltFromOtherOps, Check, Definition, Diagnosis, Harness
-from .course import OPERATORS, OpSpec
-from .numeric import all_close, away_from_zero, close, evaluate, plain, show
-from .rubric import OP_TASKS
+from .core import FAILED, LENT, NO_EVIDENCE, PASSED, WAITING, BuiltFromOtherOps, Check, Definition, Diagnosis, Harness
+from .course import OPERATORS, Mistake, OpSpec
+from .numeric import all_close, away_from_zero, close, evaluate, formula, plain, show
+from .rubric import OP_TASKS, TASK_IDS
 
 INPUT_NAMES = ("a", "b")
-CASES_PER_OP = 6
+CASES_PER_OP = 6  # on fresh leaves
+GRAPH_CASES_PER_OP = 2  # inside a small graph
+ACCUMULATION = "grad_accumulation"
 
 
 @dataclass(frozen=True)
@@ -81,17 +91,79 @@ def _op_case(op: Op, rng: random.Random, k: int) -> dict:
     return case
 
 
+def _graph_case(op: Op, rng: random.Random, k: int) -> dict:
+    """The op on inputs that other nodes made (x = f * leaf), its output used by another node."""
+    case = _op_case(op, rng, k)
+    case["graph"] = {"inputs": [away_from_zero(rng, 0.5, 2.0) for _ in case["inputs"]],
+                     "output": away_from_zero(rng, 0.5, 2.0)}
+    case["label"] = f"out = {op_text(case)} inside a graph"
+    return case
+
+
+def _lent_cases(op: Op, rng: random.Random) -> list[dict]:
+    """The op's closure as grad_accumulation judges it: from a nonzero .grad, and on one value twice."""
+    if ACCUMULATION not in TASK_IDS:
+        return []
+    cases = []
+    for k in range(2):  # two points: on both sides of a kink, a closure adds something at one at least
+        case = _op_case(op, rng, k)
+        start = [away_from_zero(rng, 0.5, 3.0) for _ in case["inputs"]]
+        cases.append({**case, "start": start, LENT: ACCUMULATION, "label": f"{op_text(case)} accumulates"})
+    if len(op.spec.inputs) == 2:
+        case = _op_case(op, rng, 2)
+        case["inputs"] = [case["inputs"][0]] * 2
+        cases.append({**case, "same": True, LENT: ACCUMULATION, "label": f"{op.used_twice()} collects both parts"})
+    return cases
+
+
 # ---- one op's closure ---------------------------------------------------------------------------
 
-def run_op(case: dict, harness: Harness, start: list[float] | None = None) -> dict:
+def observe_op(case: dict, harness: Harness) -> dict:
+    if "start" in case:  # the same closure from .grad = 0, then from .grad = start
+        return {"fresh": run_op(case, harness)["grads"], "from_start": run_op(case, harness, case["start"])["grads"]}
+    if case.get("same"):  # a * a: one Value on both sides, beside two Values of the same number
+        return {"parts": run_op(case, harness)["grads"], "both": run_op(case, harness, same=True)["grads"]}
+    return run_in_graph(case, harness) if "graph" in case else run_op(case, harness)
+
+
+def run_op(case: dict, harness: Harness, start: list[float] | None = None, same: bool = False) -> dict:
     """Build out = op(inputs) from fresh Values (their .grad set to `start`), run its closures."""
-    leaves = [harness.Value(x) for x in case["inputs"]]
+    leaves = [harness.Value(x) for x in case["inputs"][: 1 if same else None]]
     for leaf, grad in zip(leaves, start or []):
         leaf.grad = grad
     made = list(leaves)
-    out = evaluate(op_text(case), dict(zip(INPUT_NAMES, leaves)), made)
+    out = evaluate(op_text(case), dict(zip(INPUT_NAMES, leaves * 2 if same else leaves)), made)
     harness.run_closures(out, case["out_grad"], made)
     return {"out": plain(out.data), "grads": [plain(leaf.grad) for leaf in leaves]}
+
+
+def run_in_graph(case: dict, harness: Harness) -> dict:
+    """leaf -> x = f * leaf (a node the kit wires) -> out = op(x, ...) -> top = f' * out: each leaf's
+    gradient, and whether the op replaced the closures of the nodes it was given (when built, when run)."""
+    factors = case["graph"]["inputs"]
+    leaves = [harness.Value(x / f) for x, f in zip(case["inputs"], factors)]
+    inner = [_kit_node(harness, leaf, f, x) for leaf, f, x in zip(leaves, factors, case["inputs"])]
+    made = [*leaves, *(node for node, _ in inner)]
+    out = evaluate(op_text(case), dict(zip(INPUT_NAMES, (node for node, _ in inner))), made)
+    replaced = ["when built" if node._backward is not closure else "" for node, closure in inner]
+    top, _ = _kit_node(harness, out, case["graph"]["output"], 0.0)
+    harness.run_closures(top, case["out_grad"], [*made, top])
+    replaced = [was or ("when run" if node._backward is not closure else "") for was, (node, closure)
+                in zip(replaced, inner)]
+    return {"grads": [plain(leaf.grad) for leaf in leaves], "replaced": replaced}
+
+
+def _kit_node(harness: Harness, child: object, factor: float, data: float) -> tuple[object, object]:
+    """A Value made from `child` by the kit (d node / d child = factor), with the kit's own closure."""
+    node = harness.Value(data)
+    node._prev = (child,)
+
+    def _backward() -> None:
+        grad = plain(node.grad)
+        child.grad = child.grad + factor * grad if isinstance(grad, float) else node.grad
+
+    node._backward = _backward
+    return node, _backward
 
 
 def expected_op_grads(case: dict) -> list[float]:
@@ -104,16 +176,56 @@ def expected_op_grads(case: dict) -> list[float]:
 
 
 def judge_op(case: dict, report: dict) -> Check:
+    if "start" in case or case.get("same"):
+        return _judge_pair(case, report) if "start" in case else _judge_same(case, report)
+    if "graph" in case:
+        return _judge_in_graph(case, report)
     want, got = expected_op_grads(case), report["grads"]
     if all_close(got, want):
         return Check(case["label"], PASSED)
     names = INPUT_NAMES[: len(want)]
-    inputs = ", ".join(f"{n} = {v:g}" for n, v in zip(names, case["inputs"]))
-    wrong = [name for name, g, w in zip(names, got, want) if not close(g, w)]
-    message = (f"for out = {op_text(case)} with {inputs} and out.grad = {case['out_grad']:g}, your _backward gave "
-               f"{_grads(names, got)}; a central finite difference gives {_grads(names, want)} "
-               f"({' and '.join(f'{name}.grad' for name in wrong)} {'disagree' if len(wrong) > 1 else 'disagrees'})")
+    message = (f"for out = {op_text(case)} with {_inputs(case)} and out.grad = {case['out_grad']:g}, your _backward "
+               f"gave {_grads(names, got)}; a central finite difference gives {_grads(names, want)} "
+               f"({_disagree(names, got, want)})")
     return Check(case["label"], FAILED, message, tuple(op_mistakes(case, got, want)))
+
+
+def _judge_in_graph(case: dict, report: dict) -> Check:
+    """Each leaf gets f * (the op's gradient of x), with out.grad = f' * the seed when the op's closure runs."""
+    factors, above = case["graph"]["inputs"], case["graph"]["output"]
+    inner_case = {**case, "out_grad": case["out_grad"] * above}
+    local = expected_op_grads(inner_case)
+    want, got = [f * w for f, w in zip(factors, local)], report["grads"]
+    if all_close(got, want):
+        return Check(case["label"], PASSED)
+    names = INPUT_NAMES[: len(want)]
+    at_x = [g / f if isinstance(g, float) else g for g, f in zip(got, factors)]  # what reached x, the op's input
+    message = (f"for out = {op_text(case)} inside a graph ({' and '.join(names)} made by other nodes, with "
+               f"{_inputs(case)}; out used by another node, so out.grad = {inner_case['out_grad']:g} when the "
+               f"closure runs), your _backward gave {_grads(names, at_x)}; a central finite difference gives "
+               f"{_grads(names, local)} ({_disagree(names, at_x, local)})")
+    replaced = [when for when in report.get("replaced", []) if when]
+    if replaced:
+        mistake, advice = WIRING[replaced[0]]
+        return Check(case["label"], FAILED, message, (Diagnosis(f"{OPS[case['op']].task_id}/{mistake}", advice),))
+    return Check(case["label"], FAILED, message, tuple(op_mistakes(inner_case, at_x, local)))
+
+
+WIRING = {  # when the op replaced the closure of a node it was given -> (mistake, advice)
+    "when built": ("wrong_node", "attach the closure to the op's result, out._backward = _backward, not to an "
+                                 "input: self._backward = ... replaces the closure of the node that made self."),
+    "when run": ("replaces_closure", "a _backward must only add to .grad: yours replaced the _backward of another "
+                                     "node, so nothing reached the values before it."),
+}
+
+
+def _inputs(case: dict) -> str:
+    return ", ".join(f"{n} = {v:g}" for n, v in zip(INPUT_NAMES, case["inputs"]))
+
+
+def _disagree(names: tuple[str, ...], got: list, want: list[float]) -> str:
+    wrong = [name for name, g, w in zip(names, got, want) if not close(g, w)]
+    return f"{' and '.join(f'{name}.grad' for name in wrong)} {'disagree' if len(wrong) > 1 else 'disagrees'}"
 
 
 def _grads(names: tuple[str, ...], values: list) -> str:
@@ -126,50 +238,51 @@ def op_mistakes(case: dict, got: list, want: list[float]) -> list[Diagnosis]:
     if not all(isinstance(x, float) for x in got):
         return [Diagnosis(f"{task}/not_a_number", "a gradient must be a number: add floats to .grad, "
                                                   "not Values or other objects.")]
-    found = []
-    for mistake, advice, alternative in _mistakes(case, want):
-        if all_close(got, alternative):
-            found.append(Diagnosis(f"{task}/{mistake}", advice))
-    return found
+    found: dict[str, Diagnosis] = {}
+    for mistake in _mistakes(case, want):
+        if mistake.id not in found and all_close(got, _gradients_of(mistake, case, want)):
+            found[mistake.id] = Diagnosis(f"{task}/{mistake.id}", mistake.advice)
+    return list(found.values())
 
 
-def _mistakes(case: dict, want: list[float]):
-    """(id, advice, the gradients that mistake gives) for the op of the case."""
-    op, x, g, p = case["op"], case["inputs"], case["out_grad"], case.get("power")
-    yield "nothing_added", "nothing reached the inputs: _backward must add to self.grad (and other.grad).", \
-        [0.0] * len(want)
-    if op == "mul":
-        yield "swapped_operands", "the operands are swapped: a's local derivative is b.data, b's is a.data.", \
-            [x[0] * g, x[1] * g]
-    if op == "pow":
-        yield "exponent_not_lowered", "the power rule is p * x**(p - 1): the exponent was not lowered.", \
-            [p * x[0] ** p * g]
-        yield "exponent_off_by_one", "the power rule is p * x**(p - 1): an off-by-one in the exponent.", \
-            [p * x[0] ** (p - 2) * g]
-        yield "factor_p_missing", "the power rule is p * x**(p - 1): the factor p is missing.", [x[0] ** (p - 1) * g]
-        yield "factor_p_minus_one", "the power rule is p * x**(p - 1), not (p - 1) * x**(p - 1).", \
-            [(p - 1) * x[0] ** (p - 1) * g]
-    if op == "tanh":
-        from .expect import forward
+def _gradients_of(mistake: Mistake, case: dict, want: list[float]) -> list[float]:
+    """The gradients a mistake gives on the case, from its formulas (nan where a formula cannot be computed)."""
+    from .expect import forward
 
-        t = forward("a.tanh()", {"a": x[0]})
-        yield "one_minus_t", "the derivative of tanh is 1 - t**2; the closure used 1 - t.", [(1 - t) * g]
-        yield "input_not_output", "the derivative is 1 - t**2 with t = tanh(x), the output, not the input x.", \
-            [(1 - x[0] ** 2) * g]
-    if op == "exp":
-        yield "uses_x", "the derivative of e**x is e**x (out.data), not x.", [x[0] * g]
-    if op == "relu":
-        active = x[0] > 0
-        yield "mask_missing", "the relu mask is missing: pass out.grad only where out.data > 0.", [g]
-        yield "mask_inverted", "the relu mask is inverted: pass out.grad where out.data > 0.", [0.0 if active else g]
-        yield "times_out_data", "multiply out.grad by (out.data > 0), not by out.data.", [max(x[0], 0.0) * g]
-    if len(want) == 2:
-        yield "one_input_missing", "both inputs get a gradient: add to other.grad as well as self.grad.", \
-            [want[0], 0.0]
-    yield "out_grad_missing", "the chain rule's factor out.grad is missing: multiply by out.grad.", \
-        [w / g for w in want]
-    yield "sign_flipped", "the sign is flipped.", [-w for w in want]
-    yield "added_twice", "each gradient was added twice.", [2 * w for w in want]
+    x, power = case["inputs"], case.get("power")
+    names = {**dict(zip(INPUT_NAMES, x)), **dict(zip(RIGHT, want)), "g": case["out_grad"],
+             "p": float(power) if power is not None else math.nan}
+    try:
+        names["out"] = forward(op_text(case), dict(zip(INPUT_NAMES, x)))
+        return [formula(text, names) for text in mistake.grads]
+    except (ArithmeticError, ValueError, TypeError):  # 0 ** -1, log of a negative, ...: this mistake cannot be it
+        return [math.nan] * len(mistake.grads)
+
+
+RIGHT = ("da", "db")  # the right gradients, in the formulas of the mistakes any op can make
+
+
+def _mistakes(case: dict, want: list[float]) -> list[Mistake]:
+    """Nothing added; the op's own classic mistakes (course.toml); then those of any op: formulas on the
+    case's numbers, most specific first."""
+    n, right = len(want), RIGHT[: len(want)]
+    nothing = Mistake("nothing_added", ("0",) * n, "nothing reached the inputs: _backward must add to self.grad "
+                                                  "(and other.grad).")
+    generic = [
+        Mistake("local_derivative_missing", ("g",) * n, "the local derivative is missing: multiply out.grad by "
+                                                       "d out / d input before adding it."),
+        Mistake("times_out_data", ("out * g",) * n, "the local derivative is not out.data (the op's result): "
+                                                   "multiply out.grad by d out / d input."),
+        *([Mistake("one_input_missing", ("da", "0"), "both inputs get a gradient: add to other.grad as well as "
+                                                     "self.grad."),
+           Mistake("one_input_missing", ("0", "db"), "both inputs get a gradient: add to self.grad as well as "
+                                                     "other.grad.")] if n == 2 else []),
+        Mistake("out_grad_missing", tuple(f"{d} / g" for d in right), "the chain rule's factor out.grad is "
+                                                                     "missing: multiply by out.grad."),
+        Mistake("sign_flipped", tuple(f"-{d}" for d in right), "the sign is flipped."),
+        Mistake("added_twice", tuple(f"2 * {d}" for d in right), "each gradient was added twice."),
+    ]
+    return [nothing, *OPS[case["op"]].spec.mistakes, *generic]
 
 
 def run_closures_in_creation_order(out: object, out_grad: float, created: list) -> None:
@@ -191,19 +304,15 @@ def run_closures_in_creation_order(out: object, out_grad: float, created: list) 
 
 # ---- grad_accumulation --------------------------------------------------------------------------
 
-# Values used more than once, each with the tasks whose closures it runs: it is judged only once
-# those pass, so a wrong closure costs its own task and not grad_accumulation too. Each op of the
-# course on a value also used beside it ("a.tanh() + a", "a * a"), then graphs of several ops
-# (where the course has them): one node that feeds two ops, a sum in which a and b appear twice.
+# Values used more than once in graphs, each with the tasks whose closures it runs: judged once
+# those pass (the closures' own accumulation is judged in their workers, right or wrong). Each op
+# of the course on a value also used beside it ("a.tanh() + a", "a * a"), then graphs of several
+# ops (where the course has them): one node that feeds two ops, a sum in which a and b appear twice.
 SHARED = ("c = a * b; c + c.tanh()", "a * b + a * a + b")
 
 
 def accumulation_cases(rng: random.Random) -> list[dict]:
     cases = []
-    for k, op in enumerate(OPS.values()):
-        case = _op_case(op, rng, k)
-        start = [away_from_zero(rng, 0.5, 3.0) for _ in case["inputs"]]
-        cases.append({**case, "start": start, "needs": [op.task_id], "label": f"{op_text(case)} accumulates"})
     for k, op in enumerate(OPS.values()):
         program = op.used_twice()
         values = {"a": op.inputs(rng, k, 2 if op.spec.powers else None)[0]}
@@ -228,8 +337,6 @@ def tasks_in(program: str) -> list[str] | None:
 
 
 def observe_accumulation(case: dict, harness: Harness) -> dict:
-    if "op" in case:  # the same closure from .grad = 0, then from .grad = start
-        return {"fresh": run_op(case, harness)["grads"], "from_start": run_op(case, harness, case["start"])["grads"]}
     variables = {name: harness.Value(x) for name, x in case["vars"].items()}
     made = list(variables.values())
     out = evaluate(case["program"], variables, made)
@@ -241,24 +348,52 @@ OVERWRITES = Diagnosis("grad_accumulation/overwrites", ".grad was overwritten, n
                                                        "_backward (a value may feed several ops).")
 
 
-def judge_accumulation(case: dict, report: dict) -> Check:
-    return _judge_pair(case, report) if "op" in case else _judge_repeated(case, report)
-
-
 def _judge_pair(case: dict, report: dict) -> Check:
+    """From .grad = start, the closure must leave start + what the same closure adds from 0."""
     start, part, got = case["start"], report["fresh"], report["from_start"]
-    if not all(isinstance(v, float) for v in part + got):
-        return Check(case["label"], FAILED, "a gradient was not a number",
-                     (Diagnosis("grad_accumulation/not_a_number", "add floats to .grad."),))
+    names = INPUT_NAMES[: len(start)]
+    shown = _showable(case, part + got)
+    if shown is not None:
+        return shown
     want = [s + c for s, c in zip(start, part)]
     if all_close(got, want):
         return Check(case["label"], PASSED)
-    names = INPUT_NAMES[: len(start)]
     message = (f"for out = {op_text(case)}, with {_grads(names, start)} before the closure ran, your _backward "
-               f"left {_grads(names, got)}; it should add its part ({_grads(names, part)}) to what was there, "
-               f"giving {_grads(names, want)}")
-    overwrote = all(close(a, c) for a, c in zip(got, part))
+               f"left {_grads(names, got)}; from .grad = 0 the same closure adds {_grads(names, part)}, so it "
+               f"should leave {_grads(names, want)}")
+    overwrote = any(close(g, c) and not close(g, w) for g, c, w in zip(got, part, want))  # its part, alone
     return Check(case["label"], FAILED, message, (OVERWRITES,) if overwrote else ())
+
+
+def _judge_same(case: dict, report: dict) -> Check:
+    """a * a: the one Value must collect both parts, as two Values of the same number get them."""
+    parts, both = report["parts"], report["both"]
+    shown = _showable(case, parts + both)
+    if shown is not None:
+        return shown
+    if close(both[0], sum(parts)):
+        return Check(case["label"], PASSED)
+    message = (f"for out = {OPS[case['op']].used_twice()} with a = {case['inputs'][0]:g}, your _backward left "
+               f"a.grad = {show(both[0])}; on two Values of that number it gives the parts {show(parts[0])} and "
+               f"{show(parts[1])}, so a used twice should collect {show(sum(parts))}")
+    return Check(case["label"], FAILED, message, (OVERWRITES,) if any(close(both[0], p) for p in parts) else ())
+
+
+def _showable(case: dict, grads: list) -> Check | None:
+    """A check when the numbers cannot show accumulation; None when they can. Not numbers: it waits
+    for the op's own task, which fails for them (as for a closure that raised); infinite, or all
+    unchanged: no evidence (a closure that adds nothing adds up trivially)."""
+    if not all(isinstance(v, float) for v in grads):
+        return Check(case["label"], WAITING, waits_for=(OPS[case["op"]].task_id,))
+    if not all(math.isfinite(v) for v in grads) or all(close(v, s) for v, s in zip(grads, _unchanged(case))):
+        return Check(case["label"], NO_EVIDENCE)
+    return None
+
+
+def _unchanged(case: dict) -> list[float]:
+    """The gradients a closure that adds nothing leaves: 0 from 0, start from start."""
+    start = case.get("start") or [0.0] * len(case["inputs"])
+    return [0.0] * len(start) + list(start) if "start" in case else [0.0] * 3
 
 
 def _judge_repeated(case: dict, report: dict) -> Check:
@@ -279,7 +414,8 @@ def _judge_repeated(case: dict, report: dict) -> Check:
 
 def _op_definition(op: Op) -> Definition:
     def make_cases(rng: random.Random) -> list[dict]:
-        return [_op_case(op, rng, k) for k in range(CASES_PER_OP)]
+        return [*(_op_case(op, rng, k) for k in range(CASES_PER_OP)),
+                *(_graph_case(op, rng, k) for k in range(GRAPH_CASES_PER_OP)), *_lent_cases(op, rng)]
 
     def explain_error(error: str) -> Diagnosis | None:
         if error.startswith("AttributeError") and f"'{op.method}'" in error:
@@ -287,12 +423,12 @@ def _op_definition(op: Op) -> Definition:
                                                          "forward pass and its _backward.")
         return None
 
-    return Definition(op.task_id, make_cases, run_op, judge_op, f"`{op.method}`'s `_backward`",
+    return Definition(op.task_id, make_cases, observe_op, judge_op, f"`{op.method}`'s `_backward`",
                       explain_error=explain_error)
 
 
 DEFINITIONS = (
     *(_op_definition(op) for op in OPS.values()),
-    Definition("grad_accumulation", accumulation_cases, observe_accumulation, judge_accumulation,
+    Definition("grad_accumulation", accumulation_cases, observe_accumulation, _judge_repeated,
                "the `_backward` closures"),
 )

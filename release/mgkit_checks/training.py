@@ -1,12 +1,15 @@
 """zero_grad and training_loop: the student's nn.py and train.py, on a model the kit builds.
 
 training_loop: a dry run on stand-ins for Values, which needs no engine at all, must call the
-model on every point, loss_fn and loss.backward() once a step; single steps of `train(model,
-xs, ys, steps=1, learning_rate=..., loss_fn=..., alpha=...)`, each from fresh Values set to
-where the last step left them (so zeroing cannot matter here: zero_grad has its own checks),
-must land where one step of gradient descent lands (the parent works that out with numpy and
-finite differences, from the parameters alone); and `train(model, xs, ys, steps=4)` must run
-with its own defaults.
+model on every point, loss_fn and loss.backward() once a step, and move every parameter after
+that step's backward(), by a gradient read after it and not zeroed in between (the order
+names what a loop that does not learn does instead); single steps of `train(model, xs, ys,
+steps=1, learning_rate=..., loss_fn=..., alpha=...)`, each from fresh Values set to where the
+last step left them, must land where one step of gradient descent lands (the parent works
+that out with numpy and finite differences, from the parameters alone); two steps in one call
+must land where two steps land, from this step's gradients (zeroed, or piled up by a loop that
+never zeroes: that is zero_grad's to judge); and `train(model, xs, ys, steps=4)` must run with
+its own defaults. The kit's model zeroes for real, so zeroing after backward() shows.
 
 zero_grad: `Module.zero_grad()` clears every parameter of any Module; and, once the training
 loop passes, training with learning rate 0 for two steps must leave the gradients one step
@@ -19,7 +22,7 @@ import math
 import random
 from typing import Any
 
-from .core import FAILED, PASSED, Check, Definition, Diagnosis, Harness
+from .core import FAILED, PASSED, Check, Definition, Diagnosis, Harness, describe
 from .numeric import all_close, close, moons, plain, show
 
 DEFAULT_LOSS, DEFAULT_ALPHA = "max_margin", 1e-4  # train()'s own defaults in the starter
@@ -38,8 +41,9 @@ LOSS_FUNCTIONS = {"squared": squared_loss, "max_margin": max_margin_loss}  # num
 
 
 class FreshGradients:
-    """The base of the kit's model in training_loop's checks: each step starts from fresh Values,
-    so there is nothing for zero_grad to do (zero_grad's own checks use the student's Module)."""
+    """The base of the kit's model in training_loop's numeric checks: each step starts from fresh
+    Values, so there is nothing for zero_grad to do (where the loop zeroes is the dry run's to
+    judge; zero_grad's own checks use the student's Module). No working zero_grad ships."""
 
     def zero_grad(self) -> None:
         pass
@@ -83,13 +87,14 @@ def _losses(history: Any) -> list:
 # ---- training_loop ------------------------------------------------------------------------------
 
 class _Traced:
-    """A stand-in for a Value in the dry run: any arithmetic gives it back, and backward() is counted."""
+    """A stand-in for a Value in the dry run: any arithmetic gives it back, and backward() is counted
+    (and gives every parameter a gradient)."""
 
-    def __init__(self, log: dict[str, int]) -> None:
+    def __init__(self, log: dict) -> None:
         self.log, self.data, self.grad = log, 0.0, 0.0
 
     def _same(self, other: Any) -> _Traced:
-        return self
+        return _Traced(self.log)
 
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __pow__ = _same
 
@@ -98,25 +103,59 @@ class _Traced:
 
     def backward(self) -> None:
         self.log["backward"] += 1
+        self.log["events"].append(["backward", -1])
+        for parameter in self.log["parameters"]:
+            parameter._grad = 1.0
+
+
+class _TracedParameter(_Traced):
+    """A parameter of the dry run's model: reading its gradient, zeroing it and moving it are logged."""
+
+    def __init__(self, log: dict, index: int) -> None:
+        self.log, self.index, self._data, self._grad = log, index, 0.5, 0.0
+
+    @property
+    def data(self) -> Any:
+        return self._data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        self.log["events"].append(["update", self.index])
+        self._data = value
+
+    @property
+    def grad(self) -> Any:
+        self.log["events"].append(["read", self.index])
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        self.log["events"].append(["zero" if value == 0 else "set", self.index])
+        self._grad = value
 
 
 class _TracedModel:
-    def __init__(self, log: dict[str, int]) -> None:
+    def __init__(self, log: dict) -> None:
         self.log = log
+        log["parameters"] = [_TracedParameter(log, index) for index in range(DRY_RUN_PARAMETERS)]
 
     def __call__(self, x: list) -> _Traced:
         self.log["model"] += 1
         return _Traced(self.log)
 
     def parameters(self) -> list:
-        return []
+        return list(self.log["parameters"])
 
     def zero_grad(self) -> None:
-        pass
+        for parameter in self.log["parameters"]:
+            parameter.grad = 0.0
+
+
+DRY_RUN_PARAMETERS = 2
 
 
 def _observe_dry_run(case: dict, harness: Harness) -> dict:
-    log = {"model": 0, "loss_fn": 0, "backward": 0}
+    log = {"model": 0, "loss_fn": 0, "backward": 0, "events": []}
 
     def loss_fn(scores: list, ys: list) -> _Traced:
         log["loss_fn"] += 1
@@ -124,25 +163,61 @@ def _observe_dry_run(case: dict, harness: Harness) -> dict:
 
     xs, ys = moons(case["points"], case["data_seed"])
     harness.train.train(_TracedModel(log), xs, ys, steps=case["dry_run"], learning_rate=0.1, loss_fn=loss_fn, alpha=0.0)
+    log.pop("parameters")
     return log
 
 
 def _judge_dry_run(case: dict, report: dict) -> Check:
     steps, points = case["dry_run"], case["points"]
     want = {"model": steps * points, "loss_fn": steps, "backward": steps}
-    if all(report[key] == count for key, count in want.items()):
+    if not all(report[key] == count for key, count in want.items()):
+        message = (f"train(model, xs, ys, steps={steps}) on {points} points called the model {report['model']} "
+                   f"times, loss_fn {report['loss_fn']} times and loss.backward() {report['backward']} times; a "
+                   f"loop of {steps} steps calls them {steps * points}, {steps} and {steps} times")
+        if report["loss_fn"] == 0:
+            mistake = IGNORES_LOSS_FN
+        elif report["backward"] == 0:
+            mistake = Diagnosis("training_loop/no_backward", "call loss.backward() in every step, before the update.")
+        else:
+            mistake = Diagnosis("training_loop/not_every_step",
+                                "each step computes the scores of every point, the loss, then one backward pass.")
+        return Check(case["label"], FAILED, message, (mistake,))
+    found = _order_mistake([tuple(event) for event in report["events"]], steps)
+    if found is None:
         return Check(case["label"], PASSED)
-    message = (f"train(model, xs, ys, steps={steps}) on {points} points called the model {report['model']} times, "
-               f"loss_fn {report['loss_fn']} times and loss.backward() {report['backward']} times; a loop of "
-               f"{steps} steps calls them {steps * points}, {steps} and {steps} times")
-    if report["loss_fn"] == 0:
-        mistake = IGNORES_LOSS_FN
-    elif report["backward"] == 0:
-        mistake = Diagnosis("training_loop/no_backward", "call loss.backward() in every step, before the update.")
-    else:
-        mistake = Diagnosis("training_loop/not_every_step",
-                            "each step computes the scores of every point, the loss, then one backward pass.")
-    return Check(case["label"], FAILED, message, (mistake,))
+    what, mistake, advice = found
+    return Check(case["label"], FAILED, f"in train(model, xs, ys, steps={steps}), {what}",
+                 (Diagnosis(f"training_loop/{mistake}", advice),))
+
+
+def _order_mistake(events: list[tuple[str, int]], steps: int) -> tuple[str, str, str] | None:
+    """What the loop did instead of moving each parameter once a step, after that step's backward(),
+    by a gradient read after it and not zeroed in between: (what happened, mistake id, advice)."""
+    updates = [event for event in events if event[0] == "update"]
+    if not updates:
+        return ("no parameter was ever changed", "no_update",
+                "after loss.backward(), move every parameter against its gradient: p.data -= lr * p.grad.")
+    backward_at = [k for k, event in enumerate(events) if event[0] == "backward"]
+    if any(k < backward_at[0] for k, event in enumerate(events) if event[0] == "update"):
+        return ("a parameter was moved before the first loss.backward()", "update_before_backward",
+                "call loss.backward() first, then move the parameters: an update before it uses the last step's "
+                "gradients (or none).")
+    for begin, end in zip(backward_at, [*backward_at[1:], len(events)]):  # each step, from its backward on
+        after = events[begin + 1 : end]
+        for index in range(DRY_RUN_PARAMETERS):
+            seen = [kind for kind, i in after if i == index]
+            if "update" not in seen:
+                return ("a step's loss.backward() was not followed by an update of every parameter",
+                        "not_every_parameter", "move every parameter in every step, after loss.backward().")
+            before = seen[: seen.index("update")]
+            if "zero" in before:
+                return ("the gradients were set to 0 between loss.backward() and the update, so the update moved "
+                        "nothing", "zeroes_before_update", "zero the gradients at the start of each step, before "
+                        "the forward pass, not between loss.backward() and the update.")
+            if "read" not in before:
+                return ("the update did not read p.grad after this step's loss.backward()", "stale_gradients",
+                        "move each parameter by the gradient this step's loss.backward() left in p.grad.")
+    return None
 
 
 IGNORES_LOSS_FN = Diagnosis("training_loop/ignores_loss_fn", "use the loss_fn that train() is given, not a fixed loss.")
@@ -157,8 +232,11 @@ def training_cases(rng: random.Random) -> list[dict]:
         {"lr": round(rng.uniform(0.05, 0.5), 3), "loss": "squared", "alpha": 0.0},
     ]
     dry_run = {key: value for key, value in model.items() if key != "engine"}  # no engine: only stand-ins
-    return [{**dry_run, "label": "a dry run: every step calls the model, loss_fn and backward", "dry_run": 3},
+    two = {"lr": round(rng.uniform(0.05, 0.5), 3), "loss": "squared", "alpha": 0.0}
+    return [{**dry_run, "label": "a dry run: every step calls the model, loss_fn and backward, then moves every "
+                                 "parameter", "dry_run": 3},
             {**model, "label": "three single steps of gradient descent", "steps": steps},
+            {**model, "label": "two steps of gradient descent in one call", "two_steps": two},
             {**model, "label": f"train(model, xs, ys, steps={DEFAULTS_RUN_STEPS}) with its own defaults",
              "defaults": True}]
 
@@ -170,6 +248,12 @@ def observe_training(case: dict, harness: Harness) -> dict:
     if case.get("defaults"):
         model = make_model(harness.Value, FreshGradients, case["nouts"], case["model_seed"])
         return {"losses": _losses(harness.train.train(model, xs, ys, steps=DEFAULTS_RUN_STEPS))}
+    if case.get("two_steps"):
+        step = case["two_steps"]
+        model = make_model(harness.Value, FreshGradients, case["nouts"], case["model_seed"])
+        harness.train.train(model, xs, ys, steps=2, learning_rate=step["lr"], loss_fn=LOSS_FUNCTIONS[step["loss"]],
+                            alpha=step["alpha"])
+        return {"params": [plain(p.data) for p in model.parameters()]}
     taken, params = [], None
     for step in case["steps"]:
         model = make_model(harness.Value, FreshGradients, case["nouts"], case["model_seed"])
@@ -187,7 +271,33 @@ def observe_training(case: dict, harness: Harness) -> dict:
 def judge_training(case: dict, report: dict) -> Check:
     if case.get("dry_run"):
         return _judge_dry_run(case, report)
+    if case.get("two_steps"):
+        return _judge_two_steps(case, report)
     return _judge_defaults(case, report) if case.get("defaults") else _judge_steps(case, report)
+
+
+def _judge_two_steps(case: dict, report: dict) -> Check:
+    from .expect import two_steps
+
+    step, params, got = case["two_steps"], initial_parameters(case), report["params"]
+    zeroed, piled = two_steps(case, params, step["lr"], step["loss"], step["alpha"])
+    if all_close(got, zeroed) or all_close(got, piled):
+        return Check(case["label"], PASSED)
+    call = f"train(model, xs, ys, steps=2, learning_rate={step['lr']:g}, loss_fn=squared_loss)"
+    message = (f"{call} left {_first(got)}; two steps of gradient descent, each by the gradient of its own "
+               f"loss after its own loss.backward(), give {_shown(zeroed)}")
+    found = [Diagnosis("training_loop/no_update", NO_UPDATE)] if all_close(got, params) else []
+    one = [p - step["lr"] * g for p, g in zip(params, _gradient(case, params, step))]
+    if all_close(got, one):
+        found.append(Diagnosis("training_loop/stale_gradients", "only one step's worth of movement: each update "
+                               "must use the gradient of this step's loss, after this step's loss.backward()."))
+    return Check(case["label"], FAILED, message, tuple(found))
+
+
+def _gradient(case: dict, params: list[float], step: dict) -> list[float]:
+    from .expect import training_gradient
+
+    return training_gradient(case, params, step["loss"], step["alpha"])
 
 
 def _judge_defaults(case: dict, report: dict) -> Check:
@@ -199,14 +309,28 @@ def _judge_defaults(case: dict, report: dict) -> Check:
                  f"{DEFAULTS_RUN_STEPS} finite losses, one per step")
 
 
+NO_UPDATE = ("the parameters did not move: call loss.backward() in every step, then move every parameter "
+             "against its gradient.")
+
+
+def _shown(values: list) -> str:
+    return ", ".join(show(v) for v in values[:3])
+
+
 RATE_IS_A_FUNCTION = Diagnosis("training_loop/rate_is_a_function",
                                "learning_rate may be a schedule, a function f(step, steps): the loop works out lr, "
                                "the number for this step; move the parameters by lr times their gradient.")
 
 
+DIVERGES = Diagnosis("training_loop/diverges", "the loss grew without bound: check first that the update goes "
+                                               "down the gradient (p.data -= lr * p.grad), then the learning rate.")
+
+
 def rate_mistake(error: str) -> Diagnosis | None:
-    """The likely mistake behind an error of train(), when it is the classic one."""
-    return RATE_IS_A_FUNCTION if "'function'" in error and "operand" in error else None
+    """The likely mistake behind an error of train(), when it is a classic one."""
+    if "'function'" in error and "operand" in error:
+        return RATE_IS_A_FUNCTION
+    return DIVERGES if "the loss became" in error or "OverflowError" in error else None
 
 
 def _judge_steps(case: dict, report: dict) -> Check:
@@ -218,9 +342,8 @@ def _judge_steps(case: dict, report: dict) -> Check:
         if not all_close(got, want):
             call = (f"train(model, xs, ys, steps=1, learning_rate={step['lr']:g}, "
                     f"loss_fn={LOSS_FUNCTIONS[step['loss']].__name__}, alpha={step['alpha']:g})")
-            message = (f"step {number}: {call} left the first parameters at {_first(got)}; one step of gradient "
-                       f"descent (p.data -= learning_rate * p.grad, on loss_fn + alpha * the sum of p**2) "
-                       f"gives {_first(want)}")
+            message = (f"step {number}: {call} left {_first(got)}; one step of gradient descent (p.data -= "
+                       f"learning_rate * p.grad, on loss_fn + alpha * the sum of p**2) gives {_shown(want)}")
             return Check(case["label"], FAILED, message, tuple(_step_mistakes(case, params, step, got)))
         params = want
     if len(report["params"]) != len(case["steps"]):
@@ -230,7 +353,9 @@ def _judge_steps(case: dict, report: dict) -> Check:
 
 
 def _first(values: list) -> str:
-    return ", ".join(show(v) for v in values[:3]) + (", ..." if len(values) > 3 else "")
+    """The first parameters, named as such: no trailing ellipsis for a sentence's full stop to eat."""
+    shown = ", ".join(show(v) for v in values[:3])
+    return f"the first {min(3, len(values))} parameters at {shown}" if len(values) > 1 else f"the parameter at {shown}"
 
 
 def _step_mistakes(case: dict, params: list[float], step: dict, got: list) -> list[Diagnosis]:
@@ -238,8 +363,7 @@ def _step_mistakes(case: dict, params: list[float], step: dict, got: list) -> li
 
     lr, loss, alpha = step["lr"], step["loss"], step["alpha"]
     alternatives = [
-        ("no_update", "the parameters did not move: call loss.backward() in every step, then move every "
-                      "parameter against its gradient.", lambda: params),
+        ("no_update", NO_UPDATE, lambda: params),
         ("ascent", "p.data += lr * p.grad climbs the loss; use -= to go down.",
          lambda: training_step(case, params, -lr, loss, alpha)),
         (IGNORES_LOSS_FN.id.partition("/")[2], IGNORES_LOSS_FN.advice,
@@ -287,18 +411,21 @@ def _observe_module(harness: Harness) -> dict:
         p.grad = 0.5 + k
     mlp.zero_grad()
 
-    class Pair(harness.nn.Module):  # any Module: zero_grad must go through parameters()
+    class Module(harness.nn.Module):  # any Module: zero_grad must go through parameters()
         def __init__(self) -> None:
             self.a, self.b = harness.Value(1.0), harness.Value(2.0)
 
         def parameters(self) -> list:
             return [self.a, self.b]
 
-    pair = Pair()
-    pair.a.grad, pair.b.grad = 3.0, -4.0
-    pair.zero_grad()
-    return {"count": len(params), "grads": [plain(p.grad) for p in params],
-            "custom": [plain(pair.a.grad), plain(pair.b.grad)]}
+    custom = Module()
+    custom.a.grad, custom.b.grad = 3.0, -4.0
+    report = {"count": len(params), "grads": [plain(p.grad) for p in params]}
+    try:
+        custom.zero_grad()
+    except AttributeError as error:  # it reached for what an MLP has (self.layers): say so without the kit's class
+        return {**report, "custom_error": describe(error).replace("'Module' object", "a Module that is not an MLP")}
+    return {**report, "custom": [plain(custom.a.grad), plain(custom.b.grad)]}
 
 
 def _observe_loop(case: dict, harness: Harness) -> dict:
@@ -317,6 +444,12 @@ def judge_zero_grad(case: dict, report: dict) -> Check:
 
 
 def _judge_module(case: dict, report: dict) -> Check:
+    if "custom_error" in report:
+        return Check(case["label"], FAILED, f"zero_grad() on a Module with two parameters and no layers raised "
+                     f"{report['custom_error']}", (Diagnosis("zero_grad/not_through_parameters",
+                                                            "go through self.parameters() in zero_grad: every "
+                                                            "Module lists its parameters, not every one has "
+                                                            "layers."),))
     if report["count"] != 41:
         return Check(case["label"], FAILED, f"MLP(3, [4, 4, 1]).parameters() gave {report['count']} parameters, "
                      "not 41", (Diagnosis("zero_grad/parameters", "parameters() must list every weight and bias."),))

@@ -126,7 +126,8 @@ def train(
         raise NotImplementedError("training_loop: zero the gradients, compute scores and the loss, call loss.backward(), then move every parameter against its gradient")
 
         if not math.isfinite(loss.data):
-            raise ArithmeticError(f"the loss became {loss.data} at step {step}: try a smaller learning rate")
+            raise ArithmeticError(f"the loss became {loss.data} at step {step}: check that the update moves "
+                                  "against the gradient, then try a smaller learning rate")
         history.losses.append(loss.data)
         history.accuracies.append(accuracy(scores, ys))
         if on_step:

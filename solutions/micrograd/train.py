@@ -133,7 +133,8 @@ def train(
         ### END SOLUTION
 
         if not math.isfinite(loss.data):
-            raise ArithmeticError(f"the loss became {loss.data} at step {step}: try a smaller learning rate")
+            raise ArithmeticError(f"the loss became {loss.data} at step {step}: check that the update moves "
+                                  "against the gradient, then try a smaller learning rate")
         history.losses.append(loss.data)
         history.accuracies.append(accuracy(scores, ys))
         if on_step:
