@@ -166,6 +166,9 @@ def _add_grading_commands(commands: argparse._SubParsersAction) -> None:
     grade_all.add_argument("--shard", metavar="I/N",
                            help="grade only share I of N (0 to N-1; a stable share by the student's name), for"
                                 " --merge to gather: a cluster's array job (mgkit export kubernetes|slurm)")
+    grade_all.add_argument("--batch", metavar="ID",
+                           help="with --shard, the run the shard belongs to (a SLURM array's job id, say); with"
+                                " --merge, gather only that run's shards (exit 3 until all are complete)")
     late = grade_all.add_argument_group("late work (a hand-in's time comes from its collector: docs/INSTRUCTORS.md;"
                                         " left out, a rerun keeps the policy --out was graded with)")
     late.add_argument("--deadline", type=_deadline, help="e.g. 2025-03-01T23:59+01:00; the gradebook shows lateness")
@@ -204,13 +207,15 @@ def _grade_all(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .gradebook import GRADEBOOK, LatePolicy, RunStopped, grade_all, merge, pass_rates
-    from .shards import parse_shard
+    from .shards import ShardsIncomplete, parse_shard
 
     _course_settings(args)
     if args.deadline is None and (args.late_penalty is not None or args.late_cap is not None):
         raise ValueError("--late-penalty and --late-cap need a --deadline")
     if args.merge and (args.seed is not None or args.force or args.shard):
         raise ValueError("--merge grades nothing: leave out --seed, --force and --shard")
+    if args.batch is not None and not (args.merge or args.shard):
+        raise ValueError("--batch names a sharded run: give it with --shard I/N or --merge")
     shard = parse_shard(args.shard) if args.shard else None
     if args.out.exists() and not args.out.is_dir():
         raise NotADirectoryError(f"{args.out} is a file: --out takes the folder to write results and gradebook.csv in")
@@ -218,10 +223,14 @@ def _grade_all(args: argparse.Namespace) -> int:
         if args.deadline else None
     try:
         if args.merge:
-            results = merge(args.submissions, args.out, late)
+            results = merge(args.submissions, args.out, late, args.batch)
         else:
             results = grade_all(args.submissions, args.out, args.workers, args.force, args.seed, say=print, late=late,
-                                progress=lambda total: tqdm(total=total, unit="student", desc="grading"), shard=shard)
+                                progress=lambda total: tqdm(total=total, unit="student", desc="grading"), shard=shard,
+                                batch=args.batch)
+    except ShardsIncomplete as incomplete:  # a cluster's merge waits on this exit code (mgkit export slurm)
+        print(f"mgkit grade-all: not merged: {incomplete}", file=sys.stderr)
+        return SHARDS_INCOMPLETE
     except RunStopped as stopped:
         print(f"mgkit grade-all: {stopped}", file=sys.stderr)
         return 128 + stopped.signum
@@ -243,6 +252,9 @@ def _grade_all(args: argparse.Namespace) -> int:
     for student, why in results.not_recorded.items():
         print(f"not recorded in the nbgrader gradebook: {student}: {why}", file=sys.stderr)
     return 0
+
+
+SHARDS_INCOMPLETE = 3  # `grade-all --merge`: some shards are not complete (yet)
 
 
 def _course_settings(args: argparse.Namespace) -> None:

@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from . import shards as sharding
 from .dashboard import FEEDBACK_PAGE, INDEX, is_dashboard_page, write_dashboard
 from .graders import STOP_SIGNALS, Graders, Session
 from .grading import checks_fingerprint
@@ -118,23 +119,26 @@ def grade_all(submissions: Path, out: Path, workers: int | None = None, force: b
               seed: int | None = None, progress: Callable[[int], object] | None = None,
               checks: str = "autograder.checks", limits: Limits = DEFAULT_LIMITS,
               late: LatePolicy | None = None, say: Callable[[str], object] | None = None,
-              shard: tuple[int, int] | None = None) -> ClassResults:
+              shard: tuple[int, int] | None = None, batch: str | None = None) -> ClassResults:
     """Grade every student in `submissions` into `out`; RunStopped (after writing the gradebook) on Ctrl-C.
 
     `seed` and `late` left out: the ones this `out` was graded with, if any. `progress(total)`
     makes a bar with .update(); `say` hears what was found before grading starts. `checks`
     names the checks module (a test's fake, imported in the graders). `shard` (I, N): only the
-    students of that share (shards.py), for `merge` to gather.
+    students of that share (shards.py), for `merge` to gather once every shard (of `batch`) is complete.
     """
     with _stoppable() as stop, locked(out), tempfile.TemporaryDirectory(prefix="mgkit-handins-") as scratch:
         handins = [handin for handin in find_handins(submissions, Path(scratch), skip=out)
                    if in_shard(handin.student, shard)]
         if say:
             say(describe(handins))
-        recorder = _nbgrader_recorder(submissions, handins)  # an nbgrader course: its gradebook gets the grades
+        # an nbgrader course: its gradebook gets the grades (a shard's, once, at the merge)
+        recorder = None if shard else _nbgrader_recorder(submissions, handins)
         settings = _settings(out, seed, late, force, checks_fingerprint(checks))
         _check_ours(out, [handin.student for handin in handins], force)
         write_atomically(out / MANIFEST, settings.to_json())
+        if shard:
+            sharding.begin(out, shard, batch)
         results = ClassResults()
         todo = _sort_out(handins, out, settings, results)
         hide = tuple(path.resolve() for path in (submissions, out, Path(scratch)))  # every student's work
@@ -152,6 +156,9 @@ def grade_all(submissions: Path, out: Path, workers: int | None = None, force: b
         _write_class_views(out, [handin.student for handin in handins], results, settings.late)
         if stop:
             raise RunStopped(len(results.grades), len(handins) - len(results.problems), stop[0])
+        if shard:
+            sharding.finish(out, shard, batch, submissions, {handin.student: handin.path for handin in handins
+                                                            if handin.path and handin.path.suffix == ".ipynb"})
         return results
 
 
@@ -349,29 +356,36 @@ def _recordable(grade_: GradingResults | None) -> bool:
 
 # ---- results graded elsewhere, and the class's files -------------------------------------
 
-def merge(parts: Path, out: Path, late: LatePolicy | None = None) -> ClassResults:
+def merge(parts: Path, out: Path, late: LatePolicy | None = None, batch: str | None = None) -> ClassResults:
     """One gradebook in `out` from students graded elsewhere: every <student>/results.json under `parts`.
 
     `parts` holds grade-all's output folders (one per CI job, say) or their student folders;
     each student's results, feedback and timestamp are copied to out/<student>/; the students the
-    parts' gradebooks list without results (an empty hand-in, say) keep their rows.
+    parts' gradebooks list without results (an empty hand-in, say) keep their rows. Shards of a
+    run (`grade_all(shard=...)`) are merged only once all are complete (of `batch`, if given):
+    ShardsIncomplete, naming the others, before anything is written.
     """
     if not parts.is_dir():
         raise NotADirectoryError(f"{parts} is not a folder: pass the folder that holds the graded results")
+    results_files, books, shards = sharding.merge_sources(parts, batch, RESULTS, GRADEBOOK)
     found: dict[str, Path] = {}
-    for path in sorted(parts.glob(f"*/{RESULTS}")) + sorted(parts.glob(f"*/*/{RESULTS}")):
+    for path in results_files:
         student = path.parent.name
         if student in found:
             raise ValueError(f"{student} was graded twice ({found[student].parent} and {path.parent}): keep one")
         found[student] = path.parent
     with locked(out):
-        return _merge(found, _ungraded_rows(parts, found), out, late)
+        results = _merge(found, _ungraded_rows(books, found), out, late)
+    recorded = sharding.record_in_course(shards, results.grades)
+    if recorded:
+        results.course, results.recorded, results.not_recorded = recorded
+    return results
 
 
-def _ungraded_rows(parts: Path, found: dict[str, Path]) -> dict[str, str]:
+def _ungraded_rows(books: list[Path], found: dict[str, Path]) -> dict[str, str]:
     """student -> status, from the parts' gradebooks: who has no results (an empty hand-in, say)."""
     rows: dict[str, str] = {}
-    for book in [parts / GRADEBOOK, *sorted(parts.glob(f"*/{GRADEBOOK}"))]:
+    for book in books:
         if book.is_file() and _is_ours(book):
             rows.update({row["student"]: row["status"] for row in read_gradebook(book)
                          if row["student"] not in found})
