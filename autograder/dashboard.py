@@ -30,6 +30,8 @@ FEEDBACK_PAGE = "feedback.html"
 GENERATOR = "micrograd-kit dashboard"  # in every page's <meta name="generator">: marks a page mgkit may replace
 ADVICE = "Likely mistake: "  # how a failed task's feedback gives its advice (mgkit_checks.core)
 BINS = 10  # ten histogram bars, each a tenth of the total; a full score falls in the last
+# the diagnoses of a task left as released (mgkit_checks.core): not a mistake, nothing to teach
+NOT_STARTED = ("/not_written", "/nothing_to_judge")
 
 _templates = jinja2.Environment(loader=jinja2.PackageLoader("autograder", "templates"), autoescape=True,
                                 undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -76,22 +78,37 @@ class Page:
     histogram: tuple[int, ...]  # students per bin of 10 points
     mean: float | None
     median: float | None
+    starters: tuple[str, ...] = ()  # graded students who handed in the starter untouched: one line, not mistakes
 
 
 def build_page(rows: list[Row]) -> Page:
-    """What index.html shows of these rows."""
+    """What index.html shows of these rows: the untouched starters apart, so that the mistakes are real ones."""
     graded = [row for row in rows if row.state == "graded"]
+    starters = [row for row in graded if is_untouched_starter(row)]
+    working = [row for row in graded if row not in starters]
     totals = [row.total for row in graded]
-    return Page(tuple(rows), tuple(task_view(index, graded) for index in range(len(TASKS))),
-                mistakes_together(graded), flags(rows), histogram(totals),
-                statistics.mean(totals) if totals else None, statistics.median(totals) if totals else None)
+    return Page(tuple(rows), tuple(task_view(index, graded, working) for index in range(len(TASKS))),
+                mistakes_together(working), flags(rows), histogram(totals),
+                statistics.mean(totals) if totals else None, statistics.median(totals) if totals else None,
+                tuple(row.student for row in starters))
 
 
-def task_view(index: int, graded: list[Row]) -> TaskView:
-    """One task's pass rate and its mistakes, by diagnosis id, most students first (then by id)."""
+def not_started(diagnosis: str) -> bool:
+    return diagnosis.endswith(NOT_STARTED)
+
+
+def is_untouched_starter(row: Row) -> bool:
+    """Every task failed as the released starter fails it: nothing written, nothing to judge."""
+    return all(not task.passed and task.score == 0 and task.diagnoses and all(map(not_started, task.diagnoses))
+               for task in row.grade.tasks)
+
+
+def task_view(index: int, graded: list[Row], working: list[Row] | None = None) -> TaskView:
+    """One task's pass rate over the graded, and the mistakes of `working` (the graded but the untouched
+    starters), by diagnosis id: real mistakes first, then a task not written yet; most students first."""
     task = TASKS[index]
     students, advice = defaultdict(list), defaultdict(list)
-    for row in graded:
+    for row in graded if working is None else working:
         result = row.grade.tasks[index]
         for number, diagnosis in enumerate(result.diagnoses if not result.passed else ()):
             students[diagnosis].append(row.student)
@@ -99,7 +116,7 @@ def task_view(index: int, graded: list[Row]) -> TaskView:
                                      advice_in(result.feedback))  # results written before the advice was kept
     mistakes = [Mistake(diagnosis, most_common(advice[diagnosis]), tuple(names))
                 for diagnosis, names in students.items()]
-    mistakes.sort(key=lambda mistake: (-len(mistake.students), mistake.diagnosis))
+    mistakes.sort(key=lambda mistake: (not_started(mistake.diagnosis), -len(mistake.students), mistake.diagnosis))
     passed = sum(row.grade.tasks[index].passed for row in graded)
     return TaskView(task.id, task.title, passed, len(graded), tuple(mistakes))
 
@@ -119,7 +136,8 @@ def mistakes_together(graded: list[Row]) -> tuple[Together, ...]:
     """Pairs of diagnosis ids made by the same two students or more: mistakes that travel together."""
     shared = defaultdict(list)
     for row in graded:
-        ids = sorted({diagnosis for task in row.grade.tasks if not task.passed for diagnosis in task.diagnoses})
+        ids = sorted({diagnosis for task in row.grade.tasks if not task.passed for diagnosis in task.diagnoses
+                      if not not_started(diagnosis)})  # two tasks not written yet are no pattern to teach
         for pair in combinations(ids, 2):
             shared[pair].append(row.student)
     pairs = [Together(*pair, tuple(names)) for pair, names in shared.items() if len(names) >= 2]
@@ -127,10 +145,10 @@ def mistakes_together(graded: list[Row]) -> tuple[Together, ...]:
 
 
 def flags(rows: list[Row]) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """Each instructor flag of the grades (never a penalty) with its students, in flag order."""
+    """Each flag of the gradebook (the grades' and the submission times'; never a penalty) with its students."""
     students = defaultdict(list)
     for row in rows:
-        for flag in row.grade.flags if row.grade else ():
+        for flag in row.flags:
             students[flag].append(row.student)
     return tuple((flag, tuple(names)) for flag, names in sorted(students.items()))
 

@@ -415,8 +415,9 @@ def _merge(found: dict[str, Path], ungraded: dict[str, str], out: Path, late: La
             results.submitted[student] = read_time(out / student / TIMESTAMP)
         except FileNotFoundError:
             pass
-        except (OSError, ValueError) as error:
-            results.time_flags[student] = (f"no submission time: {error}",)
+        except (OSError, ValueError) as error:  # named within OUT: the same flag wherever OUT is
+            where = str(error).replace(str(out / student / TIMESTAMP), f"{student}/{TIMESTAMP}")
+            results.time_flags[student] = (f"no submission time: {where}",)
     _write_class_views(out, students, results, late)
     return results
 
@@ -565,7 +566,7 @@ def read_gradebook(path: Path) -> list[dict[str, str]]:
 
 
 def pass_rates(results: ClassResults) -> str:
-    """Per task: how many students passed it, and the class's mean points."""
+    """Per task: how many students passed it, and the class's mean points (before any late penalty)."""
     graded = [grade_ for grade_ in results.grades.values() if grade_.graded]
     width = max(len(task_id) for task_id in TASK_IDS)
     lines = [f"{'task':<{width}}  {'passed':>11}  {'mean points':>11}"]
@@ -575,7 +576,8 @@ def pass_rates(results: ClassResults) -> str:
         lines.append(f"{task_id:<{width}}  {_rate(passed, len(graded)):>11}  "
                      f"{f'{mean:.1f}/{BY_ID[task_id].points}':>11}")
     mean_total = sum(grade_.score for grade_ in graded) / len(graded) if graded else 0.0
-    lines.append(f"{'total':<{width}}  {'':>11}  {f'{mean_total:.1f}/{TOTAL_POINTS}':>11}")
+    # points as graded: gradebook.csv's total (and the dashboard's) is after the late policy, if any
+    lines.append(f"{'total':<{width}}  {'':>11}  {f'{mean_total:.1f}/{TOTAL_POINTS}':>11}  before the late policy")
     not_graded = len(results.grades) - len(graded) + len(results.errors)
     lines.append(f"\n{len(graded)} students graded" + (f", {not_graded} not graded (see {GRADEBOOK})"
                                                           if not_graded else ""))
