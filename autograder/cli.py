@@ -166,6 +166,9 @@ def _add_grading_commands(commands: argparse._SubParsersAction) -> None:
     grade_all.add_argument("--shard", metavar="I/N",
                            help="grade only share I of N (0 to N-1; a stable share by the student's name), for"
                                 " --merge to gather: a cluster's array job (mgkit export kubernetes|slurm)")
+    grade_all.add_argument("--dry-run", action="store_true",
+                           help="grade into a scratch folder and list the scores a rerun over --out would move"
+                                " (regrade.csv's rows), replacing nothing")
     grade_all.add_argument("--batch", metavar="ID",
                            help="with --shard, the run the shard belongs to (a SLURM array's job id, say); with"
                                 " --merge, gather only that run's shards (exit 3 until all are complete)")
@@ -221,6 +224,8 @@ def _grade_all(args: argparse.Namespace) -> int:
         raise NotADirectoryError(f"{args.out} is a file: --out takes the folder to write results and gradebook.csv in")
     late = LatePolicy(args.deadline, args.late_penalty or 0.0, 100.0 if args.late_cap is None else args.late_cap) \
         if args.deadline else None
+    if args.dry_run:
+        return _dry_run(args, shard, late)
     try:
         if args.merge:
             results = merge(args.submissions, args.out, late, args.batch)
@@ -246,6 +251,9 @@ def _grade_all(args: argparse.Namespace) -> int:
     for student, why in results.errors.items():
         print(f"could not grade {student}: {why}", file=sys.stderr)
     print(f"wrote {args.out / GRADEBOOK}")
+    if results.moved is not None:
+        print(f"regraded under another grader: {len(results.moved)} scores of {len({row[0] for row in results.moved})}"
+              f" students moved, listed in {args.out / 'regrade.csv'}")
     if results.course:
         print(f"recorded {len(results.recorded)} students' points in the nbgrader gradebook of {results.course}:"
               " `nbgrader export` and formgrader show them")
@@ -255,6 +263,21 @@ def _grade_all(args: argparse.Namespace) -> int:
 
 
 SHARDS_INCOMPLETE = 3  # `grade-all --merge`: some shards are not complete (yet)
+
+
+def _dry_run(args: argparse.Namespace, shard: tuple[int, int] | None, late) -> int:
+    from .regrade import dry_run
+
+    if args.merge:
+        raise ValueError("--dry-run grades: leave out --merge")
+    options = {"workers": args.workers, "shard": shard, **({"seed": args.seed} if args.seed is not None else {}),
+               **({"late": late} if late else {})}
+    differences, moved = dry_run(args.submissions, args.out, options)
+    print(f"grader: {'; '.join(differences) or 'as before'}")
+    for student, task, old, new in moved:
+        print(f"would move: {student} {task}: {old or '-'} -> {new or '-'}")
+    print(f"{len(moved)} scores of {len({row[0] for row in moved})} students would move; {args.out} is unchanged")
+    return 0
 
 
 def _course_settings(args: argparse.Namespace) -> None:

@@ -20,6 +20,7 @@ import jinja2
 import mistune
 
 from .outputs import write_atomically
+from .regrade import REGRADE, read_regrade
 from .rubric import TASKS
 
 if TYPE_CHECKING:
@@ -175,8 +176,8 @@ def write_dashboard(out: Path, rows: list[Row], late: bool) -> None:
             write_atomically(out / row.student / FEEDBACK_PAGE, feedback_page(row.student, out / row.student))
     page = build_page(rows)
     index = _templates.get_template("dashboard.html").render(
-        page=page, late=late, generator=GENERATOR, href=href, task_points=TASK_POINTS, bins=BINS,
-        has_feedback=lambda row: (out / row.student / FEEDBACK_PAGE).is_file())
+        page=page, late=late, regrades=read_regrade(out), regrade_file=REGRADE, generator=GENERATOR, href=href,
+        task_points=TASK_POINTS, bins=BINS, has_feedback=lambda row: (out / row.student / FEEDBACK_PAGE).is_file())
     write_atomically(out / INDEX, index)
 
 

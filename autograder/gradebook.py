@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from . import regrade
 from . import shards as sharding
 from .dashboard import FEEDBACK_PAGE, INDEX, is_dashboard_page, write_dashboard
 from .graders import STOP_SIGNALS, Graders, Session
@@ -77,6 +78,7 @@ class ClassResults:
     course: Path | None = None  # the nbgrader course whose gradebook.db holds the grades too
     recorded: list[str] = field(default_factory=list)  # students whose points are in that gradebook
     not_recorded: dict[str, str] = field(default_factory=dict)  # student -> why not
+    moved: list[tuple[str, str, str, str]] | None = None  # a regrade's (student, task, old, new): regrade.csv
 
 
 class RunStopped(Exception):
@@ -139,6 +141,8 @@ def grade_all(submissions: Path, out: Path, workers: int | None = None, force: b
         write_atomically(out / MANIFEST, settings.to_json())
         if shard:
             sharding.begin(out, shard, batch)
+        graded_by = regrade.GradedBy.now(settings.checks, settings.seed)
+        regrade.begin(out, graded_by)  # a grader other than the last: its scores kept aside, for regrade.csv
         results = ClassResults()
         todo = _sort_out(handins, out, settings, results)
         hide = tuple(path.resolve() for path in (submissions, out, Path(scratch)))  # every student's work
@@ -153,6 +157,8 @@ def grade_all(submissions: Path, out: Path, workers: int | None = None, force: b
         if recorder:
             _finish_recording(recorder, handins, results, bool(stop))
         _record_times(out, handins, results)
+        if not stop:
+            results.moved = regrade.finish(out, graded_by)
         _write_class_views(out, [handin.student for handin in handins], results, settings.late)
         if stop:
             raise RunStopped(len(results.grades), len(handins) - len(results.problems), stop[0])
