@@ -144,7 +144,9 @@ def _export_canvas(args: argparse.Namespace) -> int:
 def _add_grading_commands(commands: argparse._SubParsersAction) -> None:
     grade = commands.add_parser("grade", help="grade one submission (a folder or a notebook) into results.json")
     grade.add_argument("submission", type=Path, help="a folder holding micrograd/*.py, or a .ipynb notebook")
-    grade.add_argument("--out", type=Path, help="the Gradescope results.json to write (default: print the table)")
+    grade.add_argument("--out", type=Path, help="the results.json to write (default: print the table)")
+    grade.add_argument("--format", choices=["gradescope", "prairielearn"], default="gradescope",
+                       help="--out's format: Gradescope's results.json (default) or PrairieLearn's external grading's")
     grade.add_argument("--seed", type=int, help="the hidden checks' seed, to reproduce a grade (default: a fresh one)")
     grade.add_argument("--force", action="store_true", help="replace --out even if mgkit did not write it")
     grade.set_defaults(command=_grade, name="grade")
@@ -189,13 +191,15 @@ def _add_grading_commands(commands: argparse._SubParsersAction) -> None:
 def _grade(args: argparse.Namespace) -> int:
     from .grading import grade
     from .outputs import check_replaceable
+    from .platforms import prairielearn
     from .results import is_results_file, render_table
 
+    prairie = args.format == "prairielearn"
     if args.out:
-        check_replaceable(args.out, args.force, is_results_file)
+        check_replaceable(args.out, args.force, prairielearn.is_results_file if prairie else is_results_file)
     results = grade(args.submission, seed=args.seed)
     if args.out:
-        results.write(args.out)
+        prairielearn.write(results, args.out) if prairie else results.write(args.out)
     print(render_table(results))
     if not results.graded:
         print(f"mgkit grade: {results.tasks[0].feedback}", file=sys.stderr)
