@@ -146,7 +146,9 @@ def _export_canvas(args: argparse.Namespace) -> int:
 def _add_grading_commands(commands: argparse._SubParsersAction) -> None:
     grade = commands.add_parser("grade", help="grade one submission (a folder or a notebook) into results.json")
     grade.add_argument("submission", type=Path, help="a folder holding micrograd/*.py, or a .ipynb notebook")
-    grade.add_argument("--out", type=Path, help="the Gradescope results.json to write (default: print the table)")
+    grade.add_argument("--out", type=Path, help="the results.json to write (default: print the table)")
+    grade.add_argument("--format", choices=["gradescope", "prairielearn"], default="gradescope",
+                       help="--out's format: Gradescope's results.json (default) or PrairieLearn's external grading's")
     grade.add_argument("--seed", type=int, help="the hidden checks' seed, to reproduce a grade (default: a fresh one)")
     grade.add_argument("--force", action="store_true", help="replace --out even if mgkit did not write it")
     grade.set_defaults(command=_grade, name="grade")
@@ -168,6 +170,12 @@ def _add_grading_commands(commands: argparse._SubParsersAction) -> None:
     grade_all.add_argument("--shard", metavar="I/N",
                            help="grade only share I of N (0 to N-1; a stable share by the student's name), for"
                                 " --merge to gather: a cluster's array job (mgkit export kubernetes|slurm)")
+    grade_all.add_argument("--dry-run", action="store_true",
+                           help="grade into a scratch folder and list the scores a rerun over --out would move"
+                                " (regrade.csv's rows), replacing nothing")
+    grade_all.add_argument("--batch", metavar="ID",
+                           help="with --shard, the run the shard belongs to (a SLURM array's job id, say); with"
+                                " --merge, gather only that run's shards (exit 3 until all are complete)")
     late = grade_all.add_argument_group("late work (a hand-in's time comes from its collector: docs/INSTRUCTORS.md;"
                                         " left out, a rerun keeps the policy --out was graded with)")
     late.add_argument("--deadline", type=_deadline, help="e.g. 2025-03-01T23:59+01:00; the gradebook shows lateness")
@@ -185,13 +193,15 @@ def _add_grading_commands(commands: argparse._SubParsersAction) -> None:
 def _grade(args: argparse.Namespace) -> int:
     from .grading import grade
     from .outputs import check_replaceable
+    from .platforms import prairielearn
     from .results import is_results_file, render_table
 
+    prairie = args.format == "prairielearn"
     if args.out:
-        check_replaceable(args.out, args.force, is_results_file)
+        check_replaceable(args.out, args.force, prairielearn.is_results_file if prairie else is_results_file)
     results = grade(args.submission, seed=args.seed)
     if args.out:
-        results.write(args.out)
+        prairielearn.write(results, args.out) if prairie else results.write(args.out)
     print(render_table(results))
     if not results.graded:
         print(f"mgkit grade: {results.tasks[0].feedback}", file=sys.stderr)
@@ -206,24 +216,32 @@ def _grade_all(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .gradebook import GRADEBOOK, LatePolicy, RunStopped, grade_all, merge, pass_rates
-    from .shards import parse_shard
+    from .shards import ShardsIncomplete, parse_shard
 
     _course_settings(args)
     if args.deadline is None and (args.late_penalty is not None or args.late_cap is not None):
         raise ValueError("--late-penalty and --late-cap need a --deadline")
     if args.merge and (args.seed is not None or args.force or args.shard):
         raise ValueError("--merge grades nothing: leave out --seed, --force and --shard")
+    if args.batch is not None and not (args.merge or args.shard):
+        raise ValueError("--batch names a sharded run: give it with --shard I/N or --merge")
     shard = parse_shard(args.shard) if args.shard else None
     if args.out.exists() and not args.out.is_dir():
         raise NotADirectoryError(f"{args.out} is a file: --out takes the folder to write results and gradebook.csv in")
     late = LatePolicy(args.deadline, args.late_penalty or 0.0, 100.0 if args.late_cap is None else args.late_cap) \
         if args.deadline else None
+    if args.dry_run:
+        return _dry_run(args, shard, late)
     try:
         if args.merge:
-            results = merge(args.submissions, args.out, late)
+            results = merge(args.submissions, args.out, late, args.batch)
         else:
             results = grade_all(args.submissions, args.out, args.workers, args.force, args.seed, say=_say, late=late,
-                                progress=lambda total: tqdm(total=total, unit="student", desc="grading"), shard=shard)
+                                progress=lambda total: tqdm(total=total, unit="student", desc="grading"), shard=shard,
+                                batch=args.batch)
+    except ShardsIncomplete as incomplete:  # a cluster's merge waits on this exit code (mgkit export slurm)
+        print(f"mgkit grade-all: not merged: {incomplete}", file=sys.stderr)
+        return SHARDS_INCOMPLETE
     except RunStopped as stopped:
         print(f"mgkit grade-all: {stopped}", file=sys.stderr)
         return 128 + stopped.signum
@@ -239,6 +257,9 @@ def _grade_all(args: argparse.Namespace) -> int:
     for student, why in results.errors.items():
         print(printable(f"could not grade {student}: {why}"), file=sys.stderr)
     print(f"wrote {args.out / GRADEBOOK}")
+    if results.moved is not None:
+        print(f"regraded under another grader: {len(results.moved)} scores of {len({row[0] for row in results.moved})}"
+              f" students moved, listed in {args.out / 'regrade.csv'}")
     if results.course:
         print(f"recorded {len(results.recorded)} students' points in the nbgrader gradebook of {results.course}:"
               " `nbgrader export` and formgrader show them")
@@ -249,6 +270,24 @@ def _grade_all(args: argparse.Namespace) -> int:
 
 def _say(text: str) -> None:
     print(printable(text))  # names of hand-ins: a student's, never an escape sequence for the terminal
+
+
+SHARDS_INCOMPLETE = 3  # `grade-all --merge`: some shards are not complete (yet)
+
+
+def _dry_run(args: argparse.Namespace, shard: tuple[int, int] | None, late) -> int:
+    from .regrade import dry_run
+
+    if args.merge:
+        raise ValueError("--dry-run grades: leave out --merge")
+    options = {"workers": args.workers, "shard": shard, **({"seed": args.seed} if args.seed is not None else {}),
+               **({"late": late} if late else {})}
+    differences, moved = dry_run(args.submissions, args.out, options)
+    print(f"grader: {'; '.join(differences) or 'as before'}")
+    for student, task, old, new in moved:
+        print(printable(f"would move: {student} {task}: {old or '-'} -> {new or '-'}"))
+    print(f"{len(moved)} scores of {len({row[0] for row in moved})} students would move; {args.out} is unchanged")
+    return 0
 
 
 def _course_settings(args: argparse.Namespace) -> None:

@@ -8,6 +8,8 @@ byte for byte: everything is sorted, nothing carries a time. The pages are Jinja
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
@@ -17,9 +19,11 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import jinja2
+import markupsafe
 import mistune
 
 from .outputs import write_atomically
+from .regrade import REGRADE, read_regrade
 from .rubric import TASKS
 
 if TYPE_CHECKING:
@@ -30,9 +34,14 @@ FEEDBACK_PAGE = "feedback.html"
 GENERATOR = "micrograd-kit dashboard"  # in every page's <meta name="generator">: marks a page mgkit may replace
 ADVICE = "Likely mistake: "  # how a failed task's feedback gives its advice (mgkit_checks.core)
 BINS = 10  # ten histogram bars, each a tenth of the total; a full score falls in the last
+# the diagnoses of a task left as released (mgkit_checks.core): not a mistake, nothing to teach
+NOT_STARTED = ("/not_written", "/nothing_to_judge")
 
 _templates = jinja2.Environment(loader=jinja2.PackageLoader("autograder", "templates"), autoescape=True,
                                 undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+# the page's one script, allowed by its hash alone: the page's CSP runs nothing else and loads nothing remote
+_SCRIPT = (Path(__file__).parent / "templates" / "sort.js").read_text(encoding="utf-8")
+_SCRIPT_HASH = "sha256-" + base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()
 _markdown = mistune.create_markdown(escape=True, plugins=["table"])  # escape: feedback quotes the student's code
 
 
@@ -76,22 +85,37 @@ class Page:
     histogram: tuple[int, ...]  # students per bin of 10 points
     mean: float | None
     median: float | None
+    starters: tuple[str, ...] = ()  # graded students who handed in the starter untouched: one line, not mistakes
 
 
 def build_page(rows: list[Row]) -> Page:
-    """What index.html shows of these rows."""
+    """What index.html shows of these rows: the untouched starters apart, so that the mistakes are real ones."""
     graded = [row for row in rows if row.state == "graded"]
+    starters = [row for row in graded if is_untouched_starter(row)]
+    working = [row for row in graded if row not in starters]
     totals = [row.total for row in graded]
-    return Page(tuple(rows), tuple(task_view(index, graded) for index in range(len(TASKS))),
-                mistakes_together(graded), flags(rows), histogram(totals),
-                statistics.mean(totals) if totals else None, statistics.median(totals) if totals else None)
+    return Page(tuple(rows), tuple(task_view(index, graded, working) for index in range(len(TASKS))),
+                mistakes_together(working), flags(rows), histogram(totals),
+                statistics.mean(totals) if totals else None, statistics.median(totals) if totals else None,
+                tuple(row.student for row in starters))
 
 
-def task_view(index: int, graded: list[Row]) -> TaskView:
-    """One task's pass rate and its mistakes, by diagnosis id, most students first (then by id)."""
+def not_started(diagnosis: str) -> bool:
+    return diagnosis.endswith(NOT_STARTED)
+
+
+def is_untouched_starter(row: Row) -> bool:
+    """Every task failed as the released starter fails it: nothing written, nothing to judge."""
+    return all(not task.passed and task.score == 0 and task.diagnoses and all(map(not_started, task.diagnoses))
+               for task in row.grade.tasks)
+
+
+def task_view(index: int, graded: list[Row], working: list[Row] | None = None) -> TaskView:
+    """One task's pass rate over the graded, and the mistakes of `working` (the graded but the untouched
+    starters), by diagnosis id: real mistakes first, then a task not written yet; most students first."""
     task = TASKS[index]
     students, advice = defaultdict(list), defaultdict(list)
-    for row in graded:
+    for row in graded if working is None else working:
         result = row.grade.tasks[index]
         for number, diagnosis in enumerate(result.diagnoses if not result.passed else ()):
             students[diagnosis].append(row.student)
@@ -99,7 +123,7 @@ def task_view(index: int, graded: list[Row]) -> TaskView:
                                      advice_in(result.feedback))  # results written before the advice was kept
     mistakes = [Mistake(diagnosis, most_common(advice[diagnosis]), tuple(names))
                 for diagnosis, names in students.items()]
-    mistakes.sort(key=lambda mistake: (-len(mistake.students), mistake.diagnosis))
+    mistakes.sort(key=lambda mistake: (not_started(mistake.diagnosis), -len(mistake.students), mistake.diagnosis))
     passed = sum(row.grade.tasks[index].passed for row in graded)
     return TaskView(task.id, task.title, passed, len(graded), tuple(mistakes))
 
@@ -119,7 +143,8 @@ def mistakes_together(graded: list[Row]) -> tuple[Together, ...]:
     """Pairs of diagnosis ids made by the same two students or more: mistakes that travel together."""
     shared = defaultdict(list)
     for row in graded:
-        ids = sorted({diagnosis for task in row.grade.tasks if not task.passed for diagnosis in task.diagnoses})
+        ids = sorted({diagnosis for task in row.grade.tasks if not task.passed for diagnosis in task.diagnoses
+                      if not not_started(diagnosis)})  # two tasks not written yet are no pattern to teach
         for pair in combinations(ids, 2):
             shared[pair].append(row.student)
     pairs = [Together(*pair, tuple(names)) for pair, names in shared.items() if len(names) >= 2]
@@ -127,10 +152,10 @@ def mistakes_together(graded: list[Row]) -> tuple[Together, ...]:
 
 
 def flags(rows: list[Row]) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """Each instructor flag of the grades (never a penalty) with its students, in flag order."""
+    """Each flag of the gradebook (the grades' and the submission times'; never a penalty) with its students."""
     students = defaultdict(list)
     for row in rows:
-        for flag in row.grade.flags if row.grade else ():
+        for flag in row.flags:
             students[flag].append(row.student)
     return tuple((flag, tuple(names)) for flag, names in sorted(students.items()))
 
@@ -157,8 +182,9 @@ def write_dashboard(out: Path, rows: list[Row], late: bool) -> None:
             write_atomically(out / row.student / FEEDBACK_PAGE, feedback_page(row.student, out / row.student))
     page = build_page(rows)
     index = _templates.get_template("dashboard.html").render(
-        page=page, late=late, generator=GENERATOR, href=href, task_points=TASK_POINTS, bins=BINS,
-        has_feedback=lambda row: (out / row.student / FEEDBACK_PAGE).is_file())
+        page=page, late=late, regrades=read_regrade(out), regrade_file=REGRADE, generator=GENERATOR, href=href,
+        script=markupsafe.Markup(_SCRIPT), script_hash=_SCRIPT_HASH,
+        task_points=TASK_POINTS, bins=BINS, has_feedback=lambda row: (out / row.student / FEEDBACK_PAGE).is_file())
     write_atomically(out / INDEX, index)
 
 

@@ -40,6 +40,8 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from . import regrade
+from . import shards as sharding
 from .dashboard import FEEDBACK_PAGE, INDEX, is_dashboard_page, write_dashboard
 from .graders import STOP_SIGNALS, Graders, Session
 from .grading import checks_fingerprint
@@ -76,6 +78,7 @@ class ClassResults:
     course: Path | None = None  # the nbgrader course whose gradebook.db holds the grades too
     recorded: list[str] = field(default_factory=list)  # students whose points are in that gradebook
     not_recorded: dict[str, str] = field(default_factory=dict)  # student -> why not
+    moved: list[tuple[str, str, str, str]] | None = None  # a regrade's (student, task, old, new): regrade.csv
 
 
 class RunStopped(Exception):
@@ -118,22 +121,27 @@ def grade_all(submissions: Path, out: Path, workers: int | None = None, force: b
               seed: int | None = None, progress: Callable[[int], object] | None = None,
               checks: str = "autograder.checks", limits: Limits = DEFAULT_LIMITS,
               late: LatePolicy | None = None, say: Callable[[str], object] | None = None,
-              shard: tuple[int, int] | None = None) -> ClassResults:
+              shard: tuple[int, int] | None = None, batch: str | None = None) -> ClassResults:
     """Grade every student in `submissions` into `out`; RunStopped (after writing the gradebook) on Ctrl-C.
 
     `seed` and `late` left out: the ones this `out` was graded with, if any. `progress(total)`
     makes a bar with .update(); `say` hears what was found before grading starts. `checks`
     names the checks module (a test's fake, imported in the graders). `shard` (I, N): only the
-    students of that share (shards.py), for `merge` to gather.
+    students of that share (shards.py), for `merge` to gather once every shard (of `batch`) is complete.
     """
     with _stoppable() as stop, locked(out), run_scratch() as scratch:
         handins = [handin for handin in find_handins(submissions, skip=out) if in_shard(handin.student, shard)]
         if say:
             say(describe(handins))
-        recorder = _nbgrader_recorder(submissions, handins)  # an nbgrader course: its gradebook gets the grades
+        # an nbgrader course: its gradebook gets the grades (a shard's, once, at the merge)
+        recorder = None if shard else _nbgrader_recorder(submissions, handins)
         settings = _settings(out, seed, late, force, checks_fingerprint(checks))
         _check_ours(out, [handin.student for handin in handins], force)
         write_atomically(out / MANIFEST, settings.to_json())
+        if shard:
+            sharding.begin(out, shard, batch)
+        graded_by = regrade.GradedBy.now(settings.checks, settings.seed)
+        regrade.begin(out, graded_by)  # a grader other than the last: its scores kept aside, for regrade.csv
         results = ClassResults()
         todo = _sort_out(handins, out, settings, results)
         hide = tuple(path.resolve() for path in (submissions, out, scratch))  # every student's work
@@ -148,9 +156,14 @@ def grade_all(submissions: Path, out: Path, workers: int | None = None, force: b
         if recorder:
             _finish_recording(recorder, handins, results, bool(stop))
         _record_times(out, handins, results)
+        if not stop:
+            results.moved = regrade.finish(out, graded_by)
         _write_class_views(out, [handin.student for handin in handins], results, settings.late)
         if stop:
             raise RunStopped(len(results.grades), len(handins) - len(results.problems), stop[0])
+        if shard:
+            sharding.finish(out, shard, batch, submissions, {handin.student: handin.path for handin in handins
+                                                            if handin.path and handin.path.suffix == ".ipynb"})
         return results
 
 
@@ -348,29 +361,36 @@ def _recordable(grade_: GradingResults | None) -> bool:
 
 # ---- results graded elsewhere, and the class's files -------------------------------------
 
-def merge(parts: Path, out: Path, late: LatePolicy | None = None) -> ClassResults:
+def merge(parts: Path, out: Path, late: LatePolicy | None = None, batch: str | None = None) -> ClassResults:
     """One gradebook in `out` from students graded elsewhere: every <student>/results.json under `parts`.
 
     `parts` holds grade-all's output folders (one per CI job, say) or their student folders;
     each student's results, feedback and timestamp are copied to out/<student>/; the students the
-    parts' gradebooks list without results (an empty hand-in, say) keep their rows.
+    parts' gradebooks list without results (an empty hand-in, say) keep their rows. Shards of a
+    run (`grade_all(shard=...)`) are merged only once all are complete (of `batch`, if given):
+    ShardsIncomplete, naming the others, before anything is written.
     """
     if not parts.is_dir():
         raise NotADirectoryError(f"{parts} is not a folder: pass the folder that holds the graded results")
+    results_files, books, shards = sharding.merge_sources(parts, batch, RESULTS, GRADEBOOK)
     found: dict[str, Path] = {}
-    for path in sorted(parts.glob(f"*/{RESULTS}")) + sorted(parts.glob(f"*/*/{RESULTS}")):
+    for path in results_files:
         student = path.parent.name
         if student in found:
             raise ValueError(f"{student} was graded twice ({found[student].parent} and {path.parent}): keep one")
         found[student] = path.parent
     with locked(out):
-        return _merge(found, _ungraded_rows(parts, found), out, late)
+        results = _merge(found, _ungraded_rows(books, found), out, late)
+    recorded = sharding.record_in_course(shards, results.grades)
+    if recorded:
+        results.course, results.recorded, results.not_recorded = recorded
+    return results
 
 
-def _ungraded_rows(parts: Path, found: dict[str, Path]) -> dict[str, str]:
+def _ungraded_rows(books: list[Path], found: dict[str, Path]) -> dict[str, str]:
     """student -> status, from the parts' gradebooks: who has no results (an empty hand-in, say)."""
     rows: dict[str, str] = {}
-    for book in [parts / GRADEBOOK, *sorted(parts.glob(f"*/{GRADEBOOK}"))]:
+    for book in books:
         if book.is_file() and _is_ours(book):
             rows.update({row["student"]: row["status"] for row in read_gradebook(book)
                          if row["student"] not in found})
@@ -400,8 +420,9 @@ def _merge(found: dict[str, Path], ungraded: dict[str, str], out: Path, late: La
             results.submitted[student] = read_time(out / student / TIMESTAMP)
         except FileNotFoundError:
             pass
-        except (OSError, ValueError) as error:
-            results.time_flags[student] = (f"no submission time: {error}",)
+        except (OSError, ValueError) as error:  # named within OUT: the same flag wherever OUT is
+            where = str(error).replace(str(out / student / TIMESTAMP), f"{student}/{TIMESTAMP}")
+            results.time_flags[student] = (f"no submission time: {where}",)
     _write_class_views(out, students, results, late)
     return results
 
@@ -555,7 +576,7 @@ TEXT_COLUMNS = ("student", "status", "flags")  # the cells that may hold student
 
 
 def pass_rates(results: ClassResults) -> str:
-    """Per task: how many students passed it, and the class's mean points."""
+    """Per task: how many students passed it, and the class's mean points (before any late penalty)."""
     graded = [grade_ for grade_ in results.grades.values() if grade_.graded]
     width = max(len(task_id) for task_id in TASK_IDS)
     lines = [f"{'task':<{width}}  {'passed':>11}  {'mean points':>11}"]
@@ -565,7 +586,8 @@ def pass_rates(results: ClassResults) -> str:
         lines.append(f"{task_id:<{width}}  {_rate(passed, len(graded)):>11}  "
                      f"{f'{mean:.1f}/{BY_ID[task_id].points}':>11}")
     mean_total = sum(grade_.score for grade_ in graded) / len(graded) if graded else 0.0
-    lines.append(f"{'total':<{width}}  {'':>11}  {f'{mean_total:.1f}/{TOTAL_POINTS}':>11}")
+    # points as graded: gradebook.csv's total (and the dashboard's) is after the late policy, if any
+    lines.append(f"{'total':<{width}}  {'':>11}  {f'{mean_total:.1f}/{TOTAL_POINTS}':>11}  before the late policy")
     not_graded = len(results.grades) - len(graded) + len(results.errors)
     lines.append(f"\n{len(graded)} students graded" + (f", {not_graded} not graded (see {GRADEBOOK})"
                                                           if not_graded else ""))

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import re
 import shutil
-import subprocess
+import statistics
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from autograder.checks.api import TaskResult
 from autograder.dashboard import INDEX, build_page
-from autograder.gradebook import GRADEBOOK, ClassResults, class_rows, gradebook_csv, merge
+from autograder.gradebook import GRADEBOOK, ClassResults, LatePolicy, class_rows, gradebook_csv, merge
 from autograder.reference import KIT_ROOT
 from autograder.results import GradingResults, render_feedback
 from autograder.rubric import BY_ID, TASKS, TOTAL_POINTS
@@ -20,15 +21,23 @@ from autograder.rubric import BY_ID, TASKS, TOTAL_POINTS
 OVERWRITES = ("grad_accumulation", "grad_accumulation/overwrites", "use += in every closure.")
 SWAPPED = ("mul_backward", "mul_backward/swapped_operands", "each input's gradient is the other input's data.")
 WRONG_ORDER = ("topo_sort", "topo_sort/wrong_order", "call _backward from the output back to the inputs.")
+TOPO_NOT_WRITTEN = ("topo_sort", "topo_sort/not_written", "write backward().")  # ivy's one task left as released
 FLAG = "engine.py:3: imports os"
 # the known class: who made which mistakes (every other task passed), who has a flag, who handed in nothing
 MISTAKES = {"ada": (), "ben": (OVERWRITES, SWAPPED), "cy <b>": (OVERWRITES, SWAPPED), "dee": (WRONG_ORDER,),
-            "eve": (OVERWRITES,)}
+            "eve": (OVERWRITES,), "ivy": (TOPO_NOT_WRITTEN,)}
 FLAGGED = {"cy <b>"}
 EMPTY = "fay"
-# each graded student's total: every point but those of the tasks they failed
-TOTALS = {student: TOTAL_POINTS - sum(BY_ID[task_id].points for task_id, _, _ in mistakes)
-          for student, mistakes in MISTAKES.items()}
+STARTERS = ("gil", "hana")  # handed in the starter untouched: every task not written (or nothing to judge)
+BAD_TIME = "dee"  # a timestamp.txt that cannot be read: a time flag of the gradebook
+# each graded student's total: every point but those of the tasks they failed (a starter's: 0)
+TOTALS = {**{student: TOTAL_POINTS - sum(BY_ID[task_id].points for task_id, _, _ in mistakes)
+             for student, mistakes in MISTAKES.items()}, **dict.fromkeys(STARTERS, 0)}
+
+def starter_grade() -> GradingResults:
+    diagnosis = {"grad_accumulation": "nothing_to_judge"}  # what the starter gets where no closure ran
+    return grade_of(tuple((task.id, f"{task.id}/{diagnosis.get(task.id, 'not_written')}", "write it.")
+                          for task in TASKS))
 
 
 def grade_of(mistakes: tuple[tuple[str, str, str], ...], flags: tuple[str, ...] = ()) -> GradingResults:
@@ -43,54 +52,73 @@ def grade_of(mistakes: tuple[tuple[str, str, str], ...], flags: tuple[str, ...] 
 def graded_class(tmp_path_factory) -> Path:
     """The known class as CI jobs leave it (results files and a gradebook), merged into one folder."""
     parts = tmp_path_factory.mktemp("parts")
-    for student, mistakes in MISTAKES.items():
-        grade_ = grade_of(mistakes, (FLAG,) if student in FLAGGED else ())
+    for student, grade_ in known_grades().items():
         (parts / student).mkdir()
         grade_.write(parts / student / "results.json")
         (parts / student / "feedback.md").write_text(render_feedback(grade_, student))
+    (parts / BAD_TIME / "timestamp.txt").write_text("last tuesday\n")
     (parts / GRADEBOOK).write_text(gradebook_csv([EMPTY], ClassResults(problems={EMPTY: "empty"})))
     out = tmp_path_factory.mktemp("out")
-    merge(parts, out)
+    merge(parts, out, LATE)
     return out
 
 
+LATE = LatePolicy(datetime(2025, 3, 1, tzinfo=UTC), 10.0)  # no one has a time: no one is late
+
+
+def known_grades() -> dict[str, GradingResults]:
+    grades = {student: grade_of(mistakes, (FLAG,) if student in FLAGGED else ())
+              for student, mistakes in MISTAKES.items()}
+    return {**grades, **{student: starter_grade() for student in STARTERS}}
+
+
 def known_page():
-    results = ClassResults(grades={student: grade_of(mistakes, (FLAG,) if student in FLAGGED else ())
-                                   for student, mistakes in MISTAKES.items()}, problems={EMPTY: "empty"})
-    return build_page(class_rows(sorted([*MISTAKES, EMPTY]), results))
+    results = ClassResults(grades=known_grades(), problems={EMPTY: "empty"},
+                           time_flags={BAD_TIME: ("no submission time: last tuesday",)})
+    return build_page(class_rows(sorted([*MISTAKES, *STARTERS, EMPTY]), results, LATE))
 
 
 def test_the_page_counts_pass_rates_over_the_graded_students():
     tasks = {task.task_id: task for task in known_page().tasks}
-    assert (tasks["grad_accumulation"].passed, tasks["grad_accumulation"].graded) == (2, 5)
-    assert tasks["mul_backward"].rate == pytest.approx(0.6) and tasks["topo_sort"].rate == pytest.approx(0.8)
-    assert tasks["add_backward"].rate == 1.0 and tasks["add_backward"].mistakes == ()
+    graded = len(TOTALS)  # the starters are graded too: their zeros count in the rates
+    for task in TASKS:
+        failed = sum(task.id in {task_id for task_id, _, _ in mistakes} for mistakes in MISTAKES.values())
+        assert (tasks[task.id].passed, tasks[task.id].graded) == (len(MISTAKES) - failed, graded)
+    assert (tasks["grad_accumulation"].passed, tasks["grad_accumulation"].graded) == (3, 8)
+    assert tasks["add_backward"].mistakes == ()  # the starters' not-written closures are no mistake of the class
 
 
-def test_each_tasks_mistakes_name_their_students_and_the_advice_they_read():
+def test_each_tasks_mistakes_name_their_students_and_the_advice_they_read_real_mistakes_first():
     tasks = {task.task_id: task for task in known_page().tasks}
     [overwrites] = tasks["grad_accumulation"].mistakes
     assert overwrites.diagnosis == "grad_accumulation/overwrites" and overwrites.students == ("ben", "cy <b>", "eve")
     assert overwrites.advice == "use += in every closure."
-    assert [(m.diagnosis, m.students) for m in tasks["topo_sort"].mistakes] == [("topo_sort/wrong_order", ("dee",))]
+    # a task not written yet comes after the real mistakes, though its id sorts first
+    assert [(m.diagnosis, m.students) for m in tasks["topo_sort"].mistakes] == [
+        ("topo_sort/wrong_order", ("dee",)), ("topo_sort/not_written", ("ivy",))]
 
 
-def test_mistakes_shared_by_two_students_travel_together_and_flags_name_theirs():
+def test_untouched_starters_are_one_line_not_mistakes_and_every_flag_of_the_gradebook_is_on_the_page():
     page = known_page()
+    assert page.starters == STARTERS
+    named = [name for task in page.tasks for mistake in task.mistakes for name in mistake.students]
+    named += [name for pair in page.together for name in pair.students]
+    assert not set(named) & set(STARTERS)
     assert [(pair.first, pair.second, pair.students) for pair in page.together] == [
         ("grad_accumulation/overwrites", "mul_backward/swapped_operands", ("ben", "cy <b>"))]
-    assert page.flags == ((FLAG, ("cy <b>",)),)
-
+    book_flags = {(row.student, flag) for row in page.rows for flag in row.flags}  # what gradebook.csv lists
+    assert {(student, flag) for flag, students in page.flags for student in students} == book_flags
+    assert page.flags == ((FLAG, ("cy <b>",)), ("no submission time: last tuesday", (BAD_TIME,)))
 
 
 def test_the_glance_has_the_mean_median_and_histogram_of_the_graded():
-    page = known_page()  # the totals of the five graded (on the kit's course 100, 80, 80, 86, 88); fay empty
+    page = known_page()  # the totals of the graded, the starters' zeros included; fay empty
     totals = sorted(TOTALS.values())
-    assert (page.mean, page.median) == (pytest.approx(sum(totals) / 5), totals[2])
+    assert (page.mean, page.median) == (pytest.approx(sum(totals) / len(totals)), statistics.median(totals))
     bars = [0] * 10  # a bar per tenth of the total; a full score is in the last bar
     for total in totals:
         bars[min(10 * total // TOTAL_POINTS, 9)] += 1
-    assert page.histogram == tuple(bars) and bars[9] == 1  # ada's full score alone in the last
+    assert page.histogram == tuple(bars) and bars[9] == 1 and bars[0] == len(STARTERS)
 
 
 def test_merge_writes_the_page_and_feedback_pages_escaped(graded_class):
@@ -107,31 +135,77 @@ def test_merge_writes_the_page_and_feedback_pages_escaped(graded_class):
 
 def test_the_page_is_the_same_however_often_it_is_written(graded_class, tmp_path):
     again = tmp_path / "again"
-    merge(graded_class, again)
+    merge(graded_class, again, LATE)
     assert (again / INDEX).read_bytes() == (graded_class / INDEX).read_bytes()
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+WHY_NO_BROWSER = ("no chromium on this machine: apt-get install chromium (.ci/run does)" if CHROMIUM is None else
+                  "no playwright: pip install -e '.[test]'" if importlib.util.find_spec("playwright") is None else "")
 
 
-def chromium(page: Path, profile: Path, *options: str) -> subprocess.CompletedProcess:
-    return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                           "--disable-component-update", "--disable-sync", "--no-first-run",
-                           f"--user-data-dir={profile}", *options, page.as_uri()],
-                          capture_output=True, text=True, timeout=120)
+@pytest.fixture(scope="module")
+def browser():
+    """The machine's chromium, driven by Playwright (which downloads no browser of its own here)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        yield chromium
+        chromium.close()
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine: apt-get install chromium (.ci/run does)")
-def test_a_browser_shows_the_known_class_and_runs_the_sort_script(graded_class, tmp_path):
-    dom = chromium(graded_class / INDEX, tmp_path / "profile", "--dump-dom")
-    assert dom.returncode == 0, dom.stderr
-    assert 'data-sortable="ready"' in dom.stdout  # the inline script ran to its end
-    row = dom.stdout.split('id="task-grad_accumulation"')[1].split("</tr>")[0]
-    assert "40% (2/5)" in row and "grad_accumulation/overwrites" in row and "ben, cy &lt;b&gt;, eve" in row
-    mean = f"{sum(TOTALS.values()) / len(TOTALS):.1f}"  # as the page prints it (86.8 on the kit's course)
-    assert re.search(f'id="mean">{re.escape(mean)}<', dom.stdout) and re.search(r'id="graded">5<', dom.stdout)
+def roster_names(page) -> list[str]:
+    return page.eval_on_selector_all("#students tbody tr", "rows => rows.map(row => row.cells[0].textContent.trim())")
+
+
+@pytest.mark.skipif(bool(WHY_NO_BROWSER), reason=WHY_NO_BROWSER)
+@pytest.mark.parametrize("width", [1400, 1920])
+def test_in_a_browser_the_page_fits_the_screen_and_the_roster_keeps_its_names_in_view(graded_class, browser, width):
+    page = browser.new_page(viewport={"width": width, "height": 1000})
+    page.goto((graded_class / INDEX).as_uri())
+    assert page.evaluate("document.documentElement.scrollWidth") <= width  # the page never scrolls sideways
+    box = page.locator(".roster")
+    fits = page.evaluate("box => box.scrollWidth <= box.clientWidth", box.element_handle())
+    sticky = page.evaluate("cell => getComputedStyle(cell).position", page.locator("#students tbody td").first
+                           .element_handle())
+    assert fits or sticky == "sticky"  # a roster wider than its box scrolls inside it, the names kept
+    assert sticky == "sticky"
+    page.close()
+
+
+@pytest.mark.skipif(bool(WHY_NO_BROWSER), reason=WHY_NO_BROWSER)
+def test_in_a_browser_the_roster_sorts_by_a_click_and_every_feedback_link_opens(graded_class, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto((graded_class / INDEX).as_uri())
+    assert page.get_attribute("#students", "data-sortable") == "ready"  # the inline script ran to its end
+    assert "2 untouched starters" in page.inner_text("#starters") and "gil, hana" in page.inner_text("#starters")
+    mistakes = page.inner_text("#mistakes") + page.inner_text("#together")
+    assert not any(starter in mistakes for starter in STARTERS)
+    assert "no submission time: dee/timestamp.txt: 'last tuesday' is not a time" in page.inner_text("#flags")
+    mean = f"{sum(TOTALS.values()) / len(TOTALS):.1f}"
+    assert page.inner_text("#mean") == mean and page.inner_text("#graded") == str(len(TOTALS))
+
+    total = page.locator("#students thead th", has_text="total")
+    total.click()  # lowest first; names break ties as the table held them (sorted), the empty one first
+    by_total = sorted(TOTALS, key=lambda student: TOTALS[student])
+    assert [name for name in roster_names(page) if name in TOTALS] == sorted(by_total, key=TOTALS.get)
+    assert roster_names(page)[0] == EMPTY and page.get_attribute("#students thead th:nth-child(3)",
+                                                                 "aria-sort") == "ascending"
+    total.click()
+    assert [name for name in roster_names(page) if name in TOTALS][0] == "ada"  # the full score, now first
+    page.locator("#students thead th").first.click()
+    assert roster_names(page) == sorted(roster_names(page), key=str.lower)
+
+    links = page.eval_on_selector_all("#students a", "links => links.map(link => [link.textContent, link.href])")
+    assert sorted(name for name, _ in links) == sorted(TOTALS, key=str.lower)  # every graded student, fay has none
+    for name, href in links:
+        page.goto(href)
+        assert page.inner_text("h1").startswith(f"micrograd: {name}, {TOTALS[name]} / {TOTAL_POINTS}")
+    page.goto((graded_class / INDEX).as_uri())
     shot = tmp_path / "dashboard.png"
-    done = chromium(graded_class / INDEX, tmp_path / "profile", f"--screenshot={shot}", "--window-size=1280,1600")
-    assert done.returncode == 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", done.stderr
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     if os.environ.get("MGKIT_DASHBOARD_SHOT"):  # how docs/dashboard.png is made
         shutil.copyfile(shot, KIT_ROOT / "docs" / "dashboard.png")
+    page.close()

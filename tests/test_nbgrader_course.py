@@ -286,3 +286,14 @@ def test_a_gradebook_without_the_assignment_says_what_to_run(tmp_path, capsys):
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0 and f"run `nbgrader generate_assignment {ASSIGNMENT}` in {course}" in error
     assert not (tmp_path / "graded" / "ada").exists()  # nothing was graded
+
+
+def test_shards_of_a_course_record_nothing_and_their_merge_records_every_grade_once(handed_in, kit_course, tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(handed_in, course)
+    for index in range(2):  # two shards, one after the other (on a cluster, at once: one SQLite file, one writer)
+        assert main(["grade-all", str(course), "--out", str(tmp_path / "parts" / f"shard-{index}"),
+                     "--shard", f"{index}/2", "--seed", SEED]) == 0
+    assert gradebook_rows(course) == {}  # no shard wrote gradebook.db
+    assert main(["grade-all", str(tmp_path / "parts"), "--merge", "--out", str(tmp_path / "graded")]) == 0
+    assert gradebook_rows(course) == gradebook_rows(kit_course)  # the merge recorded what one run records

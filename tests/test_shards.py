@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,8 +19,9 @@ from fake_checks import engine_answering, write_submission
 from autograder.cli import main
 from autograder.gradebook import FEEDBACK, GRADEBOOK, RESULTS, SUMMARY, grade_all, merge
 from autograder.platforms import cluster
+from autograder.reference import KIT_ROOT
 from autograder.sandbox import Limits
-from autograder.shards import in_shard, parse_shard
+from autograder.shards import RECORD, ShardRecord, ShardsIncomplete, complete_shards, in_shard, parse_shard
 
 LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024)
 SEED = 5
@@ -98,22 +101,103 @@ def run(command: list[str], env: dict[str, str]) -> str:
     return done.stdout
 
 
-def test_the_kubernetes_indexed_job_run_pod_by_pod_then_merged_is_the_one_run(course, one_run, tmp_path):
-    items = {item["metadata"]["name"]: item for item in yaml.safe_load(cluster.recipe("kubernetes"))["items"]}
-    grading, merging = items["mgkit-grade"]["spec"], items["mgkit-merge"]["spec"]
-    assert grading["completionMode"] == "Indexed"
-    pod, merge_pod = grading["template"]["spec"]["containers"][0], merging["template"]["spec"]["containers"][0]
-    settings = {variable["name"]: variable["value"] for variable in pod["env"]}
-    assert int(settings["SHARDS"]) == grading["completions"] and merge_pod["image"] == pod["image"]
+def kubernetes_items() -> dict[str, dict]:
+    return {item["metadata"]["name"]: item for item in yaml.safe_load(cluster.recipe("kubernetes"))["items"]}
+
+
+def pod_run(pod: dict, volume: Path, image: Path, shards: int, job_uid: str) -> dict[str, str]:
+    """A pod's environment, as Kubernetes fills it: the volume at /class, the Job's uid, the CPU limit."""
+    settings = {variable["name"]: variable["value"] for variable in pod["env"] if "value" in variable}
     mount = pod["volumeMounts"][0]["mountPath"]
-    volume = tmp_path / "volume"  # the claim, mounted at /class in every pod
-    shutil.copytree(course, volume / "submissions")
     env = {name: value.replace(mount, str(volume)) for name, value in settings.items()}
-    env["SEED"], env["PATH"] = str(SEED), f"{fake_mgkit_on_path(tmp_path / 'image')}/bin:{os.environ['PATH']}"
-    for index in reversed(range(grading["completions"])):  # the pods, in any order
-        run(pod["command"], {**env, "JOB_COMPLETION_INDEX": str(index)})
-    run(merge_pod["command"], env)  # its wait ends at once: every share has its gradebook
-    assert class_files(volume / "graded") == class_files(one_run)
+    return {**env, "SEED": str(SEED), "SHARDS": str(shards), "RUN": job_uid, "CPUS": "2",
+            "PATH": f"{image}/bin:{os.environ['PATH']}"}
+
+
+def test_the_kubernetes_indexed_job_run_pod_by_pod_is_the_one_run_and_ignores_an_earlier_jobs_shares(
+        course, one_run, tmp_path):
+    grading = kubernetes_items()["mgkit-grade"]["spec"]
+    assert grading["completionMode"] == "Indexed"
+    pod = grading["template"]["spec"]["containers"][0]
+    shards = grading["completions"]
+    assert {variable["name"]: variable.get("value") for variable in pod["env"]}["SHARDS"] == str(shards)
+    command = pod["command"][-1]
+    assert '--workers "$CPUS"' in command  # the pod's own CPUs, from its limit: not the node's cores
+    cpus = next(variable for variable in pod["env"] if variable["name"] == "CPUS")["valueFrom"]["resourceFieldRef"]
+    assert cpus["resource"] == "limits.cpu" and "cpu" in pod["resources"]["limits"]
+    volume, image = tmp_path / "volume", fake_mgkit_on_path(tmp_path / "image")
+    shutil.copytree(course, volume / "submissions")
+    # an earlier Job in more shards left shard-4 (complete), and a half-done shard-1
+    run(pod["command"], {**pod_run(pod, volume, image, shards + 1, "earlier-job"), "JOB_COMPLETION_INDEX": "4"})
+    for index in reversed(range(shards)):  # the pods, in any order; pod 0 (last here) merges, its wait ends at once
+        run(pod["command"], {**pod_run(pod, volume, image, shards, "this-job"), "JOB_COMPLETION_INDEX": str(index)})
+    assert class_files(volume / "graded") == class_files(one_run)  # shard-4's students were not merged twice
+
+
+def test_the_kubernetes_recipe_validates_against_a_current_kubernetes_schema():
+    import kubernetes_validate
+
+    version = kubernetes_validate.latest_version()
+    for item in yaml.safe_load(cluster.recipe("kubernetes"))["items"]:
+        kubernetes_validate.validate(item, version, strict=True)  # ValidationError names the field
+    items = kubernetes_items()
+    volume, files = items["mgkit-class"], items["mgkit-class-files"]
+    # the guide's first step makes the volume and the pod the hand-ins are copied onto; the grading comes after
+    assert volume["metadata"]["labels"] == files["metadata"]["labels"] == {"mgkit-step": "volume"}
+    assert items["mgkit-grade"]["metadata"]["labels"] == {"mgkit-step": "grade"}
+    assert "-l mgkit-step=volume" in cluster.recipe("kubernetes") and "-l mgkit-step=volume" in (
+        KIT_ROOT / "docs" / "INSTRUCTORS.md").read_text()
+
+
+def test_a_share_stopped_by_sigterm_leaves_a_gradebook_but_the_merge_refuses_naming_it(tmp_path, capsys):
+    course = tmp_path / "class"
+    slow = next(student for student in ("a", "b", "c", "d", "e") if in_shard(student, (1, 2)))
+    for student in ("ada", slow):
+        write_submission(course / student, engine_answering("import time; time.sleep(0.3)") if student == slow
+                         else engine_answering("pass"))
+    parts = tmp_path / "parts"
+    assert fake_main(["grade-all", str(course), "--out", str(parts / "shard-0"), "--shard", "0/2", "--batch", "b",
+                      "--seed", str(SEED)]) == 0
+    share = subprocess.Popen([sys.executable, str(FAKE_MGKIT), "grade-all", str(course), "--out",
+                              str(parts / "shard-1"), "--shard", "1/2", "--batch", "b", "--workers", "1"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: (parts / "shard-1" / RECORD).exists())
+    share.send_signal(signal.SIGTERM)  # an evicted pod
+    assert share.wait(timeout=30) == 128 + signal.SIGTERM
+    assert (parts / "shard-1" / GRADEBOOK).exists()  # what the old wait counted as done
+    assert fake_main(["grade-all", str(parts), "--merge", "--batch", "b", "--out", str(tmp_path / "graded")]) == 3
+    assert capsys.readouterr().err.strip().endswith(
+        "not merged: shard 1 of 2 not complete (stopped, failed, cancelled or not run yet): run it again, then merge")
+    assert not (tmp_path / "graded").exists()  # nothing written
+    with pytest.raises(ShardsIncomplete, match="no shard of run other"):
+        merge(parts, tmp_path / "graded", batch="other")
+
+
+def test_a_merge_without_a_batch_refuses_the_shards_of_two_runs(tmp_path):
+    for folder, record in (("shard-0", ShardRecord(0, 2, "x", True)), ("shard-1", ShardRecord(1, 2, "x", True)),
+                           ("old-1", ShardRecord(1, 3, "y", True))):
+        (tmp_path / folder).mkdir()
+        record.write(tmp_path / folder)
+    with pytest.raises(ValueError, match=r"holds shards of 2 runs \(x in 2, y in 3\): merge one with --batch"):
+        merge(tmp_path, tmp_path / "graded")
+    assert complete_shards(tmp_path, "x") == [(tmp_path / "shard-0", ShardRecord(0, 2, "x", True)),
+                                               (tmp_path / "shard-1", ShardRecord(1, 2, "x", True))]
+    with pytest.raises(ShardsIncomplete, match="shards 0, 2 of 3 not complete"):
+        complete_shards(tmp_path, "y")
+
+
+def wait_for(condition, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def fake_main(argv: list[str]) -> int:
+    """The command line with the fake checks (tests/fake_mgkit.py), in this process."""
+    done = subprocess.run([sys.executable, str(FAKE_MGKIT), *argv], capture_output=True, text=True, timeout=120)
+    sys.stderr.write(done.stderr)
+    return done.returncode
 
 
 def sbatch_options(script: str) -> dict[str, str]:
@@ -147,7 +231,9 @@ def test_the_slurm_script_run_by_hand_submits_the_array_then_the_merge_after_it(
     assert done.returncode == 0, done.stderr
     grading, merging = calls.read_text().splitlines()
     assert grading == f"--parsable --export=ALL {script}"
-    assert "--dependency=afterok:1 " in merging and merging.endswith(f"--wrap bash '{script}'")
+    # afterany: a failed or cancelled task must not leave the merge pending; the merge gathers this array's shards
+    assert "--export=ALL,MGKIT_BATCH=1 --dependency=afterany:1 " in merging
+    assert merging.endswith(f"--wrap bash '{script}'")
     assert "submitted the grading array 1 and the merge 2" in done.stdout
 
 
