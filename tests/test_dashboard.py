@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import statistics
 from datetime import UTC, datetime
@@ -126,7 +127,8 @@ def test_merge_writes_the_page_and_feedback_pages_escaped(graded_class):
     assert "cy &lt;b&gt;" in html and "cy <b>" not in html  # a student's name is text, never markup
     assert 'href="cy%20%3Cb%3E/feedback.html"' in html and 'href="fay/' not in html
     assert OVERWRITES[2] in html  # the advice, read back from each results.json (extra_data.advice)
-    assert "http" not in html.replace("http://www.w3.org/2000/svg", "")  # nothing fetched from a network
+    assert "http" not in html.replace("http://www.w3.org/2000/svg", "").replace("http-equiv", "")  # nothing remote
+    assert re.search(r"script-src 'sha256-[A-Za-z0-9+/=]+';", html)  # only its own script runs, by its hash
     feedback = (graded_class / "cy <b>" / "feedback.html").read_text()
     # 80 / 100 on the kit's; the name quoted as code
     heading = f"<h1>micrograd: <code>cy &lt;b&gt;</code>, {TOTALS['cy <b>']} / {TOTAL_POINTS}</h1>"
