@@ -53,11 +53,11 @@ STATES = {
     "graphviz imported at the top of engine.py": (
         (("engine", "import math\n", "import math\n\nfrom graphviz import Digraph\n"),), (), ()),
     "matplotlib imported in train.py": (
-        (("train", "import numpy as np\n", "import matplotlib\nimport matplotlib.pyplot as plt\nimport numpy as np\n"),),
-        (), ()),
+        (("train", "import numpy as np\n", "import matplotlib.pyplot as plt\nimport numpy as np\n"),), (), ()),
     "a library the grade does not offer, imported in train.py": (
         (("train", "import numpy as np\n", "import numpy as np\nimport pytest\n"),), NN_TASKS, ()),
-    "a quick demo at the bottom of train.py": ((("train", "    return history\n", "    return history\n" + DEMO),), (), ()),
+    "a quick demo at the bottom of train.py": ((("train", "    return history\n", f"    return history\n{DEMO}"),),
+                                                (), ()),
     "tanh built from exp, as in the lecture": ((TANH_FROM_EXP,), (), ()),
     "backward() resets every gradient, and the loop never zeroes": ((RESET, NEVER_ZEROES), ("zero_grad",),
                                                                      ("zero_grad",)),

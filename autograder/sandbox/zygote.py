@@ -84,6 +84,7 @@ def main(argv: list[str]) -> None:
         for name in PRELOAD:
             importlib.import_module(name)
         _seed_global_generators("", 0)  # numpy's first seeding costs 10 ms: pay it once, here
+        _build_the_font_list_once()
         _forget_kit(kit_path)
         linux.become_subreaper()
         setting = _setting(config, kit_path, own_namespaces)
@@ -99,6 +100,15 @@ def main(argv: list[str]) -> None:
         except Exception as error:  # e.g. fork failed: this task is not graded, the next may be
             reply = {"grader_error": f"{type(error).__name__}: {error}"}
         _send(reply)
+
+
+def _build_the_font_list_once() -> None:
+    """matplotlib's font list, in MPLCONFIGDIR: a worker cannot write it (its filesystem is read-only),
+    and without it every `import matplotlib.pyplot` in a worker would spend a second building it."""
+    folder = os.environ.get("MPLCONFIGDIR")
+    if not folder or any(Path(folder).glob("fontlist-*.json")) or importlib.util.find_spec("matplotlib") is None:
+        return
+    importlib.import_module("matplotlib.font_manager")
 
 
 def _die_with(parent: int | None) -> None:
