@@ -118,3 +118,15 @@ def test_every_mutant_and_variant_agrees_through_the_students_own_import(edit, t
         assert state == UNDECIDED or (state == "passed") == grade_passed[task], (task, state)
     if edit in VARIANTS:  # correct code: the preview decides every task, and passes it
         assert set(shown.values()) == {"passed"}, shown
+
+
+def test_every_environment_installs_what_student_code_may_import():
+    import tomllib
+
+    from autograder.platforms import gradescope
+
+    release = tomllib.loads((KIT_ROOT / "release" / "pyproject.toml").read_text())["project"]["dependencies"]
+    kit = tomllib.loads((KIT_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    for requirement in world.requirements():
+        assert requirement in release and requirement in gradescope.REQUIREMENTS.splitlines(), requirement
+        assert requirement.partition(">")[0] in {line.partition(">")[0] for line in kit}, requirement
