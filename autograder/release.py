@@ -27,6 +27,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from mgkit_checks import world
+
 from . import notebooks
 from .markers import Region, check_every_task_has_a_region, find_regions
 from .platforms import github
@@ -135,12 +137,19 @@ def _readme(regions: list[Region]) -> str:
             files[task_id][f"`micrograd/{region.path.name}`"] = None
     rows = "\n".join(f"{task.row} {', '.join(files[task.id])} |" for task in TASKS)
     return README.format(rows=rows, total=sum(task.points for task in TASKS), assignment=ASSIGNMENT,
-                         timeout=LAST_RESORT_SECONDS)
+                         seconds=f"{world.DEFAULT_SECONDS:g}", libraries=_listed(world.LIBRARIES),
+                         training_seconds=f"{max(world.TASK_SECONDS.values(), default=world.DEFAULT_SECONDS):g}")
+
+
+def _listed(names) -> str:
+    names = [f"`{name}`" for name in names]
+    return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
 
 
 def _pyproject() -> str:
     markers = "\n".join(f"    {json.dumps(f'{task.id}: {task.title}')}," for task in TASKS)
-    return PYPROJECT.format(markers=markers, timeout=LAST_RESORT_SECONDS)
+    libraries = ", ".join(json.dumps(requirement) for requirement in world.requirements())
+    return PYPROJECT.format(markers=markers, timeout=LAST_RESORT_SECONDS, libraries=libraries)
 
 
 # --- the notebook track -------------------------------------------------------------------------
@@ -284,9 +293,16 @@ that grade you (`mgkit_checks/`, installed with your package), on other numbers.
 the table on the run's page.
 
 If your code has a loop that never ends (in a `_backward` closure, in `backward()` or in the
-training loop), that task stops after a few seconds with one line that says where to look
-("mul_backward did not finish in 5 s: look for a loop that never ends in `__mul__`'s
-`_backward`"), and the run goes on; Ctrl+C stops the run at once.
+training loop), that task stops with one line that says where to look ("mul_backward did not
+finish in {seconds} s: look for a loop that never ends in `__mul__`'s `_backward`"), and the run
+goes on; Ctrl+C stops the run at once. Each task has {seconds} s, `zero_grad` and
+`training_loop` {training_seconds} s (training takes longer), here and in the grade alike, your
+files' imports included: code at the top level of a module (a demo left at the bottom of
+`train.py`) runs whenever the module is imported, so put it under `if __name__ == "__main__":`.
+
+Your files may import the standard library, {libraries} (installed with your package, and
+wherever you are graded) and your own `micrograd`. The checks refuse any other import, here as
+in the grade, even where it is installed.
 
 ## The tasks
 
@@ -300,8 +316,8 @@ what to write. The code around it is complete: the forward passes already work.
 A failing check says which expression it tried, the gradient your code gave, the gradient a
 central finite difference gives, and the likely mistake. The checks are the grade's own, on
 other numbers: a task passes here exactly when it passes there ({total} points in all). Where
-this preview cannot judge your code (the training loop while your engine still fails, or an
-op built from other ops), it says "decided by the grade" and why.
+this preview cannot judge your code (the training loop while your engine still fails, an op
+built from other ops while your `backward()` still fails), it says "decided by the grade" and why.
 
 ## Hand in
 
@@ -333,10 +349,10 @@ name = "micrograd-exercise"
 version = "0.1.0"
 description = "Your micrograd: a scalar autograd engine, a small neural-network library and its training loop."
 requires-python = ">=3.10"
-dependencies = ["numpy>=1.24", "pytest>=8", "pytest-timeout>=2", "tomli>=1.1; python_version < '3.11'"]
+dependencies = [{libraries}, "pytest>=8", "pytest-timeout>=2", "tomli>=1.1; python_version < '3.11'"]
 
 [project.optional-dependencies]
-notebook = ["jupyterlab>=4", "matplotlib>=3.7", "graphviz>=0.20"]
+notebook = ["jupyterlab>=4"]
 
 [tool.setuptools]
 packages = ["micrograd", "mgkit_checks"]

@@ -207,3 +207,36 @@ def test_a_wrong_closure_is_drawn_with_the_wrong_node_marked(tmp_path: Path) -> 
     assert "b.grad disagrees" in errors(outputs), errors(outputs)
     [picture] = pictures(outputs)
     assert "finite difference" in picture and 'stroke="red"' in picture  # node b, in red, with both numbers
+
+
+def test_a_check_that_cannot_decide_fails_and_says_so(tmp_path: Path) -> None:
+    """A backward() that resets every gradient hides a loop that never zeroes here: not a pass."""
+    import mutants
+
+    resets = mutants.Edit("resets", (("engine", "        self.grad = 1.0\n        for v",
+                                      "        for v in topo:\n            v.grad = 0.0\n        self.grad = 1.0\n"
+                                      "        for v"),))
+    folder = mutants.apply(resets, tmp_path / "s") / "micrograd"
+    package = load_package({module: (folder / f"{module}.py").read_text() for module in MODULES}, tmp_path,
+                           "notebook_resets")
+    from mgkit_checks.notebook import check
+
+    namespace = {name: value for module in MODULES for name, value in vars(getattr(package, module)).items()}
+    message = check("zero_grad", namespace, cell="the cell that defines Module (nn.py)")
+    assert message and "could not be checked in this notebook, so it has not passed here" in message, message
+
+
+def test_a_lecture_cell_that_never_ends_stops_at_the_limit() -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from mgkit_checks.notebook import CellTimeLimit, limit_cells
+
+    shell = InteractiveShell.instance()
+    try:
+        shell.run_cell("from mgkit_checks.notebook import limit_cells\nlimit_cells(seconds=0.5)")
+        stopped = shell.run_cell("while True:\n    pass")
+        assert isinstance(stopped.error_in_exec, CellTimeLimit), stopped
+        assert shell.run_cell("1 + 1").result == 2  # the next cell runs normally
+    finally:
+        limit_cells(seconds=None)
+        InteractiveShell.clear_instance()

@@ -247,3 +247,23 @@ def test_facts_become_outcomes_in_the_parent():
     hung = {**clean, "report": None, "timed_out": True}
     assert type(outcome_of({**hung, "imported": True}, LIMITS)) is Failure
     assert outcome_of({**hung, "imported": False}, LIMITS) == ImportFailure("timeout", "no answer within 1 s")
+
+
+def test_a_slow_import_is_told_as_one_with_where_the_time_went(sandbox, tmp_path):
+    slow = "import time\nwhile True:\n    time.sleep(0.01)\n" + engine_answering("pass")
+    outcome = sandbox.run(write_submission(tmp_path / "submission", slow), "task", 7)
+    assert isinstance(outcome, ImportFailure) and outcome.kind == "timeout", outcome
+    assert "importing your files took more than 1 s (engine.py, line 3 was running" in outcome.detail, outcome.detail
+
+
+@pytest.mark.parametrize("statement, refused", [
+    ("import graphviz, matplotlib, numpy, json", False), ("from matplotlib import pyplot", False),
+    ("import pytest", True), ("from pytest import approx", True),
+])
+def test_the_worker_refuses_the_imports_the_preview_refuses(sandbox, tmp_path, statement, refused):
+    outcome = sandbox.run(write_submission(tmp_path / "submission", f"{statement}\n{engine_answering('pass')}"),
+                          "task", 7)
+    if refused:  # pytest is installed here: refused all the same, as everywhere
+        assert isinstance(outcome, Failure) and "the grade cannot import pytest" in outcome.detail, outcome
+    else:
+        assert isinstance(outcome, Observation), outcome

@@ -4,7 +4,8 @@ The zip follows Gradescope's autograder specification: `setup.sh` and `run_autog
 root, the whole unpacked at /autograder/source; `run_autograder` grades /autograder/submission
 into /autograder/results/results.json.
 
-    setup.sh                   once, when Gradescope builds the image: a virtual environment with numpy
+    setup.sh                   once, when Gradescope builds the image: a virtual environment with numpy,
+                               matplotlib and graphviz (what student code may import: mgkit_checks/world.py)
     run_autograder             for every submission: `python -m autograder.platforms.gradescope /autograder`
     requirements.txt           what grading imports
     kit/autograder/            the kit, its hidden checks included: they are the grader
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from mgkit_checks.course import FILE_NAME, VISIBILITIES  # Gradescope's, most used first
+from mgkit_checks.world import requirements
 
 from ..grading import grade
 from ..outputs import check_replaceable, write_atomically
@@ -85,7 +87,8 @@ cd "$root/source/kit"  # python -m imports from the working folder first: make i
 exec "$root/venv/bin/python" -m autograder.platforms.gradescope "$root" --visibility {visibility}
 """
 
-REQUIREMENTS = "numpy>=1.24\ntomli>=1.1; python_version < '3.11'\n"  # tomli reads course.toml on 3.10
+# what grading imports, and the libraries student code may import (those the student kit installs)
+REQUIREMENTS = "".join(f"{line}\n" for line in (*requirements(), "tomli>=1.1; python_version < '3.11'"))  # tomli: 3.10
 
 STARTERS_NOTE = """\
 # Starter files, not solutions

@@ -35,6 +35,7 @@ import select
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -43,9 +44,10 @@ from types import ModuleType
 from typing import Any
 
 from mgkit_checks.course import COURSE
+from mgkit_checks.world import DEFAULT_SECONDS, seconds_for
 
 from ..checks.api import Failure, Observation, Outcome
-from .zygote import OPTIONAL
+from .zygote import OPTIONAL, SLOW_IMPORT
 
 # argv[1] is the folder holding `autograder`; the zygote drops it from sys.path once booted
 ZYGOTE_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
@@ -63,7 +65,8 @@ ZYGOTE_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THRE
 class Limits:
     """What one task's worker may use."""
 
-    seconds: float = 5.0  # wall clock, from fork to report: import, probes and all
+    seconds: float | None = None  # wall clock, from fork to report, imports included; None: the task's own
+    # budget, the preview's too (mgkit_checks.world.TASK_SECONDS: 5 s, 20 s for training)
     memory_mb: int = 1024  # address space beyond what the zygote already maps (numpy and all)
     output_bytes: int = 1 << 20  # stdout and stderr together; a flood past this fails the task
     report_bytes: int = 4 << 20  # the JSON report; the checks' reports are a few kilobytes
@@ -134,7 +137,8 @@ class Sandbox:
         self._zygote = subprocess.Popen(
             [sys.executable, "-I", "-c", ZYGOTE_BOOT, kit_path, json.dumps(config)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd="/",
-            env={**ZYGOTE_ENV, "MGKIT_COURSE": str(COURSE.path)},  # it reads the course when it boots, as we did
+            env={**ZYGOTE_ENV, "MGKIT_COURSE": str(COURSE.path),  # it reads the course when it boots, as we did
+                 "MPLCONFIGDIR": _matplotlib_cache()},
             start_new_session=True,  # its own process group: close() kills it and nothing else
         )
         self._ready = False
@@ -145,17 +149,23 @@ class Sandbox:
         `passed` names the tasks that passed so far: the cases that run their code run now.
         """
         self._await_ready()
+        seconds = self.seconds_for(task_id)
         try:
-            request = {"folder": str(folder), "task": task_id, "seed": seed, "passed": list(passed)}
+            request = {"folder": str(folder), "task": task_id, "seed": seed, "passed": list(passed),
+                       "seconds": seconds}
             self._zygote.stdin.write(json.dumps(request).encode() + b"\n")
             self._zygote.stdin.flush()
             self._worker = self._receive(STARTUP_SECONDS).get("started")  # None: the zygote's death kills it
-            reply = self._receive(self.limits.seconds + GRACE_SECONDS)
+            reply = self._receive(seconds + GRACE_SECONDS)
         except (OSError, TimeoutError, ValueError) as error:  # the zygote died or hung: start afresh
             self.close()
             return Failure("grader", f"the grader's worker process failed ({error})")
         self._worker = None
-        return outcome_of(reply, self.limits)
+        return outcome_of(reply, self.limits, seconds)
+
+    def seconds_for(self, task_id: str) -> float:
+        """The task's wall-clock budget: the limits' own, else the one the preview gives it too."""
+        return self.limits.seconds if self.limits.seconds is not None else seconds_for(task_id)
 
     def close(self) -> None:
         """Stop the zygote and anything still running under it."""
@@ -204,6 +214,17 @@ class Sandbox:
         return message
 
 
+def _matplotlib_cache() -> str:
+    """A folder every worker can read (their /tmp is new and empty) where matplotlib keeps its font
+    list: built once per machine, so that `import matplotlib.pyplot` takes a fraction of a second."""
+    folder = Path("/var/tmp") / f"mgkit-matplotlib-{os.geteuid()}"
+    try:
+        folder.mkdir(mode=0o755, exist_ok=True)
+    except OSError:
+        return tempfile.mkdtemp(prefix="mgkit-matplotlib-")
+    return str(folder)
+
+
 def _killpg(pid: int) -> None:
     try:
         os.killpg(pid, signal.SIGKILL)
@@ -213,25 +234,28 @@ def _killpg(pid: int) -> None:
 
 # ---- facts to an outcome: the parent's reading of what the zygote saw ------------------------
 
-def outcome_of(reply: dict[str, Any], limits: Limits) -> Outcome:
+def outcome_of(reply: dict[str, Any], limits: Limits, seconds: float | None = None) -> Outcome:
     """An Observation only for a clean exit with a well-formed report; a Failure for anything else.
 
     A worker stopped (hung, killed, flooding, exiting) before it got past its imports gives an
     ImportFailure: every task that imports the same would stop alike.
     """
-    failure = _stopped(reply, limits)
-    if failure is None:
-        return _report_outcome(_parse(reply["report"]))
-    return failure if reply.get("imported", True) else ImportFailure(failure.kind, failure.detail)
+    stopped = _stopped(reply, limits, seconds or limits.seconds or DEFAULT_SECONDS)
+    if stopped is None:
+        outcome = _report_outcome(_parse(reply["report"]))
+        if not (isinstance(outcome, Failure) and outcome.kind == "timeout"):
+            return outcome
+        stopped = outcome  # the worker reported that its imports used up its time
+    return stopped if reply.get("imported", True) else ImportFailure(stopped.kind, stopped.detail)
 
 
-def _stopped(reply: dict[str, Any], limits: Limits) -> Failure | None:
+def _stopped(reply: dict[str, Any], limits: Limits, seconds: float) -> Failure | None:
     """How the worker was stopped, or None if it exited with a report."""
     number = reply.get("signal")
     if reply.get("output_bytes", 0) >= limits.output_bytes or number == signal.SIGXFSZ:
         return Failure("output", f"it printed {limits.output_bytes:,} bytes or more, the limit")
     if reply.get("timed_out") or number == signal.SIGXCPU:
-        return Failure("timeout", f"no answer within {limits.seconds:g} s")
+        return Failure("timeout", f"no answer within {seconds:g} s")
     if reply.get("report_too_big"):
         return Failure("error", f"its report was larger than {limits.report_bytes:,} bytes")
     if number:
@@ -249,6 +273,8 @@ def _report_outcome(report: dict[str, Any] | None) -> Outcome:
     if set(report) == {"observation"} and isinstance(report["observation"], dict):
         return Observation(report["observation"])
     if set(report) == {"raised", "message"} and all(isinstance(report[key], str) for key in report):
+        if report["raised"] == SLOW_IMPORT:  # the worker's own word that its imports ran out of time
+            return Failure("timeout", _detail(report["message"]))
         kind = {"MemoryError": "memory", "NotImplementedError": "not_run"}.get(report["raised"], "error")
         message = f"{report['raised'][:100]}: {report['message']}" if report["message"] else report["raised"][:100]
         return Failure(kind, _detail(message))

@@ -38,6 +38,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from mgkit_checks import world
+
 from . import linux
 
 # What student code commonly imports, loaded once here instead of in every worker.
@@ -57,6 +59,7 @@ LAYERS = ("mount-namespace", "network-namespace", "own-user", "no-capabilities",
 OPTIONAL = ("pid-namespace", *LAYERS)  # what a caller may ask for (Sandbox's `layers`); the machine decides
 OWN_USER_BASE = 1 << 30  # a worker of zygote N runs as user and group OWN_USER_BASE + N: no one else's
 INSIDE = "/tmp/submission"  # where a worker in its own mount namespace finds the private folder
+IMPORT_MARGIN = 0.2  # the share of a task's time kept back to report where a slow import was
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ def main(argv: list[str]) -> None:
         for name in PRELOAD:
             importlib.import_module(name)
         _seed_global_generators("", 0)  # numpy's first seeding costs 10 ms: pay it once, here
+        _build_the_font_list_once()
         _forget_kit(kit_path)
         linux.become_subreaper()
         setting = _setting(config, kit_path, own_namespaces)
@@ -96,6 +100,15 @@ def main(argv: list[str]) -> None:
         except Exception as error:  # e.g. fork failed: this task is not graded, the next may be
             reply = {"grader_error": f"{type(error).__name__}: {error}"}
         _send(reply)
+
+
+def _build_the_font_list_once() -> None:
+    """matplotlib's font list, in MPLCONFIGDIR: a worker cannot write it (its filesystem is read-only),
+    and without it every `import matplotlib.pyplot` in a worker would spend a second building it."""
+    folder = os.environ.get("MPLCONFIGDIR")
+    if not folder or any(Path(folder).glob("fontlist-*.json")) or importlib.util.find_spec("matplotlib") is None:
+        return
+    importlib.import_module("matplotlib.font_manager")
 
 
 def _die_with(parent: int | None) -> None:
@@ -229,7 +242,7 @@ def _run_task(request: dict, observe, setting: Setting) -> dict:
         _worker(request, observe, setting, report_w, output)  # never returns
     os.close(report_w)
     _send({"started": pid if setting.pids_as_parent_sees_them else None})  # for the parent's last resort
-    read, timed_out, too_big = _read_report(pid, report_r, started + limits["seconds"], limits["report_bytes"])
+    read, timed_out, too_big = _read_report(pid, report_r, started + request["seconds"], limits["report_bytes"])
     _kill_everything(pid)
     imported = read.startswith(IMPORTED)
     report = read[len(IMPORTED):] if imported else read
@@ -359,13 +372,16 @@ def _worker(request: dict, observe, setting: Setting, report_w: int, output: int
     write, dumps, exit_now = os.write, json.dumps, os._exit  # bound before student code can patch them
     os.dup2(report_w, REPORT_FD)  # the pipe was made before `output`, so this never covers it
     try:
-        _confine(request["folder"], setting, output)
+        _confine(request["folder"], setting, output, request["seconds"])
     except BaseException as error:  # noqa: BLE001 - the kit's own failure, reported as such
         write(REPORT_FD, dumps({"setup_failed": f"{type(error).__name__}: {error}"}).encode())
         exit_now(0)
     _seed_global_generators(request["task"], request["seed"])
+    world.install_import_rule()  # the preview's rule: the same imports refused, whatever is installed here
+    _report_a_slow_import(request["seconds"])
 
     def imported() -> None:  # the checks call this once the task's imports are done
+        signal.setitimer(signal.ITIMER_REAL, 0)
         write(REPORT_FD, IMPORTED)
 
     try:
@@ -387,7 +403,24 @@ def _worker(request: dict, observe, setting: Setting, report_w: int, output: int
         exit_now(0)  # no atexit handlers, no __del__, no flushing of the student's buffers
 
 
-def _confine(folder: str, setting: Setting, output: int) -> None:
+class SlowImport(BaseException):
+    """Raised into the student's code when its imports have used up most of the task's time."""
+
+
+SLOW_IMPORT = SlowImport.__name__  # what the worker reports it raised: the parent reads it as a timeout
+
+
+def _report_a_slow_import(seconds: float) -> None:
+    """Shortly before the deadline, stop importing and report where the time went (imported() disarms it)."""
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SlowImport(world.slow_import(seconds, world.running_in_students_files(frame)))
+
+    signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds * (1 - IMPORT_MARGIN))
+
+
+def _confine(folder: str, setting: Setting, output: int, seconds: float) -> None:
     """The worker's setting, fixed before any student code runs."""
     os.setsid()  # a process group of its own, killed as a whole
     linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)  # if the zygote dies, so does the worker
@@ -396,7 +429,7 @@ def _confine(folder: str, setting: Setting, output: int) -> None:
     os.dup2(output, 1)
     os.dup2(output, 2)
     os.closerange(REPORT_FD + 1, os.sysconf("SC_OPEN_MAX"))
-    _set_limits(setting.limits)
+    _set_limits(setting.limits, seconds)
     linux.forbid_new_privileges()
     folder = _take_layers(setting, folder, strict=True)[0]
     linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)  # again: becoming another user cleared it
@@ -456,8 +489,8 @@ def _seed_global_generators(task: str, seed: int) -> None:
     numpy.random.seed(random.getrandbits(32))
 
 
-def _set_limits(limits: dict) -> None:
-    seconds = math.ceil(limits["seconds"])
+def _set_limits(limits: dict, seconds: float) -> None:
+    seconds = math.ceil(seconds)
     memory = linux.virtual_memory_bytes() + limits["memory_mb"] * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (seconds + 1, seconds + 2))  # a backstop: the deadline comes first

@@ -20,10 +20,14 @@ import shutil
 from types import SimpleNamespace
 from typing import Any
 
-from .core import UNDECIDED
+from .core import FAILED, UNDECIDED, Verdict
 from .picture import failed_graph
-from .preview import Preview, task_line
+from .preview import Preview, deadline, task_line
 
+LOOP_CELL = "the cell that defines train (train.py)"  # where the training loop zeroes, or does not
+CELL_SECONDS = 120.0  # a lecture cell (training a small network included) takes a few seconds
+CHECK_CALL = "mgkit_checks.notebook import check"
+_LIMIT: dict[str, Any] = {}  # the running cell's deadline and the callbacks of limit_cells
 NOT_INSTALLED = "not graded: the grading environment has no micrograd-kit (pip install -e <the kit's folder>)"
 
 
@@ -40,11 +44,56 @@ def check(task_id: str, namespace: dict[str, Any], cell: str = "") -> str | None
     if verdict.passed:
         print(f"{task_id}: the checks pass")
         return None
-    if verdict.state == UNDECIDED:
-        print(task_line(verdict))  # nothing wrong found, nothing proven: the grade decides
-        return None
+    if verdict.state == UNDECIDED:  # nothing wrong found, nothing proven: not a pass
+        return f"{task_id} could not be checked in this notebook, so it has not passed here: {verdict.feedback}"
     _show(failed_graph(verdict, code))
-    return task_line(verdict) + (f" Change it in {cell}." if cell else "")
+    return task_line(verdict) + (f" Change it in {_cell_to_change(verdict, cell)}." if cell else "")
+
+
+def _cell_to_change(verdict: Verdict, cell: str) -> str:
+    """The task's cell, or the training loop's when the check that failed is the loop's (zeroing in `train`)."""
+    failed = next((check for check in verdict.checks if check.state == FAILED), None)
+    return LOOP_CELL if failed and failed.case and failed.case.get("loop") else cell
+
+
+class CellTimeLimit(BaseException):
+    """Raised into a notebook cell that runs past the limit (a BaseException: `except Exception` keeps going)."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(args or ("this cell ran longer than the notebook's limit: a loop that never ends? "
+                                    "(limit_cells(seconds=None) lifts the limit)",)))
+
+
+def limit_cells(seconds: float | None = CELL_SECONDS) -> None:
+    """From now on, stop any cell of this notebook that runs longer than `seconds` (None: no limit).
+
+    The check cells keep their own, shorter limits per task. Outside IPython this does nothing.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    for event, callback in _LIMIT.pop("callbacks", ()):
+        shell.events.unregister(event, callback)
+    if seconds is None:
+        return
+
+    def arm(info: Any) -> None:
+        if CHECK_CALL not in (info.raw_cell or ""):  # a check cell limits each task itself
+            _LIMIT["running"] = deadline(seconds, CellTimeLimit)
+            _LIMIT["running"].__enter__()
+
+    def disarm(result: Any) -> None:
+        running = _LIMIT.pop("running", None)
+        if running is not None:
+            running.__exit__(None, None, None)
+
+    _LIMIT["callbacks"] = [("pre_run_cell", arm), ("post_run_cell", disarm)]
+    for event, callback in _LIMIT["callbacks"]:
+        shell.events.register(event, callback)
 
 
 def _show(graph: Any) -> None:

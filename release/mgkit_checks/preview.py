@@ -17,15 +17,19 @@ import importlib
 import importlib.util
 import sys
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 from types import ModuleType, SimpleNamespace
+from typing import Any
 
-from .core import PUBLIC_SEED, Harness, Verdict, describe, hang_message, verdict, where
-from .ops import run_closures_in_creation_order
+from .core import PUBLIC_SEED, UNDECIDED, Check, Harness, Verdict, describe, hang_message, verdict, where
+from .ops import OPS, run_closures_in_creation_order
 from .tasks import DEFINITIONS, ENGINE_TASKS, JUDGING_ORDER, cases_for, judge, observe
+from .training import FreshGradients
+from .world import import_rule, seconds_for, slow_import, stand_in
 
-SECONDS = {"zero_grad": 20.0, "training_loop": 20.0}  # training a model takes longer than a closure
-DEFAULT_SECONDS = 5.0
+CLOSURE_TASKS = (*(op.task_id for op in OPS.values()), "grad_accumulation")  # the tasks that run closures
+NN_TASKS = ("zero_grad", "training_loop")  # the grade runs them on its own engine: see core.Harness
 
 
 class TaskTimeout(BaseException):
@@ -49,41 +53,146 @@ class Preview:
         return self.verdicts[task_id]
 
     def _judge(self, task_id: str) -> Verdict:
+        result = self._judge_with(task_id, run_closures_in_creation_order)
+        if result.state == UNDECIDED and task_id in DEFINITIONS and self._follows_any_graph(task_id):
+            # an op built from other ops: once the student's own backward() passes, it follows the graph
+            result = self._judge_with(task_id, self._run_closures_by_your_backward)
+        return result
+
+    def _follows_any_graph(self, task_id: str) -> bool:
+        if task_id not in CLOSURE_TASKS or "topo_sort" not in JUDGING_ORDER:
+            return False
+        if "topo_sort" not in self.verdicts:  # judged early: its cases run no closure of the student's
+            self.verdicts["topo_sort"] = self._judge_with("topo_sort", run_closures_in_creation_order)
+        return self.verdicts["topo_sort"].passed
+
+    def _judge_with(self, task_id: str, run_closures: Callable) -> Verdict:
         definition = DEFINITIONS[task_id]
         passed = frozenset(task for task, done in self.verdicts.items() if done.passed)
-        seconds = SECONDS.get(task_id, DEFAULT_SECONDS)
+        seconds, importing = seconds_for(task_id), True
         try:
-            with deadline(seconds):
-                reports = observe(task_id, self.seed, self._harness(definition.imports), passed)
-        except TaskTimeout:
-            return verdict(task_id, [hang_message(definition, f"in {seconds:g} s")])
+            with deadline(seconds), import_rule():
+                harness = self._harness(task_id, run_closures)
+                importing = False
+                reports = observe(task_id, self.seed, harness, passed)
+        except TaskTimeout as stopped:
+            said = f"in {seconds:g} s ({slow_import(seconds, where(stopped))})" if importing else f"in {seconds:g} s"
+            return verdict(task_id, [hang_message(definition, said)])
+        except EngineDoesNotImport as error:
+            return verdict(task_id, [Check("the code ran", UNDECIDED, str(error))])
         except Exception as error:  # importing the student's modules failed: every case of the task fails alike
             reports = [{"error": describe(error), "where": where(error)}] * len(cases_for(task_id, self.seed))
+        if task_id == "zero_grad":
+            reports = self._unless_backward_resets(reports, harness if not importing else None)
         return judge(task_id, self.seed, reports, self.verdicts, ENGINE_TASKS)
 
-    def _harness(self, modules: tuple[str, ...]) -> Harness:
-        package = self.package or _import_student_package(modules)
+    def _harness(self, task_id: str, run_closures: Callable) -> Harness:
+        package = self.package or _import_student_package(task_id)
         nn, train = getattr(package, "nn", None), getattr(package, "train", None)
-        return Harness(package.engine.Value, nn, train, run_closures_in_creation_order, engine_tasks=ENGINE_TASKS,
+        return Harness(package.engine.Value, nn, train, run_closures, engine_tasks=ENGINE_TASKS,
                        reraise=(KeyboardInterrupt, TaskTimeout))
 
+    @staticmethod
+    def _run_closures_by_your_backward(out: Any, out_grad: float, created: list) -> None:
+        """Run the closures in the order the student's backward() calls them (it passed topo_sort):
+        the output seeded with `out_grad`, and every gradient as it was before backward() began."""
+        before = [(node, node.grad) for node in created]
+        closure = out._backward
 
-def _import_student_package(modules: tuple[str, ...]) -> SimpleNamespace:
-    """The student's modules a task runs; a broken nn.py must not fail the engine's tasks."""
+        def seeded() -> None:  # the output's closure runs first: from here on the closures do the work
+            for node, grad in before:
+                node.grad = grad
+            out.grad = out_grad
+            closure()
+
+        out._backward = seeded
+        try:
+            out.backward()
+        finally:
+            out._backward = closure
+
+    def _unless_backward_resets(self, reports: list, harness: Harness | None) -> list:
+        """zero_grad's loop case, left to the grade when the student's backward() itself resets the
+        gradients: this preview trains on that engine, where a loop that never zeroes looks right."""
+        if harness is None or not _backward_resets_gradients(harness.Value):
+            return reports
+        cases = cases_for("zero_grad", self.seed)
+        return [{"undecided": RESETS} if case.get("loop") and report is not None else report
+                for case, report in zip(cases, reports)]
+
+
+RESETS = ("your backward() sets every gradient to 0 before it adds, so on your engine a loop that never "
+          "zeroes looks like one that does; the grade trains on its own engine, which does not reset them")
+
+
+class EngineDoesNotImport(Exception):
+    """nn.py and train.py cannot run here without the student's engine (the grade runs them on its own)."""
+
+
+def _backward_resets_gradients(value_class: type) -> bool:
+    """Whether backward() on the student's engine starts by zeroing gradients that were already there."""
+    try:
+        a, b = value_class(2.0), value_class(3.0)
+        a.grad = 5.0
+        (a * b).backward()
+        return abs(a.grad - 3.0) < 1e-9
+    except Exception:  # an engine whose * or backward() fails: its own tasks say so
+        return False
+
+
+def _import_student_package(task_id: str) -> SimpleNamespace:
+    """The student's modules the task runs, as the grade imports them: a broken nn.py fails neither the
+    engine's tasks nor training_loop (its model is the kit's), and nn and train need the engine."""
+    _bare_package()
+    engine = _import_engine(task_id)
+    if task_id == "training_loop":
+        return SimpleNamespace(engine=engine, train=_import_with_stand_in("train", "nn", Module=FreshGradients))
+    modules = [name for name in DEFINITIONS[task_id].imports if name != "engine"]
+    return SimpleNamespace(engine=engine, **{name: importlib.import_module(f"micrograd.{name}") for name in modules})
+
+
+def _import_engine(task_id: str) -> ModuleType:
+    try:
+        return importlib.import_module("micrograd.engine")
+    except Exception as error:
+        if task_id not in NN_TASKS:
+            raise
+        at = f" ({where(error)})" if where(error) and where(error) not in describe(error) else ""
+        raise EngineDoesNotImport(f"your engine.py does not import ({describe(error)}{at}), and this preview runs "
+                                  "nn.py and train.py on your engine (the grade runs them on its own)") from None
+
+
+def _import_with_stand_in(module: str, stood_in: str, **names: Any) -> ModuleType:
+    """micrograd.<module> imported afresh while micrograd.<stood_in> holds the kit's `names` (any other
+    name comes from the student's file, loaded then); what was imported before is put back after."""
+    saved = {name: sys.modules.pop(f"micrograd.{name}", None) for name in (module, stood_in)}
+    sys.modules[f"micrograd.{stood_in}"] = stand_in(stood_in, **names)
+    try:
+        return importlib.import_module(f"micrograd.{module}")
+    finally:
+        for name, old in saved.items():
+            sys.modules.pop(f"micrograd.{name}", None)
+            if old is not None:
+                sys.modules[f"micrograd.{name}"] = old
+
+
+def _bare_package() -> None:
+    """`micrograd` as a package whose __init__ need not import (nn.py may not compile, and __init__ imports it)."""
+    if "micrograd" in sys.modules:
+        return
     try:
         importlib.import_module("micrograd")
-    except Exception:  # e.g. nn.py does not compile, and __init__ imports it: the engine can still be checked
+    except Exception:
         spec = importlib.util.find_spec("micrograd")
         if spec is None or not spec.submodule_search_locations:
             raise ImportError("no micrograd package here: run pytest from the folder that holds micrograd/") from None
         package = sys.modules["micrograd"] = ModuleType("micrograd")
         package.__path__ = list(spec.submodule_search_locations)
-    return SimpleNamespace(**{name: importlib.import_module(f"micrograd.{name}") for name in modules})
 
 
 @contextmanager
-def deadline(seconds: float):
-    """Raise TaskTimeout in this thread if the block has not finished within `seconds`.
+def deadline(seconds: float, error: type[BaseException] = TaskTimeout):
+    """Raise `error` in this thread if the block has not finished within `seconds`.
 
     A timer thread raises it asynchronously (CPython's PyThreadState_SetAsyncExc), so a loop
     that never ends in pure Python stops on any platform, in pytest or in a notebook's kernel.
@@ -95,7 +204,7 @@ def deadline(seconds: float):
         with lock:
             if not state["done"]:
                 state["fired"] = True
-                set_async_exc(ctypes.c_ulong(target), ctypes.py_object(TaskTimeout))
+                set_async_exc(ctypes.c_ulong(target), ctypes.py_object(error))
 
     timer = threading.Timer(seconds, fire)
     timer.daemon = True
