@@ -300,7 +300,8 @@ def _grade_in_parallel(todo: dict[str, HandIn], out: Path, workers: int, session
                 if isinstance(answer, GradingResults):
                     answer = replace(answer, provenance=settings.stamp(todo[student]),
                                      canvas_user_id=todo[student].canvas_user_id,  # for `mgkit export canvas`
-                                     late_mark=todo[student].late_mark)  # for `merge`, which sees no hand-in
+                                     late_mark=todo[student].late_mark,  # for `merge`, which sees no hand-in
+                                     time_flags=todo[student].time_flags)
                     results.grades[student] = _write_student(out / student, student, answer)
                     if recorder and answer.graded:
                         recorder.add(student, todo[student].path, answer.to_gradescope())
@@ -416,6 +417,8 @@ def _merge(found: dict[str, Path], ungraded: dict[str, str], out: Path, late: La
         else:
             if results.grades[student].late_mark is not None:
                 results.late_marks[student] = results.grades[student].late_mark
+            if results.grades[student].time_flags:
+                results.time_flags[student] = results.grades[student].time_flags
         try:
             results.submitted[student] = read_time(out / student / TIMESTAMP)
         except FileNotFoundError:

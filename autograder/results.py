@@ -36,6 +36,7 @@ class GradingResults:
     provenance: tuple[tuple[str, str], ...] = ()
     canvas_user_id: str | None = None  # the hand-in's Canvas user id, for `mgkit export canvas`
     late_mark: bool | None = None  # the collector's own word on lateness (Canvas's "late"), so a merge keeps it
+    time_flags: tuple[str, ...] = ()  # how its time was found, where the collector recorded none: a merge keeps it
 
     def __post_init__(self) -> None:
         if tuple(task.task_id for task in self.tasks) != TASK_IDS:
@@ -96,7 +97,8 @@ class GradingResults:
                            "advice": {task.task_id: list(task.advice) for task in self.tasks if task.advice},
                            **({"provenance": dict(self.provenance)} if self.provenance else {}),
                            **({"canvas_user_id": self.canvas_user_id} if self.canvas_user_id else {}),
-                           **({"late_mark": self.late_mark} if self.late_mark is not None else {})},
+                           **({"late_mark": self.late_mark} if self.late_mark is not None else {}),
+                           **({"time_flags": list(self.time_flags)} if self.time_flags else {})},
         }
 
     @classmethod
@@ -114,7 +116,8 @@ class GradingResults:
             return cls(tasks, int(extra["seed"]), float(data.get("execution_time", 0.0)),
                        tuple(extra.get("notes", ())), bool(extra["graded"]), tuple(extra.get("isolation", ())),
                        tuple(extra.get("flags", ())), tuple(sorted(extra.get("provenance", {}).items())),
-                       extra.get("canvas_user_id"), _late_mark(extra.get("late_mark")))
+                       extra.get("canvas_user_id"), _late_mark(extra.get("late_mark")),
+                       tuple(str(flag) for flag in extra.get("time_flags", ())))
         except (KeyError, IndexError, TypeError, AttributeError) as error:
             raise ValueError(f"not an mgkit results.json ({type(error).__name__}: {error})") from error
 
