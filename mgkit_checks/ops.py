@@ -284,6 +284,9 @@ def _mistakes(case: dict, want: list[float]) -> list[Mistake]:
     generic = [
         Mistake("local_derivative_missing", ("g",) * n, "the local derivative is missing: multiply out.grad by "
                                                        "d out / d input before adding it."),
+        Mistake("out_data_not_out_grad", tuple(f"{d} * out / g" for d in right), "out.data is the op's result, "
+                                                                                 "not its gradient: multiply the "
+                                                                                 "local derivative by out.grad."),
         Mistake("times_out_data", ("out * g",) * n, "the local derivative is not out.data (the op's result): "
                                                    "multiply out.grad by d out / d input."),
         *([Mistake("one_input_missing", ("da", "0"), "both inputs get a gradient: add to other.grad as well as "

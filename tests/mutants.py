@@ -335,7 +335,8 @@ EXP_NAME_ERROR = Mistake("exp_backward", "* out.grad", "* out_grad", stops=True)
 TANH_NO_ATTRIBUTE = Mistake("tanh_backward", "t**2", "out.t**2", stops=True)  # AttributeError
 RELU_HANGS = first("relu_backward", "while True:\n                pass")
 ADD_EXITS = first("add_backward", "__import__('os')._exit(1)")
-POW_KILLED = first("pow_backward", "__import__('os').kill(__import__('os').getpid(), 9)")  # SIGKILL, as a segfault
+POW_SEGFAULTS = first("pow_backward", "__import__('ctypes').string_at(0)")  # SIGSEGV (a kill() of its own may not reach
+# a worker that is process 1 of its namespace; a fault does)
 
 
 _COMBINED = (
@@ -358,7 +359,7 @@ _COMBINED = (
     Combined("relu hangs and =", (RELU_HANGS, overwrites("relu_backward"))),
     Combined("relu hangs and its mask is missing", (MASK_MISSING, RELU_HANGS)),
     Combined("add exits and =", (ADD_EXITS, overwrites("add_backward"))),
-    Combined("pow kills itself and its exponent is not lowered", (NOT_LOWERED, POW_KILLED)),
+    Combined("pow segfaults and its exponent is not lowered", (NOT_LOWERED, POW_SEGFAULTS)),
     # one mistake across several closures
     Combined("= in every closure", tuple(overwrites(task) for task in CLOSURES)),
     Combined("five wrong closures that all use =", (
@@ -556,8 +557,6 @@ _HELD_OUT_2 = (
           "gradient_missing"),
     _held("update of the first parameter only", "train", "for p in model.parameters():\n            p.data",
           "for p in model.parameters()[:1]:\n            p.data", "training_loop", "not_every_parameter"),
-    _held("loss_fn's arguments swapped", "train", "loss = loss_fn(scores, ys)", "loss = loss_fn(ys, scores)",
-          "training_loop", "loss_arguments_swapped"),
     _held("a rate of its own", "train", "p.data -= lr * p.grad", "p.data -= 0.05 * p.grad", "training_loop",
           "wrong_rate"),
     _held("backward named, not called", "train", "        loss.backward()\n", "        loss.backward\n",

@@ -10,6 +10,7 @@ process ends only that child: such a preview shows nothing passed); the tests re
 
 from __future__ import annotations
 
+import faulthandler
 import multiprocessing
 import re
 from dataclasses import dataclass
@@ -69,6 +70,7 @@ def _preview_in_a_child(name: str, folder) -> dict[str, tuple[str, str, str]]:
 
 
 def _send_preview(writer, name: str, folder) -> None:
+    faulthandler.disable()  # a closure that segfaults ends this child: no traceback of pytest's own for it
     preview = Preview(load_as(name, folder))
     verdicts = {task: preview.verdict(task) for task in JUDGING_ORDER}
     writer.send({task: (v.state, v.diagnosis.id if v.diagnosis else "", v.feedback) for task, v in verdicts.items()})
@@ -206,7 +208,9 @@ def test_the_held_out_bugs_get_their_mistake_named_first(graded):
         assert graded[edit.changes].failed == set(edit.fails), edit.name
 
 
-NAMED_FIRST_2 = 0.0  # measured on HELD_OUT_2; set below once measured
+# Measured on HELD_OUT_2 (37 bugs): 21 named first with the catalogue as it was, 25 once the classic
+# "out.data for out.grad" was added to the mistakes of any op. A floor, well below the 95% goal.
+NAMED_FIRST_2 = 25 / 37
 
 
 def test_the_second_held_out_batch_keeps_its_measured_share_named_first(graded):
