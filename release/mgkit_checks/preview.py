@@ -20,7 +20,7 @@ import threading
 from contextlib import contextmanager
 from types import ModuleType, SimpleNamespace
 
-from .core import PUBLIC_SEED, Harness, Verdict, describe, hang_message, verdict, where
+from .core import PUBLIC_SEED, Harness, Verdict, describe, hang_message, unreported, where
 from .ops import run_closures_in_creation_order
 from .tasks import DEFINITIONS, ENGINE_TASKS, JUDGING_ORDER, cases_for, judge, observe
 
@@ -56,7 +56,7 @@ class Preview:
             with deadline(seconds):
                 reports = observe(task_id, self.seed, self._harness(definition.imports), passed)
         except TaskTimeout:
-            return verdict(task_id, [hang_message(definition, f"in {seconds:g} s")])
+            return unreported(definition, cases_for(task_id, self.seed), hang_message(definition, f"in {seconds:g} s"))
         except Exception as error:  # importing the student's modules failed: every case of the task fails alike
             reports = [{"error": describe(error), "where": where(error)}] * len(cases_for(task_id, self.seed))
         return judge(task_id, self.seed, reports, self.verdicts, ENGINE_TASKS)
