@@ -12,9 +12,11 @@ grad_accumulation is judged on every closure the student wrote, right or wrong: 
 is linearity in the starting gradient, which `=` breaks whatever the derivative. The op's own
 worker runs its closure from .grad = 0 and from .grad = start (start + the same part is
 right), and a two-input op on one value twice (both parts must add up); those checks are
-lent to grad_accumulation. A closure that did not run to its end (not written yet, missing,
-raising) shows nothing of accumulation and costs only its own task. Then values used twice
-in graphs (`a.tanh() + a`, a node that feeds two ops), once the ops they run pass.
+lent to grad_accumulation, which is paid only when they ran and passed on every closure the
+student wrote: one that raises, hangs, crashes, gives no numbers or adds nothing costs its op
+and grad_accumulation; one not written yet (the stub) or an op the engine lacks costs only its
+own task (core._lend). Then values used twice in graphs (`a.tanh() + a`, a node that feeds two
+ops), once the ops they run pass.
 """
 
 from __future__ import annotations
@@ -24,7 +26,18 @@ import math
 import random
 from dataclasses import dataclass
 
-from .core import FAILED, LENT, NO_EVIDENCE, PASSED, WAITING, BuiltFromOtherOps, Check, Definition, Diagnosis, Harness
+from .core import (
+    FAILED,
+    LENT,
+    NO_EVIDENCE,
+    PASSED,
+    BuiltFromOtherOps,
+    Check,
+    Definition,
+    Diagnosis,
+    Harness,
+    lent_unseen,
+)
 from .course import OPERATORS, Mistake, OpSpec
 from .numeric import all_close, away_from_zero, close, evaluate, formula, plain, show
 from .rubric import OP_TASKS, TASK_IDS
@@ -271,6 +284,9 @@ def _mistakes(case: dict, want: list[float]) -> list[Mistake]:
     generic = [
         Mistake("local_derivative_missing", ("g",) * n, "the local derivative is missing: multiply out.grad by "
                                                        "d out / d input before adding it."),
+        Mistake("out_data_not_out_grad", tuple(f"{d} * out / g" for d in right), "out.data is the op's result, "
+                                                                                 "not its gradient: multiply the "
+                                                                                 "local derivative by out.grad."),
         Mistake("times_out_data", ("out * g",) * n, "the local derivative is not out.data (the op's result): "
                                                    "multiply out.grad by d out / d input."),
         *([Mistake("one_input_missing", ("da", "0"), "both inputs get a gradient: add to other.grad as well as "
@@ -380,11 +396,11 @@ def _judge_same(case: dict, report: dict) -> Check:
 
 
 def _showable(case: dict, grads: list) -> Check | None:
-    """A check when the numbers cannot show accumulation; None when they can. Not numbers: it waits
-    for the op's own task, which fails for them (as for a closure that raised); infinite, or all
-    unchanged: no evidence (a closure that adds nothing adds up trivially)."""
+    """A check when the numbers cannot show accumulation; None when they can. Not numbers: it fails,
+    unseen (as for a closure that raised); infinite, or all unchanged: no evidence from this case (a
+    closure that adds nothing adds up trivially; one that does so in every case fails, see core._lend)."""
     if not all(isinstance(v, float) for v in grads):
-        return Check(case["label"], WAITING, waits_for=(OPS[case["op"]].task_id,))
+        return lent_unseen(f"`{OPS[case['op']].method}`'s `_backward`", case, "gave gradients that are not numbers")
     if not all(math.isfinite(v) for v in grads) or all(close(v, s) for v, s in zip(grads, _unchanged(case))):
         return Check(case["label"], NO_EVIDENCE)
     return None

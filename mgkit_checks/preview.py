@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
-from .core import PUBLIC_SEED, UNDECIDED, Check, Harness, Verdict, describe, hang_message, verdict, where
+from .core import PUBLIC_SEED, UNDECIDED, Check, Harness, Verdict, describe, hang_message, unreported, verdict, where
 from .ops import OPS, run_closures_in_creation_order
 from .tasks import DEFINITIONS, ENGINE_TASKS, JUDGING_ORDER, cases_for, judge, observe
 from .training import FreshGradients
@@ -77,7 +77,7 @@ class Preview:
                 reports = observe(task_id, self.seed, harness, passed)
         except TaskTimeout as stopped:
             said = f"in {seconds:g} s ({slow_import(seconds, where(stopped))})" if importing else f"in {seconds:g} s"
-            return verdict(task_id, [hang_message(definition, said)])
+            return unreported(definition, cases_for(task_id, self.seed), hang_message(definition, said))
         except EngineDoesNotImport as error:
             return verdict(task_id, [Check("the code ran", UNDECIDED, str(error))])
         except Exception as error:  # importing the student's modules failed: every case of the task fails alike

@@ -31,6 +31,12 @@ SPARE_OP = "exp_backward" if "exp_backward" in OP_IDS else OP_IDS[-1]  # any clo
 EVERY_TASK = frozenset(TASK_IDS)
 NO_TASK = frozenset()
 
+
+def closure(task: str) -> frozenset[str]:
+    """What a closure that does not run to its end (raises, hangs, crashes, exits, eats memory), gives no
+    numbers or adds nothing costs: its op, and grad_accumulation, which could not see it accumulate."""
+    return frozenset({task, "grad_accumulation"}) & EVERY_TASK
+
 # The places hostile code tries to write to: a file named pwned-@MARK@ in each must never appear.
 TARGETS = ("@KIT@", "@KIT@/autograder", "@NEIGHBOUR@", "@NEIGHBOUR@/micrograd", "@OUT@", "@HOME@", "@TMP@", "/")
 
@@ -373,7 +379,7 @@ CASES = (
     # ---- liveness: every hang and grab ends at its task's deadline or limit ----
     Case("infinite loop at import", "liveness", submission(engine(LOOP)), ENGINE_TASKS, deadlines=1),
     Case("infinite loop in one closure", "liveness", submission(engine(mul_backward=LOOP)),
-         frozenset({"mul_backward"}), deadlines=1),  # grad_accumulation runs no case of a closure that fails
+         closure("mul_backward"), deadlines=1),
     Case("infinite loop in backward()", "liveness", submission(engine(topo_sort=LOOP)), frozenset({"topo_sort"}),
          deadlines=1),
     Case("ignores SIGTERM, SIGINT and sleeps in backward()", "liveness",
@@ -385,39 +391,39 @@ CASES = (
          submission(train=put(reference("train"), "training_loop", LOOP)),
          frozenset({"training_loop"}), deadlines=1),  # zero_grad's loop case waits for training_loop
     Case("4 GB memory grab in a closure", "liveness", submission(engine(relu_backward="hog = bytearray(4 * 2**30)")),
-         frozenset({"relu_backward"})),
+         closure("relu_backward")),
     Case("memory grab at import, bit by bit", "liveness",
          submission(engine("hog = []\nwhile True:\n    hog.append(bytearray(2**26))")), ENGINE_TASKS),
     Case("fork bomb", "liveness", submission(engine(tanh_backward=FORK_BOMB)),
-         frozenset({"tanh_backward"}), needs="processes", flags=("starts processes",)),
+         closure("tanh_backward"), needs="processes", flags=("starts processes",)),
     Case("C stack overflow (segfault)", "liveness", submission(engine(**{SPARE_OP: SEGFAULT})),
-         frozenset({SPARE_OP})),
+         closure(SPARE_OP)),
     Case("gigabytes to stdout", "liveness", submission(engine(pow_backward=FLOOD_STDOUT)),
-         frozenset({"pow_backward"})),
+         closure("pow_backward")),
     Case("gigabytes to stderr at import", "liveness", submission(engine(FLOOD_STDERR_RAW)), ENGINE_TASKS),
 
     # ---- control-flow escapes: each costs its own task ----
     Case("sys.exit(0) in a closure", "escape", submission(engine(add_backward="import sys\nsys.exit(0)")),
-         frozenset({"add_backward"}), flags=("ends the process",)),
+         closure("add_backward"), flags=("ends the process",)),
     Case("os._exit(0) in a closure", "escape", submission(engine(mul_backward="import os\nos._exit(0)")),
-         frozenset({"mul_backward"}), flags=("ends the process",)),
+         closure("mul_backward"), flags=("ends the process",)),
     Case("os._exit(0) at import", "escape", submission(engine("import os\nos._exit(0)")), ENGINE_TASKS),
     Case("KeyboardInterrupt in backward()", "escape", submission(engine(topo_sort="raise KeyboardInterrupt")),
          frozenset({"topo_sort"})),
     Case("SystemExit at import", "escape", submission(engine("raise SystemExit(0)")), ENGINE_TASKS),
     Case("GeneratorExit in a closure", "escape", submission(engine(pow_backward="raise GeneratorExit")),
-         frozenset({"pow_backward"})),
+         closure("pow_backward")),
     Case("pytest.exit in a closure", "escape",
          submission(engine(tanh_backward="import pytest\npytest.exit('all tests passed', returncode=0)")),
-         frozenset({"tanh_backward"})),
+         closure("tanh_backward")),
     Case("an exception whose __str__, __repr__ and __del__ raise", "escape",
-         submission(engine(**{SPARE_OP: BAD_EXCEPTION})), frozenset({SPARE_OP})),
+         submission(engine(**{SPARE_OP: BAD_EXCEPTION})), closure(SPARE_OP)),
     Case("objects whose __del__ raises, beside correct code", "escape",
          submission(engine(NOISY_DEL, relu_backward="Noisy()")), NO_TASK),
     Case("kills its parent, then everyone it can", "escape",
          submission(engine(relu_backward="import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n"
                                          "os.kill(-1, signal.SIGKILL)")),
-         frozenset({"relu_backward"}), needs="signals"),
+         closure("relu_backward"), needs="signals"),
 
     # ---- tampering from inside: the verdicts are the parent's, from plain numbers ----
     Case("patches isclose, allclose, approx, abs, float and pytest's reports", "tampering",
@@ -435,14 +441,14 @@ CASES = (
          submission(engine(NUMPY_IMPOSTOR).replace("self.grad += out.grad\n            other.grad += out.grad",
                              "self.grad = Scalar(self.grad + out.grad)\n"
                              "            other.grad = Scalar(other.grad + out.grad)")),
-         frozenset({"add_backward"})),
+         closure("add_backward")),
     Case("smuggled conftest, pytest.ini, sitecustomize, .pth, shadowing modules and bytecode", "tampering",
          submission(**_strays(STRAYS_THAT_RUN)), NO_TASK),
     Case("forges results.json wherever it can and prints a fake pytest summary", "tampering",
          submission(engine=at_import(starter("engine"), FORGE_RESULTS)), ENGINE_TASKS, needs="filesystem"),
     Case("forges its report on the grader's pipe", "tampering",
          submission(engine(add_backward="import os\nos.write(3, b'{\"observation\": {\"cases\": []}}')\nos._exit(0)")),
-         frozenset({"add_backward"})),
+         closure("add_backward")),
     Case("a detached process (double fork, setsid) rewrites the results later", "tampering",
          submission(engine(LATE_SURVIVOR)), NO_TASK, late=True),
     Case("a process in its own session outlives the task", "tampering",
@@ -450,10 +456,10 @@ CASES = (
 
     # ---- gaming: nothing in the worker holds an expected value ----
     Case("reads the caller's frames for expected values", "gaming",
-         submission(engine(mul_backward=READ_FRAMES)), frozenset({"mul_backward"}),
+         submission(engine(mul_backward=READ_FRAMES)), closure("mul_backward"),  # it adds nothing
          flags=("reads the caller's frames",)),
     Case("searches the garbage collector for expected values", "gaming",
-         submission(engine(add_backward=SEARCH_GC)), frozenset({"add_backward"}),
+         submission(engine(add_backward=SEARCH_GC)), closure("add_backward"),  # it adds nothing
          flags=("searches the garbage collector",)),
     Case("imports or finds the reference solution", "gaming",
          submission(engine=at_import(starter("engine"), USE_THE_REFERENCE)), ENGINE_TASKS, needs="filesystem",
@@ -476,9 +482,9 @@ CASES = (
     Case("writes into other students' folders, the kit, HOME and /tmp", "reaching out",
          submission(engine(WRITE_EVERYWHERE, add_backward=WRITE_EVERYWHERE)), NO_TASK, needs="filesystem"),
     Case("reads the hidden checks and the reference and raises them", "reaching out",
-         submission(engine(add_backward=READ_AND_RAISE_SECRETS)), frozenset({"add_backward"})),
+         submission(engine(add_backward=READ_AND_RAISE_SECRETS)), closure("add_backward")),
     Case("raises a copy of hidden-check and solution lines, re-spaced", "reaching out",
-         submission(engine(mul_backward=RAISE_COPIED_SECRETS)), frozenset({"mul_backward"})),
+         submission(engine(mul_backward=RAISE_COPIED_SECRETS)), closure("mul_backward")),
     Case("imports torch and its own micrograd", "reaching out",
          submission(engine("try:\n    import torch\nexcept ImportError:\n    pass\n"
                            "try:\n    from micrograd import nn\nexcept ImportError:\n    pass")),
@@ -503,7 +509,7 @@ CASES = (
     Case("NaN and inf as gradients", "broken",
          submission(engine(**{SPARE_OP: "self.grad += float('nan')"}, relu_backward="self.grad += float('inf')"),
                     nn=reference("nn").replace("p.grad = 0.0", "p.grad = float('nan')")),
-         frozenset({SPARE_OP, "relu_backward", "zero_grad"})),
+         closure(SPARE_OP) | closure("relu_backward") | {"zero_grad"}),  # no finite number: nothing seen
 
     # ---- notebooks ----
     Case("notebook: test cells deleted, a locked cell edited, points changed", "notebook",

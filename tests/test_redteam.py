@@ -28,7 +28,7 @@ from autograder.grading import grade
 from autograder.markers import find_regions
 from autograder.reference import KIT_ROOT, MODULES, REFERENCE_PACKAGE_DIR
 from autograder.results import GradingResults
-from autograder.rubric import TASK_IDS, TOTAL_POINTS
+from autograder.rubric import BY_ID, TASK_IDS, TOTAL_POINTS
 from autograder.sandbox import GRACE_SECONDS, Limits, Sandbox
 
 # Short deadlines keep the suite fast; a correct task of the real checks takes ~0.3 s at most.
@@ -105,6 +105,7 @@ def test_a_hostile_or_broken_submission_gets_its_true_grade_and_leaves_nothing(c
 
         assert results.graded, results.summary()
         assert _failed(results) == sorted(case.fails), _feedback(results)
+        assert results.score == TOTAL_POINTS - sum(BY_ID[task].points for task in case.fails)
         assert len(deadlines) <= case.deadlines, deadlines  # a hang costs its deadline once, whatever the load
         assert seconds < case.deadlines * (LIMITS.seconds + GRACE_SECONDS) + SLACK  # wall time, with real margin
         assert not _processes_with(mark)
@@ -120,6 +121,15 @@ def test_a_hostile_or_broken_submission_gets_its_true_grade_and_leaves_nothing(c
     finally:
         _clean(mark, places)
         shutil.rmtree(classroom / "cases" / mark, ignore_errors=True)
+
+
+def test_a_hang_a_fork_bomb_or_a_memory_grab_in_one_closure_costs_its_op_and_grad_accumulation():
+    """The closure's accumulation could not be seen, so grad_accumulation is not paid (80 on the kit's course)."""
+    for name in ("infinite loop in one closure", "fork bomb", "4 GB memory grab in a closure"):
+        case = next(case for case in CASES if case.name == name)
+        op = next(task for task in case.fails if task != "grad_accumulation")
+        assert case.fails == {op, "grad_accumulation"} & set(TASK_IDS), name
+        assert TOTAL_POINTS - sum(BY_ID[task].points for task in case.fails) < TOTAL_POINTS - BY_ID[op].points
 
 
 def test_the_suite_covers_every_family_of_the_issue():

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from mgkit_checks.core import FAILED, Check, Diagnosis, Verdict, hang_message, raised, verdict
+from mgkit_checks.core import FAILED, Check, Diagnosis, Verdict, hang_message, raised, unreported
 from mgkit_checks.tasks import DEFINITIONS, JUDGING_ORDER, cases_for, judge
 from mgkit_checks.tasks import observe as observe_cases
 
@@ -39,11 +39,13 @@ def observe(task_id: str, seed: int, imported: Callable[[], None] = lambda: None
 
 def judge_task(task_id: str, seed: int, outcome: Outcome, earlier: dict[str, Verdict]) -> Verdict:
     """The parent's side: the task's verdict from what its worker reported (or how it failed)."""
+    cases = cases_for(task_id, seed)
     if isinstance(outcome, Failure):
-        return verdict(task_id, [_failure_check(task_id, outcome)])
+        return unreported(DEFINITIONS[task_id], cases, _failure_check(task_id, outcome))
     reports = outcome.data.get("cases") if isinstance(outcome.data, dict) else None
-    if not isinstance(reports, list) or len(reports) != len(cases_for(task_id, seed)):
-        return verdict(task_id, [Check("the report", FAILED, "the grader received no usable report for this task")])
+    if not isinstance(reports, list) or len(reports) != len(cases):
+        return unreported(DEFINITIONS[task_id], cases,
+                          Check("the report", FAILED, "the grader received no usable report for this task"))
     return judge(task_id, seed, reports, earlier)
 
 

@@ -182,11 +182,63 @@ def judge_cases(definition: Definition, cases: list[dict], reports: list, earlie
               for case, report in zip(cases, reports)]
     if len(reports) != len(cases):
         checks.append(Check("the report", FAILED, "the grader received no usable report for this task"))
-    own = [check for check in checks if not (check.case and check.case.get(LENT))]
+    own = [check for check in checks if not _lent_to(check)]
     borrowed = [check for verdict in earlier.values() for check in getattr(verdict, "lent", ())
-                if check.case.get(LENT) == definition.task_id]
+                if _lent_to(check) == definition.task_id]
     result = verdict(definition.task_id, [*borrowed, *own])
-    return replace(result, lent=tuple(check for check in checks if check.case and check.case.get(LENT)))
+    return replace(result, lent=_lend(definition, own, [check for check in checks if _lent_to(check)]))
+
+
+def unreported(definition: Definition, cases: list[dict], check: Check) -> Verdict:
+    """The verdict of a task whose code gave no report (it hung, crashed, exited or ate memory): `check`
+    says why. What it would have lent a later task fails there too, since that code showed nothing."""
+    unseen = [Check(case["label"], FAILED, f"{definition.code} did not run to its end, so whether it adds to "
+                                           f".grad could not be seen ({definition.task_id} says why)",
+                    (_unseen(case),), case=case) for case in cases if case.get(LENT)]
+    return replace(verdict(definition.task_id, [check]), lent=_lend(definition, [check], unseen))
+
+
+def _lent_to(check: Check) -> str:
+    return check.case.get(LENT, "") if check.case else ""
+
+
+UNWRITTEN = ("/not_written", "/missing_op")  # an op's own diagnoses when there is nothing of it yet
+
+
+def _lend(definition: Definition, own: list[Check], lent: list[Check]) -> tuple[Check, ...]:
+    """What a task's cases lend later tasks: the checks made for them, judged on all the code the student wrote.
+
+    Code not written yet (every case of its own task met the stub's NotImplementedError, or an op
+    the engine lacks) lends nothing: it costs its own task only. It is judged by what it does, so a
+    `raise NotImplementedError` of the student's own counts only where it costs the whole task, as
+    the stub does. Written code lends a failure for every check it could not be seen in (it raised,
+    gave no numbers), and one more when it added nothing in any: a later task is earned only on
+    evidence from every piece of code the student wrote."""
+    if not lent or all(check.state == FAILED and check.diagnoses and check.diagnoses[0].id.endswith(UNWRITTEN)
+                       for check in own):
+        return ()
+    if all(check.state == NO_EVIDENCE for check in lent):
+        first = lent[0]
+        return (*lent, Check(first.label, FAILED, f"{definition.code} added nothing to any .grad, so whether it "
+                                                  "adds to .grad could not be seen", (Diagnosis(
+                                                      f"{_lent_to(first)}/nothing_to_judge", NOTHING_ADVICE),),
+                             case=first.case))
+    return tuple(lent)
+
+
+NOTHING_ADVICE = "every _backward you wrote is judged: make each one add its part to .grad, with +=."
+UNSEEN_ADVICE = ("every _backward you wrote is judged: make each one run to its end and add numbers to .grad, "
+                 "with +=.")
+
+
+def _unseen(case: dict) -> Diagnosis:
+    return Diagnosis(f"{case[LENT]}/unseen", UNSEEN_ADVICE)
+
+
+def lent_unseen(code: str, case: dict, why: str) -> Check:
+    """A check lent to a later task by `code` that could not show it anything: `why` ("raised ...")."""
+    return Check(case["label"], FAILED, f"{code} {why}, so whether it adds to .grad could not be seen",
+                 (_unseen(case),))
 
 
 def _check(definition: Definition, case: dict, report: Any, earlier: dict[str, Verdict], passed: frozenset[str],
@@ -202,9 +254,9 @@ def _check(definition: Definition, case: dict, report: Any, earlier: dict[str, V
         return Check(label, FAILED, "no usable report for this case")
     if "undecided" in report:
         return Check(label, UNDECIDED, str(report["undecided"]))
-    if "error" in report and case.get(LENT):
-        # code that did not run to its end shows nothing of the later task: its own task fails for it
-        return Check(label, WAITING, waits_for=(definition.task_id,))
+    if "error" in report and case.get(LENT):  # code that did not run to its end shows nothing of the later task
+        error = str(report["error"])
+        return lent_unseen(definition.code, case, f"raised {error}{_at(error, str(report.get('where') or ''))}")
     if "error" in report:
         return raised(definition, label, str(report["error"]), str(report.get("where") or ""))
     try:
@@ -219,7 +271,7 @@ STUB = "NotImplementedError"
 def raised(definition: Definition, label: str, error: str, location: str = "") -> Check:
     """The check of a case whose code raised: an untouched stub says what to write."""
     task_id = definition.task_id
-    at = f" ({location})" if location and location not in error else ""  # a SyntaxError names its line itself
+    at = _at(error, location)
     name, _, message = error.partition(": ")
     if name == STUB:
         stub_of, _, hint = message.partition(": ")  # the kit's stubs say "<task_id>: <hint>"
@@ -228,6 +280,11 @@ def raised(definition: Definition, label: str, error: str, location: str = "") -
         return Check(label, FAILED, f"not written yet{at}: {advice}", (Diagnosis(f"{task_id}/not_written", advice),))
     known = definition.explain_error(error)
     return Check(label, FAILED, f"your code raised {error}{at}", (known or Diagnosis(f"{task_id}/raised", ""),))
+
+
+def _at(error: str, location: str) -> str:
+    """" (engine.py, line 76)" after an error's text, unless it names its line itself (a SyntaxError does)."""
+    return f" ({location})" if location and location not in error else ""
 
 
 def verdict(task_id: str, checks: list[Check]) -> Verdict:
