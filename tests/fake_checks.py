@@ -1,4 +1,4 @@
-"""A tiny stand-in for autograder.checks, so that the grading machinery is tested on its own.
+"""A tiny stand-in for autograder.sandboxed, so that the grading machinery is tested on its own.
 
 `observe(task_id, seed, ...)` asks the submission's engine.py for `answer(task_id, seed)`; the
 tests' submissions make that do anything (hang, fork, flood, exit). `judge_task` gives a task full
@@ -12,8 +12,8 @@ import os
 import textwrap
 from pathlib import Path
 
-from autograder.checks.api import Failure, Observation, TaskResult
-from autograder.rubric import TASKS
+from autograder.reference.rubric import TASKS
+from autograder.sandboxed.api import Failure, Observation, TaskResult
 
 CORRECT_ENGINE = "def answer(task_id, seed):\n    return seed + len(task_id)\n"
 

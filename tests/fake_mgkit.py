@@ -6,7 +6,8 @@ from __future__ import annotations
 import functools
 import sys
 
-from autograder import cli, gradebook
+from autograder import cli
+from autograder.classrun import gradebook
 from autograder.sandbox import Limits
 
 gradebook.grade_all = functools.partial(gradebook.grade_all, checks="fake_checks",

@@ -12,7 +12,7 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))  # the zygote loads this file alone: its neighbour too
 import fake_checks  # noqa: E402
 
-from autograder.checks.api import Observation  # noqa: E402
+from autograder.sandboxed.api import Observation  # noqa: E402
 
 IMPORTS, JUDGING_ORDER = fake_checks.IMPORTS, fake_checks.JUDGING_ORDER
 observe, task_result = fake_checks.observe, fake_checks.task_result

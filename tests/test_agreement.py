@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from mutants import MUTANTS, VARIANTS, Edit, apply
 
-from autograder.grading import grade
-from autograder.reference import KIT_ROOT
+from autograder.grading.loop import grade
+from autograder.reference.solution import KIT_ROOT
 from autograder.sandbox import Sandbox
 from mgkit_checks import world
 from mgkit_checks.core import UNDECIDED

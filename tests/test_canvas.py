@@ -9,10 +9,10 @@ import json
 import pytest
 from fake_checks import engine_answering, write_submission
 
+from autograder.classrun.gradebook import GRADEBOOK, RESULTS, grade_all
 from autograder.cli import main
-from autograder.gradebook import GRADEBOOK, RESULTS, grade_all
 from autograder.platforms.canvas import HIDDEN_ROW, POINTS_POSSIBLE
-from autograder.rubric import BY_ID, TOTAL_POINTS
+from autograder.reference.rubric import BY_ID, TOTAL_POINTS
 from autograder.sandbox import Limits
 
 LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024)
@@ -137,7 +137,7 @@ def test_a_canvas_late_mark_survives_a_merge(tmp_path):
     graded folder, which sees no hand-in, still counts her late, as the run did."""
     from datetime import UTC, datetime
 
-    from autograder.gradebook import LatePolicy, merge, read_gradebook
+    from autograder.classrun.gradebook import LatePolicy, merge, read_gradebook
 
     course = tmp_path / "class"
     course.mkdir()

@@ -18,10 +18,10 @@ import pytest
 from fake_checks import engine_answering, write_submission
 from test_handins import DEADLINE
 
+from autograder.classrun.gradebook import FEEDBACK, GRADEBOOK, MANIFEST, RESULTS, LatePolicy, grade_all
+from autograder.classrun.graders import _send
 from autograder.cli import main
-from autograder.gradebook import FEEDBACK, GRADEBOOK, MANIFEST, RESULTS, LatePolicy, grade_all
-from autograder.graders import _send
-from autograder.outputs import locked
+from autograder.reference.outputs import locked
 from autograder.sandbox import Limits
 
 FAKE_MGKIT = Path(__file__).with_name("fake_mgkit.py")

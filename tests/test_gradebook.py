@@ -9,11 +9,11 @@ import pytest
 from fake_checks import CORRECT_ENGINE, engine_answering, write_submission
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder.gradebook import FEEDBACK, GRADEBOOK, RESULTS, SUMMARY, grade_all
-from autograder.gradebook import read_gradebook as gradebook_rows
-from autograder.grading import checks_fingerprint
-from autograder.results import GradingResults
-from autograder.rubric import BY_ID, TASK_IDS, TOTAL_POINTS
+from autograder.classrun.gradebook import FEEDBACK, GRADEBOOK, RESULTS, SUMMARY, grade_all
+from autograder.classrun.gradebook import read_gradebook as gradebook_rows
+from autograder.grading.loop import checks_fingerprint
+from autograder.grading.results import GradingResults
+from autograder.reference.rubric import BY_ID, TASK_IDS, TOTAL_POINTS
 from autograder.sandbox import Limits
 
 LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024)

@@ -13,15 +13,15 @@ import pytest
 from fake_checks import CORRECT_ENGINE, engine_answering, write_submission
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder import outputs as outputs_module
-from autograder.checks.api import TaskResult
-from autograder.grading import grade
-from autograder.outputs import check_replaceable
-from autograder.reference import MODULES, REFERENCE_PACKAGE_DIR
-from autograder.results import GradingResults, is_results_file, render_feedback, render_table
-from autograder.rubric import BY_ID, TASK_IDS, TASKS, TOTAL_POINTS
+from autograder.grading.loop import grade
+from autograder.grading.results import GradingResults, is_results_file, render_feedback, render_table
+from autograder.grading.submission import MAX_MODULE_BYTES, Submission, SubmissionError, load, private_copy, starter
+from autograder.reference import outputs as outputs_module
+from autograder.reference.outputs import check_replaceable
+from autograder.reference.rubric import BY_ID, TASK_IDS, TASKS, TOTAL_POINTS
+from autograder.reference.solution import MODULES, REFERENCE_PACKAGE_DIR
 from autograder.sandbox import Limits, Sandbox
-from autograder.submission import MAX_MODULE_BYTES, Submission, SubmissionError, load, private_copy, starter
+from autograder.sandboxed.api import TaskResult
 
 LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024)
 
@@ -167,8 +167,8 @@ def test_a_notebook_is_cut_into_its_modules(tmp_path):
 
 
 def test_a_notebook_is_cut_as_the_release_builder_cuts_it(tmp_path):
-    from autograder.notebooks import build_notebook, module_sources
-    from autograder.reference import KIT_ROOT, REFERENCE_PACKAGE_DIR
+    from autograder.reference.solution import KIT_ROOT, REFERENCE_PACKAGE_DIR
+    from autograder.release.notebooks import build_notebook, module_sources
 
     notebook = build_notebook(KIT_ROOT / "assignments" / "micrograd_lab.md", REFERENCE_PACKAGE_DIR)
     nbformat.write(notebook, tmp_path / "lab.ipynb")

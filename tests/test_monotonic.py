@@ -16,8 +16,8 @@ import pytest
 from mutants import COMBINED, HELD_OUT, MUTANTS, OVERWRITE, Edit, apply
 from test_checks import load_as
 
-from autograder.grading import grade
-from autograder.rubric import BY_ID
+from autograder.grading.loop import grade
+from autograder.reference.rubric import BY_ID
 from autograder.sandbox import Sandbox
 from mgkit_checks.core import FAILED, PASSED
 from mgkit_checks.preview import Preview

@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 
 from autograder.cli import main
-from autograder.reference import COURSE_ROOT, KIT_ROOT, REFERENCE_PACKAGE_DIR
-from autograder.release import ASSIGNMENT, NBGRADER_CONFIG, RELEASE, SOURCE
-from autograder.rubric import BY_ID, TASK_IDS, TOTAL_POINTS
-from autograder.submission import starter
+from autograder.grading.submission import starter
+from autograder.reference.rubric import BY_ID, TASK_IDS, TOTAL_POINTS
+from autograder.reference.solution import COURSE_ROOT, KIT_ROOT, REFERENCE_PACKAGE_DIR
+from autograder.release.build import ASSIGNMENT, NBGRADER_CONFIG, RELEASE, SOURCE
 
 SEED = "4242"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"

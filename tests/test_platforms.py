@@ -19,16 +19,16 @@ from fake_checks import CORRECT_ENGINE, write_submission
 from mutants import CLOSURES, MUTANTS, apply
 from nbformat.v4 import new_code_cell, new_notebook
 
+from autograder.classrun.gradebook import FEEDBACK, GRADEBOOK, LatePolicy, grade_all
+from autograder.classrun.gradebook import read_gradebook as gradebook_rows
 from autograder.cli import main
-from autograder.gradebook import FEEDBACK, GRADEBOOK, LatePolicy, grade_all
-from autograder.gradebook import read_gradebook as gradebook_rows
-from autograder.grading import grade
-from autograder.markers import find_regions
+from autograder.grading.loop import grade
+from autograder.grading.submission import starter
 from autograder.platforms import github, gradescope
-from autograder.reference import COURSE_ROOT, REFERENCE_PACKAGE_DIR
-from autograder.release import RELEASE
-from autograder.rubric import ASSIGNMENT, BY_ID, TASK_IDS, TASKS, TOTAL_POINTS
-from autograder.submission import starter
+from autograder.reference.markers import find_regions
+from autograder.reference.rubric import ASSIGNMENT, BY_ID, TASK_IDS, TASKS, TOTAL_POINTS
+from autograder.reference.solution import COURSE_ROOT, REFERENCE_PACKAGE_DIR
+from autograder.release.build import RELEASE
 
 RELEASE_DIR = COURSE_ROOT / RELEASE  # what the course in use gives its students
 RELEASE_NOTEBOOK = RELEASE_DIR / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
@@ -61,14 +61,14 @@ def test_the_zip_holds_the_scripts_the_kit_and_no_solution(autograder_zip, tmp_p
         names = archive.namelist()
         modes = {info.filename: info.external_attr >> 16 for info in archive.infolist()}
         texts = {name: archive.read(name).decode() for name in names}
-    assert {"setup.sh", "run_autograder", "kit/autograder/checks/harness.py", "kit/autograder/checks/trusted.py",
+    assert {"setup.sh", "run_autograder", "kit/autograder/sandboxed/harness.py", "kit/autograder/sandboxed/trusted.py",
             "kit/mgkit_checks/ops.py", "kit/solutions/micrograd/engine.py"} <= set(names)
     assert modes["setup.sh"] & 0o111 and modes["run_autograder"] & 0o111
     assert not any("__pycache__" in name for name in names)
     assert texts["kit/solutions/micrograd/engine.py"] == starter("engine")
     secret = solution_lines()
     for name, text in texts.items():
-        if not name.startswith("kit/autograder/checks/"):  # the hidden checks' trusted engine works: they grade
+        if not name.startswith("kit/autograder/sandboxed/"):  # the hidden checks' trusted engine works: they grade
             assert not secret & {line.strip() for line in text.splitlines()}, name
     # the same kit gives the same bytes: a re-export shows no change
     again = tmp_path / "again.zip"

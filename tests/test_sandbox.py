@@ -14,8 +14,8 @@ import fake_checks
 import pytest
 from fake_checks import engine_answering, write_submission
 
-from autograder.checks.api import Failure, Observation
 from autograder.sandbox import ImportFailure, Limits, Sandbox, SandboxError, outcome_of
+from autograder.sandboxed.api import Failure, Observation
 
 LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024, report_bytes=64 * 1024)
 SLACK = 1.5  # seconds beyond the deadline that killing, reaping and answering may take
@@ -149,7 +149,8 @@ def _processes_running(marker: str) -> list[int]:
 def test_the_reference_is_not_importable_in_the_worker(sandbox, tmp_path):
     body = """
 import importlib, os, sys
-for name in ("autograder.reference", "solutions.micrograd", "mgkit_reference_micrograd", "autograder.training"):
+for name in ("autograder.reference.solution", "solutions.micrograd", "mgkit_reference_micrograd",
+             "autograder.reference.training"):
     try:
         importlib.import_module(name)
     except ImportError:
@@ -167,7 +168,7 @@ assert not [entry for entry in sys.path if "work/main" in entry or entry in ("",
 REACHING_OUT = {  # layer -> what the worker tries (it must raise OSError); {kit} and {other} are filled in
     "mount-namespace": [
         "open('{kit}/solutions/micrograd/engine.py').read()",  # the reference, on disk
-        "open('{kit}/autograder/checks/trusted.py').read()",  # the hidden checks' source
+        "open('{kit}/autograder/sandboxed/trusted.py').read()",  # the hidden checks' source
         "os.listdir('{other}')",  # another student's work, hidden by the caller
         "open('{kit}/{forged}', 'w').write('{{}}')",  # a forged result anywhere it can reach
         "open(os.path.join(os.getcwd(), 'micrograd', 'engine.py'), 'a').write('# changed')",  # its own copy

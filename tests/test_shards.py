@@ -16,12 +16,12 @@ import pytest
 import yaml
 from fake_checks import engine_answering, write_submission
 
+from autograder.classrun.gradebook import FEEDBACK, GRADEBOOK, RESULTS, SUMMARY, grade_all, merge
+from autograder.classrun.shards import RECORD, ShardRecord, ShardsIncomplete, complete_shards, in_shard, parse_shard
 from autograder.cli import main
-from autograder.gradebook import FEEDBACK, GRADEBOOK, RESULTS, SUMMARY, grade_all, merge
 from autograder.platforms import cluster
-from autograder.reference import KIT_ROOT
+from autograder.reference.solution import KIT_ROOT
 from autograder.sandbox import Limits
-from autograder.shards import RECORD, ShardRecord, ShardsIncomplete, complete_shards, in_shard, parse_shard
 
 LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024)
 SEED = 5
@@ -58,8 +58,8 @@ def test_a_share_depends_on_the_name_alone_and_the_shares_hold_everyone_once():
     shares = [[student for student in STUDENTS if in_shard(student, (index, 3))] for index in range(3)]
     assert sorted(sum(shares, [])) == sorted(STUDENTS) and all(shares)
     for hash_seed in ("1", "2"):  # every machine of a cluster: another process, another str hash seed
-        code = f"from autograder.shards import in_shard; print([[s for s in {STUDENTS!r} if in_shard(s, (i, 3))]"\
-               " for i in range(3)])"
+        code = f"from autograder.classrun.shards import in_shard; print([[s for s in {STUDENTS!r}"\
+               " if in_shard(s, (i, 3))] for i in range(3)])"
         elsewhere = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": hash_seed},
                                    capture_output=True, text=True, check=True).stdout
         assert elsewhere.strip() == str(shares)

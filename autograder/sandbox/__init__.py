@@ -46,7 +46,7 @@ from typing import Any
 from mgkit_checks.course import COURSE
 from mgkit_checks.world import DEFAULT_SECONDS, seconds_for
 
-from ..checks.api import Failure, Observation, Outcome
+from ..sandboxed.api import Failure, Observation, Outcome
 from .zygote import OPTIONAL, SLOW_IMPORT
 
 # argv[1] is the folder holding `autograder`; the zygote drops it from sys.path once booted
@@ -91,7 +91,7 @@ class Sandbox:
     before the zygote boots, so the two imports run side by side.
     """
 
-    def __init__(self, checks: ModuleType | str = "autograder.checks", limits: Limits = DEFAULT_LIMITS,
+    def __init__(self, checks: ModuleType | str = "autograder.sandboxed", limits: Limits = DEFAULT_LIMITS,
                  isolate: bool = True, hide: Sequence[Path] = (), user_namespace: bool | None = None,
                  layers: Sequence[str] = OPTIONAL):
         self._checks = checks

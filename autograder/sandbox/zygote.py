@@ -46,8 +46,8 @@ from . import linux
 PRELOAD = ("numpy", "math", "random", "numbers", "collections", "dataclasses", "typing", "functools",
            "itertools", "gc", "json", "copy", "operator")
 # Modules the worker must never have loaded: they hold or load a solution, or the expected numbers.
-FORBIDDEN_MODULES = ("autograder.reference", "mgkit_reference_micrograd", "solutions", "mgkit_checks.expect",
-                     "autograder.checks.traversal", "autograder.checks.trusted")
+FORBIDDEN_MODULES = ("autograder.reference.solution", "mgkit_reference_micrograd", "solutions", "mgkit_checks.expect",
+                     "autograder.sandboxed.traversal", "autograder.sandboxed.trusted")
 KIT_PACKAGES = ("autograder", "mgkit_checks")  # closed once booted: a worker imports nothing new of them
 REPORT_READ_CHUNK = 1 << 16
 REPORT_FD = 3  # the worker's end of the report pipe: the only descriptor it keeps beyond stdio
@@ -184,7 +184,7 @@ def _forget_kit(kit_path: str) -> None:
     sys.meta_path[:] = [finder for finder in sys.meta_path if finder in standard]
     sys.path_importer_cache.pop(kit_path, None)
     for name in FORBIDDEN_MODULES:
-        sys.modules[name] = None  # `import autograder.reference` now fails at once
+        sys.modules[name] = None  # `import autograder.reference.solution` now fails at once
     for name, module in list(sys.modules.items()):
         if name.partition(".")[0] in KIT_PACKAGES and hasattr(module, "__path__"):
             module.__path__ = []  # an imported kit package finds no new submodules: no expect.py, no traversal.py

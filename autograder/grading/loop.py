@@ -26,12 +26,12 @@ from typing import Any
 
 import mgkit_checks
 
-from .checks.api import Failure, Observation, Outcome
-from .markers import find_regions
-from .reference import MODULES, REFERENCE_PACKAGE_DIR
+from ..reference.markers import find_regions
+from ..reference.rubric import COURSE, TASKS
+from ..reference.solution import MODULES, REFERENCE_PACKAGE_DIR
+from ..sandbox import DEFAULT_LIMITS, ImportFailure, Limits, Sandbox
+from ..sandboxed.api import Failure, Observation, Outcome
 from .results import GradingResults
-from .rubric import COURSE, TASKS
-from .sandbox import DEFAULT_LIMITS, ImportFailure, Limits, Sandbox
 from .submission import Submission, load, private_copy
 
 SEED_RANGE = 10**6  # a fresh seed per run, short enough to type after --seed
@@ -53,7 +53,7 @@ def grade(path: Path | Submission, seed: int | None = None, *, checks: ModuleTyp
     own_sandbox = sandbox is None
     # a worker of this sandbox sees the submission's folder, and its neighbours (other students?), as empty
     hide = [path.resolve().parent] if isinstance(path, Path) else []
-    sandbox = sandbox or Sandbox(checks or "autograder.checks", limits, hide=hide)
+    sandbox = sandbox or Sandbox(checks or "autograder.sandboxed", limits, hide=hide)
     try:
         return _grade(submission, seed, sandbox, started, scratch)
     except Exception as error:  # the grader failed, not the student: fail closed and say so
@@ -129,7 +129,7 @@ def _redacted(data: Any, secrets: frozenset[str]) -> Any:
 SHARED_CHECKS_DIR = Path(mgkit_checks.__file__).parent
 
 
-def checks_fingerprint(checks: str = "autograder.checks") -> str:
+def checks_fingerprint(checks: str = "autograder.sandboxed") -> str:
     """A hash of what decides a grade besides the submission and the seed: the checks' source
     files and the rubric. A class run regrades every result made under another fingerprint.
 

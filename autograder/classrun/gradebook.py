@@ -40,18 +40,18 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from ..grading.loop import checks_fingerprint
+from ..grading.results import KIT, GradingResults, is_results_file, read, render_feedback
+from ..grading.submission import run_scratch
+from ..reference.outputs import locked, spreadsheet_cell, spreadsheet_value, write_atomically
+from ..reference.rubric import BY_ID, TASK_IDS, TOTAL_POINTS
+from ..sandbox import DEFAULT_LIMITS, Limits
 from . import regrade
 from . import shards as sharding
 from .dashboard import FEEDBACK_PAGE, INDEX, is_dashboard_page, write_dashboard
 from .graders import STOP_SIGNALS, Graders, Session
-from .grading import checks_fingerprint
 from .handins import TIMESTAMP, HandIn, describe, find_handins, parse_time, read_time
-from .outputs import locked, spreadsheet_cell, spreadsheet_value, write_atomically
-from .results import KIT, GradingResults, is_results_file, read, render_feedback
-from .rubric import BY_ID, TASK_IDS, TOTAL_POINTS
-from .sandbox import DEFAULT_LIMITS, Limits
 from .shards import in_shard
-from .submission import run_scratch
 
 RESULTS = "results.json"
 FEEDBACK = "feedback.md"
@@ -119,7 +119,7 @@ class RunSettings:
 
 def grade_all(submissions: Path, out: Path, workers: int | None = None, force: bool = False,
               seed: int | None = None, progress: Callable[[int], object] | None = None,
-              checks: str = "autograder.checks", limits: Limits = DEFAULT_LIMITS,
+              checks: str = "autograder.sandboxed", limits: Limits = DEFAULT_LIMITS,
               late: LatePolicy | None = None, say: Callable[[str], object] | None = None,
               shard: tuple[int, int] | None = None, batch: str | None = None) -> ClassResults:
     """Grade every student in `submissions` into `out`; RunStopped (after writing the gradebook) on Ctrl-C.
@@ -335,7 +335,7 @@ def _record_times(out: Path, handins: list[HandIn], results: ClassResults) -> No
 
 def _nbgrader_recorder(submissions: Path, handins: list[HandIn]):
     """For an nbgrader course with a gradebook, its Recorder (platforms/nbgrader_course.py), else None."""
-    from .platforms import nbgrader_course
+    from ..platforms import nbgrader_course
 
     course = nbgrader_course.find_course(submissions)
     if course is None:

@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 
-from .outputs import spreadsheet_cell, spreadsheet_value, write_atomically
-from .results import KIT
+from ..grading.results import KIT
+from ..reference.outputs import spreadsheet_cell, spreadsheet_value, write_atomically
 
 GRADED_BY = ".mgkit-graded-by.json"
 BEFORE = ".mgkit-regrade-before.json"
@@ -41,7 +41,7 @@ class GradedBy:
 
     @classmethod
     def now(cls, checks: str, seed: int | None) -> GradedBy:
-        from .rubric import COURSE
+        from ..reference.rubric import COURSE
 
         try:
             version = metadata.version("micrograd-kit")

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
-from .grading import grade
-from .results import GradingResults
-from .sandbox import Limits, Sandbox, linux
-from .submission import Submission, SubmissionError
+from ..grading.loop import grade
+from ..grading.results import GradingResults
+from ..grading.submission import Submission, SubmissionError
+from ..sandbox import Limits, Sandbox, linux
 
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 GRACE_SECONDS = 2.0  # for an idle grader to close its sandbox at the end of a run

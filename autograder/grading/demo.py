@@ -14,10 +14,10 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from .grading import SEED_RANGE, grade
-from .reference import REFERENCE_PACKAGE_DIR
+from ..reference.solution import REFERENCE_PACKAGE_DIR
+from ..sandbox import Sandbox
+from .loop import SEED_RANGE, grade
 from .results import GradingResults
-from .sandbox import Sandbox
 from .submission import PACKAGE, write_package
 
 # The built-in bug: the second input of `*` overwrites its gradient instead of adding to it.
