@@ -86,7 +86,7 @@ class Definition:
 class Harness:
     """How a side runs the student's code: the only place where the preview and the grade differ.
 
-    | what           | the grade (autograder/checks/harness.py) | the preview (mgkit_checks/preview.py)         |
+    | what           | the grade (autograder/sandboxed/harness.py) | the preview (mgkit_checks/preview.py)         |
     | -------------- | ---------------------------------------- | --------------------------------------------- |
     | op closures    | `run_closures` is the kit's traversal,   | newest node first, no sort shipped: an op     |
     |                | which follows any graph                  | built from other ops is decided by the grade  |
