@@ -39,10 +39,10 @@ from pathlib import Path
 import nbformat
 
 from autograder.grading.loop import grade
+from autograder.grading.worker import TaskSandbox as Sandbox
 from autograder.reference.rubric import TOTAL_POINTS
 from autograder.reference.solution import KIT_ROOT, REFERENCE_PACKAGE_DIR
 from autograder.release.notebooks import StoryError, build_notebook
-from autograder.sandbox import Sandbox
 
 STORY = KIT_ROOT / "assignments" / "micrograd_lab.md"
 ASSIGNMENT = "micrograd_lab"

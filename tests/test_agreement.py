@@ -19,8 +19,8 @@ import pytest
 from mutants import MUTANTS, VARIANTS, Edit, apply
 
 from autograder.grading.loop import grade
+from autograder.grading.worker import TaskSandbox as Sandbox
 from autograder.reference.solution import KIT_ROOT
-from autograder.sandbox import Sandbox
 from mgkit_checks import world
 from mgkit_checks.core import UNDECIDED
 from mgkit_checks.tasks import JUDGING_ORDER

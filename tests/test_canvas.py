@@ -7,7 +7,7 @@ import io
 import json
 
 import pytest
-from fake_checks import engine_answering, write_submission
+from fake_entry import JUDGED, engine_answering, write_submission
 
 from autograder.classrun.gradebook import GRADEBOOK, RESULTS, grade_all
 from autograder.cli import main
@@ -47,7 +47,7 @@ def graded(tmp_path_factory):
     write_submission(course / "Grace Hopper")
     (course / "dmr").mkdir()
     write_submission(course / "mallory")
-    grade_all(course, out, workers=2, seed=3, checks="fake_checks", limits=LIMITS)
+    grade_all(course, out, workers=2, seed=3, entry=JUDGED, limits=LIMITS)
     return out
 
 
@@ -144,7 +144,7 @@ def test_a_canvas_late_mark_survives_a_merge(tmp_path):
     (course / "dee_late_1007_77002_engine.py").write_text(engine_answering("pass"))
     (course / "eve_1008_77003_engine.py").write_text(engine_answering("pass"))
     late = LatePolicy(datetime(2999, 1, 1, tzinfo=UTC), percent_per_day=10)
-    grade_all(course, tmp_path / "graded", workers=1, seed=3, checks="fake_checks", limits=LIMITS, late=late)
+    grade_all(course, tmp_path / "graded", workers=1, seed=3, entry=JUDGED, limits=LIMITS, late=late)
     merged = merge(tmp_path / "graded", tmp_path / "merged", late)
     assert merged.late_marks == {"dee": True, "eve": False}
     for folder in ("graded", "merged"):

@@ -8,7 +8,7 @@ import zipfile
 from datetime import UTC, datetime, timedelta
 
 import nbformat
-from fake_checks import CORRECT_ENGINE, engine_answering, write_submission
+from fake_entry import CORRECT_ENGINE, JUDGED, engine_answering, write_submission
 from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder.classrun.gradebook import GRADEBOOK, SUMMARY, LatePolicy, grade_all
@@ -43,7 +43,7 @@ def zipped(path, files: dict[str, str | bytes], links: dict[str, str] = ()) -> N
 
 
 def run(submissions, out, **options):
-    return grade_all(submissions, out, workers=2, checks="fake_checks", limits=LIMITS, **options)
+    return grade_all(submissions, out, workers=2, entry=JUDGED, limits=LIMITS, **options)
 
 
 def read_gradebook(out):

@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from fake_checks import CORRECT_ENGINE, write_submission
+from fake_entry import CORRECT_ENGINE, write_submission
 from test_handins import DEADLINE, FULL, notebook, read_gradebook, run, zipped
 
 from autograder.classrun.gradebook import GRADEBOOK, INDEX, SUMMARY, LatePolicy

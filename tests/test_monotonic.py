@@ -17,8 +17,8 @@ from mutants import COMBINED, HELD_OUT, MUTANTS, OVERWRITE, Edit, apply
 from test_checks import load_as
 
 from autograder.grading.loop import grade
+from autograder.grading.worker import TaskSandbox as Sandbox
 from autograder.reference.rubric import BY_ID
-from autograder.sandbox import Sandbox
 from mgkit_checks.core import FAILED, PASSED
 from mgkit_checks.preview import Preview
 from mgkit_checks.tasks import JUDGING_ORDER

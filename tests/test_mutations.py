@@ -15,10 +15,10 @@ from mutants import DROPPED, MUTANTS, VARIANTS, apply
 from test_checks import load_as
 
 from autograder.grading.loop import grade
+from autograder.grading.worker import TaskSandbox as Sandbox
 from autograder.reference.rubric import COURSE, TASK_IDS, TOTAL_POINTS
 from autograder.reference.solution import KIT_ROOT, MODULES, REFERENCE_PACKAGE_DIR
 from autograder.reference.stubs import make_stub
-from autograder.sandbox import Sandbox
 from mgkit_checks.core import UNDECIDED
 from mgkit_checks.preview import Preview
 from mgkit_checks.tasks import JUDGING_ORDER

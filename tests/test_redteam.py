@@ -26,10 +26,11 @@ import autograder.sandboxed
 from autograder.classrun.gradebook import GRADEBOOK, RESULTS, grade_all
 from autograder.grading.loop import grade
 from autograder.grading.results import GradingResults
+from autograder.grading.worker import TaskSandbox as Sandbox
 from autograder.reference.markers import find_regions
 from autograder.reference.rubric import TASK_IDS, TOTAL_POINTS
 from autograder.reference.solution import KIT_ROOT, MODULES, REFERENCE_PACKAGE_DIR
-from autograder.sandbox import GRACE_SECONDS, Limits, Sandbox
+from autograder.sandbox import GRACE_SECONDS, Limits
 
 # Short deadlines keep the suite fast; a correct task of the real checks takes ~0.3 s at most.
 LIMITS = Limits(seconds=2.0, memory_mb=512, output_bytes=256 * 1024)

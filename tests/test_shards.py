@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fake_checks import engine_answering, write_submission
+from fake_entry import JUDGED, engine_answering, write_submission
 
 from autograder.classrun.gradebook import FEEDBACK, GRADEBOOK, RESULTS, SUMMARY, grade_all, merge
 from autograder.classrun.shards import RECORD, ShardRecord, ShardsIncomplete, complete_shards, in_shard, parse_shard
@@ -43,7 +43,7 @@ def course(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def one_run(course, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("one-run")
-    grade_all(course, out, workers=1, seed=SEED, checks="fake_checks", limits=LIMITS)
+    grade_all(course, out, workers=1, seed=SEED, entry=JUDGED, limits=LIMITS)
     return out
 
 
@@ -72,7 +72,7 @@ def test_a_share_depends_on_the_name_alone_and_the_shares_hold_everyone_once():
 def test_three_shards_in_any_order_merge_into_the_one_run_byte_for_byte(course, one_run, tmp_path, capsys):
     parts = tmp_path / "parts"
     for index in (2, 0, 1):
-        grade_all(course, parts / f"shard-{index}", workers=1, seed=SEED, checks="fake_checks", limits=LIMITS,
+        grade_all(course, parts / f"shard-{index}", workers=1, seed=SEED, entry=JUDGED, limits=LIMITS,
                   shard=(index, 3))
     graded = {path.parent.name for path in parts.glob(f"*/*/{RESULTS}")}
     assert graded == set(STUDENTS)  # each shard wrote its share only: no student twice, none missing

@@ -43,6 +43,7 @@ from pathlib import Path
 from ..grading.loop import checks_fingerprint
 from ..grading.results import KIT, GradingResults, is_results_file, read, render_feedback
 from ..grading.submission import run_scratch
+from ..grading.worker import ENTRY
 from ..reference.outputs import locked, spreadsheet_cell, spreadsheet_value, write_atomically
 from ..reference.rubric import BY_ID, TASK_IDS, TOTAL_POINTS
 from ..sandbox import DEFAULT_LIMITS, Limits
@@ -119,14 +120,14 @@ class RunSettings:
 
 def grade_all(submissions: Path, out: Path, workers: int | None = None, force: bool = False,
               seed: int | None = None, progress: Callable[[int], object] | None = None,
-              checks: str = "autograder.sandboxed", limits: Limits = DEFAULT_LIMITS,
+              entry: str = ENTRY, limits: Limits = DEFAULT_LIMITS,
               late: LatePolicy | None = None, say: Callable[[str], object] | None = None,
               shard: tuple[int, int] | None = None, batch: str | None = None) -> ClassResults:
     """Grade every student in `submissions` into `out`; RunStopped (after writing the gradebook) on Ctrl-C.
 
     `seed` and `late` left out: the ones this `out` was graded with, if any. `progress(total)`
-    makes a bar with .update(); `say` hears what was found before grading starts. `checks`
-    names the checks module (a test's fake, imported in the graders). `shard` (I, N): only the
+    makes a bar with .update(); `say` hears what was found before grading starts. `entry`
+    names what the sandbox's workers run (a test's fake entry; the judge is always the kit's). `shard` (I, N): only the
     students of that share (shards.py), for `merge` to gather once every shard (of `batch`) is complete.
     """
     with _stoppable() as stop, locked(out), run_scratch() as scratch:
@@ -135,7 +136,7 @@ def grade_all(submissions: Path, out: Path, workers: int | None = None, force: b
             say(describe(handins))
         # an nbgrader course: its gradebook gets the grades (a shard's, once, at the merge)
         recorder = None if shard else _nbgrader_recorder(submissions, handins)
-        settings = _settings(out, seed, late, force, checks_fingerprint(checks))
+        settings = _settings(out, seed, late, force, checks_fingerprint(entry))
         _check_ours(out, [handin.student for handin in handins], force)
         write_atomically(out / MANIFEST, settings.to_json())
         if shard:
@@ -145,7 +146,7 @@ def grade_all(submissions: Path, out: Path, workers: int | None = None, force: b
         results = ClassResults()
         todo = _sort_out(handins, out, settings, results)
         hide = tuple(path.resolve() for path in (submissions, out, scratch))  # every student's work
-        session = Session(settings.seed, checks, limits, hide, scratch)
+        session = Session(settings.seed, limits, hide, scratch, entry)
         try:
             _grade_in_parallel(todo, out, workers or os.cpu_count() or 1, session, settings, results, progress,
                                recorder)

@@ -1,0 +1,21 @@
+"""A grader that dies: when a hand-in's answer is "end the grader", its grading process ends itself.
+
+What a grader's death looks like to a class run (the kit's own fault, never the student's: the
+student's code cannot reach the grader). A class run's graders call `grade` (Session.grade).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from autograder.grading.loop import grade as real_grade
+
+FATAL = "end the grader"
+
+
+def grade(work, seed, **options):
+    engine = Path(work) / "micrograd" / "engine.py" if isinstance(work, Path) else None
+    if engine is not None and engine.is_file() and repr(FATAL) in engine.read_text():
+        os._exit(3)
+    return real_grade(work, seed, **options)
