@@ -88,15 +88,15 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
+    from . import build_release
     from .reference.solution import COURSE_ROOT
-    from .release import build as release
+    from .release.build import RELEASE, SOURCE
 
     root = args.root or COURSE_ROOT
+    stale = build_release(root, check=args.check)
     if not args.check:
-        release.release(root)
-        print(f"wrote {root / release.RELEASE} and {root / release.SOURCE}")
+        print(f"wrote {root / RELEASE} and {root / SOURCE}")
         return 0
-    stale = release.check(root)
     for path in stale:
         print(f"  {path}")
     print(f"{len(stale)} generated files differ: run `mgkit release`" if stale else "release/ is up to date")
@@ -191,7 +191,7 @@ def _add_grading_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from .grading.loop import grade
+    from . import grade
     from .grading.results import is_results_file, render_table
     from .platforms import prairielearn
     from .reference.outputs import check_replaceable
@@ -215,7 +215,8 @@ def _grade(args: argparse.Namespace) -> int:
 def _grade_all(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .classrun.gradebook import GRADEBOOK, LatePolicy, RunStopped, grade_all, merge, pass_rates
+    from . import grade_all, merge
+    from .classrun.gradebook import GRADEBOOK, LatePolicy, RunStopped, pass_rates
     from .classrun.shards import ShardsIncomplete, parse_shard
 
     _course_settings(args)
@@ -234,11 +235,11 @@ def _grade_all(args: argparse.Namespace) -> int:
         return _dry_run(args, shard, late)
     try:
         if args.merge:
-            results = merge(args.submissions, args.out, late, args.batch)
+            results = merge(args.submissions, args.out, late=late, batch=args.batch)
         else:
-            results = grade_all(args.submissions, args.out, args.workers, args.force, args.seed, say=_say, late=late,
-                                progress=lambda total: tqdm(total=total, unit="student", desc="grading"), shard=shard,
-                                batch=args.batch)
+            results = grade_all(args.submissions, args.out, workers=args.workers, force=args.force, seed=args.seed,
+                                say=_say, late=late, shard=shard, batch=args.batch,
+                                progress=lambda total: tqdm(total=total, unit="student", desc="grading"))
     except ShardsIncomplete as incomplete:  # a cluster's merge waits on this exit code (mgkit export slurm)
         print(f"mgkit grade-all: not merged: {incomplete}", file=sys.stderr)
         return SHARDS_INCOMPLETE

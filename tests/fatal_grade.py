@@ -15,7 +15,12 @@ FATAL = "end the grader"
 
 
 def grade(work, seed, **options):
-    engine = Path(work) / "micrograd" / "engine.py" if isinstance(work, Path) else None
-    if engine is not None and engine.is_file() and repr(FATAL) in engine.read_text():
+    """The real grade, unless the hand-in's engine.py (a folder, or as the class run read it) says FATAL."""
+    if isinstance(work, Path):
+        engine = work / "micrograd" / "engine.py"
+        text = engine.read_bytes() if engine.is_file() else b""
+    else:
+        text = work.sources.get("engine") or b""
+    if repr(FATAL).encode() in text:
         os._exit(3)
     return real_grade(work, seed, **options)
