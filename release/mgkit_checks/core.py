@@ -106,6 +106,10 @@ class Harness:
     reraise: tuple[type[BaseException], ...] = ()  # what observe must not swallow (a real Ctrl-C)
 
 
+class JudgeError(Exception):
+    """The kit's own judge broke on a case: a grader error for the instructor, never the student's mistake."""
+
+
 class BuiltFromOtherOps(Exception):
     """An op of the student's is built from other ops: only a full traversal can follow it."""
 
@@ -209,8 +213,8 @@ def _check(definition: Definition, case: dict, report: Any, earlier: dict[str, V
         return raised(definition, label, str(report["error"]), str(report.get("where") or ""))
     try:
         return definition.judge(case, report)
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError):  # numbers of the wrong shape
-        return Check(label, FAILED, "the report for this case was malformed")
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:  # the kit's bug, not theirs
+        raise JudgeError(f"{definition.task_id}, {label}: {type(error).__name__}: {error}") from error
 
 
 STUB = "NotImplementedError"
