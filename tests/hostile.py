@@ -287,7 +287,7 @@ random.seed(0)
 numpy.random.seed(0)
 numpy.random.default_rng = lambda *args, **kwargs: numpy.random.Generator(numpy.random.PCG64(0))
 """
-CHECKS_DIR = KIT_ROOT / "autograder" / "checks"
+CHECKS_DIR = KIT_ROOT / "autograder" / "sandboxed"
 HIDDEN_SOURCES = (CHECKS_DIR / "trusted.py", CHECKS_DIR / "traversal.py", REFERENCE_PACKAGE_DIR / "engine.py")
 READ_AND_RAISE_SECRETS = f"""
 texts = []

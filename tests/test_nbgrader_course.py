@@ -180,7 +180,7 @@ def lines(*paths: Path) -> set[str]:
 
 def test_feedback_teaches_and_never_shows_a_hidden_check(course):
     public = lines(*REFERENCE_PACKAGE_DIR.glob("*.py"), *(KIT_ROOT / "mgkit_checks").glob("*.py"))  # the students' own
-    secret = lines(*(KIT_ROOT / "autograder" / "checks").glob("*.py")) - public
+    secret = lines(*(KIT_ROOT / "autograder" / "sandboxed").glob("*.py")) - public
     assert len(secret) > 50
     for student in ("correct", "wrong", "untouched"):
         text = feedback_text(course, student)

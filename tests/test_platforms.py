@@ -105,7 +105,7 @@ def autograder_root(autograder_zip, tmp_path_factory) -> Path:
     done = subprocess.run(["bash", str(root / "source" / "setup.sh")], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"the kit at {root / 'source' / 'kit'}" in done.stdout and f"0/{TOTAL_POINTS}" in done.stdout
-    assert not (root / "source" / "kit" / "autograder" / "checks" / "trusted.py").stat().st_mode & 0o077
+    assert not (root / "source" / "kit" / "autograder" / "sandboxed" / "trusted.py").stat().st_mode & 0o077
     return root
 
 

@@ -498,7 +498,8 @@ class LatePolicy:
 
 # ---- the class's views ---------------------------------------------------------------------
 
-GRADED, NOT_GRADED, EMPTY, UNREADABLE = "graded", "not graded", "empty", "unreadable"  # the `state` column
+# the `state` column; a grader error is the kit failing on a hand-in (its reason in results.json), never the student
+GRADED, NOT_GRADED, GRADER_ERROR, EMPTY, UNREADABLE = "graded", "not graded", "grader error", "empty", "unreadable"
 
 
 @dataclass(frozen=True)
@@ -506,7 +507,7 @@ class Row:
     """One student as the class's views show them (gradebook.csv, index.html): the same numbers in both."""
 
     student: str
-    state: str  # GRADED, NOT_GRADED, EMPTY or UNREADABLE: one of four, for a spreadsheet's filter
+    state: str  # GRADED, NOT_GRADED, GRADER_ERROR, EMPTY or UNREADABLE: one of five, for a spreadsheet's filter
     status: str  # the state with its reason ("not graded: ...", "unreadable: not a notebook")
     grade: GradingResults | None = None
     total: float | None = None  # what the late policy leaves
@@ -530,7 +531,7 @@ def _row(student: str, results: ClassResults, late: LatePolicy | None) -> Row:
         return Row(student, _problem_state(problem) if problem else NOT_GRADED, status, flags=time_flags)
     days = days_late(late, results, student)
     lost = late.penalty(grade_.score, days) if late and grade_.graded else 0.0
-    state, status = (GRADED, GRADED) if grade_.graded else (NOT_GRADED, GRADER_FAILED)
+    state, status = (GRADED, GRADED) if grade_.graded else (GRADER_ERROR, GRADER_FAILED)
     return Row(student, state, status, grade_, grade_.score - lost, results.submitted.get(student), days, lost,
                (*grade_.flags, *time_flags))
 
@@ -564,7 +565,7 @@ def _lateness(row: Row) -> list[str]:
     return [row.submitted.isoformat() if row.submitted else "", str(row.days_late), f"{row.late_penalty:g}"]
 
 
-GRADER_FAILED = "not graded: the grader failed, see results.json"
+GRADER_FAILED = "grader error: the kit failed on this hand-in, see results.json; a later run grades it again"
 BOM = "\ufeff"  # UTF-8's byte-order mark: Excel and LibreOffice then read the file as UTF-8
 LATE_COLUMNS = ("submitted", "days_late", "late_penalty")
 

@@ -2,7 +2,7 @@
 
 Each recipe is a template (autograder/platforms/templates/) a course applies as it is, after naming the
 kit's image (Kubernetes) or virtual environment (SLURM) once at its top. Every shard runs
-`mgkit grade-all --shard I/N` on the whole class folder (shards.py picks its students), writes
+`mgkit grade-all --shard I/N` on the whole class folder (classrun/shards.py picks its students), writes
 its own folder, and a last step runs `mgkit grade-all --merge`: the gradebook one run gives.
 """
 
