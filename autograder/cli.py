@@ -277,7 +277,7 @@ SHARDS_INCOMPLETE = 3  # `grade-all --merge`: some shards are not complete (yet)
 
 
 def _dry_run(args: argparse.Namespace, shard: tuple[int, int] | None, late) -> int:
-    from .classrun.regrade import dry_run
+    from .classrun.gradebook import dry_run
 
     if args.merge:
         raise ValueError("--dry-run grades: leave out --merge")

@@ -49,5 +49,5 @@ def students_engine(done_importing):
 
 def answer(args: dict, imported) -> dict:
     """The worker's entry: what the submission's engine answers."""
-    return entry.under_the_grades_rules(args, imported, lambda done: {
-        "answer": students_engine(done).answer(args["task"], args["seed"])})
+    done_importing = entry.under_the_grades_rules(args, imported)
+    return {"answer": students_engine(done_importing).answer(args["task"], args["seed"])}

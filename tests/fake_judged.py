@@ -53,12 +53,8 @@ def _serve_the_reference() -> None:
 
 def run(args: dict, imported) -> dict:
     """Ask the submission; a right answer gets the reference's observation, a wrong one raises."""
-
-    def work(done_importing) -> dict:
-        said = students_engine(done_importing).answer(args["task"], args["seed"])
-        if said != args["seed"] + len(args["task"]):
-            raise AssertionError(f"answered {said!r}")
-        _serve_the_reference()
-        return observe(args["task"], args["seed"], lambda: None, args.get("passed", ()))
-
-    return entry.under_the_grades_rules(args, imported, work)
+    said = students_engine(entry.under_the_grades_rules(args, imported)).answer(args["task"], args["seed"])
+    if said != args["seed"] + len(args["task"]):
+        raise AssertionError(f"answered {said!r}")
+    _serve_the_reference()
+    return observe(args["task"], args["seed"], lambda: None, args.get("passed", ()))

@@ -105,3 +105,39 @@ def test_the_checker_sees_an_import_that_runs_up(tmp_path, monkeypatch):
     assert _edges() == {("sandbox", "grading"): "autograder/sandbox/__init__.py:1"}
     with pytest.raises(AssertionError, match="sandbox imports grading"):
         test_no_import_runs_up_the_house_or_sideways()
+
+
+def _module_edges() -> set[tuple[str, str]]:
+    """(importer, imported) between the modules of autograder/ (a package's __init__ is the package)."""
+    modules = {".".join(("autograder", *path.relative_to(PACKAGE).with_suffix("").parts)).removesuffix(".__init__")
+               for path in PACKAGE.rglob("*.py")}
+    edges = set()
+    for path in PACKAGE.rglob("*.py"):
+        here = ".".join(("autograder", *path.relative_to(PACKAGE).with_suffix("").parts)).removesuffix(".__init__")
+        for _, name in _imports(path):
+            while name and name not in modules:
+                name = name.rpartition(".")[0]
+            if name and name != here and not here.startswith(name + "."):  # a package's own parent: not a circle
+                edges.add((here, name))
+    return edges
+
+
+def test_no_circle_between_modules_either():
+    """Inside a floor too: the gradebook makes the rows and the dashboard shows them (rows.py below both)."""
+    following: dict[str, set[str]] = {}
+    for importer, imported in _module_edges():
+        following.setdefault(importer, set()).add(imported)
+
+    def on_a_circle(start: str) -> bool:
+        seen, todo = set(), list(following.get(start, ()))
+        while todo:
+            step = todo.pop()
+            if step == start:
+                return True
+            if step not in seen:
+                seen.add(step)
+                todo += following.get(step, ())
+        return False
+
+    circles = sorted(module for module in following if on_a_circle(module))
+    assert not circles, circles

@@ -104,7 +104,8 @@ def handed_in(tmp_path_factory) -> Path:
     correct = solved(released, json.loads((source / NOTEBOOK).read_text()))
     hand_in(course, "correct", edited(correct, [("engine_Value", *NOISE)]))
     (course / "submitted" / "correct" / ASSIGNMENT / "micrograd" / "engine.py").write_text("# my own engine\n")
-    exploring = next(cell for cell in correct["cells"] if cell["cell_type"] == "code" and not cell["metadata"])
+    exploring = next(cell for cell in correct["cells"] if cell["cell_type"] == "code" and not cell["metadata"]
+                     and "import math\n" in "".join(cell["source"]))  # the lecture's first cell of its own
     cheat = (exploring["id"], "import math\n", "import math\n" + IN_THE_KERNEL)
     wrong = hand_in(course, "wrong", edited(correct, [*BUGS.values(), cheat]))
     (wrong / "mgkit_checks").mkdir()  # shadows the installed checks in the kernel: the grade is made outside it

@@ -1,6 +1,6 @@
 """The class dashboard: OUT/index.html and each student's OUT/<student>/feedback.html.
 
-Built from the class's rows alone (gradebook.Row: the results files, the submission times and
+Built from the class's rows alone (rows.Row: the results files, the submission times and
 the hand-ins' problems), never from the run itself, so `merge` writes the same page as one run,
 byte for byte: everything is sorted, nothing carries a time. The pages are Jinja2 templates
 (autograder/classrun/templates/, escaping on); this module only computes what they show.
@@ -15,7 +15,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import jinja2
@@ -25,9 +24,7 @@ import mistune
 from ..reference.outputs import write_atomically
 from ..reference.rubric import TASKS
 from .regrade import REGRADE, read_regrade
-
-if TYPE_CHECKING:
-    from .gradebook import Row
+from .rows import Row
 
 INDEX = "index.html"
 FEEDBACK_PAGE = "feedback.html"

@@ -32,6 +32,7 @@ import os
 import secrets
 import shutil
 import signal
+import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -52,6 +53,7 @@ from . import shards as sharding
 from .dashboard import FEEDBACK_PAGE, INDEX, is_dashboard_page, write_dashboard
 from .graders import STOP_SIGNALS, Graders, Session
 from .handins import TIMESTAMP, HandIn, describe, find_handins, parse_time, read_time
+from .rows import EMPTY, GRADED, GRADER_ERROR, NOT_GRADED, UNREADABLE, Row
 from .shards import in_shard
 
 RESULTS = "results.json"
@@ -498,25 +500,6 @@ class LatePolicy:
 
 # ---- the class's views ---------------------------------------------------------------------
 
-# the `state` column; a grader error is the kit failing on a hand-in (its reason in results.json), never the student
-GRADED, NOT_GRADED, GRADER_ERROR, EMPTY, UNREADABLE = "graded", "not graded", "grader error", "empty", "unreadable"
-
-
-@dataclass(frozen=True)
-class Row:
-    """One student as the class's views show them (gradebook.csv, index.html): the same numbers in both."""
-
-    student: str
-    state: str  # GRADED, NOT_GRADED, GRADER_ERROR, EMPTY or UNREADABLE: one of five, for a spreadsheet's filter
-    status: str  # the state with its reason ("not graded: ...", "unreadable: not a notebook")
-    grade: GradingResults | None = None
-    total: float | None = None  # what the late policy leaves
-    submitted: datetime | None = None
-    days_late: int = 0
-    late_penalty: float = 0.0
-    flags: tuple[str, ...] = ()  # the grade's flags, and with a late policy the time flags
-
-
 def class_rows(students: Iterable[str], results: ClassResults, late: LatePolicy | None = None) -> list[Row]:
     """A Row per student, in the order given."""
     return [_row(student, results, late) for student in students]
@@ -605,3 +588,18 @@ def pass_rates(results: ClassResults) -> str:
 
 def _rate(passed: int, total: int) -> str:
     return f"{passed}/{total} {passed / total:>4.0%}" if total else "0/0"
+
+
+def dry_run(submissions: Path, out: Path, grade_all_options: dict) -> tuple[list[str], list[tuple[str, str, str, str]]]:
+    """Grade `submissions` as a rerun over `out` would, in a scratch folder: (what changed in the grader, the
+    scores that would move). Nothing in `out` is written."""
+    try:
+        settings = RunSettings.from_json((out / MANIFEST).read_text())
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ValueError(f"{out} holds no class run to compare with: --dry-run needs an --out graded before") from None
+    options = {"seed": settings.seed, "late": settings.late, **grade_all_options}
+    with tempfile.TemporaryDirectory(prefix="mgkit-dry-run-") as scratch:
+        grade_all(submissions, Path(scratch), **options)
+        now, earlier = regrade.recorded(Path(scratch)), regrade.recorded(out)
+        differences = now.differences(earlier) if now and earlier else ["no record of what graded it"]
+        return differences, regrade.changes(regrade.scores(out), regrade.scores(Path(scratch)))

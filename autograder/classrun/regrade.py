@@ -14,7 +14,6 @@ import csv
 import hashlib
 import io
 import json
-import tempfile
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -131,20 +130,3 @@ def read_regrade(out: Path) -> list[tuple[str, str, str, str]] | None:
     if rows[:1] != [list(HEADER)]:
         return None
     return [tuple(spreadsheet_value(cell) for cell in row) for row in rows[1:] if len(row) == len(HEADER)]
-
-
-def dry_run(submissions: Path, out: Path, grade_all_options: dict) -> tuple[list[str], list[tuple[str, str, str, str]]]:
-    """Grade `submissions` as a rerun over `out` would, in a scratch folder: (what changed in the grader, the
-    scores that would move). Nothing in `out` is written."""
-    from .gradebook import MANIFEST, RunSettings, grade_all
-
-    try:
-        settings = RunSettings.from_json((out / MANIFEST).read_text())
-    except (OSError, ValueError, KeyError, TypeError):
-        raise ValueError(f"{out} holds no class run to compare with: --dry-run needs an --out graded before") from None
-    options = {"seed": settings.seed, "late": settings.late, **grade_all_options}
-    with tempfile.TemporaryDirectory(prefix="mgkit-dry-run-") as scratch:
-        grade_all(submissions, Path(scratch), **options)
-        now, earlier = recorded(Path(scratch)), recorded(out)
-        differences = now.differences(earlier) if now and earlier else ["no record of what graded it"]
-        return differences, changes(scores(out), scores(Path(scratch)))

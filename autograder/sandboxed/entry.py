@@ -37,14 +37,12 @@ SLOW_IMPORT = SlowImport.__name__  # what the worker reports it raised: the pare
 
 def run(args: dict[str, Any], imported: Callable[[], None]) -> dict:
     """One task's observation: `args` holds its task, seed, the tasks passed so far and its seconds."""
-    return under_the_grades_rules(args, imported, lambda done_importing: observe(
-        args["task"], args["seed"], done_importing, args.get("passed", ())))
+    return observe(args["task"], args["seed"], under_the_grades_rules(args, imported), args.get("passed", ()))
 
 
-def under_the_grades_rules(args: dict[str, Any], imported: Callable[[], None],
-                           work: Callable[[Callable[[], None]], dict]) -> dict:
-    """`work(done_importing)` with the generators seeded, the preview's import rule in force and a
-    slow import stopped in time; `done_importing()` disarms that and tells the sandbox."""
+def under_the_grades_rules(args: dict[str, Any], imported: Callable[[], None]) -> Callable[[], None]:
+    """Seed the generators, put the preview's import rule in force and arm the slow-import alarm;
+    the callback returned (for once the task's imports are done) disarms it and tells the sandbox."""
     seed_global_generators(args["task"], args["seed"])
     world.install_import_rule()  # the preview's rule: the same imports refused, whatever is installed here
     _report_a_slow_import(args["seconds"])
@@ -53,7 +51,7 @@ def under_the_grades_rules(args: dict[str, Any], imported: Callable[[], None],
         signal.setitimer(signal.ITIMER_REAL, 0)
         imported()
 
-    return work(done_importing)
+    return done_importing
 
 
 def seed_global_generators(task: str, seed: int) -> None:
