@@ -319,3 +319,22 @@ def test_the_reference_and_the_starter_raise_no_flag():
         assert Submission("kit", sources).flags == ()
     edited = {"engine": starter("engine").encode() + b"\nimport shutil\nshutil.rmtree('/tmp/x')\n"}
     assert Submission("eve", edited).flags[-1].endswith("reads or writes files")
+
+
+def test_a_judge_that_breaks_is_a_grader_error_never_the_students_mistake(sandbox, tmp_path, monkeypatch):
+    import dataclasses
+
+    from autograder.classrun.gradebook import ClassResults, class_rows
+    from mgkit_checks import tasks
+
+    def broken(case, report):
+        return report["no such number"]  # a bug of the kit's own judge, on a correct submission's report
+
+    monkeypatch.setitem(tasks.DEFINITIONS, "mul_backward",
+                        dataclasses.replace(tasks.DEFINITIONS["mul_backward"], judge=broken))
+    results = grade(write_submission(tmp_path / "kim"), seed=3, sandbox=sandbox)
+    assert not results.graded and results.score == 0
+    assert all("the kit's judge of mul_backward failed" in task.feedback and "malformed" not in task.feedback
+               and "not your score" in task.feedback for task in results.tasks)
+    [row] = class_rows(["kim"], ClassResults(grades={"kim": results}))
+    assert row.state == "grader error" and "the kit failed" in row.status
