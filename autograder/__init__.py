@@ -1,1 +1,53 @@
-"""micrograd-kit: the reference, the student release and the autograder of a micrograd course."""
+"""micrograd-kit's Python API: one call per `mgkit` command (cli.py parses, finds the course, calls one, prints).
+
+    import autograder
+    results = autograder.grade(Path("alice"), seed=7)               # mgkit grade alice --seed 7
+    results = autograder.grade_all(Path("hand-ins"), Path("out"))   # mgkit grade-all hand-ins --out out
+    results = autograder.merge(Path("parts"), Path("out"))          # mgkit grade-all parts --out out --merge
+    stale = autograder.build_release(Path("."), check=True)         # mgkit release --check
+
+(`build_release`, not `release`: autograder.release is the package that builds it.) Each call
+imports its job's package when it is made: `import autograder` stays cheap, and a
+sandbox worker, which imports autograder.sandboxed, loads nothing else of the kit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .classrun.gradebook import ClassResults
+    from .grading.results import GradingResults
+    from .grading.submission import Submission
+
+
+def grade(path: Path | Submission, seed: int | None = None, **options: Any) -> GradingResults:
+    """One submission's grade (`mgkit grade`): autograder.grading.loop.grade."""
+    from .grading.loop import grade as grade_one
+
+    return grade_one(path, seed, **options)
+
+
+def grade_all(submissions: Path, out: Path, **options: Any) -> ClassResults:
+    """A class, graded into `out` (`mgkit grade-all`): autograder.classrun.gradebook.grade_all."""
+    from .classrun import gradebook
+
+    return gradebook.grade_all(submissions, out, **options)
+
+
+def merge(parts: Path, out: Path, **options: Any) -> ClassResults:
+    """Results graded elsewhere, gathered into one gradebook (`mgkit grade-all --merge`)."""
+    from .classrun import gradebook
+
+    return gradebook.merge(parts, out, **options)
+
+
+def build_release(root: Path, check: bool = False) -> list[str]:
+    """Write the course's student release (`mgkit release`); with `check`, only list what is stale."""
+    from .release import build
+
+    if check:
+        return build.check(root)
+    build.release(root)
+    return []

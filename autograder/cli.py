@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .outputs import printable
+from .reference.outputs import printable
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,7 +79,7 @@ def _use_course(path: Path | None) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from . import training
+    from .reference import training
 
     result = training.run(args.steps, args.samples, args.seed, args.out, overwrite=args.force)
     print(f"final loss {result.final_loss:.4f}, accuracy {result.final_accuracy:.0%}")
@@ -88,15 +88,15 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
-    from . import release
-    from .reference import COURSE_ROOT
+    from . import build_release
+    from .reference.solution import COURSE_ROOT
+    from .release.build import RELEASE, SOURCE
 
     root = args.root or COURSE_ROOT
+    stale = build_release(root, check=args.check)
     if not args.check:
-        release.release(root)
-        print(f"wrote {root / release.RELEASE} and {root / release.SOURCE}")
+        print(f"wrote {root / RELEASE} and {root / SOURCE}")
         return 0
-    stale = release.check(root)
     for path in stale:
         print(f"  {path}")
     print(f"{len(stale)} generated files differ: run `mgkit release`" if stale else "release/ is up to date")
@@ -104,8 +104,8 @@ def _release(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .outputs import check_replaceable, write_atomically
     from .platforms import cluster, github, gradescope
+    from .reference.outputs import check_replaceable, write_atomically
 
     _course_settings(args)
     if args.platform == "gradescope":
@@ -191,10 +191,10 @@ def _add_grading_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from .grading import grade
-    from .outputs import check_replaceable
+    from . import grade
+    from .grading.results import is_results_file, render_table
     from .platforms import prairielearn
-    from .results import is_results_file, render_table
+    from .reference.outputs import check_replaceable
 
     prairie = args.format == "prairielearn"
     if args.out:
@@ -215,8 +215,9 @@ def _grade(args: argparse.Namespace) -> int:
 def _grade_all(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .gradebook import GRADEBOOK, LatePolicy, RunStopped, grade_all, merge, pass_rates
-    from .shards import ShardsIncomplete, parse_shard
+    from . import grade_all, merge
+    from .classrun.gradebook import GRADEBOOK, LatePolicy, RunStopped, pass_rates
+    from .classrun.shards import ShardsIncomplete, parse_shard
 
     _course_settings(args)
     if args.deadline is None and (args.late_penalty is not None or args.late_cap is not None):
@@ -234,11 +235,11 @@ def _grade_all(args: argparse.Namespace) -> int:
         return _dry_run(args, shard, late)
     try:
         if args.merge:
-            results = merge(args.submissions, args.out, late, args.batch)
+            results = merge(args.submissions, args.out, late=late, batch=args.batch)
         else:
-            results = grade_all(args.submissions, args.out, args.workers, args.force, args.seed, say=_say, late=late,
-                                progress=lambda total: tqdm(total=total, unit="student", desc="grading"), shard=shard,
-                                batch=args.batch)
+            results = grade_all(args.submissions, args.out, workers=args.workers, force=args.force, seed=args.seed,
+                                say=_say, late=late, shard=shard, batch=args.batch,
+                                progress=lambda total: tqdm(total=total, unit="student", desc="grading"))
     except ShardsIncomplete as incomplete:  # a cluster's merge waits on this exit code (mgkit export slurm)
         print(f"mgkit grade-all: not merged: {incomplete}", file=sys.stderr)
         return SHARDS_INCOMPLETE
@@ -276,7 +277,7 @@ SHARDS_INCOMPLETE = 3  # `grade-all --merge`: some shards are not complete (yet)
 
 
 def _dry_run(args: argparse.Namespace, shard: tuple[int, int] | None, late) -> int:
-    from .regrade import dry_run
+    from .classrun.gradebook import dry_run
 
     if args.merge:
         raise ValueError("--dry-run grades: leave out --merge")
@@ -292,7 +293,7 @@ def _dry_run(args: argparse.Namespace, shard: tuple[int, int] | None, late) -> i
 
 def _course_settings(args: argparse.Namespace) -> None:
     """The course's settings (course.toml's [settings]) where no flag was given: flags win."""
-    from .rubric import COURSE
+    from .reference.rubric import COURSE
 
     for name in ("deadline", "late_penalty", "late_cap", "visibility"):
         if hasattr(args, name) and getattr(args, name) is None:  # a flag of this command, not given
@@ -300,8 +301,8 @@ def _course_settings(args: argparse.Namespace) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from . import demo
-    from .results import render_table
+    from .grading import demo
+    from .grading.results import render_table
 
     def show(title, results) -> None:
         print(f"\n== {title}: {results.score:g} / {results.max_score:g}\n{render_table(results)}")

@@ -38,11 +38,11 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.grading import grade
-from autograder.notebooks import StoryError, build_notebook
-from autograder.reference import KIT_ROOT, REFERENCE_PACKAGE_DIR
-from autograder.rubric import TOTAL_POINTS
-from autograder.sandbox import Sandbox
+from autograder.grading.loop import grade
+from autograder.grading.worker import TaskSandbox as Sandbox
+from autograder.reference.rubric import TOTAL_POINTS
+from autograder.reference.solution import KIT_ROOT, REFERENCE_PACKAGE_DIR
+from autograder.release.notebooks import StoryError, build_notebook
 
 STORY = KIT_ROOT / "assignments" / "micrograd_lab.md"
 ASSIGNMENT = "micrograd_lab"

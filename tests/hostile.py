@@ -19,11 +19,11 @@ import re
 import textwrap
 from dataclasses import dataclass, field
 
-from autograder.markers import BEGIN, END
-from autograder.notebooks import build_notebook
-from autograder.reference import KIT_ROOT, MODULES, REFERENCE_PACKAGE_DIR
-from autograder.rubric import OP_TASKS, TASK_IDS
-from autograder.submission import starter
+from autograder.grading.submission import starter
+from autograder.reference.markers import BEGIN, END
+from autograder.reference.rubric import OP_TASKS, TASK_IDS
+from autograder.reference.solution import KIT_ROOT, MODULES, REFERENCE_PACKAGE_DIR
+from autograder.release.notebooks import build_notebook
 
 ENGINE_TASKS = frozenset(TASK_IDS) - {"zero_grad", "training_loop"}  # the tasks that import the student's engine.py
 OP_IDS = tuple(task.id for task in OP_TASKS)  # the course's op closures
@@ -158,7 +158,7 @@ for folder in {list(TARGETS)!r} + [os.getcwd(), os.path.join(os.getcwd(), "micro
             file.write("x")
     except OSError:
         pass
-for victim in ("@NEIGHBOUR@/micrograd/engine.py", "@KIT@/autograder/checks/trusted.py", "@KIT@/README.md"):
+for victim in ("@NEIGHBOUR@/micrograd/engine.py", "@KIT@/autograder/sandboxed/trusted.py", "@KIT@/README.md"):
     try:
         with open(victim, "a") as file:
             file.write("# pwned-@MARK@")
@@ -293,7 +293,7 @@ random.seed(0)
 numpy.random.seed(0)
 numpy.random.default_rng = lambda *args, **kwargs: numpy.random.Generator(numpy.random.PCG64(0))
 """
-CHECKS_DIR = KIT_ROOT / "autograder" / "checks"
+CHECKS_DIR = KIT_ROOT / "autograder" / "sandboxed"
 HIDDEN_SOURCES = (CHECKS_DIR / "trusted.py", CHECKS_DIR / "traversal.py", REFERENCE_PACKAGE_DIR / "engine.py")
 READ_AND_RAISE_SECRETS = f"""
 texts = []

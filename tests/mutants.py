@@ -11,9 +11,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.markers import find_regions
-from autograder.reference import REFERENCE_PACKAGE_DIR
-from autograder.rubric import OP_TASKS, TASK_IDS
+from autograder.reference.markers import find_regions
+from autograder.reference.rubric import OP_TASKS, TASK_IDS
+from autograder.reference.solution import REFERENCE_PACKAGE_DIR
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from mutants import MUTANTS, VARIANTS, Edit, apply
 
-from autograder.grading import grade
-from autograder.reference import KIT_ROOT
-from autograder.sandbox import Sandbox
+from autograder.grading.loop import grade
+from autograder.grading.worker import TaskSandbox as Sandbox
+from autograder.reference.solution import KIT_ROOT
 from mgkit_checks import world
 from mgkit_checks.core import UNDECIDED
 from mgkit_checks.tasks import JUDGING_ORDER

@@ -15,7 +15,7 @@ import re
 import pytest
 from mutants import Edit, apply
 
-from autograder.grading import grade
+from autograder.grading.loop import grade
 
 SEED = 31
 
@@ -132,11 +132,11 @@ def test_the_same_search_finds_what_is_loaded_where_it_is(tmp_path):
     """In this process the kit's sort, the trusted engine and the expected numbers are loaded: all are found."""
     import importlib
 
-    importlib.import_module("autograder.checks.trusted")
+    importlib.import_module("autograder.sandboxed.trusted")
     importlib.import_module("mgkit_checks.expect")
     namespace: dict = {}
     exec(CENSUS, namespace)  # noqa: S102 - the test's own code
-    from autograder.checks.trusted import Value
+    from autograder.sandboxed.trusted import Value
 
     found = namespace["_census"](Value)
     assert "a sort" in found and "expected numbers" in found, found

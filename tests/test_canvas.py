@@ -7,12 +7,12 @@ import io
 import json
 
 import pytest
-from fake_checks import engine_answering, write_submission
+from fake_entry import JUDGED, engine_answering, write_submission
 
+from autograder.classrun.gradebook import GRADEBOOK, RESULTS, grade_all
 from autograder.cli import main
-from autograder.gradebook import GRADEBOOK, RESULTS, grade_all
 from autograder.platforms.canvas import HIDDEN_ROW, POINTS_POSSIBLE
-from autograder.rubric import BY_ID, TOTAL_POINTS
+from autograder.reference.rubric import BY_ID, TOTAL_POINTS
 from autograder.sandbox import Limits
 
 LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024)
@@ -47,7 +47,7 @@ def graded(tmp_path_factory):
     write_submission(course / "Grace Hopper")
     (course / "dmr").mkdir()
     write_submission(course / "mallory")
-    grade_all(course, out, workers=2, seed=3, checks="fake_checks", limits=LIMITS)
+    grade_all(course, out, workers=2, seed=3, entry=JUDGED, limits=LIMITS)
     return out
 
 
@@ -137,14 +137,14 @@ def test_a_canvas_late_mark_survives_a_merge(tmp_path):
     graded folder, which sees no hand-in, still counts her late, as the run did."""
     from datetime import UTC, datetime
 
-    from autograder.gradebook import LatePolicy, merge, read_gradebook
+    from autograder.classrun.gradebook import LatePolicy, merge, read_gradebook
 
     course = tmp_path / "class"
     course.mkdir()
     (course / "dee_late_1007_77002_engine.py").write_text(engine_answering("pass"))
     (course / "eve_1008_77003_engine.py").write_text(engine_answering("pass"))
     late = LatePolicy(datetime(2999, 1, 1, tzinfo=UTC), percent_per_day=10)
-    grade_all(course, tmp_path / "graded", workers=1, seed=3, checks="fake_checks", limits=LIMITS, late=late)
+    grade_all(course, tmp_path / "graded", workers=1, seed=3, entry=JUDGED, limits=LIMITS, late=late)
     merged = merge(tmp_path / "graded", tmp_path / "merged", late)
     assert merged.late_marks == {"dee": True, "eve": False}
     for folder in ("graded", "merged"):

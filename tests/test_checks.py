@@ -11,9 +11,9 @@ import sys
 import pytest
 from mutants import MUTANTS, VARIANTS, apply
 
-from autograder.checks import Failure, Observation, judge_task
-from autograder.reference import load
-from autograder.rubric import OP_TASKS, TASK_IDS
+from autograder.reference.rubric import OP_TASKS, TASK_IDS
+from autograder.reference.solution import load
+from autograder.sandboxed import Failure, Observation, judge_task
 from mgkit_checks import core, expect
 from mgkit_checks.numeric import evaluate
 from mgkit_checks.preview import Preview

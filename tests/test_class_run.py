@@ -15,13 +15,13 @@ import time
 from pathlib import Path
 
 import pytest
-from fake_checks import engine_answering, write_submission
+from fake_entry import JUDGED, engine_answering, write_submission
 from test_handins import DEADLINE
 
+from autograder.classrun.gradebook import FEEDBACK, GRADEBOOK, MANIFEST, RESULTS, LatePolicy, grade_all
+from autograder.classrun.graders import _send
 from autograder.cli import main
-from autograder.gradebook import FEEDBACK, GRADEBOOK, MANIFEST, RESULTS, LatePolicy, grade_all
-from autograder.graders import _send
-from autograder.outputs import locked
+from autograder.reference.outputs import locked
 from autograder.sandbox import Limits
 
 FAKE_MGKIT = Path(__file__).with_name("fake_mgkit.py")
@@ -141,7 +141,7 @@ def fast_class(folder: Path) -> Path:
 
 
 def run_fast(submissions: Path, out: Path, **options):
-    return grade_all(submissions, out, workers=2, checks="fake_checks", limits=LIMITS, **options)
+    return grade_all(submissions, out, workers=2, entry=JUDGED, limits=LIMITS, **options)
 
 
 def test_out_is_the_kits_a_file_mgkit_did_not_write_is_never_replaced_without_force(tmp_path, capsys):

@@ -9,11 +9,11 @@ import sys
 
 import pytest
 
-import autograder.checks
+import autograder.sandboxed
 from autograder.cli import main
-from autograder.reference import MODULES, REFERENCE_PACKAGE_DIR
-from autograder.rubric import TASK_IDS, TOTAL_POINTS
-from autograder.submission import starter
+from autograder.grading.submission import starter
+from autograder.reference.rubric import TASK_IDS, TOTAL_POINTS
+from autograder.reference.solution import MODULES, REFERENCE_PACKAGE_DIR
 
 
 def reference_copy(folder):
@@ -49,8 +49,8 @@ def test_grade_writes_every_task_and_exits_0(tmp_path, capsys, make, expected):
 def test_the_kits_own_notebook_gets_full_marks(tmp_path, capsys):
     import nbformat
 
-    from autograder.notebooks import build_notebook
-    from autograder.reference import KIT_ROOT
+    from autograder.reference.solution import KIT_ROOT
+    from autograder.release.notebooks import build_notebook
 
     nbformat.write(build_notebook(KIT_ROOT / "assignments" / "micrograd_lab.md", REFERENCE_PACKAGE_DIR),
                    tmp_path / "lab.ipynb")
@@ -87,7 +87,7 @@ def test_a_grader_failure_still_writes_a_zero_result_and_exits_non_zero(tmp_path
     def broken_judge(task_id, seed, outcome, earlier):
         raise RuntimeError("a bug in the checks")
 
-    monkeypatch.setattr(autograder.checks, "judge_task", broken_judge)
+    monkeypatch.setattr(autograder.sandboxed, "judge_task", broken_judge)
     code, _, err = grade_cli(capsys, reference_copy(tmp_path / "submission"), "--out", tmp_path / "results.json")
     data = json.loads((tmp_path / "results.json").read_text())
     assert code == 2 and len(err.strip().splitlines()) == 1 and "not graded" in err

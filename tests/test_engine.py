@@ -16,7 +16,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from autograder import reference
+from autograder.reference import solution as reference
 
 engine = reference.load().engine
 Value = engine.Value

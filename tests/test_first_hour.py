@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import release
-from autograder.reference import COURSE_ROOT, MODULES, REFERENCE_PACKAGE_DIR
-from autograder.rubric import TASK_IDS, TASKS, TOTAL_POINTS
+from autograder.reference.rubric import TASK_IDS, TASKS, TOTAL_POINTS
+from autograder.reference.solution import COURSE_ROOT, MODULES, REFERENCE_PACKAGE_DIR
+from autograder.release import build as release
 
 README = COURSE_ROOT / release.RELEASE / "README.md"
 SETUP_SECTION, CHECK_SECTION = "## Set up, once", "## Check your work"

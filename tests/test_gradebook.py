@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
+import fatal_grade
 import nbformat
 import pytest
-from fake_checks import CORRECT_ENGINE, engine_answering, write_submission
+from fake_entry import CORRECT_ENGINE, JUDGED, engine_answering, write_submission
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder.gradebook import FEEDBACK, GRADEBOOK, RESULTS, SUMMARY, grade_all
-from autograder.gradebook import read_gradebook as gradebook_rows
-from autograder.grading import checks_fingerprint
-from autograder.results import GradingResults
-from autograder.rubric import BY_ID, TASK_IDS, TOTAL_POINTS
+from autograder.classrun import gradebook
+from autograder.classrun.gradebook import FEEDBACK, GRADEBOOK, RESULTS, SUMMARY, grade_all
+from autograder.classrun.gradebook import read_gradebook as gradebook_rows
+from autograder.classrun.graders import Session
+from autograder.grading.loop import checks_fingerprint
+from autograder.grading.results import GradingResults
+from autograder.reference.rubric import BY_ID, TASK_IDS, TOTAL_POINTS
 from autograder.sandbox import Limits
 
 LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024)
@@ -34,7 +38,7 @@ def make_class(folder):
 
 
 def run(submissions, out, **options):
-    return grade_all(submissions, out, workers=2, checks=options.pop("checks", "fake_checks"), limits=LIMITS,
+    return grade_all(submissions, out, workers=2, entry=JUDGED, limits=LIMITS,
                      **options)
 
 
@@ -91,7 +95,7 @@ def test_an_interrupted_forced_run_resumes_with_its_own_results_only(tmp_path):
         def close(self):
             pass
 
-    stopped = grade_all(submissions, out, workers=1, checks="fake_checks", limits=LIMITS, force=True,
+    stopped = grade_all(submissions, out, workers=1, entry=JUDGED, limits=LIMITS, force=True,
                         progress=lambda total: StopAfterOne())
     assert len(stopped.grades) == 1 and len(stopped.errors) == 2
     assert all(why.startswith("the run was stopped") for why in stopped.errors.values())
@@ -102,10 +106,11 @@ def test_an_interrupted_forced_run_resumes_with_its_own_results_only(tmp_path):
     assert sorted(resumed.regraded) == sorted(stopped.errors)
 
 
-def test_a_grader_that_dies_costs_one_student_and_is_replaced(tmp_path):
+def test_a_grader_that_dies_costs_one_student_and_is_replaced(tmp_path, monkeypatch):
     submissions, out = make_class(tmp_path / "submissions"), tmp_path / "out"
     write_submission(submissions / "eve", engine_answering("return 'end the grader'"))
-    results = run(submissions, out, checks="fatal_checks")
+    monkeypatch.setattr(gradebook, "Session", functools.partial(Session, grade=fatal_grade.grade))
+    results = run(submissions, out)
     assert results.errors == {"eve": "its grading process stopped (exit code 3)"}
     assert sorted(results.grades) == ["alice", "bob", "chloé smith"]
     assert read_gradebook(out)["eve"]["status"] == "not graded: its grading process stopped (exit code 3)"
@@ -118,9 +123,9 @@ def test_the_checks_fingerprint_changes_with_the_checks(tmp_path, monkeypatch):
     (package / "__init__.py").write_text("from .hidden import judge\n")
     (package / "hidden.py").write_text("def judge(seed, outcomes):\n    return []\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    first = checks_fingerprint("my_checks")
-    assert checks_fingerprint("my_checks") == first and checks_fingerprint("fake_checks") != first
+    first = checks_fingerprint("my_checks:judge")
+    assert checks_fingerprint("my_checks:judge") == first and checks_fingerprint(JUDGED) != first
     (package / "hidden.py").write_text("def judge(seed, outcomes):\n    return [1]\n")
-    assert checks_fingerprint("my_checks") != first
+    assert checks_fingerprint("my_checks:judge") != first
     with pytest.raises(ModuleNotFoundError):
-        checks_fingerprint("no_such_checks")
+        checks_fingerprint("no_such_checks:run")

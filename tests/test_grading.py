@@ -5,30 +5,31 @@ from __future__ import annotations
 import json
 import os
 import stat
-import time
 
-import fake_checks
 import nbformat
 import pytest
-from fake_checks import CORRECT_ENGINE, engine_answering, write_submission
+from fake_entry import CORRECT_ENGINE, JUDGED, engine_answering, write_submission
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder import outputs as outputs_module
-from autograder.checks.api import TaskResult
-from autograder.grading import grade
-from autograder.outputs import check_replaceable
-from autograder.reference import MODULES, REFERENCE_PACKAGE_DIR
-from autograder.results import GradingResults, is_results_file, render_feedback, render_table
-from autograder.rubric import BY_ID, TASK_IDS, TASKS, TOTAL_POINTS
-from autograder.sandbox import Limits, Sandbox
-from autograder.submission import MAX_MODULE_BYTES, Submission, SubmissionError, load, private_copy, starter
+import autograder.sandboxed
+from autograder.grading.loop import grade
+from autograder.grading.results import GradingResults, is_results_file, render_feedback, render_table
+from autograder.grading.submission import MAX_MODULE_BYTES, Submission, SubmissionError, load, private_copy, starter
+from autograder.grading.worker import TaskSandbox
+from autograder.reference import outputs as outputs_module
+from autograder.reference.outputs import check_replaceable
+from autograder.reference.rubric import BY_ID, TASK_IDS, TASKS, TOTAL_POINTS
+from autograder.reference.solution import MODULES, REFERENCE_PACKAGE_DIR
+from autograder.sandbox import Limits
+from autograder.sandboxed import IMPORTS
+from autograder.sandboxed.api import TaskResult
 
 LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024)
 
 
 @pytest.fixture(scope="module")
 def sandbox():
-    with Sandbox(fake_checks, LIMITS) as sandbox:
+    with TaskSandbox(LIMITS, JUDGED) as sandbox:
         yield sandbox
 
 
@@ -53,12 +54,16 @@ def test_a_bug_in_one_task_costs_only_that_task(sandbox, tmp_path):
 
 
 @pytest.mark.parametrize("top_level", ["while True:\n    pass", "import os\nos._exit(0)"], ids=["hangs", "exits"])
-def test_an_import_that_hangs_or_exits_costs_one_deadline_not_one_per_task(sandbox, tmp_path, top_level):
-    started = time.monotonic()
+def test_an_import_that_hangs_or_exits_costs_one_deadline_not_one_per_task(sandbox, tmp_path, top_level,
+                                                                          monkeypatch):
+    ran = []  # one worker per group of tasks that import the same files (the fake's tasks all import engine.py)
+    run = sandbox.run
+    monkeypatch.setattr(sandbox, "run", lambda folder, task_id, *args: ran.append(task_id) or run(folder, task_id,
+                                                                                                   *args))
     results = grade(write_submission(tmp_path / "ian", CORRECT_ENGINE + top_level), seed=1, sandbox=sandbox)
-    assert time.monotonic() - started < 2 * LIMITS.seconds
+    assert len(ran) == len(set(IMPORTS.values())) < len(TASKS)
     assert results.graded and results.score == 0
-    assert all("while importing micrograd/engine.py" in task.feedback for task in results.tasks)
+    assert all(f"while importing {IMPORTS[task.task_id]}" in task.feedback for task in results.tasks)
 
 
 def test_the_same_seed_reproduces_a_grade(sandbox, tmp_path):
@@ -98,25 +103,26 @@ def test_a_failing_grader_writes_a_zero_not_graded_result(tmp_path, monkeypatch)
     def broken_judge(task_id, seed, outcome, earlier):
         raise KeyError("the checks have a bug")
 
-    monkeypatch.setattr(fake_checks, "judge_task", broken_judge)
-    results = grade(write_submission(tmp_path / "fay"), seed=5, checks=fake_checks, limits=LIMITS)
+    monkeypatch.setattr(autograder.sandboxed, "judge_task", broken_judge)
+    results = grade(write_submission(tmp_path / "fay"), seed=5, entry=JUDGED, limits=LIMITS)
     assert not results.graded and results.score == 0 and len(results.tasks) == len(TASKS)
     assert all("not graded" in task.feedback and "tell your course staff" in task.feedback for task in results.tasks)
     assert all(test["status"] == "failed" for test in results.to_gradescope()["tests"])
 
 
 def test_verdicts_outside_the_rubric_are_a_grader_failure(tmp_path, monkeypatch):
-    def generous_judge(task_id, seed, outcome, earlier):
-        return TaskResult(task_id, 1000.0, 8.0, "")
+    def generous_result(verdict, points):
+        return TaskResult(verdict.task_id, 1000.0, points, "")
 
-    monkeypatch.setattr(fake_checks, "judge_task", generous_judge)
-    results = grade(write_submission(tmp_path / "gil"), seed=5, checks=fake_checks, limits=LIMITS)
+    monkeypatch.setattr(autograder.sandboxed, "task_result", generous_result)
+    results = grade(write_submission(tmp_path / "gil"), seed=5, entry=JUDGED, limits=LIMITS)
     assert not results.graded and results.score == 0
 
 
 def test_feedback_never_shows_the_reference_or_the_hidden_checks(sandbox, tmp_path):
     leaks = {"add_backward": "self.grad += (1 - t**2) * out.grad",  # a line of the reference's solutions
-             "mul_backward": "def judge_task(task_id: str, seed: int, outcome, earlier: dict) -> TaskResult:"}
+             "mul_backward": "def judge_task(task_id: str, seed: int, outcome: Outcome, earlier: dict[str, Verdict])"
+                                 " -> Verdict:"}  # a line of the hidden checks
     engine = engine_answering(f"raise ValueError({leaks}.get(task_id, 'nothing secret here'))")
     results = grade(write_submission(tmp_path / "rae", engine), seed=1, sandbox=sandbox)
     feedback = {task.task_id: task.feedback for task in results.tasks}
@@ -167,8 +173,8 @@ def test_a_notebook_is_cut_into_its_modules(tmp_path):
 
 
 def test_a_notebook_is_cut_as_the_release_builder_cuts_it(tmp_path):
-    from autograder.notebooks import build_notebook, module_sources
-    from autograder.reference import KIT_ROOT, REFERENCE_PACKAGE_DIR
+    from autograder.reference.solution import KIT_ROOT, REFERENCE_PACKAGE_DIR
+    from autograder.release.notebooks import build_notebook, module_sources
 
     notebook = build_notebook(KIT_ROOT / "assignments" / "micrograd_lab.md", REFERENCE_PACKAGE_DIR)
     nbformat.write(notebook, tmp_path / "lab.ipynb")
@@ -313,3 +319,22 @@ def test_the_reference_and_the_starter_raise_no_flag():
         assert Submission("kit", sources).flags == ()
     edited = {"engine": starter("engine").encode() + b"\nimport shutil\nshutil.rmtree('/tmp/x')\n"}
     assert Submission("eve", edited).flags[-1].endswith("reads or writes files")
+
+
+def test_a_judge_that_breaks_is_a_grader_error_never_the_students_mistake(sandbox, tmp_path, monkeypatch):
+    import dataclasses
+
+    from autograder.classrun.gradebook import ClassResults, class_rows
+    from mgkit_checks import tasks
+
+    def broken(case, report):
+        return report["no such number"]  # a bug of the kit's own judge, on a correct submission's report
+
+    monkeypatch.setitem(tasks.DEFINITIONS, "mul_backward",
+                        dataclasses.replace(tasks.DEFINITIONS["mul_backward"], judge=broken))
+    results = grade(write_submission(tmp_path / "kim"), seed=3, sandbox=sandbox)
+    assert not results.graded and results.score == 0
+    assert all("the kit's judge of mul_backward failed" in task.feedback and "malformed" not in task.feedback
+               and "not your score" in task.feedback for task in results.tasks)
+    [row] = class_rows(["kim"], ClassResults(grades={"kim": results}))
+    assert row.state == "grader error" and "the kit failed" in row.status

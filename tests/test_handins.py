@@ -8,13 +8,13 @@ import zipfile
 from datetime import UTC, datetime, timedelta
 
 import nbformat
-from fake_checks import CORRECT_ENGINE, engine_answering, write_submission
+from fake_entry import CORRECT_ENGINE, JUDGED, engine_answering, write_submission
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder.gradebook import GRADEBOOK, SUMMARY, LatePolicy, grade_all
-from autograder.gradebook import read_gradebook as gradebook_rows
-from autograder.handins import FILE_DATES, find_handins
-from autograder.rubric import BY_ID, TOTAL_POINTS
+from autograder.classrun.gradebook import GRADEBOOK, SUMMARY, LatePolicy, grade_all
+from autograder.classrun.gradebook import read_gradebook as gradebook_rows
+from autograder.classrun.handins import FILE_DATES, find_handins
+from autograder.reference.rubric import BY_ID, TOTAL_POINTS
 from autograder.sandbox import Limits
 
 LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024)
@@ -43,7 +43,7 @@ def zipped(path, files: dict[str, str | bytes], links: dict[str, str] = ()) -> N
 
 
 def run(submissions, out, **options):
-    return grade_all(submissions, out, workers=2, checks="fake_checks", limits=LIMITS, **options)
+    return grade_all(submissions, out, workers=2, entry=JUDGED, limits=LIMITS, **options)
 
 
 def read_gradebook(out):
@@ -122,7 +122,7 @@ def test_what_cannot_be_graded_is_a_row_that_says_so(tmp_path):
 
 
 def test_a_zip_bomb_and_a_crowd_of_files_are_refused(tmp_path, monkeypatch):
-    from autograder import reader
+    from autograder.classrun import reader
 
     monkeypatch.setattr(reader, "MAX_BYTES", 2**20)
     monkeypatch.setattr(reader, "MAX_ENTRIES", 3)

@@ -14,12 +14,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from fake_checks import CORRECT_ENGINE, write_submission
+from fake_entry import CORRECT_ENGINE, write_submission
 from test_handins import DEADLINE, FULL, notebook, read_gradebook, run, zipped
 
-from autograder.gradebook import GRADEBOOK, INDEX, SUMMARY, LatePolicy
-from autograder.handins import FILE_DATES, KIT_OUTPUTS, find_handins, student_id
-from autograder.outputs import printable, spreadsheet_cell, spreadsheet_value
+from autograder.classrun.gradebook import GRADEBOOK, INDEX, SUMMARY, LatePolicy
+from autograder.classrun.handins import FILE_DATES, KIT_OUTPUTS, find_handins, student_id
+from autograder.reference.outputs import printable, spreadsheet_cell, spreadsheet_value
 
 LATE = (DEADLINE + timedelta(days=3)).timestamp()
 ON_TIME = "2025-03-01T12:00:00+00:00"
@@ -233,10 +233,10 @@ def test_canvas_names_of_every_shape_keep_their_ids_and_late_mark(tmp_path):
 
 
 def test_feedback_shows_student_text_literally_and_loads_nothing(tmp_path):
-    from autograder.checks.api import TaskResult
-    from autograder.dashboard import feedback_page
-    from autograder.results import GradingResults, render_feedback
-    from autograder.rubric import TASKS
+    from autograder.classrun.dashboard import feedback_page
+    from autograder.grading.results import GradingResults, render_feedback
+    from autograder.reference.rubric import TASKS
+    from autograder.sandboxed.api import TaskResult
 
     raised = "# Score 100 / 100\n[link](http://evil) ![x](http://evil/x.png) <img src=http://evil> ```"
     tasks = tuple(TaskResult(task.id, 0.0, float(task.points), f"raised: {raised}") for task in TASKS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from autograder.reference import KIT_ROOT
+from autograder.reference.solution import KIT_ROOT
 
 
 def test_ruff_is_clean():

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder import reference
-from autograder.markers import BEGIN, END, MarkerError, check_every_task_has_a_region, find_regions
-from autograder.rubric import TASK_IDS
-from autograder.stubs import make_stub, stub_line
+from autograder.reference import solution as reference
+from autograder.reference.markers import BEGIN, END, MarkerError, check_every_task_has_a_region, find_regions
+from autograder.reference.rubric import TASK_IDS
+from autograder.reference.stubs import make_stub, stub_line
 from mgkit_checks.numeric import evaluate
 from mgkit_checks.ops import OPS
 

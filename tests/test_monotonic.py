@@ -19,9 +19,9 @@ import pytest
 from mutants import COMBINED, HELD_OUT, HELD_OUT_2, MUTANTS, OVERWRITE, Edit, apply
 from test_checks import load_as
 
-from autograder.grading import grade
-from autograder.rubric import BY_ID, TOTAL_POINTS
-from autograder.sandbox import Sandbox
+from autograder.grading.loop import grade
+from autograder.grading.worker import TaskSandbox as Sandbox
+from autograder.reference.rubric import BY_ID, TOTAL_POINTS
 from mgkit_checks.core import FAILED, PASSED
 from mgkit_checks.preview import Preview
 from mgkit_checks.tasks import JUDGING_ORDER

@@ -14,11 +14,11 @@ import pytest
 from mutants import DROPPED, MUTANTS, VARIANTS, apply
 from test_checks import load_as
 
-from autograder.grading import grade
-from autograder.reference import KIT_ROOT, MODULES, REFERENCE_PACKAGE_DIR
-from autograder.rubric import COURSE, TASK_IDS, TOTAL_POINTS
-from autograder.sandbox import Sandbox
-from autograder.stubs import make_stub
+from autograder.grading.loop import grade
+from autograder.grading.worker import TaskSandbox as Sandbox
+from autograder.reference.rubric import COURSE, TASK_IDS, TOTAL_POINTS
+from autograder.reference.solution import KIT_ROOT, MODULES, REFERENCE_PACKAGE_DIR
+from autograder.reference.stubs import make_stub
 from mgkit_checks.core import UNDECIDED
 from mgkit_checks.preview import Preview
 from mgkit_checks.tasks import JUDGING_ORDER
@@ -104,7 +104,7 @@ def test_the_same_seed_gives_the_same_grade(tmp_path, sandbox):
 
 
 def test_student_feedback_holds_no_instructor_line(tmp_path, sandbox):
-    from autograder.results import render_feedback
+    from autograder.grading.results import render_feedback
 
     results = grade(apply(MUTANTS[0], tmp_path / "student"), SEED, sandbox=sandbox)
     text = render_feedback(results, "alice") + results.to_gradescope()["output"]

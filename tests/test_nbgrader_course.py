@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 
 from autograder.cli import main
-from autograder.reference import COURSE_ROOT, KIT_ROOT, REFERENCE_PACKAGE_DIR
-from autograder.release import ASSIGNMENT, NBGRADER_CONFIG, RELEASE, SOURCE
-from autograder.rubric import BY_ID, TASK_IDS, TOTAL_POINTS
-from autograder.submission import starter
+from autograder.grading.submission import starter
+from autograder.reference.rubric import BY_ID, TASK_IDS, TOTAL_POINTS
+from autograder.reference.solution import COURSE_ROOT, KIT_ROOT, REFERENCE_PACKAGE_DIR
+from autograder.release.build import ASSIGNMENT, NBGRADER_CONFIG, RELEASE, SOURCE
 
 SEED = "4242"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
@@ -104,8 +104,8 @@ def handed_in(tmp_path_factory) -> Path:
     correct = solved(released, json.loads((source / NOTEBOOK).read_text()))
     hand_in(course, "correct", edited(correct, [("engine_Value", *NOISE)]))
     (course / "submitted" / "correct" / ASSIGNMENT / "micrograd" / "engine.py").write_text("# my own engine\n")
-    exploring = next(cell for cell in correct["cells"]  # a lecture cell of the student's own
-                     if cell["cell_type"] == "code" and not cell["metadata"] and "import math\n" in cell["source"])
+    exploring = next(cell for cell in correct["cells"] if cell["cell_type"] == "code" and not cell["metadata"]
+                     and "import math\n" in "".join(cell["source"]))  # the lecture's first cell of its own
     cheat = (exploring["id"], "import math\n", "import math\n" + IN_THE_KERNEL)
     wrong = hand_in(course, "wrong", edited(correct, [*BUGS.values(), cheat]))
     (wrong / "mgkit_checks").mkdir()  # shadows the installed checks in the kernel: the grade is made outside it
@@ -181,7 +181,7 @@ def lines(*paths: Path) -> set[str]:
 
 def test_feedback_teaches_and_never_shows_a_hidden_check(course):
     public = lines(*REFERENCE_PACKAGE_DIR.glob("*.py"), *(KIT_ROOT / "mgkit_checks").glob("*.py"))  # the students' own
-    secret = lines(*(KIT_ROOT / "autograder" / "checks").glob("*.py")) - public
+    secret = lines(*(KIT_ROOT / "autograder" / "sandboxed").glob("*.py")) - public
     assert len(secret) > 50
     for student in ("correct", "wrong", "untouched"):
         text = feedback_text(course, student)

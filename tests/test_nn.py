@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from autograder import reference
+from autograder.reference import solution as reference
 
 micrograd = reference.load()
 nn = micrograd.nn

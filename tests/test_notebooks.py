@@ -14,11 +14,11 @@ from types import ModuleType
 import nbformat
 import pytest
 
-from autograder import release
-from autograder.markers import find_regions
-from autograder.notebooks import StoryError, build_notebook, module_sources
-from autograder.reference import COURSE_ROOT, MODULES, REFERENCE_PACKAGE_DIR
-from autograder.rubric import TASK_IDS, TASKS
+from autograder.reference.markers import find_regions
+from autograder.reference.rubric import TASK_IDS, TASKS
+from autograder.reference.solution import COURSE_ROOT, MODULES, REFERENCE_PACKAGE_DIR
+from autograder.release import build as release
+from autograder.release.notebooks import StoryError, build_notebook, module_sources
 from mgkit_checks.core import FAILED
 from mgkit_checks.preview import Preview
 

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from autograder import reference
+from autograder.reference import solution as reference
 
 
 def _python(*args: str, cwd) -> subprocess.CompletedProcess:

@@ -15,20 +15,20 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-from fake_checks import CORRECT_ENGINE, write_submission
+from fake_entry import CORRECT_ENGINE, JUDGED, write_submission
 from mutants import CLOSURES, MUTANTS, apply
 from nbformat.v4 import new_code_cell, new_notebook
 
+from autograder.classrun.gradebook import FEEDBACK, GRADEBOOK, LatePolicy, grade_all
+from autograder.classrun.gradebook import read_gradebook as gradebook_rows
 from autograder.cli import main
-from autograder.gradebook import FEEDBACK, GRADEBOOK, LatePolicy, grade_all
-from autograder.gradebook import read_gradebook as gradebook_rows
-from autograder.grading import grade
-from autograder.markers import find_regions
+from autograder.grading.loop import grade
+from autograder.grading.submission import starter
 from autograder.platforms import github, gradescope
-from autograder.reference import COURSE_ROOT, REFERENCE_PACKAGE_DIR
-from autograder.release import RELEASE
-from autograder.rubric import ASSIGNMENT, BY_ID, TASK_IDS, TASKS, TOTAL_POINTS
-from autograder.submission import starter
+from autograder.reference.markers import find_regions
+from autograder.reference.rubric import ASSIGNMENT, BY_ID, TASK_IDS, TASKS, TOTAL_POINTS
+from autograder.reference.solution import COURSE_ROOT, REFERENCE_PACKAGE_DIR
+from autograder.release.build import RELEASE
 
 RELEASE_DIR = COURSE_ROOT / RELEASE  # what the course in use gives its students
 RELEASE_NOTEBOOK = RELEASE_DIR / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
@@ -61,14 +61,14 @@ def test_the_zip_holds_the_scripts_the_kit_and_no_solution(autograder_zip, tmp_p
         names = archive.namelist()
         modes = {info.filename: info.external_attr >> 16 for info in archive.infolist()}
         texts = {name: archive.read(name).decode() for name in names}
-    assert {"setup.sh", "run_autograder", "kit/autograder/checks/harness.py", "kit/autograder/checks/trusted.py",
+    assert {"setup.sh", "run_autograder", "kit/autograder/sandboxed/harness.py", "kit/autograder/sandboxed/trusted.py",
             "kit/mgkit_checks/ops.py", "kit/solutions/micrograd/engine.py"} <= set(names)
     assert modes["setup.sh"] & 0o111 and modes["run_autograder"] & 0o111
     assert not any("__pycache__" in name for name in names)
     assert texts["kit/solutions/micrograd/engine.py"] == starter("engine")
     secret = solution_lines()
     for name, text in texts.items():
-        if not name.startswith("kit/autograder/checks/"):  # the hidden checks' trusted engine works: they grade
+        if not name.startswith("kit/autograder/sandboxed/"):  # the hidden checks' trusted engine works: they grade
             assert not secret & {line.strip() for line in text.splitlines()}, name
     # the same kit gives the same bytes: a re-export shows no change
     again = tmp_path / "again.zip"
@@ -105,7 +105,7 @@ def autograder_root(autograder_zip, tmp_path_factory) -> Path:
     done = subprocess.run(["bash", str(root / "source" / "setup.sh")], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"the kit at {root / 'source' / 'kit'}" in done.stdout and f"0/{TOTAL_POINTS}" in done.stdout
-    assert not (root / "source" / "kit" / "autograder" / "checks" / "trusted.py").stat().st_mode & 0o077
+    assert not (root / "source" / "kit" / "autograder" / "sandboxed" / "trusted.py").stat().st_mode & 0o077
     return root
 
 
@@ -252,7 +252,7 @@ def late_cells(percent: float, score: float = TOTAL_POINTS) -> tuple[str, str]:
 def test_the_late_policy_takes_its_share_per_day_begun_up_to_its_cap(tmp_path):
     policy = LatePolicy(DEADLINE, percent_per_day=10, cap_percent=30)
     results = grade_all(late_class(tmp_path / "submissions"), tmp_path / "out", workers=2, seed=3,
-                        checks="fake_checks", late=policy)
+                        entry=JUDGED, late=policy)
     book = read_gradebook(tmp_path / "out" / GRADEBOOK)
     assert list(book["early"])[-3:] == ["submitted", "days_late", "late_penalty"]
     assert {s: (row["days_late"], row["late_penalty"], row["total"]) for s, row in book.items()} == {
@@ -267,12 +267,12 @@ def test_the_late_policy_takes_its_share_per_day_begun_up_to_its_cap(tmp_path):
     assert f"takes 30% of the score, {lost} points, which leaves {left} / {TOTAL_POINTS}" in feedback
     assert "Late" not in (tmp_path / "out" / "early" / FEEDBACK).read_text()
     # no policy: the gradebook of before, lateness nowhere
-    grade_all(tmp_path / "submissions", tmp_path / "plain", workers=2, seed=3, checks="fake_checks")
+    grade_all(tmp_path / "submissions", tmp_path / "plain", workers=2, seed=3, entry=JUDGED)
     assert "days_late" not in (tmp_path / "plain" / GRADEBOOK).read_text()
 
 
 def test_late_work_is_shown_without_a_penalty_when_none_is_set(tmp_path):
-    grade_all(late_class(tmp_path / "submissions"), tmp_path / "out", workers=2, seed=3, checks="fake_checks",
+    grade_all(late_class(tmp_path / "submissions"), tmp_path / "out", workers=2, seed=3, entry=JUDGED,
               late=LatePolicy(DEADLINE))
     book = read_gradebook(tmp_path / "out" / GRADEBOOK)
     week = book["week"]
@@ -282,11 +282,11 @@ def test_late_work_is_shown_without_a_penalty_when_none_is_set(tmp_path):
 def test_a_bad_time_costs_its_student_a_flag_and_bad_options_one_line(tmp_path, capsys):
     submissions = late_class(tmp_path / "submissions")
     (submissions / "day.timestamp.txt").write_text("yesterday\n")
-    grade_all(submissions, tmp_path / "out", workers=2, seed=3, checks="fake_checks", late=LatePolicy(DEADLINE))
+    grade_all(submissions, tmp_path / "out", workers=2, seed=3, entry=JUDGED, late=LatePolicy(DEADLINE))
     book = read_gradebook(tmp_path / "out" / GRADEBOOK)
     assert book["day"]["total"] == str(TOTAL_POINTS) and book["day"]["submitted"] == "" and book["early"]["flags"] == ""
     assert "'yesterday' is not a time; write it as 2025-03-01T23:59:00+00:00" in book["day"]["flags"]
-    grade_all(submissions, tmp_path / "plain", workers=2, seed=3, checks="fake_checks")  # no deadline: no matter
+    grade_all(submissions, tmp_path / "plain", workers=2, seed=3, entry=JUDGED)  # no deadline: no matter
     assert "yesterday" not in (tmp_path / "plain" / GRADEBOOK).read_text()
     with pytest.raises(SystemExit):
         main(["grade-all", str(submissions), "--out", str(tmp_path / "out"), "--deadline", "2025-03-01T23:59"])
@@ -299,14 +299,14 @@ def test_results_of_several_ci_jobs_merge_into_one_gradebook(tmp_path, capsys):
     submissions = late_class(tmp_path / "submissions")
     policy = LatePolicy(DEADLINE, percent_per_day=10, cap_percent=30)
     whole = tmp_path / "whole"
-    grade_all(submissions, whole, workers=2, seed=3, checks="fake_checks", late=policy)
+    grade_all(submissions, whole, workers=2, seed=3, entry=JUDGED, late=policy)
     for job, students in enumerate((["early", "nb.ipynb"], ["day", "week"])):  # each job grades its share
         share = tmp_path / f"share-{job}"
         share.mkdir()
         for name in students:  # with the collector's time beside it
             for path in submissions.glob(f"{name.removesuffix('.ipynb')}*"):
                 os.rename(path, share / path.name)
-        grade_all(share, tmp_path / "parts" / f"graded-{job}", workers=2, seed=3, checks="fake_checks")
+        grade_all(share, tmp_path / "parts" / f"graded-{job}", workers=2, seed=3, entry=JUDGED)
     assert main(["grade-all", str(tmp_path / "parts"), "--merge", "--out", str(tmp_path / "merged"),
                  "--deadline", "2025-03-01T23:59:00Z", "--late-penalty", "10", "--late-cap", "30"]) == 0
     assert "4 students graded" in capsys.readouterr().out

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from autograder.reference import COURSE_ROOT, KIT_ROOT
-from autograder.rubric import TASKS
+from autograder.reference.rubric import TASKS
+from autograder.reference.solution import COURSE_ROOT, KIT_ROOT
 
 README = (KIT_ROOT / "README.md").read_text()
 

@@ -22,14 +22,15 @@ from pathlib import Path
 import pytest
 from hostile import CASES, LATE_SURVIVOR, TARGETS, WRITE_EVERYWHERE, Case, at_import, engine, submission
 
-import autograder.checks
-from autograder.gradebook import GRADEBOOK, RESULTS, grade_all
-from autograder.grading import grade
-from autograder.markers import find_regions
-from autograder.reference import KIT_ROOT, MODULES, REFERENCE_PACKAGE_DIR
-from autograder.results import GradingResults
-from autograder.rubric import BY_ID, TASK_IDS, TOTAL_POINTS
-from autograder.sandbox import GRACE_SECONDS, Limits, Sandbox
+import autograder.sandboxed
+from autograder.classrun.gradebook import GRADEBOOK, RESULTS, grade_all
+from autograder.grading.loop import grade
+from autograder.grading.results import GradingResults
+from autograder.grading.worker import TaskSandbox as Sandbox
+from autograder.reference.markers import find_regions
+from autograder.reference.rubric import BY_ID, TASK_IDS, TOTAL_POINTS
+from autograder.reference.solution import KIT_ROOT, MODULES, REFERENCE_PACKAGE_DIR
+from autograder.sandbox import GRACE_SECONDS, Limits
 
 # Short deadlines keep the suite fast; a correct task of the real checks takes ~0.3 s at most.
 LIMITS = Limits(seconds=2.0, memory_mb=512, output_bytes=256 * 1024)
@@ -185,7 +186,7 @@ def test_a_class_with_a_hostile_student_grades_the_honest_ones_untouched(tmp_pat
     ("GRADED = os.environ.get('HOME') == '/nonexistent'", "looks at its surroundings"),
 ], ids=lambda text: text if " " not in text[:12] else None)
 def test_suspicious_constructs_are_flagged_for_an_instructor(tmp_path, construct, flag):
-    from autograder.submission import load
+    from autograder.grading.submission import load
 
     folder = tmp_path / "sam"
     for path, text in submission(engine=at_import(_reference("engine"), construct)).items():
@@ -256,7 +257,7 @@ def _processes_with(mark: str) -> list[int]:
 def _victims(places: dict) -> list[Path]:
     """Existing files the hostile code appends its mark to."""
     return [Path(_fill(path, places)) for path in ("@NEIGHBOUR@/micrograd/engine.py",
-                                                   "@KIT@/autograder/checks/traversal.py", "@KIT@/README.md")]
+                                                   "@KIT@/autograder/sandboxed/traversal.py", "@KIT@/README.md")]
 
 
 def _traces(mark: str, places: dict) -> list[str]:
@@ -296,7 +297,7 @@ def _assert_strict_results(text: str) -> None:
 def _secret_lines() -> tuple[str, ...]:
     """Lines of the unshipped checks and of the reference's solution regions, spaces folded; not those
     the students' own checks hold too (the kit's advice may name a line: "call model.zero_grad() ...")."""
-    checks = Path(autograder.checks.__file__).parent
+    checks = Path(autograder.sandboxed.__file__).parent
     texts = [path.read_text() for path in checks.glob("*.py")]
     lines = [line for text in texts for line in text.splitlines()]
     for module in MODULES:

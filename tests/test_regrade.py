@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autograder.reference import KIT_ROOT
-from autograder.regrade import GRADED_BY, REGRADE, changes
+from autograder.classrun.regrade import GRADED_BY, REGRADE, changes
+from autograder.reference.solution import KIT_ROOT
 
 MGKIT = Path(sys.executable).with_name("mgkit")
 SEED = 271828

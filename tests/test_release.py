@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from autograder import release
 from autograder.cli import main
-from autograder.markers import find_regions
-from autograder.reference import COURSE_ROOT, REFERENCE_PACKAGE_DIR
-from autograder.rubric import BY_ID, TASK_IDS, TASKS, TOTAL_POINTS
+from autograder.reference.markers import find_regions
+from autograder.reference.rubric import BY_ID, TASK_IDS, TASKS, TOTAL_POINTS
+from autograder.reference.solution import COURSE_ROOT, REFERENCE_PACKAGE_DIR
+from autograder.release import build as release
 
 RELEASE_DIR = COURSE_ROOT / release.RELEASE
 COURSE_FILES = ["assignments", "course.toml", "nbgrader_config.py", "release", "solutions"]

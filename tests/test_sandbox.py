@@ -1,4 +1,5 @@
-"""The sandbox on its own: workers that misbehave become Failures, within their limits, leaving nothing."""
+"""The sandbox on its own (a fake entry that reports what the submission answers): workers that
+misbehave become Failures, within their limits, leaving nothing."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ import time
 import uuid
 from pathlib import Path
 
-import fake_checks
 import pytest
-from fake_checks import engine_answering, write_submission
+from fake_entry import ANSWER, engine_answering, write_submission
 
-from autograder.checks.api import Failure, Observation
-from autograder.sandbox import ImportFailure, Limits, Sandbox, SandboxError, outcome_of
+from autograder.grading.worker import ImportFailure, TaskSandbox, outcome_of
+from autograder.sandbox import Entry, Facts, Limits, SandboxError
+from autograder.sandboxed.api import Failure, Observation
 
 LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024, report_bytes=64 * 1024)
 SLACK = 1.5  # seconds beyond the deadline that killing, reaping and answering may take
@@ -28,11 +29,11 @@ MODES = {"isolated": {}, "user-namespace": {"user_namespace": True}, "portable":
 def sandbox(request):
     """One zygote for the module's tests: with every isolation layer the machine allows (as root,
     or as root of a user namespace: what a grader without root gets), and without any."""
-    with Sandbox(fake_checks, LIMITS, **MODES[request.param]) as sandbox:
+    with TaskSandbox(LIMITS, ANSWER, **MODES[request.param]) as sandbox:
         yield sandbox
 
 
-def run(sandbox: Sandbox, tmp_path: Path, body: str, task: str = "task") -> tuple[object, float]:
+def run(sandbox: TaskSandbox, tmp_path: Path, body: str, task: str = "task") -> tuple[object, float]:
     folder = write_submission(tmp_path / "submission", engine_answering(body))
     started = time.monotonic()
     outcome = sandbox.run(folder, task, 7)
@@ -149,7 +150,8 @@ def _processes_running(marker: str) -> list[int]:
 def test_the_reference_is_not_importable_in_the_worker(sandbox, tmp_path):
     body = """
 import importlib, os, sys
-for name in ("autograder.reference", "solutions.micrograd", "mgkit_reference_micrograd", "autograder.training"):
+for name in ("autograder.reference.solution", "solutions.micrograd", "mgkit_reference_micrograd",
+             "autograder.reference.training"):
     try:
         importlib.import_module(name)
     except ImportError:
@@ -167,7 +169,7 @@ assert not [entry for entry in sys.path if "work/main" in entry or entry in ("",
 REACHING_OUT = {  # layer -> what the worker tries (it must raise OSError); {kit} and {other} are filled in
     "mount-namespace": [
         "open('{kit}/solutions/micrograd/engine.py').read()",  # the reference, on disk
-        "open('{kit}/autograder/checks/trusted.py').read()",  # the hidden checks' source
+        "open('{kit}/autograder/sandboxed/trusted.py').read()",  # the hidden checks' source
         "os.listdir('{other}')",  # another student's work, hidden by the caller
         "open('{kit}/{forged}', 'w').write('{{}}')",  # a forged result anywhere it can reach
         "open(os.path.join(os.getcwd(), 'micrograd', 'engine.py'), 'a').write('# changed')",  # its own copy
@@ -189,7 +191,7 @@ def test_the_isolation_layers_keep_the_worker_in(tmp_path, layer, attempt, user_
     forged = f"results-forged-{uuid.uuid4().hex}.json"
     attempt = attempt.format(kit=kit, other=other, forged=forged, grader=os.getpid())
     body = f"import os\ntry:\n    {attempt}\nexcept (OSError, RuntimeError):\n    pass\nelse:\n    raise AssertionError"
-    with Sandbox(fake_checks, LIMITS, hide=[other], user_namespace=user_namespace) as sandbox:
+    with TaskSandbox(LIMITS, ANSWER, hide=[other], user_namespace=user_namespace) as sandbox:
         sandbox.run(other, "task", 1)  # learns which layers this machine allows
         if layer not in sandbox.isolation:
             pytest.skip(f"this machine does not allow {layer}")
@@ -210,7 +212,7 @@ def test_the_own_user_layer_alone_keeps_roots_files_and_new_processes_out_of_rea
                     "os.setuid(0)"]
         body = "import os\n" + "".join(f"try:\n    {attempt}\nexcept OSError:\n    pass\n"
                                        f"else:\n    raise AssertionError({attempt!r})\n" for attempt in attempts)
-        with Sandbox(fake_checks, LIMITS, layers=("own-user",), user_namespace=False) as sandbox:
+        with TaskSandbox(LIMITS, ANSWER, layers=("own-user",), user_namespace=False) as sandbox:
             outcome, _ = run(sandbox, open_folder, body)  # as grade's private copy: a folder right in /tmp
             if "own-user" not in sandbox.isolation:
                 pytest.skip("own-user needs root and a Python every user can read (not one in /root)")
@@ -221,32 +223,38 @@ def test_the_own_user_layer_alone_keeps_roots_files_and_new_processes_out_of_rea
 
 
 def test_a_dead_zygote_is_a_grader_failure_then_a_fresh_start(tmp_path):
-    with Sandbox(fake_checks, LIMITS, isolate=False) as sandbox:
+    with TaskSandbox(LIMITS, ANSWER, isolate=False) as sandbox:
         outcome, _ = run(sandbox, tmp_path, "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")
         assert isinstance(outcome, Failure) and outcome.kind == "grader"
         assert run(sandbox, tmp_path / "again", "pass")[0] == Observation({"answer": 11})
 
 
-def test_the_zygote_refuses_checks_that_load_the_reference(tmp_path):
-    checks = tmp_path / "leaky_checks.py"
-    checks.write_text("from autograder import reference\n\nreference.load()\nobserve = print\n")
-    module = type(fake_checks)("leaky_checks")
-    module.__file__ = str(checks)
-    with Sandbox(module, LIMITS) as sandbox, pytest.raises(SandboxError, match="reference"):
+def test_the_zygote_refuses_an_entry_that_loads_what_it_forbids(tmp_path):
+    leaky = tmp_path / "leaky_entry.py"
+    leaky.write_text("from autograder.reference import solution\nfrom autograder.sandboxed.entry import"
+                     " FORBIDDEN_MODULES, run\n\nsolution.load()\n")
+    with TaskSandbox(LIMITS, f"{leaky}:run") as sandbox, pytest.raises(SandboxError, match="reference"):
         sandbox.run(write_submission(tmp_path / "submission"), "task", 1)
 
 
 def test_facts_become_outcomes_in_the_parent():
-    clean = {"exit_code": 0, "signal": None, "timed_out": False, "report_too_big": False, "output_bytes": 0}
-    assert outcome_of({**clean, "report": '{"observation": {"x": 1.5}}'}, LIMITS) == Observation({"x": 1.5})
-    assert outcome_of({**clean, "report": None, "signal": signal.SIGXCPU}, LIMITS).kind == "timeout"
-    assert outcome_of({**clean, "report": None, "signal": signal.SIGKILL}, LIMITS).kind == "crash"
-    flooded = {**clean, "report": '{"observation": {}}', "output_bytes": LIMITS.output_bytes}
-    assert outcome_of(flooded, LIMITS).kind == "output"  # a good report does not excuse the flood
-    assert outcome_of({**clean, "report": '{"setup_failed": "x"}'}, LIMITS).kind == "grader"
-    hung = {**clean, "report": None, "timed_out": True}
-    assert type(outcome_of({**hung, "imported": True}, LIMITS)) is Failure
-    assert outcome_of({**hung, "imported": False}, LIMITS) == ImportFailure("timeout", "no answer within 1 s")
+    def outcome(**facts):
+        return outcome_of(Facts(**{"imported": True, **facts}), LIMITS, LIMITS.seconds)
+
+    assert outcome(exit_code=0, report='{"observation": {"x": 1.5}}') == Observation({"x": 1.5})
+    assert outcome(signal=signal.SIGXCPU).kind == "timeout"
+    assert outcome(signal=signal.SIGKILL).kind == "crash"
+    assert outcome(report='{"observation": {}}', output_bytes=LIMITS.output_bytes).kind == "output"  # flood counts
+    assert outcome(exit_code=0, report='{"setup_failed": "x"}').kind == "grader"
+    assert type(outcome(timed_out=True)) is Failure
+    assert outcome(timed_out=True, imported=False) == ImportFailure("timeout", "no answer within 1 s")
+
+
+@pytest.mark.parametrize("spec", ["no_colon", ":run", "module:"])
+def test_an_entry_point_is_module_colon_function(spec):
+    with pytest.raises(ValueError, match="module:function"):
+        Entry.named(spec)
+    assert Entry.named("autograder.sandboxed.entry:run") == Entry("autograder.sandboxed.entry", "run")
 
 
 def test_a_slow_import_is_told_as_one_with_where_the_time_went(sandbox, tmp_path):

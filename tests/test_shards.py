@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fake_checks import engine_answering, write_submission
+from fake_entry import JUDGED, engine_answering, write_submission
 
+from autograder.classrun.gradebook import FEEDBACK, GRADEBOOK, RESULTS, SUMMARY, grade_all, merge
+from autograder.classrun.shards import RECORD, ShardRecord, ShardsIncomplete, complete_shards, in_shard, parse_shard
 from autograder.cli import main
-from autograder.gradebook import FEEDBACK, GRADEBOOK, RESULTS, SUMMARY, grade_all, merge
 from autograder.platforms import cluster
-from autograder.reference import KIT_ROOT
+from autograder.reference.solution import KIT_ROOT
 from autograder.sandbox import Limits
-from autograder.shards import RECORD, ShardRecord, ShardsIncomplete, complete_shards, in_shard, parse_shard
 
 LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024)
 SEED = 5
@@ -43,7 +43,7 @@ def course(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def one_run(course, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("one-run")
-    grade_all(course, out, workers=1, seed=SEED, checks="fake_checks", limits=LIMITS)
+    grade_all(course, out, workers=1, seed=SEED, entry=JUDGED, limits=LIMITS)
     return out
 
 
@@ -58,8 +58,8 @@ def test_a_share_depends_on_the_name_alone_and_the_shares_hold_everyone_once():
     shares = [[student for student in STUDENTS if in_shard(student, (index, 3))] for index in range(3)]
     assert sorted(sum(shares, [])) == sorted(STUDENTS) and all(shares)
     for hash_seed in ("1", "2"):  # every machine of a cluster: another process, another str hash seed
-        code = f"from autograder.shards import in_shard; print([[s for s in {STUDENTS!r} if in_shard(s, (i, 3))]"\
-               " for i in range(3)])"
+        code = f"from autograder.classrun.shards import in_shard; print([[s for s in {STUDENTS!r}"\
+               " if in_shard(s, (i, 3))] for i in range(3)])"
         elsewhere = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": hash_seed},
                                    capture_output=True, text=True, check=True).stdout
         assert elsewhere.strip() == str(shares)
@@ -72,7 +72,7 @@ def test_a_share_depends_on_the_name_alone_and_the_shares_hold_everyone_once():
 def test_three_shards_in_any_order_merge_into_the_one_run_byte_for_byte(course, one_run, tmp_path, capsys):
     parts = tmp_path / "parts"
     for index in (2, 0, 1):
-        grade_all(course, parts / f"shard-{index}", workers=1, seed=SEED, checks="fake_checks", limits=LIMITS,
+        grade_all(course, parts / f"shard-{index}", workers=1, seed=SEED, entry=JUDGED, limits=LIMITS,
                   shard=(index, 3))
     graded = {path.parent.name for path in parts.glob(f"*/*/{RESULTS}")}
     assert graded == set(STUDENTS)  # each shard wrote its share only: no student twice, none missing

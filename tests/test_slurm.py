@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from slurm_cluster import WHY_NOT, single_node_cluster
 
-from autograder.gradebook import GRADEBOOK, SUMMARY, grade_all
-from autograder.reference import KIT_ROOT
+from autograder.classrun.gradebook import GRADEBOOK, SUMMARY, grade_all
+from autograder.reference.solution import KIT_ROOT
 
 pytestmark = pytest.mark.skipif(bool(WHY_NOT), reason=WHY_NOT)
 

@@ -9,7 +9,7 @@ import random
 import numpy as np
 import pytest
 
-from autograder import reference
+from autograder.reference import solution as reference
 
 micrograd = reference.load()
 train = micrograd.train

@@ -33,9 +33,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..outputs import check_replaceable, spreadsheet_cell, spreadsheet_value, write_atomically
-from ..results import read
-from ..rubric import TOTAL_POINTS
+from ..grading.results import read
+from ..reference.outputs import check_replaceable, spreadsheet_cell, spreadsheet_value, write_atomically
+from ..reference.rubric import TOTAL_POINTS
 
 BOM = "\ufeff"
 POINTS_POSSIBLE = "Points Possible"  # the importer finds the row of points by this text in its first cell

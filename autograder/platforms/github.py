@@ -7,7 +7,7 @@ a task the preview leaves to the grade earns none here) and Classroom's
 reporter, which adds them up. Outside Classroom the reporter only prints its table. The steps
 come from the rubric, so they can never disagree with it.
 
-The instructor's `grade-class.yml` (autograder/templates/) grades every student repository of
+The instructor's `grade-class.yml` (autograder/platforms/templates/) grades every student repository of
 an assignment with the hidden checks: see the template's own comments, and docs/INSTRUCTORS.md.
 """
 
@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..rubric import TASKS
+from ..reference.rubric import TASKS
 
 STUDENT_WORKFLOW = ".github/workflows/classroom.yml"  # where the release puts it (Classroom's own name)
-INSTRUCTOR_TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "grade-class.yml"
+INSTRUCTOR_TEMPLATE = Path(__file__).resolve().parent / "templates" / "grade-class.yml"
 INSTALL = "pip install -e ."  # the release README's two commands
 TEST = "pytest"
 PYTHON = "3.11"

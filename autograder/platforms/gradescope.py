@@ -41,12 +41,12 @@ from typing import Any
 from mgkit_checks.course import FILE_NAME, VISIBILITIES  # Gradescope's, most used first
 from mgkit_checks.world import requirements
 
-from ..grading import grade
-from ..outputs import check_replaceable, write_atomically
-from ..reference import MODULES
-from ..results import GradingResults, render_table
-from ..rubric import COURSE
-from ..submission import PACKAGE, SubmissionError, starter, write_package
+from ..grading.loop import grade
+from ..grading.results import GradingResults, render_table
+from ..grading.submission import PACKAGE, SubmissionError, starter, write_package
+from ..reference.outputs import check_replaceable, write_atomically
+from ..reference.rubric import COURSE
+from ..reference.solution import MODULES
 
 ROOT_VARIABLE = "MGKIT_AUTOGRADER_ROOT"  # stands in for /autograder when a test runs the scripts
 KIT = "kit"  # the zip's folder holding the kit: /autograder/source/kit on Gradescope

@@ -33,7 +33,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..rubric import TASK_IDS
+from ..reference.rubric import TASK_IDS
 
 if TYPE_CHECKING:  # nbformat is nbgrader's; the kernel's side never needs it
     from nbformat import NotebookNode

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from traitlets.config import Config, PyFileConfigLoader
 
-from ..rubric import TASK_IDS
+from ..reference.rubric import TASK_IDS
 from .nbgrader import write_verdicts
 
 if TYPE_CHECKING:  # nbgrader itself is imported only for a course with a gradebook: it takes two seconds

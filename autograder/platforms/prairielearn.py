@@ -20,9 +20,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..outputs import write_atomically
-from ..results import GradingResults
-from ..rubric import BY_ID
+from ..grading.results import GradingResults
+from ..reference.outputs import write_atomically
+from ..reference.rubric import BY_ID
 
 MARK = "micrograd-kit"  # the results' "grader": a file mgkit may replace (PrairieLearn keeps extra keys)
 

@@ -1,11 +1,12 @@
 """The zygote, and the worker it forks for each task.
 
 The parent starts one zygote per grading session, with `python -I` (no user site, no PYTHON*
-variables, no current folder on the path). The zygote imports numpy and the checks' worker side
-once, never any student code and never the reference; forking it then gives a worker with all of
-that already imported in about a millisecond, instead of a new interpreter per task.
+variables, no current folder on the path). The zygote imports numpy and the entry point's module
+once (for grading: autograder.sandboxed.entry), never any student code; forking it then gives a
+worker with all of that already imported in about a millisecond, instead of a new interpreter per
+task. The entry's module may name, in FORBIDDEN_MODULES, what must not be loaded by then.
 
-For each request line on stdin ({"folder", "task", "seed"}) the zygote
+For each request line on stdin ({"folder", "seconds", "args"}) the zygote
   1) forks a worker: a new session (so its whole process group can be killed), in a fresh PID
      namespace where the machine allows it, with its limits set before any student code runs;
   2) reads the worker's JSON report from a pipe, up to a size cap, until the worker exits or the
@@ -13,9 +14,10 @@ For each request line on stdin ({"folder", "task", "seed"}) the zygote
   3) kills the worker's process group with SIGKILL, then every process still below the zygote
      (it is their subreaper, so a double fork or setsid still ends up as its child);
   4) answers on stdout with plain facts: exit status, the report's raw text, bytes printed, and
-     whether the worker got past its imports (observe calls back when it has: a hang or crash
+     whether the worker got past its imports (the entry calls back when it has: a hang or crash
      before that is the import's, and the parent need not run the other tasks that import the same).
-It never judges: the parent decides what the facts mean.
+The worker calls `entry(args, imported)` and reports what it returns (or what it raised). The
+zygote never judges, and knows nothing of what the entry does: the parent decides what the facts mean.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import importlib.util
 import json
 import math
 import os
-import random
 import resource
 import select
 import signal
@@ -38,20 +39,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from mgkit_checks import world
-
 from . import linux
 
 # What student code commonly imports, loaded once here instead of in every worker.
 PRELOAD = ("numpy", "math", "random", "numbers", "collections", "dataclasses", "typing", "functools",
            "itertools", "gc", "json", "copy", "operator")
-# Modules the worker must never have loaded: they hold or load a solution, or the expected numbers.
-FORBIDDEN_MODULES = ("autograder.reference", "mgkit_reference_micrograd", "solutions", "mgkit_checks.expect",
-                     "autograder.checks.traversal", "autograder.checks.trusted")
 KIT_PACKAGES = ("autograder", "mgkit_checks")  # closed once booted: a worker imports nothing new of them
 REPORT_READ_CHUNK = 1 << 16
 REPORT_FD = 3  # the worker's end of the report pipe: the only descriptor it keeps beyond stdio
-IMPORTED = b"\x06"  # the report's first byte once the task's imports are done (the checks say when)
+IMPORTED = b"\x06"  # the report's first byte once the task's imports are done (the entry says when)
 SWEEP_ROUNDS = 100  # generations of leftover processes killed after a task; one or two in practice
 # The optional layers, in the order a worker takes them on: each later one removes the power to
 # undo the earlier ones (no capabilities: no remounting; the filter: no new process, no signal out).
@@ -59,7 +55,6 @@ LAYERS = ("mount-namespace", "network-namespace", "own-user", "no-capabilities",
 OPTIONAL = ("pid-namespace", *LAYERS)  # what a caller may ask for (Sandbox's `layers`); the machine decides
 OWN_USER_BASE = 1 << 30  # a worker of zygote N runs as user and group OWN_USER_BASE + N: no one else's
 INSIDE = "/tmp/submission"  # where a worker in its own mount namespace finds the private folder
-IMPORT_MARGIN = 0.2  # the share of a task's time kept back to report where a slow import was
 
 
 @dataclass(frozen=True)
@@ -80,15 +75,14 @@ def main(argv: list[str]) -> None:
     _die_with(config.get("parent"))
     own_namespaces = bool(config["layers"]) and config["user_namespace"] and _own_namespaces()
     try:
-        observe = _load_checks(config["checks_name"], config["checks_file"]).observe
+        module, entry = _load_entry(config["entry"])
         for name in PRELOAD:
             importlib.import_module(name)
-        _seed_global_generators("", 0)  # numpy's first seeding costs 10 ms: pay it once, here
         _build_the_font_list_once()
-        _forget_kit(kit_path)
+        _forget_kit(kit_path, getattr(module, "FORBIDDEN_MODULES", ()))
         linux.become_subreaper()
         setting = _setting(config, kit_path, own_namespaces)
-    except Exception as error:  # the kit is broken: say so once, the parent fails closed
+    except Exception as error:  # process boundary: the kit is broken; say so once, the parent fails closed
         _send({"fatal": f"{type(error).__name__}: {error}"})
         return
     isolation = ["user-namespace"] * own_namespaces + ["pid-namespace"] * bool(own_namespaces or setting.pid_namespaces)
@@ -96,8 +90,8 @@ def main(argv: list[str]) -> None:
     _send({"ready": True, "isolation": isolation})
     for line in sys.stdin.buffer:
         try:
-            reply = _run_task(json.loads(line), observe, setting)
-        except Exception as error:  # e.g. fork failed: this task is not graded, the next may be
+            reply = _run_task(json.loads(line), entry, setting)
+        except Exception as error:  # process boundary (e.g. fork failed): this task is not graded, the next may be
             reply = {"grader_error": f"{type(error).__name__}: {error}"}
         _send(reply)
 
@@ -150,15 +144,18 @@ def _send(message: dict[str, Any]) -> None:
     os.write(1, json.dumps(message).encode() + b"\n")
 
 
-def _load_checks(name: str, file: str | None) -> ModuleType:
-    """The checks module: by name, unless a file is given that the name does not lead to (a test's fake)."""
+def _load_entry(entry: dict[str, str | None]) -> tuple[ModuleType, Any]:
+    """The entry's module and function: by the module's name, unless a file is given that the name
+    does not lead to (a test's fake, beside the tests rather than on the path)."""
+    name, file = entry["module"], entry["file"]
     if file is None or _origin(name) == file:
-        return importlib.import_module(name)
-    spec = importlib.util.spec_from_file_location(name, file)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+        module = importlib.import_module(name)
+    else:
+        spec = importlib.util.spec_from_file_location(name, file)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return module, getattr(module, entry["function"])
 
 
 def _origin(name: str) -> str | None:
@@ -169,22 +166,23 @@ def _origin(name: str) -> str | None:
     return spec.origin if spec else None
 
 
-def _forget_kit(kit_path: str) -> None:
+def _forget_kit(kit_path: str, forbidden: tuple[str, ...]) -> None:
     """Leave the worker an import system that knows only the standard library and site-packages.
 
     The kit's folder goes (the reference lives beside the autograder package), so do import
-    hooks such as an editable install's finder; what the checks needed is already imported.
+    hooks such as an editable install's finder; what the entry needed is already imported.
+    `forbidden` (the entry's FORBIDDEN_MODULES) must not be loaded now, and cannot be later.
     """
-    loaded = [name for name in FORBIDDEN_MODULES if sys.modules.get(name) is not None]
+    loaded = [name for name in forbidden if sys.modules.get(name) is not None]
     if loaded:
-        raise RuntimeError(f"the checks' worker side imported {', '.join(loaded)}: keep the reference out of it")
+        raise RuntimeError(f"the entry's module imported {', '.join(loaded)}: keep the reference out of it")
     sys.path[:] = [entry for entry in sys.path if entry != kit_path]
     standard = (importlib.machinery.BuiltinImporter, importlib.machinery.FrozenImporter,
                 importlib.machinery.PathFinder)
     sys.meta_path[:] = [finder for finder in sys.meta_path if finder in standard]
     sys.path_importer_cache.pop(kit_path, None)
-    for name in FORBIDDEN_MODULES:
-        sys.modules[name] = None  # `import autograder.reference` now fails at once
+    for name in forbidden:
+        sys.modules[name] = None  # `import autograder.reference.solution` now fails at once
     for name, module in list(sys.modules.items()):
         if name.partition(".")[0] in KIT_PACKAGES and hasattr(module, "__path__"):
             module.__path__ = []  # an imported kit package finds no new submodules: no expect.py, no traversal.py
@@ -230,7 +228,7 @@ def _hidden(kit_path: str, extra: list[str]) -> tuple[str, ...]:
 
 # ---- one task ------------------------------------------------------------------------------
 
-def _run_task(request: dict, observe, setting: Setting) -> dict:
+def _run_task(request: dict, entry, setting: Setting) -> dict:
     limits = setting.limits
     report_r, report_w = os.pipe()
     output = os.memfd_create("mgkit-output", os.MFD_CLOEXEC)
@@ -239,7 +237,7 @@ def _run_task(request: dict, observe, setting: Setting) -> dict:
     started = time.monotonic()
     pid = _fork(setting)
     if pid == 0:
-        _worker(request, observe, setting, report_w, output)  # never returns
+        _worker(request, entry, setting, report_w, output)  # never returns
     os.close(report_w)
     _send({"started": pid if setting.pids_as_parent_sees_them else None})  # for the parent's last resort
     read, timed_out, too_big = _read_report(pid, report_r, started + request["seconds"], limits["report_bytes"])
@@ -367,8 +365,8 @@ def _reap(pid: int) -> int | None:
 
 # ---- the worker: everything below runs in the forked child ---------------------------------
 
-def _worker(request: dict, observe, setting: Setting, report_w: int, output: int) -> None:
-    """Set the worker up, run observe on the student's package, write one JSON report, exit."""
+def _worker(request: dict, entry, setting: Setting, report_w: int, output: int) -> None:
+    """Set the worker up, run the entry on the student's package, write one JSON report, exit."""
     write, dumps, exit_now = os.write, json.dumps, os._exit  # bound before student code can patch them
     os.dup2(report_w, REPORT_FD)  # the pipe was made before `output`, so this never covers it
     try:
@@ -376,16 +374,12 @@ def _worker(request: dict, observe, setting: Setting, report_w: int, output: int
     except BaseException as error:  # noqa: BLE001 - the kit's own failure, reported as such
         write(REPORT_FD, dumps({"setup_failed": f"{type(error).__name__}: {error}"}).encode())
         exit_now(0)
-    _seed_global_generators(request["task"], request["seed"])
-    world.install_import_rule()  # the preview's rule: the same imports refused, whatever is installed here
-    _report_a_slow_import(request["seconds"])
 
-    def imported() -> None:  # the checks call this once the task's imports are done
-        signal.setitimer(signal.ITIMER_REAL, 0)
+    def imported() -> None:  # the entry calls this once the task's imports are done
         write(REPORT_FD, IMPORTED)
 
     try:
-        report = {"observation": observe(request["task"], request["seed"], imported, request.get("passed", ()))}
+        report = {"observation": entry(request["args"], imported)}
     except MemoryError:
         report = {"raised": "MemoryError", "message": ""}
     except BaseException as error:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
@@ -401,23 +395,6 @@ def _worker(request: dict, observe, setting: Setting, report_w: int, output: int
             payload = payload[write(REPORT_FD, payload):]
     finally:
         exit_now(0)  # no atexit handlers, no __del__, no flushing of the student's buffers
-
-
-class SlowImport(BaseException):
-    """Raised into the student's code when its imports have used up most of the task's time."""
-
-
-SLOW_IMPORT = SlowImport.__name__  # what the worker reports it raised: the parent reads it as a timeout
-
-
-def _report_a_slow_import(seconds: float) -> None:
-    """Shortly before the deadline, stop importing and report where the time went (imported() disarms it)."""
-
-    def stop(signum: int, frame: Any) -> None:
-        raise SlowImport(world.slow_import(seconds, world.running_in_students_files(frame)))
-
-    signal.signal(signal.SIGALRM, stop)
-    signal.setitimer(signal.ITIMER_REAL, seconds * (1 - IMPORT_MARGIN))
 
 
 def _confine(folder: str, setting: Setting, output: int, seconds: float) -> None:
@@ -476,17 +453,6 @@ def _check_readable(folders: list[str]) -> None:
     closed = [folder for folder in folders if not os.access(folder, os.R_OK | os.X_OK)]
     if closed:
         raise PermissionError(f"the worker's user cannot read {closed[0]}")
-
-
-def _seed_global_generators(task: str, seed: int) -> None:
-    """Student code that draws from the global generators draws the same numbers for the same seed.
-
-    (A fork would otherwise leave numpy's as the zygote's and reseed `random` from the OS.)
-    """
-    import numpy
-
-    random.seed(f"mgkit:{seed}:{task}")
-    numpy.random.seed(random.getrandbits(32))
 
 
 def _set_limits(limits: dict, seconds: float) -> None:

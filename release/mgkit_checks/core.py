@@ -86,7 +86,7 @@ class Definition:
 class Harness:
     """How a side runs the student's code: the only place where the preview and the grade differ.
 
-    | what           | the grade (autograder/checks/harness.py) | the preview (mgkit_checks/preview.py)         |
+    | what           | the grade (autograder/sandboxed/harness.py) | the preview (mgkit_checks/preview.py)         |
     | -------------- | ---------------------------------------- | --------------------------------------------- |
     | op closures    | `run_closures` is the kit's traversal,   | newest node first, no sort shipped: an op     |
     |                | which follows any graph                  | built from other ops is decided by the grade  |
@@ -104,6 +104,10 @@ class Harness:
     grad_of: Callable[[Any], Any] = lambda p: p.grad
     engine_tasks: tuple[str, ...] = ()
     reraise: tuple[type[BaseException], ...] = ()  # what observe must not swallow (a real Ctrl-C)
+
+
+class JudgeError(Exception):
+    """The kit's own judge broke on a case: a grader error for the instructor, never the student's mistake."""
 
 
 class BuiltFromOtherOps(Exception):
@@ -261,8 +265,8 @@ def _check(definition: Definition, case: dict, report: Any, earlier: dict[str, V
         return raised(definition, label, str(report["error"]), str(report.get("where") or ""))
     try:
         return definition.judge(case, report)
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError):  # numbers of the wrong shape
-        return Check(label, FAILED, "the report for this case was malformed")
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:  # the kit's bug, not theirs
+        raise JudgeError(f"{definition.task_id}, {label}: {type(error).__name__}: {error}") from error
 
 
 STUB = "NotImplementedError"

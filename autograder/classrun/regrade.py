@@ -14,13 +14,12 @@ import csv
 import hashlib
 import io
 import json
-import tempfile
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 
-from .outputs import spreadsheet_cell, spreadsheet_value, write_atomically
-from .results import KIT
+from ..grading.results import KIT
+from ..reference.outputs import spreadsheet_cell, spreadsheet_value, write_atomically
 
 GRADED_BY = ".mgkit-graded-by.json"
 BEFORE = ".mgkit-regrade-before.json"
@@ -41,7 +40,7 @@ class GradedBy:
 
     @classmethod
     def now(cls, checks: str, seed: int | None) -> GradedBy:
-        from .rubric import COURSE
+        from ..reference.rubric import COURSE
 
         try:
             version = metadata.version("micrograd-kit")
@@ -131,20 +130,3 @@ def read_regrade(out: Path) -> list[tuple[str, str, str, str]] | None:
     if rows[:1] != [list(HEADER)]:
         return None
     return [tuple(spreadsheet_value(cell) for cell in row) for row in rows[1:] if len(row) == len(HEADER)]
-
-
-def dry_run(submissions: Path, out: Path, grade_all_options: dict) -> tuple[list[str], list[tuple[str, str, str, str]]]:
-    """Grade `submissions` as a rerun over `out` would, in a scratch folder: (what changed in the grader, the
-    scores that would move). Nothing in `out` is written."""
-    from .gradebook import MANIFEST, RunSettings, grade_all
-
-    try:
-        settings = RunSettings.from_json((out / MANIFEST).read_text())
-    except (OSError, ValueError, KeyError, TypeError):
-        raise ValueError(f"{out} holds no class run to compare with: --dry-run needs an --out graded before") from None
-    options = {"seed": settings.seed, "late": settings.late, **grade_all_options}
-    with tempfile.TemporaryDirectory(prefix="mgkit-dry-run-") as scratch:
-        grade_all(submissions, Path(scratch), **options)
-        now, earlier = recorded(Path(scratch)), recorded(out)
-        differences = now.differences(earlier) if now and earlier else ["no record of what graded it"]
-        return differences, changes(scores(out), scores(Path(scratch)))

@@ -7,8 +7,12 @@
 1) read the submission's three modules and copy them into a private folder;
 2) for each task, run its observation in the sandbox (one fresh worker per task), and
 3) judge it here, in the parent, from the seed and what the worker reported.
-Whatever the submission does, every task gets a result. If the grader itself fails, the result
-says "not graded" with every task at 0, rather than nothing.
+Whatever the submission does, every task gets a result. If the grader itself fails (its
+sandbox, or the kit's own judging: a GraderError), the result says "not graded" with every task
+at 0 and the reason, rather than nothing and never as the student's mistake.
+
+The loop reads what it needs of the tasks from where they are defined: the judging order from
+mgkit_checks.tasks, what each task's worker imports and the judge from autograder.sandboxed.
 """
 
 from __future__ import annotations
@@ -21,30 +25,37 @@ import time
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import mgkit_checks
+from mgkit_checks.core import JudgeError, Verdict
+from mgkit_checks.tasks import JUDGING_ORDER
 
-from .checks.api import Failure, Observation, Outcome
-from .markers import find_regions
-from .reference import MODULES, REFERENCE_PACKAGE_DIR
+from .. import sandboxed
+from ..reference.markers import find_regions
+from ..reference.rubric import COURSE, TASKS
+from ..reference.solution import MODULES, REFERENCE_PACKAGE_DIR
+from ..sandbox import DEFAULT_LIMITS, Entry, Limits
+from ..sandboxed.api import Failure, Observation, Outcome
 from .results import GradingResults
-from .rubric import COURSE, TASKS
-from .sandbox import DEFAULT_LIMITS, ImportFailure, Limits, Sandbox
 from .submission import Submission, load, private_copy
+from .worker import ENTRY, ImportFailure, TaskSandbox
 
 SEED_RANGE = 10**6  # a fresh seed per run, short enough to type after --seed
 SECRET_CHARS = 16  # a secret line at least this long is redacted from feedback ("self.grad += out.grad")
 
 
-def grade(path: Path | Submission, seed: int | None = None, *, checks: ModuleType | None = None,
-          limits: Limits = DEFAULT_LIMITS, sandbox: Sandbox | None = None,
+class GraderError(Exception):
+    """The kit failed while grading (never the student): the grade is recorded as not graded, with why."""
+
+
+def grade(path: Path | Submission, seed: int | None = None, *, entry: str = ENTRY,
+          limits: Limits = DEFAULT_LIMITS, sandbox: TaskSandbox | None = None,
           scratch: Path | None = None) -> GradingResults:
     """Grade the submission at `path` (or one already read); SubmissionError (a ValueError) only if it is not one.
 
-    `sandbox` lets a caller grading many submissions keep one zygote (its checks are used);
-    otherwise one is started for this grade with `checks` (default: the kit's hidden checks).
+    `sandbox` lets a caller grading many submissions keep one zygote; otherwise one is started
+    for this grade, its workers running `entry` (a test's fake names its own; the judge is the kit's).
     `scratch` is where the private copy goes (a class run's own folder), else the temporary folder.
     """
     started = time.perf_counter()
@@ -53,10 +64,11 @@ def grade(path: Path | Submission, seed: int | None = None, *, checks: ModuleTyp
     own_sandbox = sandbox is None
     # a worker of this sandbox sees the submission's folder, and its neighbours (other students?), as empty
     hide = [path.resolve().parent] if isinstance(path, Path) else []
-    sandbox = sandbox or Sandbox(checks or "autograder.checks", limits, hide=hide)
+    sandbox = sandbox or TaskSandbox(limits, entry, hide=hide)
     try:
         return _grade(submission, seed, sandbox, started, scratch)
-    except Exception as error:  # the grader failed, not the student: fail closed and say so
+    except Exception as error:  # noqa: BLE001 - boundary of one grade: whatever broke is the kit's (CONTRACT §4),
+        # recorded as not graded with the reason, never as a score or as the student's mistake
         return GradingResults.not_graded(f"{type(error).__name__}: {error}", seed,
                                          time.perf_counter() - started, submission.notes)
     finally:
@@ -64,21 +76,18 @@ def grade(path: Path | Submission, seed: int | None = None, *, checks: ModuleTyp
             sandbox.close()
 
 
-def _grade(submission: Submission, seed: int, sandbox: Sandbox, started: float,
+def _grade(submission: Submission, seed: int, sandbox: TaskSandbox, started: float,
            scratch: Path | None) -> GradingResults:
-    hidden = secret_lines(sandbox.checks)  # read before any student code runs, which might rewrite the files
+    hidden = secret_lines()  # read before any student code runs, which might rewrite the files
     with private_copy(submission, scratch) as folder:
         verdicts = judge_all(sandbox, folder, seed, hidden)
-    faults = [verdict.detail for verdict in verdicts.values() if isinstance(verdict, Failure)]  # the kit's own
-    if faults:
-        return GradingResults.not_graded(faults[0], seed, time.perf_counter() - started, submission.notes)
-    tasks = tuple(sandbox.checks.task_result(verdicts[task.id], float(task.points)) for task in TASKS)
+    tasks = tuple(sandboxed.task_result(verdicts[task.id], float(task.points)) for task in TASKS)
     return GradingResults(tasks, seed, time.perf_counter() - started, submission.notes,
                           isolation=sandbox.isolation, flags=submission.flags)
 
 
-def judge_all(sandbox: Sandbox, folder: Path, seed: int, hidden: frozenset[str] = frozenset(),
-              tasks: tuple[str, ...] | None = None) -> dict[str, Any]:
+def judge_all(sandbox: TaskSandbox, folder: Path, seed: int, hidden: frozenset[str] = frozenset(),
+              tasks: tuple[str, ...] | None = None) -> dict[str, Verdict]:
     """Each task's verdict (or the grader's Failure), task by task in the checks' judging order.
 
     Each task runs in its own worker, told which tasks passed before it: the cases that run
@@ -86,23 +95,25 @@ def judge_all(sandbox: Sandbox, folder: Path, seed: int, hidden: frozenset[str] 
     files hangs or crashes (an infinite loop at the top of engine.py, say), the other tasks
     that import the same fail alike without being run: one deadline, not one per task.
     `tasks` limits the run to some tasks (and those they lean on come first in the order).
+    GraderError when the kit cannot judge: its worker process failed, or its judge broke.
     """
-    checks = sandbox.checks
     stuck: dict[str, Failure] = {}  # what tasks import -> how importing it failed
-    verdicts: dict[str, Any] = {}
-    for task_id in checks.JUDGING_ORDER:
+    verdicts: dict[str, Verdict] = {}
+    for task_id in JUDGING_ORDER:
         if tasks is not None and task_id not in tasks:
             continue
-        files = checks.IMPORTS.get(task_id, task_id)
-        passed = [task for task, verdict in verdicts.items() if getattr(verdict, "passed", False)]
+        files = sandboxed.IMPORTS[task_id]
+        passed = [task for task, verdict in verdicts.items() if verdict.passed]
         outcome = stuck.get(files) or sandbox.run(folder, task_id, seed, passed)
         if isinstance(outcome, ImportFailure) and files not in stuck:
             outcome = stuck[files] = ImportFailure(outcome.kind, f"while importing {files}, {outcome.detail};"
                                                                  " the tasks that import it were not run again")
-        if isinstance(outcome, Failure) and outcome.kind == "grader":
-            verdicts[task_id] = outcome  # the kit failed, not the student: no verdict can be made
-            continue
-        verdicts[task_id] = checks.judge_task(task_id, seed, redact_outcome(outcome, hidden), verdicts)
+        if isinstance(outcome, Failure) and outcome.kind == "grader":  # the kit failed, not the student
+            raise GraderError(f"{task_id}: {outcome.detail}")
+        try:
+            verdicts[task_id] = sandboxed.judge_task(task_id, seed, redact_outcome(outcome, hidden), verdicts)
+        except JudgeError as error:
+            raise GraderError(f"the kit's judge of {task_id} failed: {error}") from error
     return verdicts
 
 
@@ -129,17 +140,22 @@ def _redacted(data: Any, secrets: frozenset[str]) -> Any:
 SHARED_CHECKS_DIR = Path(mgkit_checks.__file__).parent
 
 
-def checks_fingerprint(checks: str = "autograder.checks") -> str:
-    """A hash of what decides a grade besides the submission and the seed: the checks' source
-    files and the rubric. A class run regrades every result made under another fingerprint.
+def checks_fingerprint(entry: str = ENTRY) -> str:
+    """A hash of what decides a grade besides the submission and the seed: the source files of
+    the workers' entry (for the kit's, all of autograder/sandboxed/), the shared checks and the
+    rubric. A class run regrades every result made under another fingerprint.
 
     The one place that knows which files those are: a checks package moved or added goes here.
     """
-    spec = importlib.util.find_spec(checks)
-    if spec is None or spec.origin is None:
-        raise ModuleNotFoundError(f"no checks module named {checks}")
-    origin = Path(spec.origin)
-    files = sorted(origin.parent.rglob("*.py")) if spec.submodule_search_locations else [origin]
+    named = Entry.named(entry)
+    if named.file:  # a test's fake: its one file
+        files = [Path(named.file)]
+    else:
+        spec = importlib.util.find_spec(HIDDEN_CHECKS if entry == ENTRY else named.module)
+        if spec is None or spec.origin is None:
+            raise ModuleNotFoundError(f"no entry module named {named.module}")
+        origin = Path(spec.origin)
+        files = sorted(origin.parent.rglob("*.py")) if spec.submodule_search_locations else [origin]
     shared = sorted(SHARED_CHECKS_DIR.glob("*.py"))  # the definitions every task is judged by
     course = [COURSE.path, REFERENCE_PACKAGE_DIR / "engine.py"]  # the rubric, the forward passes
     digest = hashlib.sha256()
@@ -148,16 +164,17 @@ def checks_fingerprint(checks: str = "autograder.checks") -> str:
     return digest.hexdigest()[:16]
 
 
+HIDDEN_CHECKS = sandboxed.__name__  # never shipped: the grade's harness, traversal and trusted engine
+
+
 @cache
-def secret_lines(checks: ModuleType) -> frozenset[str]:
+def secret_lines() -> frozenset[str]:
     """Lines feedback must never show: the reference's solutions and the checks never shipped.
 
     Feedback quotes what the student's code said (an exception's message, say), and that code
     may have read or rebuilt them. Short lines (`return out`) give nothing away and stay.
     """
-    shipped = set(getattr(checks, "SHIPPED", ()))
-    files = Path(checks.__file__).parent.glob("*.py") if hasattr(checks, "__path__") else [Path(checks.__file__)]
-    hidden = [path.read_text() for path in files if path.name not in shipped]
+    hidden = [path.read_text() for path in sorted(Path(sandboxed.__file__).parent.glob("*.py"))]
     solutions = []
     for module in MODULES:
         path = REFERENCE_PACKAGE_DIR / f"{module}.py"

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from mgkit_checks.numeric import mlp_scores
 
-from . import reference
+from . import solution as reference
 from .outputs import check_replaceable
 
 LAYER_SIZES = [16, 16, 1]  # Karpathy's demo: MLP(2, [16, 16, 1])

@@ -1,7 +1,7 @@
 """A trusted engine, so that the nn and train tasks are judged on an engine known to be right.
 
 Never shipped to students, and never in a worker's memory but those of zero_grad and
-training_loop (autograder/checks/harness.py loads it there): it holds a working sort and every
+training_loop (autograder/sandboxed/harness.py loads it there): it holds a working sort and every
 op's derivative. Written differently from the reference on purpose: each op stores its local
 derivatives when it runs (no `_backward` closures), and `backward` multiplies them along the
 graph. It speaks the contract's public API, so a student's nn.py and train.py run on it.

@@ -26,7 +26,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .submission import read_regular, size_text
+from ..grading.submission import read_regular, size_text
 
 WALK_DEPTH = 4  # path parts below a hand-in's top that are ever looked at: repo-main/src/micrograd/engine.py
 MAX_ENTRIES = 2000  # files and folders per student, all of their containers together

@@ -15,19 +15,19 @@ process, and one grader's death must cost one student, not break the pool for ev
 
 from __future__ import annotations
 
-import importlib
 import multiprocessing
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
-from .grading import grade
-from .results import GradingResults
-from .sandbox import Limits, Sandbox, linux
-from .submission import Submission, SubmissionError
+from ..grading.loop import grade
+from ..grading.results import GradingResults
+from ..grading.submission import Submission, SubmissionError
+from ..grading.worker import ENTRY, TaskSandbox
+from ..sandbox import Limits, linux
 
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 GRACE_SECONDS = 2.0  # for an idle grader to close its sandbox at the end of a run
@@ -38,10 +38,11 @@ class Session:
     """What every grader needs to know, sent to it once."""
 
     seed: int | None
-    checks: str  # the checks module's name (a test's fake, imported in the graders)
     limits: Limits
     hide: tuple[Path, ...]  # what sandbox workers see as empty: every student's hand-in and results
     scratch: Path | None = None  # the run's folder for private copies (submission.run_scratch)
+    entry: str = ENTRY  # what the sandbox's workers run (a test's fake entry; the judge is always the kit's)
+    grade: Callable[..., GradingResults] = grade  # a module-level function: the graders import it by name
 
 
 Answer = GradingResults | str  # a grade, or why there is none
@@ -122,8 +123,7 @@ def _serve(connection: Connection, session: Session, parent: int) -> None:
     _die_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides what Ctrl-C does
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-    checks = importlib.import_module(session.checks)  # the module: the zygote then loads it from its file
-    with Sandbox(checks, session.limits, hide=session.hide) as sandbox:
+    with TaskSandbox(session.limits, session.entry, hide=session.hide) as sandbox:
         sandbox.start()  # its zygote boots while the main process hands out the work
         while True:
             try:
@@ -143,9 +143,9 @@ def _send(connection: Connection, answer: Answer) -> bool:
     return True
 
 
-def _grade_one(work: Work, session: Session, sandbox: Sandbox) -> Answer:
+def _grade_one(work: Work, session: Session, sandbox: TaskSandbox) -> Answer:
     try:
-        return grade(work, session.seed, sandbox=sandbox, scratch=session.scratch)
+        return session.grade(work, session.seed, sandbox=sandbox, scratch=session.scratch)
     except (SubmissionError, OSError) as error:  # grade() fails closed on everything else itself
         return str(error) or type(error).__name__
 

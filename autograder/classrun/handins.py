@@ -39,9 +39,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from .reader import ZIP_ERRORS, Budget, Node, Tree, Unreadable, disk_tree, open_zip, zip_tree
-from .reference import MODULES
-from .submission import (
+from ..grading.submission import (
     MAX_MODULE_BYTES,
     MAX_NOTEBOOK_BYTES,
     PACKAGE,
@@ -50,6 +48,8 @@ from .submission import (
     notebook_sources,
     read_regular,
 )
+from ..reference.solution import MODULES
+from .reader import ZIP_ERRORS, Budget, Node, Tree, Unreadable, disk_tree, open_zip, zip_tree
 
 TIMESTAMP = "timestamp.txt"
 TIMESTAMP_BYTES = 100  # a time fits in its first line; the rest of the file is never read

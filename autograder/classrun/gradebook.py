@@ -32,6 +32,7 @@ import os
 import secrets
 import shutil
 import signal
+import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -40,18 +41,20 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from ..grading.loop import checks_fingerprint
+from ..grading.results import KIT, GradingResults, is_results_file, read, render_feedback
+from ..grading.submission import run_scratch
+from ..grading.worker import ENTRY
+from ..reference.outputs import locked, spreadsheet_cell, spreadsheet_value, write_atomically
+from ..reference.rubric import BY_ID, TASK_IDS, TOTAL_POINTS
+from ..sandbox import DEFAULT_LIMITS, Limits
 from . import regrade
 from . import shards as sharding
 from .dashboard import FEEDBACK_PAGE, INDEX, is_dashboard_page, write_dashboard
 from .graders import STOP_SIGNALS, Graders, Session
-from .grading import checks_fingerprint
 from .handins import TIMESTAMP, HandIn, describe, find_handins, parse_time, read_time
-from .outputs import locked, spreadsheet_cell, spreadsheet_value, write_atomically
-from .results import KIT, GradingResults, is_results_file, read, render_feedback
-from .rubric import BY_ID, TASK_IDS, TOTAL_POINTS
-from .sandbox import DEFAULT_LIMITS, Limits
+from .rows import EMPTY, GRADED, GRADER_ERROR, NOT_GRADED, UNREADABLE, Row
 from .shards import in_shard
-from .submission import run_scratch
 
 RESULTS = "results.json"
 FEEDBACK = "feedback.md"
@@ -119,14 +122,14 @@ class RunSettings:
 
 def grade_all(submissions: Path, out: Path, workers: int | None = None, force: bool = False,
               seed: int | None = None, progress: Callable[[int], object] | None = None,
-              checks: str = "autograder.checks", limits: Limits = DEFAULT_LIMITS,
+              entry: str = ENTRY, limits: Limits = DEFAULT_LIMITS,
               late: LatePolicy | None = None, say: Callable[[str], object] | None = None,
               shard: tuple[int, int] | None = None, batch: str | None = None) -> ClassResults:
     """Grade every student in `submissions` into `out`; RunStopped (after writing the gradebook) on Ctrl-C.
 
     `seed` and `late` left out: the ones this `out` was graded with, if any. `progress(total)`
-    makes a bar with .update(); `say` hears what was found before grading starts. `checks`
-    names the checks module (a test's fake, imported in the graders). `shard` (I, N): only the
+    makes a bar with .update(); `say` hears what was found before grading starts. `entry`
+    names what the sandbox's workers run (a test's fake entry; the judge is always the kit's). `shard` (I, N): only the
     students of that share (shards.py), for `merge` to gather once every shard (of `batch`) is complete.
     """
     with _stoppable() as stop, locked(out), run_scratch() as scratch:
@@ -135,7 +138,7 @@ def grade_all(submissions: Path, out: Path, workers: int | None = None, force: b
             say(describe(handins))
         # an nbgrader course: its gradebook gets the grades (a shard's, once, at the merge)
         recorder = None if shard else _nbgrader_recorder(submissions, handins)
-        settings = _settings(out, seed, late, force, checks_fingerprint(checks))
+        settings = _settings(out, seed, late, force, checks_fingerprint(entry))
         _check_ours(out, [handin.student for handin in handins], force)
         write_atomically(out / MANIFEST, settings.to_json())
         if shard:
@@ -145,7 +148,7 @@ def grade_all(submissions: Path, out: Path, workers: int | None = None, force: b
         results = ClassResults()
         todo = _sort_out(handins, out, settings, results)
         hide = tuple(path.resolve() for path in (submissions, out, scratch))  # every student's work
-        session = Session(settings.seed, checks, limits, hide, scratch)
+        session = Session(settings.seed, limits, hide, scratch, entry)
         try:
             _grade_in_parallel(todo, out, workers or os.cpu_count() or 1, session, settings, results, progress,
                                recorder)
@@ -335,7 +338,7 @@ def _record_times(out: Path, handins: list[HandIn], results: ClassResults) -> No
 
 def _nbgrader_recorder(submissions: Path, handins: list[HandIn]):
     """For an nbgrader course with a gradebook, its Recorder (platforms/nbgrader_course.py), else None."""
-    from .platforms import nbgrader_course
+    from ..platforms import nbgrader_course
 
     course = nbgrader_course.find_course(submissions)
     if course is None:
@@ -497,24 +500,6 @@ class LatePolicy:
 
 # ---- the class's views ---------------------------------------------------------------------
 
-GRADED, NOT_GRADED, EMPTY, UNREADABLE = "graded", "not graded", "empty", "unreadable"  # the `state` column
-
-
-@dataclass(frozen=True)
-class Row:
-    """One student as the class's views show them (gradebook.csv, index.html): the same numbers in both."""
-
-    student: str
-    state: str  # GRADED, NOT_GRADED, EMPTY or UNREADABLE: one of four, for a spreadsheet's filter
-    status: str  # the state with its reason ("not graded: ...", "unreadable: not a notebook")
-    grade: GradingResults | None = None
-    total: float | None = None  # what the late policy leaves
-    submitted: datetime | None = None
-    days_late: int = 0
-    late_penalty: float = 0.0
-    flags: tuple[str, ...] = ()  # the grade's flags, and with a late policy the time flags
-
-
 def class_rows(students: Iterable[str], results: ClassResults, late: LatePolicy | None = None) -> list[Row]:
     """A Row per student, in the order given."""
     return [_row(student, results, late) for student in students]
@@ -529,7 +514,7 @@ def _row(student: str, results: ClassResults, late: LatePolicy | None) -> Row:
         return Row(student, _problem_state(problem) if problem else NOT_GRADED, status, flags=time_flags)
     days = days_late(late, results, student)
     lost = late.penalty(grade_.score, days) if late and grade_.graded else 0.0
-    state, status = (GRADED, GRADED) if grade_.graded else (NOT_GRADED, GRADER_FAILED)
+    state, status = (GRADED, GRADED) if grade_.graded else (GRADER_ERROR, GRADER_FAILED)
     return Row(student, state, status, grade_, grade_.score - lost, results.submitted.get(student), days, lost,
                (*grade_.flags, *time_flags))
 
@@ -563,7 +548,7 @@ def _lateness(row: Row) -> list[str]:
     return [row.submitted.isoformat() if row.submitted else "", str(row.days_late), f"{row.late_penalty:g}"]
 
 
-GRADER_FAILED = "not graded: the grader failed, see results.json"
+GRADER_FAILED = "grader error: the kit failed on this hand-in, see results.json; a later run grades it again"
 BOM = "\ufeff"  # UTF-8's byte-order mark: Excel and LibreOffice then read the file as UTF-8
 LATE_COLUMNS = ("submitted", "days_late", "late_penalty")
 
@@ -603,3 +588,18 @@ def pass_rates(results: ClassResults) -> str:
 
 def _rate(passed: int, total: int) -> str:
     return f"{passed}/{total} {passed / total:>4.0%}" if total else "0/0"
+
+
+def dry_run(submissions: Path, out: Path, grade_all_options: dict) -> tuple[list[str], list[tuple[str, str, str, str]]]:
+    """Grade `submissions` as a rerun over `out` would, in a scratch folder: (what changed in the grader, the
+    scores that would move). Nothing in `out` is written."""
+    try:
+        settings = RunSettings.from_json((out / MANIFEST).read_text())
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ValueError(f"{out} holds no class run to compare with: --dry-run needs an --out graded before") from None
+    options = {"seed": settings.seed, "late": settings.late, **grade_all_options}
+    with tempfile.TemporaryDirectory(prefix="mgkit-dry-run-") as scratch:
+        grade_all(submissions, Path(scratch), **options)
+        now, earlier = regrade.recorded(Path(scratch)), regrade.recorded(out)
+        differences = now.differences(earlier) if now and earlier else ["no record of what graded it"]
+        return differences, regrade.changes(regrade.scores(out), regrade.scores(Path(scratch)))

@@ -27,9 +27,9 @@ import nbformat
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from .markers import Region, find_regions
-from .reference import MODULES
-from .rubric import BY_ID, OP_TASKS, TASK_IDS, TASKS
+from ..reference.markers import Region, find_regions
+from ..reference.solution import MODULES
+from ..reference.rubric import BY_ID, OP_TASKS, TASK_IDS, TASKS
 
 
 class StoryError(ValueError):

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from .reference import MODULES, REFERENCE_PACKAGE_DIR
-from .stubs import make_stub
+from ..reference.solution import MODULES, REFERENCE_PACKAGE_DIR
+from ..reference.stubs import make_stub
 
 PACKAGE = "micrograd"
 MAX_MODULE_BYTES = 512 * 1024  # the reference engine is 10 KB; anything this big is not a module

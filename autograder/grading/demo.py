@@ -14,11 +14,11 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from .grading import SEED_RANGE, grade
-from .reference import REFERENCE_PACKAGE_DIR
+from ..reference.solution import REFERENCE_PACKAGE_DIR
+from .loop import SEED_RANGE, grade
 from .results import GradingResults
-from .sandbox import Sandbox
 from .submission import PACKAGE, write_package
+from .worker import TaskSandbox
 
 # The built-in bug: the second input of `*` overwrites its gradient instead of adding to it.
 BUG_FILE = "engine.py"
@@ -33,7 +33,7 @@ def run(seed: int | None = None, show: Callable[[str, GradingResults], None] | N
               f"the reference with a bug ({BUG_LINE!r} -> {BUGGY_LINE!r})": _buggy}
     seed = secrets.randbelow(SEED_RANGE) if seed is None else seed  # one seed for all three
     graded = {}
-    with tempfile.TemporaryDirectory(prefix="mgkit-demo-") as temporary, Sandbox() as sandbox:
+    with tempfile.TemporaryDirectory(prefix="mgkit-demo-") as temporary, TaskSandbox() as sandbox:
         for number, (title, make) in enumerate(makers.items()):
             folder = Path(temporary) / f"submission-{number}"
             make(folder / PACKAGE)

@@ -12,8 +12,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .outputs import write_atomically
-from .results import KIT
+from ..grading.results import KIT
+from ..reference.outputs import write_atomically
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -123,7 +123,7 @@ def begin(out: Path, shard: tuple[int, int], batch: str | None) -> None:
 def finish(out: Path, shard: tuple[int, int], batch: str | None, submissions: Path,
            notebooks: dict[str, Path]) -> None:
     """Mark `out` as a finished shard; for an nbgrader course, what the merge needs to record its grades."""
-    from .platforms import nbgrader_course
+    from ..platforms import nbgrader_course
 
     course = nbgrader_course.find_course(submissions)
     ShardRecord(*shard, batch or "", complete=True, course=str(submissions.resolve()) if course else None,
@@ -133,7 +133,7 @@ def finish(out: Path, shard: tuple[int, int], batch: str | None, submissions: Pa
 
 def record_in_course(records: list[ShardRecord], grades: dict) -> tuple[Path, list[str], dict[str, str]] | None:
     """Record the merged grades in the nbgrader course the shards graded, once: (course, recorded, not recorded)."""
-    from .platforms import nbgrader_course
+    from ..platforms import nbgrader_course
 
     courses = {record.course for record in records if record.course}
     if not courses:

@@ -16,10 +16,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .grading import grade
-from .reference import MODULES
-from .results import GradingResults
-from .sandbox import Sandbox
+from ..grading.loop import grade
+from ..reference.solution import MODULES
+from ..grading.results import GradingResults
+from ..grading.worker import TaskSandbox
 
 SEEDS = (1, 2)  # the grade draws a secret seed: the reference must not pass by the luck of one
 PREVIEW_SECONDS = 300
@@ -41,7 +41,7 @@ def problems(reference: Path, release_dir: Path) -> list[str]:
     found = []
     starter = release_dir / "micrograd"
     with tempfile.TemporaryDirectory(prefix="mgkit-course-check-") as folder, \
-            Sandbox("autograder.checks", hide=[Path(folder)]) as sandbox:  # one zygote for every grade here
+            TaskSandbox(hide=[Path(folder)]) as sandbox:  # one zygote for every grade here
         for who, package, seeds in (("the reference", reference, SEEDS), ("the untouched starter", starter, SEEDS[:1])):
             submission = _submission(package, Path(folder) / who.split()[-1])
             for seed in seeds:

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .checks.api import TaskResult
-from .outputs import printable, write_atomically
-from .rubric import BY_ID, TASK_IDS, TASKS
+from ..reference.outputs import printable, write_atomically
+from ..reference.rubric import BY_ID, TASK_IDS, TASKS
+from ..sandboxed.api import TaskResult
 
 KIT = "micrograd-kit"  # in extra_data: marks a results.json that mgkit may replace
 NOT_GRADED = "not graded: the grader failed ({reason}); tell your course staff, this is not your score"

@@ -30,11 +30,11 @@ from pathlib import Path
 from mgkit_checks import world
 
 from . import notebooks
-from .markers import Region, check_every_task_has_a_region, find_regions
-from .platforms import github
-from .reference import COURSE_ROOT, KIT_ROOT
-from .rubric import ASSIGNMENT, COURSE, TASKS
-from .stubs import make_stub
+from ..reference.markers import Region, check_every_task_has_a_region, find_regions
+from ..platforms import github
+from ..reference.solution import COURSE_ROOT, KIT_ROOT
+from ..reference.rubric import ASSIGNMENT, COURSE, TASKS
+from ..reference.stubs import make_stub
 
 RELEASE = "release"
 SOURCE = f"assignments/{ASSIGNMENT}"

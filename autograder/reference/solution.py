@@ -15,7 +15,7 @@ from types import ModuleType
 
 from mgkit_checks.course import COURSE
 
-KIT_ROOT = Path(__file__).resolve().parent.parent  # the kit's code and docs
+KIT_ROOT = Path(__file__).resolve().parents[2]  # the kit's code and docs
 COURSE_ROOT = COURSE.root  # the course's: course.toml, solutions/, assignments/ (the kit's own by default)
 SOLUTIONS_DIR = COURSE_ROOT / "solutions"
 REFERENCE_PACKAGE_DIR = SOLUTIONS_DIR / "micrograd"

@@ -1,9 +1,9 @@
 """The class dashboard: OUT/index.html and each student's OUT/<student>/feedback.html.
 
-Built from the class's rows alone (gradebook.Row: the results files, the submission times and
+Built from the class's rows alone (rows.Row: the results files, the submission times and
 the hand-ins' problems), never from the run itself, so `merge` writes the same page as one run,
 byte for byte: everything is sorted, nothing carries a time. The pages are Jinja2 templates
-(autograder/templates/, escaping on); this module only computes what they show.
+(autograder/classrun/templates/, escaping on); this module only computes what they show.
 """
 
 from __future__ import annotations
@@ -15,19 +15,16 @@ from collections import defaultdict
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import jinja2
 import markupsafe
 import mistune
 
-from .outputs import write_atomically
+from ..reference.outputs import write_atomically
+from ..reference.rubric import TASKS
 from .regrade import REGRADE, read_regrade
-from .rubric import TASKS
-
-if TYPE_CHECKING:
-    from .gradebook import Row
+from .rows import Row
 
 INDEX = "index.html"
 FEEDBACK_PAGE = "feedback.html"
@@ -37,7 +34,7 @@ BINS = 10  # ten histogram bars, each a tenth of the total; a full score falls i
 # the diagnoses of a task left as released (mgkit_checks.core): not a mistake, nothing to teach
 NOT_STARTED = ("/not_written", "/nothing_to_judge")
 
-_templates = jinja2.Environment(loader=jinja2.PackageLoader("autograder", "templates"), autoescape=True,
+_templates = jinja2.Environment(loader=jinja2.PackageLoader("autograder.classrun", "templates"), autoescape=True,
                                 undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 # the page's one script, allowed by its hash alone: the page's CSP runs nothing else and loads nothing remote
 _SCRIPT = (Path(__file__).parent / "templates" / "sort.js").read_text(encoding="utf-8")
