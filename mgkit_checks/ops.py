@@ -297,8 +297,26 @@ def _mistakes(case: dict, want: list[float]) -> list[Mistake]:
                                                                      "missing: multiply by out.grad."),
         Mistake("sign_flipped", tuple(f"-{d}" for d in right), "the sign is flipped."),
         Mistake("added_twice", tuple(f"2 * {d}" for d in right), "each gradient was added twice."),
+        *(_two_input_mistakes() if n == 2 else []),
     ]
     return [nothing, *OPS[case["op"]].spec.mistakes, *generic]
+
+
+def _two_input_mistakes() -> list[Mistake]:
+    """The mistakes of one line of a two-input closure: a sign flipped on one input, or both lines
+    adding to the same input (a copied line that kept self or other)."""
+    return [
+        Mistake("sign_flipped", ("-da", "db"), "a's gradient has the wrong sign: add its local derivative "
+                                               "times out.grad with +=, as for b."),
+        Mistake("sign_flipped", ("da", "-db"), "b's gradient has the wrong sign: add its local derivative "
+                                               "times out.grad with +=, as for a."),
+        Mistake("copied_line", ("da + db", "0"), "both lines add to self.grad and other.grad gets nothing: the "
+                                                 "second line should add b's gradient to other.grad (a copied "
+                                                 "line?)."),
+        Mistake("copied_line", ("0", "da + db"), "both lines add to other.grad and self.grad gets nothing: the "
+                                                 "first line should add a's gradient to self.grad (a copied "
+                                                 "line?)."),
+    ]
 
 
 def run_closures_in_creation_order(out: object, out_grad: float, created: list) -> None:

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from mutants import COMBINED, HELD_OUT, HELD_OUT_2, MUTANTS, OVERWRITE, Edit, apply
+from mutants import COMBINED, HELD_OUT, HELD_OUT_2, HELD_OUT_3, MUTANTS, OVERWRITE, Edit, apply
 from test_checks import load_as
 
 from autograder.grading.loop import grade
@@ -80,7 +80,7 @@ def _send_preview(writer, name: str, folder) -> None:
 def graded(tmp_path_factory) -> dict[Edit, Graded]:
     """Each distinct submission of this file, graded and previewed once."""
     edits = {edit.changes: edit for combined in COMBINED for edit in (combined.code(), *combined.fixes())}
-    edits |= {edit.changes: edit for edit in (*MUTANTS, *HELD_OUT, *HELD_OUT_2)}
+    edits |= {edit.changes: edit for edit in (*MUTANTS, *HELD_OUT, *HELD_OUT_2, *HELD_OUT_3)}
     done = {}
     with Sandbox() as sandbox:
         for number, edit in enumerate(edits.values()):
@@ -209,8 +209,11 @@ def test_the_held_out_bugs_get_their_mistake_named_first(graded):
 
 
 # Measured on HELD_OUT_2 (37 bugs): 21 named first with the catalogue as it was, 25 once the classic
-# "out.data for out.grad" was added to the mistakes of any op. A floor, well below the 95% goal.
-NAMED_FIRST_2 = 25 / 37
+# "out.data for out.grad" was added to the mistakes of any op, 36 once its classic misses were named
+# (only mul's `.grad` for `.data`, which adds 0 on fresh Values, is still told "nothing added").
+NAMED_FIRST_2 = 36 / 37
+# Measured once on HELD_OUT_3 (44 bugs), written after that and never tuned on: 25 named first.
+NAMED_FIRST_3 = 25 / 44
 
 
 def test_the_second_held_out_batch_keeps_its_measured_share_named_first(graded):
@@ -221,3 +224,11 @@ def test_the_second_held_out_batch_keeps_its_measured_share_named_first(graded):
     assert sum(named) / len(named) >= NAMED_FIRST_2, [edit.name for edit, ok in zip(HELD_OUT_2, named) if not ok]
     for edit in HELD_OUT_2:
         assert edit.fails[0] in graded[edit.changes].failed, edit.name
+
+
+def test_the_third_held_out_batch_keeps_its_measured_share_named_first(graded):
+    """A batch written after the catalogue grew on HELD_OUT_2, measured once and not tuned on: the share
+    whose task fails with one of the diagnoses a teacher would call right, first, is a floor."""
+    named = [graded[edit.changes].first_diagnosis.get(edit.fails[0]) in edit.diagnoses for edit in HELD_OUT_3]
+    assert len(HELD_OUT_3) >= 40
+    assert sum(named) / len(named) >= NAMED_FIRST_3, [edit.name for edit, ok in zip(HELD_OUT_3, named) if not ok]

@@ -119,8 +119,9 @@ class _TracedParameter(_Traced):
         return self._data
 
     @data.setter
-    def data(self, value: Any) -> None:
-        self.log["events"].append(["update", self.index])
+    def data(self, value: Any) -> None:  # logged with how far it moved, when both are numbers
+        moved = self._data - value if all(type(x) is float for x in (self._data, value)) else None
+        self.log["events"].append(["update", self.index, moved, self._data])
         self._data = value
 
     @property
@@ -151,7 +152,12 @@ class _TracedModel:
             parameter.grad = 0.0
 
 
+# what an error of the student's loop calls the stand-ins: the names a student knows, none of the kit's
+for _stand_in, _shown_as in ((_Traced, "Value"), (_TracedParameter, "Value"), (_TracedModel, "Model")):
+    _stand_in.__name__ = _stand_in.__qualname__ = _shown_as
+
 DRY_RUN_PARAMETERS = 2
+DRY_RUN_RATE = 0.1
 
 
 def _observe_dry_run(case: dict, harness: Harness) -> dict:
@@ -162,7 +168,8 @@ def _observe_dry_run(case: dict, harness: Harness) -> dict:
         return _Traced(log)
 
     xs, ys = moons(case["points"], case["data_seed"])
-    harness.train.train(_TracedModel(log), xs, ys, steps=case["dry_run"], learning_rate=0.1, loss_fn=loss_fn, alpha=0.0)
+    harness.train.train(_TracedModel(log), xs, ys, steps=case["dry_run"], learning_rate=DRY_RUN_RATE, loss_fn=loss_fn,
+                        alpha=0.0)
     log.pop("parameters")
     return log
 
@@ -205,7 +212,7 @@ def _order_mistake(events: list[tuple[str, int]], steps: int) -> tuple[str, str,
     for begin, end in zip(backward_at, [*backward_at[1:], len(events)]):  # each step, from its backward on
         after = events[begin + 1 : end]
         for index in range(DRY_RUN_PARAMETERS):
-            seen = [kind for kind, i in after if i == index]
+            seen = [kind for kind, i, *_ in after if i == index]
             if "update" not in seen:
                 return ("a step's loss.backward() was not followed by an update of every parameter",
                         "not_every_parameter", "move every parameter in every step, after loss.backward().")
@@ -214,12 +221,31 @@ def _order_mistake(events: list[tuple[str, int]], steps: int) -> tuple[str, str,
                 return ("the gradients were set to 0 between loss.backward() and the update, so the update moved "
                         "nothing", "zeroes_before_update", "zero the gradients at the start of each step, before "
                         "the forward pass, not between loss.backward() and the update.")
+            if not any(event[:2] == ("read", index) for event in events):
+                return _gradient_unused(next(event for event in after if event[:2] == ("update", index)))
             if "read" not in before:
                 return ("the update did not read p.grad after this step's loss.backward()", "stale_gradients",
                         "move each parameter by the gradient this step's loss.backward() left in p.grad.")
     return None
 
 
+def _gradient_unused(update: tuple) -> tuple[str, str, str]:
+    """A parameter moved though its p.grad was never read: by lr * p.data, by lr alone, or otherwise."""
+    _, _, moved, data = update
+    if moved is not None and close(moved, DRY_RUN_RATE * data):
+        return (f"a parameter at {data:g} moved by {moved:g}, lr times its own value: the update used p.data "
+                "where the gradient belongs", *DATA_NOT_GRAD)
+    if moved is not None and close(moved, DRY_RUN_RATE):
+        return (f"a parameter moved by lr = {DRY_RUN_RATE:g} and p.grad was never read: the update left out the "
+                "gradient", *GRADIENT_MISSING)
+    return ("the parameters moved, but no update ever read p.grad", "gradient_unused",
+            "move each parameter by its own gradient, read from p.grad after loss.backward(): "
+            "p.data -= lr * p.grad.")
+
+
+DATA_NOT_GRAD = ("data_not_grad", "move each parameter against its gradient: p.data -= lr * p.grad, not lr * p.data.")
+GRADIENT_MISSING = ("gradient_missing", "multiply the learning rate by each parameter's gradient: p.data -= lr * "
+                                        "p.grad, not p.data -= lr.")
 IGNORES_LOSS_FN = Diagnosis("training_loop/ignores_loss_fn", "use the loss_fn that train() is given, not a fixed loss.")
 
 
@@ -372,6 +398,8 @@ def _step_mistakes(case: dict, params: list[float], step: dict, got: list) -> li
                           "given.", lambda: training_step(case, params, lr, loss, DEFAULT_ALPHA)),
         ("ignores_alpha", "add alpha times the sum of squared parameters (l2_penalty) with the alpha train() is "
                           "given.", lambda: training_step(case, params, lr, loss, 0.0)),
+        (*DATA_NOT_GRAD, lambda: [p - lr * p for p in params]),
+        (*GRADIENT_MISSING, lambda: [p - lr for p in params]),
     ]
     found = [Diagnosis(f"training_loop/{name}", advice) for name, advice, step_of in alternatives
              if all_close(got, step_of())]
