@@ -31,6 +31,7 @@ FORMULAS = ('=HYPERLINK("x",A2)', "+cmd", "-2+3", "@SUM(A1)")
 # hand-in (as the gradebook names it) -> (state, words its status must hold)
 EXPECTED = {
     "flipped": ("unreadable", "corrupt zip"),
+    "halfcorrupt": ("graded", "graded"),  # its engine.py graded; its corrupt train.py flagged, as the starter
     "encrypted": ("unreadable", "password-protected"),
     "zerodate": ("graded", "graded"),
     "deep": ("empty", "no micrograd files"),
@@ -83,6 +84,17 @@ def _flipped_zip(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
+def _half_corrupt_zip(path: Path) -> None:
+    """A good engine.py beside a train.py with one flipped byte."""
+    zipped(path, {"micrograd/engine.py": CORRECT_ENGINE, "micrograd/train.py": CORRECT_ENGINE * 3})
+    with zipfile.ZipFile(path) as archive:
+        member = archive.getinfo("micrograd/train.py")
+        start = member.header_offset + 30 + len(member.filename) + len(member.extra)
+    data = bytearray(path.read_bytes())
+    data[start + member.compress_size // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
 def _encrypted_zip(path: Path) -> None:
     """A zip whose member says "encrypted" (bit 0 of its flags, in both headers), as a password-protected one does."""
     zipped(path, {"micrograd/engine.py": CORRECT_ENGINE})
@@ -130,6 +142,7 @@ def _hostile_class(root: Path) -> tuple[Path, Path]:
     write_submission(course / "honest")
     _flipped_zip(course / "flipped.zip")
     _encrypted_zip(course / "encrypted.zip")
+    _half_corrupt_zip(course / "halfcorrupt.zip")
     _zero_date_zip(course / "zerodate.zip")
     _deep_tree(course / "deep", DEEP)
     zipped(course / "deepzip.zip", {"/".join(["d"] * 1000) + "/micrograd/engine.py": CORRECT_ENGINE})
@@ -171,6 +184,14 @@ def test_every_hand_in_has_a_row_that_says_what_happened(graded):
     graded_ones = {student for student, (state, _) in EXPECTED.items() if state == "graded"}
     assert {student for student, grade_ in results.grades.items() if grade_.score == FULL} == graded_ones
     assert not results.errors and said[0].startswith(f"{len(EXPECTED)} students")
+
+
+def test_a_file_that_cannot_be_read_is_flagged_and_graded_as_the_starter(graded):
+    results, out, _, _ = graded
+    half = results.grades["halfcorrupt"]
+    assert read_gradebook(out)["halfcorrupt"]["flags"].startswith("could not read a corrupt zip")
+    assert "micrograd/train.py" in half.flags[0] and half.score == FULL  # the fake grade reads engine.py alone
+    assert any("train.py" in note and note.endswith("graded as the untouched starter") for note in half.notes)
 
 
 def test_nothing_outside_a_hand_in_is_read_or_scored(graded):

@@ -277,12 +277,11 @@ def _read(student: str, kind: str, tree: Tree, where: str | None, problem: str |
         return HandIn(student, kind, None, problem)
     if where.endswith(".ipynb"):
         data = tree.read(where, MAX_NOTEBOOK_BYTES)
-        sources, notes = notebook_sources(data, PurePosixPath(where).name)
+        sources, notes, unread = notebook_sources(data, PurePosixPath(where).name)
     else:
         prefix = f"{where}/" if where else ""
-        sources, notes = folder_sources(lambda name: tree.module(prefix + name, MAX_MODULE_BYTES))
+        sources, notes, unread = folder_sources(lambda name: tree.module(prefix + name, MAX_MODULE_BYTES))
     if all(text is None for text in sources.values()):
-        unread = [note.partition(": graded as")[0] for note in notes if "missing" not in note]
         empty = _notebook_problem(data) if where.endswith(".ipynb") else \
             f"unreadable: {unread[0]}" if unread else "no micrograd files"
         return HandIn(student, kind, None, empty)
@@ -291,7 +290,7 @@ def _read(student: str, kind: str, tree: Tree, where: str | None, problem: str |
         digest.update(f"{module}:{len(text) if text is not None else -1}:".encode() + (text or b""))
     graded = path / where if kind in ("folder", "nbgrader") and where else path if kind != "canvas" else None
     return HandIn(student, kind, graded, content=digest.hexdigest(),
-                  submission=Submission(student, sources, tuple(notes)))
+                  submission=Submission(student, sources, tuple(notes), tuple(unread)))
 
 
 def _notebook_problem(data: bytes) -> str:

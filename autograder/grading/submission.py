@@ -67,11 +67,12 @@ class Submission:
     name: str  # the student: the folder's name or the notebook's stem
     sources: dict[str, bytes | None]  # module -> its text; None: missing, graded as the starter
     notes: tuple[str, ...] = field(default=())  # what the grader had to do about the submission
+    unread: tuple[str, ...] = field(default=())  # files that are there but could not be read, and why
 
     @property
     def flags(self) -> tuple[str, ...]:
         """Suspicious constructs, "engine.py:12: uses ctypes", for an instructor to review."""
-        flags = []
+        flags = [f"could not read {why}" for why in self.unread]  # a corrupt zip member, a link: not silent
         for module, text in self.sources.items():
             lines = (text or b"").decode("utf-8", "replace").splitlines()
             given = _starter_lines(module)  # the kit's own code (draw_dot's `import shutil`) is no one's doing
@@ -88,18 +89,19 @@ def load(path: Path) -> Submission:
     if not os.path.lexists(path):
         raise SubmissionError(f"{path} does not exist: pass a submission folder or a .ipynb notebook")
     if path.is_symlink() and path.suffix == ".ipynb":  # a notebook is read only where it was handed in
-        return Submission(path.stem, dict.fromkeys(MODULES), (f"{path.name} is a symlink, which the grader never"
-                                                              " follows: graded as empty",))
+        why = f"{path.name}: a symlink, which the grader never follows"
+        return Submission(path.stem, dict.fromkeys(MODULES), (f"{why}: graded as empty",), (why,))
     if path.is_dir():
         root = path.resolve()
-        sources, notes = folder_sources(lambda where: _read_regular_file(root / where, root))
+        sources, notes, unread = folder_sources(lambda where: _read_regular_file(root / where, root))
     elif path.suffix == ".ipynb" and path.is_file():
         data, problem = read_regular(path, MAX_NOTEBOOK_BYTES, path.name)
-        sources, notes = notebook_sources(data, path.name) if problem is None else \
-            (dict.fromkeys(MODULES), [f"{problem}: graded as empty"])
+        sources, notes, unread = notebook_sources(data, path.name) if problem is None else \
+            (dict.fromkeys(MODULES), [f"{problem}: graded as empty"], [problem])
     else:
         raise SubmissionError(f"{path} is neither a folder nor a .ipynb notebook: pass a submission folder or notebook")
-    return Submission(path.stem if path.suffix == ".ipynb" else path.resolve().name, sources, tuple(notes))
+    name = path.stem if path.suffix == ".ipynb" else path.resolve().name
+    return Submission(name, sources, tuple(notes), tuple(unread))
 
 
 # ---- a folder ------------------------------------------------------------------------------
@@ -108,11 +110,13 @@ def load(path: Path) -> Submission:
 Read = Callable[[str], tuple[bytes | None, str | None]]
 
 
-def folder_sources(read: Read) -> tuple[dict[str, bytes | None], list[str]]:
-    """The modules under micrograd/, or at the top when a student uploaded them loose; `read` reads one by its path
-    (from a folder on disk, or a zip in memory: the same rules for both)."""
+def folder_sources(read: Read) -> tuple[dict[str, bytes | None], list[str], list[str]]:
+    """The modules under micrograd/, or at the top when a student uploaded them loose, the notes, and why each
+    file that is there could not be read; `read` reads one by its path (from a folder on disk, or a zip in
+    memory: the same rules for both)."""
     sources: dict[str, bytes | None] = dict.fromkeys(MODULES)
     notes: list[str] = []
+    unread: list[str] = []
     for module in MODULES:
         packaged, loose = f"{PACKAGE}/{module}.py", f"{module}.py"
         for candidate in (packaged, loose):
@@ -121,11 +125,12 @@ def folder_sources(read: Read) -> tuple[dict[str, bytes | None], list[str]]:
                 break
         if problem:
             notes.append(f"{problem}: graded as the untouched starter")
+            unread.append(problem)
         elif sources[module] is None:
             notes.append(f"{PACKAGE}/{module}.py is missing: graded as the untouched starter")
         elif candidate == loose:
             notes.append(f"found {module}.py outside the {PACKAGE}/ folder: graded it as {PACKAGE}/{module}.py")
-    return sources, notes
+    return sources, notes, unread
 
 
 def _read_regular_file(path: Path, root: Path) -> tuple[bytes | None, str | None]:
@@ -170,7 +175,7 @@ def size_text(size: int) -> str:
 
 # ---- a notebook ----------------------------------------------------------------------------
 
-def notebook_sources(data: bytes, name: str) -> tuple[dict[str, bytes | None], list[str]]:
+def notebook_sources(data: bytes, name: str) -> tuple[dict[str, bytes | None], list[str], list[str]]:
     """Each module's tagged code cells of the notebook `data` (its file: `name`), in order; an unreadable
     notebook is an empty submission, a module too large to be one is the starter's.
 
@@ -186,17 +191,20 @@ def notebook_sources(data: bytes, name: str) -> tuple[dict[str, bytes | None], l
                 found[tag["module"]].append("\n".join([_without_magics(_text(cell["source"])),
                                                        *tag.get("package_imports", [])]))
     except (ValueError, KeyError, TypeError, RecursionError) as error:  # not a notebook: nothing to grade
+        why = f"{name} as a notebook ({type(error).__name__})"
         return dict.fromkeys(MODULES), [f"{name} could not be read as a notebook ({type(error).__name__}):"
-                                        " graded as empty"]
+                                        " graded as empty"], [why]
     sources = {module: ("\n\n\n".join(texts) + "\n").encode() if texts else None for module, texts in found.items()}
     notes = [f"{name} has no code cell of {module}.py (metadata mgkit.module = {module!r}):"
              " graded as the untouched starter" for module, text in sources.items() if text is None]
+    unread = []
     for module, text in sources.items():
         if text is not None and len(text) > MAX_MODULE_BYTES:  # the flag scan and the grader read no more
             sources[module] = None
-            notes.append(f"{name}'s cells of {module}.py are larger than {MAX_MODULE_BYTES // 1024} KB:"
-                         " graded as the untouched starter")
-    return sources, notes
+            why = f"{name}'s cells of {module}.py: larger than {MAX_MODULE_BYTES // 1024} KB"
+            notes.append(f"{why}: graded as the untouched starter")
+            unread.append(why)
+    return sources, notes, unread
 
 
 def _module_tag(cell: object) -> dict | None:
