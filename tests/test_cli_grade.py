@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-import autograder.sandboxed
+import autograder.grading.judge
 from autograder.cli import main
 from autograder.grading.submission import starter
 from autograder.reference.rubric import TASK_IDS, TOTAL_POINTS
@@ -87,7 +87,7 @@ def test_a_grader_failure_still_writes_a_zero_result_and_exits_non_zero(tmp_path
     def broken_judge(task_id, seed, outcome, earlier):
         raise RuntimeError("a bug in the checks")
 
-    monkeypatch.setattr(autograder.sandboxed, "judge_task", broken_judge)
+    monkeypatch.setattr(autograder.grading.judge, "judge_task", broken_judge)
     code, _, err = grade_cli(capsys, reference_copy(tmp_path / "submission"), "--out", tmp_path / "results.json")
     data = json.loads((tmp_path / "results.json").read_text())
     assert code == 2 and len(err.strip().splitlines()) == 1 and "not graded" in err

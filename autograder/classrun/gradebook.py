@@ -45,8 +45,8 @@ from ..grading.loop import checks_fingerprint
 from ..grading.results import KIT, GradingResults, is_results_file, read, render_feedback
 from ..grading.submission import run_scratch
 from ..grading.worker import ENTRY
+from ..reference import rubric
 from ..reference.outputs import locked, spreadsheet_cell, spreadsheet_value, write_atomically
-from ..reference.rubric import BY_ID, TASK_IDS, TOTAL_POINTS
 from ..sandbox import DEFAULT_LIMITS, Limits
 from . import regrade
 from . import shards as sharding
@@ -533,9 +533,9 @@ def gradebook_csv(students: Iterable[str], results: ClassResults, late: LatePoli
     """
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["student", "total", *TASK_IDS, "state", "status", "flags", *(LATE_COLUMNS if late else ())])
+    writer.writerow(["student", "total", *rubric.TASK_IDS, "state", "status", "flags", *(LATE_COLUMNS if late else ())])
     for row in class_rows(students, results, late):
-        points = [f"{task.score:g}" for task in row.grade.tasks] if row.grade else [""] * len(TASK_IDS)
+        points = [f"{task.score:g}" for task in row.grade.tasks] if row.grade else [""] * len(rubric.TASK_IDS)
         lateness = _lateness(row) if late else []
         writer.writerow([spreadsheet_cell(row.student), "" if row.total is None else f"{row.total:g}", *points,
                          row.state, spreadsheet_cell(row.status), spreadsheet_cell("; ".join(row.flags)), *lateness])
@@ -566,16 +566,17 @@ TEXT_COLUMNS = ("student", "status", "flags")  # the cells that may hold student
 def pass_rates(results: ClassResults) -> str:
     """Per task: how many students passed it, and the class's mean points (before any late penalty)."""
     graded = [grade_ for grade_ in results.grades.values() if grade_.graded]
-    width = max(len(task_id) for task_id in TASK_IDS)
+    width = max(len(task_id) for task_id in rubric.TASK_IDS)
     lines = [f"{'task':<{width}}  {'passed':>11}  {'mean points':>11}"]
-    for index, task_id in enumerate(TASK_IDS):
+    for index, task_id in enumerate(rubric.TASK_IDS):
         passed = sum(grade_.tasks[index].passed for grade_ in graded)
         mean = sum(grade_.tasks[index].score for grade_ in graded) / len(graded) if graded else 0.0
         lines.append(f"{task_id:<{width}}  {_rate(passed, len(graded)):>11}  "
-                     f"{f'{mean:.1f}/{BY_ID[task_id].points}':>11}")
+                     f"{f'{mean:.1f}/{rubric.BY_ID[task_id].points}':>11}")
     mean_total = sum(grade_.score for grade_ in graded) / len(graded) if graded else 0.0
     # points as graded: gradebook.csv's total (and the dashboard's) is after the late policy, if any
-    lines.append(f"{'total':<{width}}  {'':>11}  {f'{mean_total:.1f}/{TOTAL_POINTS}':>11}  before the late policy")
+    total = f"{mean_total:.1f}/{rubric.TOTAL_POINTS}"
+    lines.append(f"{'total':<{width}}  {'':>11}  {total:>11}  before the late policy")
     not_graded = len(results.grades) - len(graded) + len(results.errors)
     lines.append(f"\n{len(graded)} students graded" + (f", {not_graded} not graded (see {GRADEBOOK})"
                                                           if not_graded else ""))
