@@ -19,7 +19,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         with _in_course(Course.find(args.course)) as course:
-            print(f"mgkit {args.name}: {course.named}")  # which course, before anything else
+            # which course, before anything else; on stderr, so that stdout stays the command's own
+            print(f"mgkit {args.name}: {course.named}", file=sys.stderr)
             return args.command(args)
     except (OSError, ValueError, RuntimeError) as error:
         print(f"mgkit {args.name}: {error}", file=sys.stderr)

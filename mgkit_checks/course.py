@@ -192,10 +192,11 @@ def in_use() -> Course:
     return _in_use
 
 
-def use(course: Course) -> None:
+def use(course: Course) -> Course:
     """Grade by `course` from here on in this process (the command line's, a worker's request's)."""
     global _in_use
     _in_use = course
+    return course
 
 
 @contextmanager

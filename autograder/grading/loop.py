@@ -38,7 +38,7 @@ from ..reference import rubric, solution
 from ..reference.markers import find_regions
 from ..reference.solution import MODULES
 from ..sandbox import DEFAULT_LIMITS, Entry, Limits
-from . import judge
+from . import judge, outcomes
 from .outcomes import Failure, Observation, Outcome
 from .results import GradingResults
 from .submission import Submission, load, private_copy
@@ -145,8 +145,8 @@ SHARED_CHECKS_DIR = Path(mgkit_checks.__file__).parent
 
 def checks_fingerprint(entry: str = ENTRY) -> str:
     """A hash of what decides a grade besides the submission and the seed: the source files of
-    the workers' entry (for the kit's, all of autograder/sandboxed/), the shared checks and the
-    rubric. A class run regrades every result made under another fingerprint.
+    the workers' entry (for the kit's, all of autograder/sandboxed/), the judge (grading/judge.py),
+    the shared checks and the rubric. A class run regrades every result made under another fingerprint.
 
     The one place that knows which files those are: a checks package moved or added goes here.
     """
@@ -162,25 +162,30 @@ def checks_fingerprint(entry: str = ENTRY) -> str:
     shared = sorted(SHARED_CHECKS_DIR.glob("*.py"))  # the definitions every task is judged by
     course = [in_use().path, solution.REFERENCE_PACKAGE_DIR / "engine.py"]  # the rubric, the forward passes
     digest = hashlib.sha256()
-    for path in [*files, *shared, *course]:
+    for path in [*files, *JUDGE_FILES, *shared, *course]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
 HIDDEN_CHECKS = sandboxed.__name__  # never shipped: the grade's harness, traversal and trusted engine
+JUDGE_FILES = tuple(Path(module.__file__) for module in (judge, outcomes))  # never shipped: the judge half
 
 
-@cache
 def secret_lines() -> frozenset[str]:
     """Lines feedback must never show: the reference's solutions and the checks never shipped.
 
     Feedback quotes what the student's code said (an exception's message, say), and that code
     may have read or rebuilt them. Short lines (`return out`) give nothing away and stay.
     """
-    hidden = [path.read_text() for path in sorted(Path(sandboxed.__file__).parent.glob("*.py"))]
+    return _secret_lines(solution.REFERENCE_PACKAGE_DIR)
+
+
+@cache
+def _secret_lines(reference: Path) -> frozenset[str]:
+    hidden = [path.read_text() for path in [*sorted(Path(sandboxed.__file__).parent.glob("*.py")), *JUDGE_FILES]]
     solutions = []
     for module in MODULES:
-        path = solution.REFERENCE_PACKAGE_DIR / f"{module}.py"
+        path = reference / f"{module}.py"
         lines = path.read_text().splitlines()
         solutions += [line for region in find_regions(path) for line in lines[region.begin : region.end - 1]]
     lines = (line.strip() for text in hidden for line in text.splitlines())
