@@ -76,6 +76,9 @@ def _report_a_slow_import(seconds: float) -> None:
 
 
 seed_global_generators("", 0)  # numpy's first seeding costs 10 ms: paid once, in the zygote
-# the zygote's boot reads the course it was told (MGKIT_COURSE in its emptied environment), and its
-# tasks: a worker's sandbox hides the kit's files
-tasks.definitions(use_course(Course.find()))
+
+
+def boot() -> None:
+    """The zygote's start: the course it was told (MGKIT_COURSE in its emptied environment) and its
+    tasks, read while the kit's files are readable; a worker's sandbox hides them."""
+    tasks.definitions(use_course(Course.find()))
