@@ -154,7 +154,7 @@ def test_out_is_the_kits_a_file_mgkit_did_not_write_is_never_replaced_without_fo
     assert (out / GRADEBOOK).read_text() == "name,grade\nada,A\n" and not (out / "ada" / RESULTS).exists()
     (tmp_path / "empty class" / "nobody").mkdir(parents=True)
     assert main(["grade-all", str(tmp_path / "empty class"), "--out", str(out)]) == 1  # the command: one line
-    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert len(capsys.readouterr().err.strip().splitlines()) == 2  # the course in use, then why
     run_fast(submissions, out, force=True)
     assert (out / GRADEBOOK).read_text(encoding="utf-8-sig").startswith("student,total,")
     assert (out / "ada" / FEEDBACK).read_text().startswith("# micrograd: `ada`")
