@@ -112,8 +112,9 @@ def test_sigkill_leaves_nothing_running_nor_writing_and_a_rerun_finishes(course,
     wait_until(lambda: graded(out))
     # a second run on the same --out is refused while this one runs, in one line
     assert main(["grade-all", str(course), "--out", str(out)]) == 1
-    assert capsys.readouterr().err.split("\n", 1)[1] == (f"mgkit grade-all: {out} is being written by another mgkit run (process"
-                                       f" {run.pid}): wait for it to finish, or pass another --out\n")
+    why = capsys.readouterr().err.split("\n", 1)[1]  # after the line that names the course
+    assert why == (f"mgkit grade-all: {out} is being written by another mgkit run (process"
+                   f" {run.pid}): wait for it to finish, or pass another --out\n")
     run.kill()  # the main process alone: its graders and their zygotes must follow it
     run.wait()
     wait_until(lambda: not processes_of(run, str(course)), seconds=2)
