@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+
+from mgkit_checks.course import Course, using
 
 from .reference.outputs import printable
 
@@ -15,8 +18,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        _use_course(args.course)
-        return args.command(args)
+        with _in_course(Course.find(args.course)) as course:
+            # which course, before anything else; on stderr, so that stdout stays the command's own
+            print(f"mgkit {args.name}: {course.named}", file=sys.stderr)
+            return args.command(args)
     except (OSError, ValueError, RuntimeError) as error:
         print(f"mgkit {args.name}: {error}", file=sys.stderr)
         return 1
@@ -25,7 +30,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mgkit", description="The micrograd course kit.")
     parser.add_argument("--course", type=Path, metavar="PATH",
-                        help="the course: a course.toml or its folder (default: $MGKIT_COURSE, else the kit's own)")
+                        help="the course: a course.toml or its folder (default: $MGKIT_COURSE, else the nearest "
+                             "course.toml in or above this folder, else the kit's own)")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     train = commands.add_parser("train", help="train the reference MLP on two moons and save a picture")
@@ -62,20 +68,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _use_course(path: Path | None) -> None:
-    """Make `path` the course of this run and of every process it starts (they read MGKIT_COURSE)."""
-    if path is None:
-        return
-    path = path.expanduser().resolve()
-    if not path.exists():
-        raise ValueError(f"--course {path}: no such file or folder; give a course.toml or the folder that holds it")
-    if "mgkit_checks.course" in sys.modules:  # already loaded (mgkit called from Python): it must be that one
-        from mgkit_checks.course import COURSE, FILE_NAME
-
-        if (path / FILE_NAME if path.is_dir() else path) != COURSE.path:
-            raise ValueError(f"--course {path}: this process already uses {COURSE.path}; set MGKIT_COURSE={path} "
-                             "before it starts")
-    os.environ["MGKIT_COURSE"] = str(path)
+@contextmanager
+def _in_course(course: Course) -> Iterator[Course]:
+    """`course` is the course of this run, and of every process it starts (told by MGKIT_COURSE)."""
+    before = os.environ.get("MGKIT_COURSE")
+    os.environ["MGKIT_COURSE"] = str(course.path)
+    try:
+        with using(course):
+            yield course
+    finally:
+        if before is None:
+            del os.environ["MGKIT_COURSE"]
+        else:
+            os.environ["MGKIT_COURSE"] = before
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -293,7 +298,7 @@ def _dry_run(args: argparse.Namespace, shard: tuple[int, int] | None, late) -> i
 
 def _course_settings(args: argparse.Namespace) -> None:
     """The course's settings (course.toml's [settings]) where no flag was given: flags win."""
-    from .reference.rubric import COURSE
+    from .reference.rubric import COURSE  # the course in use: this run's
 
     for name in ("deadline", "late_penalty", "late_cap", "visibility"):
         if hasattr(args, name) and getattr(args, name) is None:  # a flag of this command, not given

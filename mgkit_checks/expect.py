@@ -10,22 +10,27 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable, Sequence
 from functools import cache
+from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 
-from .course import COURSE, HERE
+from .course import HERE, in_use
 from .numeric import evaluate, mlp_scores, moons
 
 SHIPPED_ENGINE = HERE / "forward_engine.py"  # a release's copy of the starter's engine
 
 
-@cache
 def forward_engine() -> ModuleType:
     """The engine whose forward passes give every expected number, so that no op's formula is
     written twice: the course's reference, or in a student's release the starter's own engine
     (its closures are stubs; only its forward passes run here)."""
-    path = SHIPPED_ENGINE if SHIPPED_ENGINE.is_file() else COURSE.root / "solutions" / "micrograd" / "engine.py"
+    reference = in_use().root / "solutions" / "micrograd" / "engine.py"
+    return _engine(SHIPPED_ENGINE if SHIPPED_ENGINE.is_file() else reference)
+
+
+@cache
+def _engine(path: Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location("mgkit_checks_forward_engine", path)
     if spec is None or not path.is_file():
         raise FileNotFoundError(f"{path}: the engine whose forward passes the checks compare with is missing")

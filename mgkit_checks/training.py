@@ -502,9 +502,13 @@ def _judge_loop(case: dict, report: dict) -> Check:
     return Check(case["label"], FAILED, message, diagnoses)
 
 
-DEFINITIONS = (
-    Definition("zero_grad", zero_grad_cases, observe_zero_grad, judge_zero_grad,
-               "`Module.zero_grad()` or the training loop", ("engine", "nn", "train")),
+TRAINING_SECONDS = 20.0  # training a model takes longer than running a closure; a demo left in train.py too
+ON_KIT_ENGINE = ("traversal", "trusted")  # the grade trains on its own engine: engine bugs cannot reach these
+
+DEFINITIONS = (  # the loop first: zero_grad's cases run it
     Definition("training_loop", training_cases, observe_training, judge_training, "the loop in `train()`",
-               ("engine", "train"), rate_mistake),
+               ("engine", "train"), rate_mistake, seconds=TRAINING_SECONDS, parts=ON_KIT_ENGINE),
+    Definition("zero_grad", zero_grad_cases, observe_zero_grad, judge_zero_grad,
+               "`Module.zero_grad()` or the training loop", ("engine", "nn", "train"),
+               needs=("training_loop",), seconds=TRAINING_SECONDS, parts=ON_KIT_ENGINE),
 )

@@ -19,9 +19,10 @@ sys.path.insert(0, os.path.dirname(__file__))  # the zygote loads this file alon
 from fake_entry import students_engine  # noqa: E402
 
 from autograder.sandboxed import entry, observe  # noqa: E402
-from mgkit_checks.course import COURSE  # noqa: E402
+from mgkit_checks.course import in_use  # noqa: E402
 
 FORBIDDEN_MODULES = entry.FORBIDDEN_MODULES  # the reference stays out under its own names
+boot = entry.boot  # the course, read in the zygote as the kit's own entry reads it
 
 
 class _Reference(importlib.abc.Loader):
@@ -29,7 +30,7 @@ class _Reference(importlib.abc.Loader):
     worker imports them afresh, so the harness's stand-ins (the trusted engine) apply as to a student's."""
 
     MODULES = ("engine", "nn", "train")
-    TEXTS = {name: (COURSE.root / "solutions" / "micrograd" / f"{name}.py").read_text() for name in MODULES}
+    TEXTS = {name: (in_use().root / "solutions" / "micrograd" / f"{name}.py").read_text() for name in MODULES}
 
     def find_spec(self, name, path=None, target=None):
         if name == "micrograd":

@@ -1,7 +1,8 @@
 """A second course, for the kit's own tests: sigmoid and log added, exp dropped, points changed.
 
     python tests/second_course.py DIR      make it in DIR and release it (`mgkit --course DIR release`)
-    MGKIT_COURSE=DIR pytest                 then the kit's tests run on it (.ci/run does)
+    make_course(DIR)                        the same for a test: tests/test_courses.py grades by it
+                                            in the same process as the kit's own course
 
 Each op added is one method with its region in the reference and one [[task]] entry; exp is
 dropped by deleting its region and its entry (its closure is then given in the starter).
@@ -15,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-KIT_ROOT = Path(__file__).resolve().parent.parent  # the kit's own course, whatever MGKIT_COURSE says
+KIT_ROOT = Path(__file__).resolve().parent.parent  # the kit's own course, whatever the course in use
 
 SIGMOID_AND_LOG = '''\
     def sigmoid(self) -> Value:

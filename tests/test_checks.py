@@ -11,9 +11,10 @@ import sys
 import pytest
 from mutants import MUTANTS, VARIANTS, apply
 
+from autograder.grading.judge import judge_task
+from autograder.grading.outcomes import Failure, Observation
 from autograder.reference.rubric import OP_TASKS, TASK_IDS
 from autograder.reference.solution import load
-from autograder.sandboxed import Failure, Observation, judge_task
 from mgkit_checks import core, expect
 from mgkit_checks.numeric import evaluate
 from mgkit_checks.preview import Preview

@@ -9,11 +9,11 @@ import sys
 
 import pytest
 
-import autograder.sandboxed
+import autograder.grading.judge
 from autograder.cli import main
 from autograder.grading.submission import starter
 from autograder.reference.rubric import TASK_IDS, TOTAL_POINTS
-from autograder.reference.solution import MODULES, REFERENCE_PACKAGE_DIR
+from autograder.reference.solution import KIT_ROOT, MODULES, REFERENCE_PACKAGE_DIR
 
 
 def reference_copy(folder):
@@ -29,8 +29,11 @@ def starter_copy(folder):
 
 
 def grade_cli(capsys, *args):
+    """Exit code, stdout and stderr after the first line, which names the course in use."""
     code = main(["grade", *map(str, args)])
     out, err = capsys.readouterr()
+    course, _, err = err.partition("\n")
+    assert course == f"mgkit grade: course micrograd_lab ({KIT_ROOT / 'course.toml'})"
     return code, out, err
 
 
@@ -49,7 +52,6 @@ def test_grade_writes_every_task_and_exits_0(tmp_path, capsys, make, expected):
 def test_the_kits_own_notebook_gets_full_marks(tmp_path, capsys):
     import nbformat
 
-    from autograder.reference.solution import KIT_ROOT
     from autograder.release.notebooks import build_notebook
 
     nbformat.write(build_notebook(KIT_ROOT / "assignments" / "micrograd_lab.md", REFERENCE_PACKAGE_DIR),
@@ -70,7 +72,8 @@ def test_the_installed_command_says_why_in_one_line(tmp_path):
     done = subprocess.run([sys.executable, "-m", "autograder.cli", "grade", str(tmp_path / "nowhere")],
                           capture_output=True, text=True)
     assert done.returncode == 1 and done.stdout == ""
-    assert done.stderr.count("\n") == 1 and "does not exist" in done.stderr
+    course, error = done.stderr.splitlines()  # the course in use, then why
+    assert course.startswith("mgkit grade: course micrograd_lab (") and "does not exist" in error
 
 
 def test_grade_replaces_only_its_own_results(tmp_path, capsys):
@@ -87,7 +90,7 @@ def test_a_grader_failure_still_writes_a_zero_result_and_exits_non_zero(tmp_path
     def broken_judge(task_id, seed, outcome, earlier):
         raise RuntimeError("a bug in the checks")
 
-    monkeypatch.setattr(autograder.sandboxed, "judge_task", broken_judge)
+    monkeypatch.setattr(autograder.grading.judge, "judge_task", broken_judge)
     code, _, err = grade_cli(capsys, reference_copy(tmp_path / "submission"), "--out", tmp_path / "results.json")
     data = json.loads((tmp_path / "results.json").read_text())
     assert code == 2 and len(err.strip().splitlines()) == 1 and "not graded" in err

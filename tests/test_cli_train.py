@@ -33,7 +33,7 @@ def test_train_refuses_to_overwrite_a_file_it_did_not_write(tmp_path, capsys):
     out.write_text("my notes")
     assert _train(out) == 1
     assert out.read_text() == "my notes"
-    error = capsys.readouterr().err
+    error = capsys.readouterr().err.split("\n", 1)[1]  # after the line that names the course
     assert error.count("\n") == 1 and error.startswith("mgkit train: ") and "--force" in error
     assert _train(out, "--force") == 0
     assert out.read_bytes().startswith(PNG_SIGNATURE)
@@ -49,7 +49,7 @@ def test_train_refuses_to_overwrite_a_png_it_did_not_write(tmp_path):
 
 def test_train_into_a_missing_folder_says_so(tmp_path, capsys):
     assert _train(tmp_path / "no such folder" / "x.png") == 1
-    error = capsys.readouterr().err
+    error = capsys.readouterr().err.split("\n", 1)[1]
     assert error.count("\n") == 1 and "is not a folder" in error
 
 

@@ -7,8 +7,10 @@ notebook, the platforms) then follows the course, and a wrong sigmoid closure lo
 sigmoid_backward, in the preview and in the grade alike. A course whose reference no longer earns
 every point is refused, by task.
 
-Everything runs in subprocesses: a process reads its course once (MGKIT_COURSE), and this one
-holds the kit's own.
+The course is a value: these tests run both courses in this one process (`mgkit --course DIR`
+in-process, or `using(course)`), and only the student's own pytest in a process of its own. The
+kit's course-dependent properties (every task defined once, judged after what it leans on, the
+reference earning every point, a class's gradebook) are held here on the second course too.
 """
 
 from __future__ import annotations
@@ -23,15 +25,21 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from second_course import WRONG_SIGMOID, make_course
+from second_course import KIT_ROOT, WRONG_SIGMOID, make_course
 
-from mgkit_checks.course import CourseError, load
+import autograder
+from autograder.cli import main
+from autograder.reference import rubric, solution
+from mgkit_checks import tasks as definitions
+from mgkit_checks.course import Course, CourseError, in_use, load, using
+from mgkit_checks.preview import Preview
 
 
-def mgkit(course: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "MGKIT_COURSE": str(course)}
-    return subprocess.run([sys.executable, "-m", "autograder.cli", "--course", str(course), *args], cwd=cwd or course,
-                          env=env, capture_output=True, text=True, timeout=600)
+def mgkit(capsys, *args: str | Path) -> tuple[int, str, str]:
+    """`mgkit ARGS` in this process: its exit code, stdout and stderr."""
+    code = main([str(arg) for arg in args])
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def student_pytest(folder: Path) -> subprocess.CompletedProcess:
@@ -43,8 +51,8 @@ def student_pytest(folder: Path) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def course(tmp_path_factory) -> Path:
     folder = make_course(tmp_path_factory.mktemp("second-course"))
-    done = mgkit(folder, "release")
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert main(["--course", str(folder), "release"]) == 0
+    assert in_use().path == KIT_ROOT / "course.toml"  # the command's course was its own, and only its
     return folder
 
 
@@ -82,7 +90,8 @@ def test_the_release_follows_the_course(course: Path, tasks: dict[str, int]) -> 
     assert [marker.partition(":")[0] for marker in markers["markers"]] == list(tasks)
 
 
-def test_preview_and_grade_agree_a_wrong_sigmoid_loses_exactly_sigmoid_backward(course, tasks, tmp_path) -> None:
+def test_preview_and_grade_agree_a_wrong_sigmoid_loses_exactly_sigmoid_backward(course, tasks, tmp_path,
+                                                                                 capsys) -> None:
     total = sum(tasks.values())
     for edit, lost in ((None, set()), (WRONG_SIGMOID, {"sigmoid_backward"})):
         folder = tmp_path / ("wrong" if edit else "right")
@@ -97,8 +106,9 @@ def test_preview_and_grade_agree_a_wrong_sigmoid_loses_exactly_sigmoid_backward(
             assert "sigmoid_backward: Failed" in preview.stdout
             assert "a central finite difference gives" in preview.stdout
 
-        done = mgkit(course, "grade", str(folder), "--seed", "11", "--out", str(tmp_path / f"{folder.name}.json"))
-        assert done.returncode == 0, done.stdout + done.stderr
+        code, out, err = mgkit(capsys, "--course", course, "grade", folder, "--seed", 11,
+                               "--out", tmp_path / f"{folder.name}.json")
+        assert code == 0, out + err
         results = json.loads((tmp_path / f"{folder.name}.json").read_text())
         scores = {test["tags"][0]: (test["score"], test["max_score"]) for test in results["tests"]}
         assert {task: int(most) for task, (_, most) in scores.items()} == tasks
@@ -113,9 +123,9 @@ def test_the_notebook_checks_every_task_of_the_course(course: Path, tasks: dict[
     assert checks == tasks
 
 
-def test_the_platforms_carry_the_course(course: Path, tasks: dict[str, int], tmp_path: Path) -> None:
-    done = mgkit(course, "export", "gradescope", "--out", str(tmp_path / "autograder.zip"))
-    assert done.returncode == 0, done.stderr
+def test_the_platforms_carry_the_course(course: Path, tasks: dict[str, int], tmp_path: Path, capsys) -> None:
+    code, _, err = mgkit(capsys, "--course", course, "export", "gradescope", "--out", tmp_path / "autograder.zip")
+    assert code == 0, err
     with zipfile.ZipFile(tmp_path / "autograder.zip") as archive:
         assert archive.read("kit/course.toml").decode() == (course / "course.toml").read_text()
     workflow = (course / "release/.github/workflows/classroom.yml").read_text()
@@ -123,15 +133,93 @@ def test_the_platforms_carry_the_course(course: Path, tasks: dict[str, int], tmp
         assert f"-m {task_id}" in workflow
 
 
-def test_a_course_whose_reference_no_longer_earns_every_point_is_refused(course: Path, tmp_path: Path) -> None:
+def test_a_course_whose_reference_no_longer_earns_every_point_is_refused(course: Path, tmp_path: Path,
+                                                                        capsys) -> None:
     broken = make_course(tmp_path / "broken")
     engine = broken / "solutions/micrograd/engine.py"
     engine.write_text(engine.read_text().replace("self.grad += out.grad / self.data", "self.grad += out.grad"))
-    done = mgkit(broken, "release")
-    assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    code, _, err = mgkit(capsys, "--course", broken, "release")
+    assert code == 1 and len(err.strip().splitlines()) == 2, err  # the course in use, then why
     assert "nothing was released, the course does not grade as it says: log_backward: the reference does not earn" \
-        in done.stderr
+        in err
     assert not (broken / "release").exists()
+
+
+def test_a_course_folder_grades_by_its_own_course_without_being_named(course, tasks, tmp_path, capsys,
+                                                                      monkeypatch) -> None:
+    """`cd my-course && mgkit grade SUB`: the nearest course.toml, as pytest finds its rootdir; elsewhere
+    the kit's, and the first line says which, so a forgotten --course is never silent."""
+    wrong = handed_in(course, tmp_path / "wrong", WRONG_SIGMOID)
+    monkeypatch.delenv("MGKIT_COURSE", raising=False)
+    for inside in (course, course / "solutions" / "micrograd"):
+        monkeypatch.chdir(inside)
+        code, out, err = mgkit(capsys, "grade", wrong, "--seed", 5, "--out", tmp_path / "wrong.json")
+        assert code == 0, out + err
+        assert err.splitlines()[0] == f"mgkit grade: course micrograd_lab ({course / 'course.toml'})"
+        results = json.loads((tmp_path / "wrong.json").read_text())
+        scores = {test["tags"][0]: (test["score"], test["max_score"]) for test in results["tests"]}
+        assert {task: int(most) for task, (_, most) in scores.items()} == tasks  # its points, its ops
+        assert {task for task, (score, most) in scores.items() if score < most} == {"sigmoid_backward"}
+    monkeypatch.chdir(tmp_path)  # in no course's folder: the kit's own, said first
+    code, _, err = mgkit(capsys, "grade", wrong, "--seed", 5)
+    assert err.splitlines()[0] == f"mgkit grade: course micrograd_lab ({KIT_ROOT / 'course.toml'})"
+    monkeypatch.setenv("MGKIT_COURSE", str(course))  # an explicit override still wins over the folder
+    code, _, err = mgkit(capsys, "grade", wrong, "--seed", 5)
+    assert err.splitlines()[0] == f"mgkit grade: course micrograd_lab ({course / 'course.toml'})"
+
+
+def test_the_kits_rules_hold_for_the_second_course_in_this_process(course, tasks, tmp_path) -> None:
+    """What test_checks, test_grading and test_gradebook hold for the kit's course, on this one."""
+    with using(load(course / "course.toml")) as second:
+        order = definitions.judging_order(second)
+        assert sorted(order) == sorted(tasks) and rubric.TASK_IDS == tuple(tasks)
+        for task_id in order:
+            for seed in (0, 1):
+                for case in definitions.cases_for(task_id, seed):
+                    assert all(order.index(needed) < order.index(task_id) for needed in case.get("needs", ()))
+        preview = Preview(solution.load(), seed=3)
+        assert [task for task in order if not preview.verdict(task).passed] == []
+        hand_ins = tmp_path / "hand-ins"
+        handed_in(course, hand_ins / "ada")
+        handed_in(course, hand_ins / "ben", WRONG_SIGMOID)
+        results = autograder.grade_all(hand_ins, tmp_path / "out", seed=4, workers=2)
+        scores = {student: grade.score for student, grade in results.grades.items()}
+        assert scores == {"ada": sum(tasks.values()), "ben": sum(tasks.values()) - tasks["sigmoid_backward"]}
+        header = (tmp_path / "out" / "gradebook.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+        assert all(task_id in header for task_id in tasks) and "exp_backward" not in header
+    assert in_use().path == KIT_ROOT / "course.toml" and "exp_backward" in rubric.TASK_IDS  # and back
+
+
+NO_COURSE_AT_IMPORT = """
+import importlib, pkgutil, sys
+import autograder, mgkit_checks
+for package in (autograder, mgkit_checks):
+    for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+        importlib.import_module(module.name)
+from autograder.reference import rubric
+try:
+    rubric.TASK_IDS
+except ValueError as error:
+    sys.exit(str(error))
+"""
+
+
+def test_no_module_reads_the_course_at_import_time(tmp_path: Path) -> None:
+    env = {**os.environ, "MGKIT_COURSE": str(tmp_path / "nowhere")}
+    done = subprocess.run([sys.executable, "-c", NO_COURSE_AT_IMPORT], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1 and done.stderr.startswith(f"MGKIT_COURSE={tmp_path / 'nowhere'}: no such"), \
+        done.stderr
+
+
+def test_a_course_is_found_as_pytest_finds_its_rootdir(course: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("MGKIT_COURSE", raising=False)
+    deep = course / "assignments" / "micrograd_lab"
+    assert Course.find(start=deep).path == course / "course.toml"
+    assert Course.find(start=tmp_path).path == KIT_ROOT / "course.toml"  # no course above: the kit's
+    assert Course.find(course / "course.toml", start=tmp_path).path == course / "course.toml"
+    with pytest.raises(CourseError, match="--course .*: no such file or folder"):
+        Course.find(tmp_path / "nowhere")
 
 
 KIT_COURSE = (Path(__file__).resolve().parent.parent / "course.toml").read_text()

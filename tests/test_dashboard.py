@@ -14,10 +14,10 @@ import pytest
 
 from autograder.classrun.dashboard import INDEX, build_page
 from autograder.classrun.gradebook import GRADEBOOK, ClassResults, LatePolicy, class_rows, gradebook_csv, merge
+from autograder.grading.outcomes import TaskResult
 from autograder.grading.results import GradingResults, render_feedback
 from autograder.reference.rubric import BY_ID, TASKS, TOTAL_POINTS
 from autograder.reference.solution import KIT_ROOT
-from autograder.sandboxed.api import TaskResult
 
 OVERWRITES = ("grad_accumulation", "grad_accumulation/overwrites", "use += in every closure.")
 SWAPPED = ("mul_backward", "mul_backward/swapped_operands", "each input's gradient is the other input's data.")

@@ -11,8 +11,10 @@ import pytest
 from fake_entry import CORRECT_ENGINE, JUDGED, engine_answering, write_submission
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-import autograder.sandboxed
+import autograder.grading.judge
+from autograder.grading.judge import imports_of
 from autograder.grading.loop import grade
+from autograder.grading.outcomes import TaskResult
 from autograder.grading.results import GradingResults, is_results_file, render_feedback, render_table
 from autograder.grading.submission import MAX_MODULE_BYTES, Submission, SubmissionError, load, private_copy, starter
 from autograder.grading.worker import TaskSandbox
@@ -21,8 +23,6 @@ from autograder.reference.outputs import check_replaceable
 from autograder.reference.rubric import BY_ID, TASK_IDS, TASKS, TOTAL_POINTS
 from autograder.reference.solution import MODULES, REFERENCE_PACKAGE_DIR
 from autograder.sandbox import Limits
-from autograder.sandboxed import IMPORTS
-from autograder.sandboxed.api import TaskResult
 
 LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024)
 
@@ -61,9 +61,9 @@ def test_an_import_that_hangs_or_exits_costs_one_deadline_not_one_per_task(sandb
     monkeypatch.setattr(sandbox, "run", lambda folder, task_id, *args: ran.append(task_id) or run(folder, task_id,
                                                                                                    *args))
     results = grade(write_submission(tmp_path / "ian", CORRECT_ENGINE + top_level), seed=1, sandbox=sandbox)
-    assert len(ran) == len(set(IMPORTS.values())) < len(TASKS)
+    assert len(ran) == len({imports_of(task.id) for task in TASKS}) < len(TASKS)
     assert results.graded and results.score == 0
-    assert all(f"while importing {IMPORTS[task.task_id]}" in task.feedback for task in results.tasks)
+    assert all(f"while importing {imports_of(task.task_id)}" in task.feedback for task in results.tasks)
 
 
 def test_the_same_seed_reproduces_a_grade(sandbox, tmp_path):
@@ -103,7 +103,7 @@ def test_a_failing_grader_writes_a_zero_not_graded_result(tmp_path, monkeypatch)
     def broken_judge(task_id, seed, outcome, earlier):
         raise KeyError("the checks have a bug")
 
-    monkeypatch.setattr(autograder.sandboxed, "judge_task", broken_judge)
+    monkeypatch.setattr(autograder.grading.judge, "judge_task", broken_judge)
     results = grade(write_submission(tmp_path / "fay"), seed=5, entry=JUDGED, limits=LIMITS)
     assert not results.graded and results.score == 0 and len(results.tasks) == len(TASKS)
     assert all("not graded" in task.feedback and "tell your course staff" in task.feedback for task in results.tasks)
@@ -114,7 +114,7 @@ def test_verdicts_outside_the_rubric_are_a_grader_failure(tmp_path, monkeypatch)
     def generous_result(verdict, points):
         return TaskResult(verdict.task_id, 1000.0, points, "")
 
-    monkeypatch.setattr(autograder.sandboxed, "task_result", generous_result)
+    monkeypatch.setattr(autograder.grading.judge, "task_result", generous_result)
     results = grade(write_submission(tmp_path / "gil"), seed=5, entry=JUDGED, limits=LIMITS)
     assert not results.graded and results.score == 0
 

@@ -255,9 +255,9 @@ def test_canvas_names_of_every_shape_keep_their_ids_and_late_mark(tmp_path):
 
 def test_feedback_shows_student_text_literally_and_loads_nothing(tmp_path):
     from autograder.classrun.dashboard import feedback_page
+    from autograder.grading.outcomes import TaskResult
     from autograder.grading.results import GradingResults, render_feedback
     from autograder.reference.rubric import TASKS
-    from autograder.sandboxed.api import TaskResult
 
     raised = "# Score 100 / 100\n[link](http://evil) ![x](http://evil/x.png) <img src=http://evil> ```"
     tasks = tuple(TaskResult(task.id, 0.0, float(task.points), f"raised: {raised}") for task in TASKS)

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "autograder"
 # lowest first; a node may import only nodes of a lower layer (or itself)
 LAYERS = (
     {"reference", "sandbox"},  # the course's files and how files are written; processes under limits
-    {"sandboxed"},  # what runs inside a worker (and the checks' parent side, which judges what it reports)
+    {"sandboxed"},  # what runs inside a worker, and only there (the judge is grading/judge.py)
     {"grading"},  # one submission
     {"platforms"},  # where courses grade: each adapts one grade
     {"release", "classrun"},  # the student kit; a class

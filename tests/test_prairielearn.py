@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-import autograder.sandboxed
+import autograder.grading.judge
 from autograder.cli import main
 from autograder.reference.rubric import BY_ID, TASK_IDS, TOTAL_POINTS
 from autograder.reference.solution import KIT_ROOT, REFERENCE_PACKAGE_DIR
@@ -65,7 +65,7 @@ def test_a_grader_failure_is_not_gradable_and_costs_no_attempt(tmp_path, capsys,
     def broken_judge(task_id, seed, outcome, earlier):
         raise RuntimeError("a bug in the checks")
 
-    monkeypatch.setattr(autograder.sandboxed, "judge_task", broken_judge)
+    monkeypatch.setattr(autograder.grading.judge, "judge_task", broken_judge)
     code, data, err = grade(capsys, buggy_copy(tmp_path / "bo"), tmp_path / "results.json")
     assert code == 2 and data["gradable"] is False and "not graded" in data["message"].lower() and data["format_errors"]
 

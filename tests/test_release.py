@@ -124,7 +124,7 @@ def test_bad_markers_stop_the_release_and_write_nothing(case: str, tmp_path: Pat
     engine.write_text(engine.read_text().replace(old, new, 1))
 
     assert main(["release", "--root", str(root)]) == 1
-    error = capsys.readouterr().err
+    error = capsys.readouterr().err.split("\n", 1)[1]  # after the line that names the course
     assert message in error and len(error.strip().splitlines()) == 1, error
     if blamed:
         line = next(n for n, text in enumerate(engine.read_text().splitlines(), 1) if text.strip() == blamed)

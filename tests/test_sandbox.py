@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from fake_entry import ANSWER, engine_answering, write_submission
 
+from autograder.grading.outcomes import Failure, Observation
 from autograder.grading.worker import ImportFailure, TaskSandbox, outcome_of
 from autograder.sandbox import Entry, Facts, Limits, SandboxError
-from autograder.sandboxed.api import Failure, Observation
 
 LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024, report_bytes=64 * 1024)
 SLACK = 1.5  # seconds beyond the deadline that killing, reaping and answering may take

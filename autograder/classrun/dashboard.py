@@ -21,8 +21,8 @@ import jinja2
 import markupsafe
 import mistune
 
+from ..reference import rubric
 from ..reference.outputs import write_atomically
-from ..reference.rubric import TASKS
 from .regrade import REGRADE, read_regrade
 from .rows import Row
 
@@ -91,7 +91,7 @@ def build_page(rows: list[Row]) -> Page:
     starters = [row for row in graded if is_untouched_starter(row)]
     working = [row for row in graded if row not in starters]
     totals = [row.total for row in graded]
-    return Page(tuple(rows), tuple(task_view(index, graded, working) for index in range(len(TASKS))),
+    return Page(tuple(rows), tuple(task_view(index, graded, working) for index in range(len(rubric.TASKS))),
                 mistakes_together(working), flags(rows), histogram(totals),
                 statistics.mean(totals) if totals else None, statistics.median(totals) if totals else None,
                 tuple(row.student for row in starters))
@@ -110,7 +110,7 @@ def is_untouched_starter(row: Row) -> bool:
 def task_view(index: int, graded: list[Row], working: list[Row] | None = None) -> TaskView:
     """One task's pass rate over the graded, and the mistakes of `working` (the graded but the untouched
     starters), by diagnosis id: real mistakes first, then a task not written yet; most students first."""
-    task = TASKS[index]
+    task = rubric.TASKS[index]
     students, advice = defaultdict(list), defaultdict(list)
     for row in graded if working is None else working:
         result = row.grade.tasks[index]
@@ -160,11 +160,9 @@ def flags(rows: list[Row]) -> tuple[tuple[str, tuple[str, ...]], ...]:
 def histogram(totals: list[float]) -> tuple[int, ...]:
     counts = [0] * BINS
     for total in totals:
-        counts[min(int(total * BINS // max(TASK_POINTS, 1)), BINS - 1)] += 1
+        counts[min(int(total * BINS // max(rubric.TOTAL_POINTS, 1)), BINS - 1)] += 1
     return tuple(counts)
 
-
-TASK_POINTS = sum(task.points for task in TASKS)
 
 
 def href(student: str) -> str:
@@ -181,7 +179,8 @@ def write_dashboard(out: Path, rows: list[Row], late: bool) -> None:
     index = _templates.get_template("dashboard.html").render(
         page=page, late=late, regrades=read_regrade(out), regrade_file=REGRADE, generator=GENERATOR, href=href,
         script=markupsafe.Markup(_SCRIPT), script_hash=_SCRIPT_HASH,
-        task_points=TASK_POINTS, bins=BINS, has_feedback=lambda row: (out / row.student / FEEDBACK_PAGE).is_file())
+        task_points=rubric.TOTAL_POINTS, bins=BINS,
+        has_feedback=lambda row: (out / row.student / FEEDBACK_PAGE).is_file())
     write_atomically(out / INDEX, index)
 
 

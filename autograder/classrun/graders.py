@@ -19,9 +19,11 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
+
+from mgkit_checks.course import Course, in_use, use
 
 from ..grading.loop import grade
 from ..grading.results import GradingResults
@@ -43,6 +45,7 @@ class Session:
     scratch: Path | None = None  # the run's folder for private copies (submission.run_scratch)
     entry: str = ENTRY  # what the sandbox's workers run (a test's fake entry; the judge is always the kit's)
     grade: Callable[..., GradingResults] = grade  # a module-level function: the graders import it by name
+    course: Course = field(default_factory=in_use)  # a spawned grader finds no course of its own: it is told
 
 
 Answer = GradingResults | str  # a grade, or why there is none
@@ -123,7 +126,8 @@ def _serve(connection: Connection, session: Session, parent: int) -> None:
     _die_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides what Ctrl-C does
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-    with TaskSandbox(session.limits, session.entry, hide=session.hide) as sandbox:
+    use(session.course)
+    with TaskSandbox(session.limits, session.entry, session.course, hide=session.hide) as sandbox:
         sandbox.start()  # its zygote boots while the main process hands out the work
         while True:
             try:

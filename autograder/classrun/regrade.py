@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 
+from mgkit_checks.course import in_use
+
 from ..grading.results import KIT
 from ..reference.outputs import spreadsheet_cell, spreadsheet_value, write_atomically
 
@@ -40,13 +42,11 @@ class GradedBy:
 
     @classmethod
     def now(cls, checks: str, seed: int | None) -> GradedBy:
-        from ..reference.rubric import COURSE
-
         try:
             version = metadata.version("micrograd-kit")
         except metadata.PackageNotFoundError:  # run from a copy that was never installed (Gradescope's zip)
             version = "unknown"
-        return cls(version, hashlib.sha256(COURSE.path.read_bytes()).hexdigest()[:16], checks, seed)
+        return cls(version, hashlib.sha256(in_use().path.read_bytes()).hexdigest()[:16], checks, seed)
 
     def differences(self, other: GradedBy) -> list[str]:
         """What changed from `other` to this one, in words."""

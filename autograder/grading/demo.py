@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from ..reference.solution import REFERENCE_PACKAGE_DIR
+from ..reference import solution
 from .loop import SEED_RANGE, grade
 from .results import GradingResults
 from .submission import PACKAGE, write_package
@@ -44,7 +44,7 @@ def run(seed: int | None = None, show: Callable[[str, GradingResults], None] | N
 
 
 def _reference(package: Path) -> None:
-    shutil.copytree(REFERENCE_PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(solution.REFERENCE_PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__"))
 
 
 def _starter(package: Path) -> None:

@@ -12,7 +12,8 @@ sandbox, or the kit's own judging: a GraderError), the result says "not graded" 
 at 0 and the reason, rather than nothing and never as the student's mistake.
 
 The loop reads what it needs of the tasks from where they are defined: the judging order from
-mgkit_checks.tasks, what each task's worker imports and the judge from autograder.sandboxed.
+mgkit_checks.tasks (each definition's needs), what each task's worker imports and the judge
+from grading/judge.py.
 """
 
 from __future__ import annotations
@@ -28,15 +29,17 @@ from pathlib import Path
 from typing import Any
 
 import mgkit_checks
+from mgkit_checks import tasks as definitions
 from mgkit_checks.core import JudgeError, Verdict
-from mgkit_checks.tasks import JUDGING_ORDER
+from mgkit_checks.course import in_use
 
 from .. import sandboxed
+from ..reference import rubric, solution
 from ..reference.markers import find_regions
-from ..reference.rubric import COURSE, TASKS
-from ..reference.solution import MODULES, REFERENCE_PACKAGE_DIR
+from ..reference.solution import MODULES
 from ..sandbox import DEFAULT_LIMITS, Entry, Limits
-from ..sandboxed.api import Failure, Observation, Outcome
+from . import judge, outcomes
+from .outcomes import Failure, Observation, Outcome
 from .results import GradingResults
 from .submission import Submission, load, private_copy
 from .worker import ENTRY, ImportFailure, TaskSandbox
@@ -81,7 +84,7 @@ def _grade(submission: Submission, seed: int, sandbox: TaskSandbox, started: flo
     hidden = secret_lines()  # read before any student code runs, which might rewrite the files
     with private_copy(submission, scratch) as folder:
         verdicts = judge_all(sandbox, folder, seed, hidden)
-    tasks = tuple(sandboxed.task_result(verdicts[task.id], float(task.points)) for task in TASKS)
+    tasks = tuple(judge.task_result(verdicts[task.id], float(task.points)) for task in rubric.TASKS)
     return GradingResults(tasks, seed, time.perf_counter() - started, submission.notes,
                           isolation=sandbox.isolation, flags=submission.flags)
 
@@ -99,10 +102,10 @@ def judge_all(sandbox: TaskSandbox, folder: Path, seed: int, hidden: frozenset[s
     """
     stuck: dict[str, Failure] = {}  # what tasks import -> how importing it failed
     verdicts: dict[str, Verdict] = {}
-    for task_id in JUDGING_ORDER:
+    for task_id in definitions.judging_order(in_use()):
         if tasks is not None and task_id not in tasks:
             continue
-        files = sandboxed.IMPORTS[task_id]
+        files = judge.imports_of(task_id)
         passed = [task for task, verdict in verdicts.items() if verdict.passed]
         outcome = stuck.get(files) or sandbox.run(folder, task_id, seed, passed)
         if isinstance(outcome, ImportFailure) and files not in stuck:
@@ -111,7 +114,7 @@ def judge_all(sandbox: TaskSandbox, folder: Path, seed: int, hidden: frozenset[s
         if isinstance(outcome, Failure) and outcome.kind == "grader":  # the kit failed, not the student
             raise GraderError(f"{task_id}: {outcome.detail}")
         try:
-            verdicts[task_id] = sandboxed.judge_task(task_id, seed, redact_outcome(outcome, hidden), verdicts)
+            verdicts[task_id] = judge.judge_task(task_id, seed, redact_outcome(outcome, hidden), verdicts)
         except JudgeError as error:
             raise GraderError(f"the kit's judge of {task_id} failed: {error}") from error
     return verdicts
@@ -142,8 +145,8 @@ SHARED_CHECKS_DIR = Path(mgkit_checks.__file__).parent
 
 def checks_fingerprint(entry: str = ENTRY) -> str:
     """A hash of what decides a grade besides the submission and the seed: the source files of
-    the workers' entry (for the kit's, all of autograder/sandboxed/), the shared checks and the
-    rubric. A class run regrades every result made under another fingerprint.
+    the workers' entry (for the kit's, all of autograder/sandboxed/), the judge (grading/judge.py),
+    the shared checks and the rubric. A class run regrades every result made under another fingerprint.
 
     The one place that knows which files those are: a checks package moved or added goes here.
     """
@@ -157,27 +160,32 @@ def checks_fingerprint(entry: str = ENTRY) -> str:
         origin = Path(spec.origin)
         files = sorted(origin.parent.rglob("*.py")) if spec.submodule_search_locations else [origin]
     shared = sorted(SHARED_CHECKS_DIR.glob("*.py"))  # the definitions every task is judged by
-    course = [COURSE.path, REFERENCE_PACKAGE_DIR / "engine.py"]  # the rubric, the forward passes
+    course = [in_use().path, solution.REFERENCE_PACKAGE_DIR / "engine.py"]  # the rubric, the forward passes
     digest = hashlib.sha256()
-    for path in [*files, *shared, *course]:
+    for path in [*files, *JUDGE_FILES, *shared, *course]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
 HIDDEN_CHECKS = sandboxed.__name__  # never shipped: the grade's harness, traversal and trusted engine
+JUDGE_FILES = tuple(Path(module.__file__) for module in (judge, outcomes))  # never shipped: the judge half
 
 
-@cache
 def secret_lines() -> frozenset[str]:
     """Lines feedback must never show: the reference's solutions and the checks never shipped.
 
     Feedback quotes what the student's code said (an exception's message, say), and that code
     may have read or rebuilt them. Short lines (`return out`) give nothing away and stay.
     """
-    hidden = [path.read_text() for path in sorted(Path(sandboxed.__file__).parent.glob("*.py"))]
+    return _secret_lines(solution.REFERENCE_PACKAGE_DIR)
+
+
+@cache
+def _secret_lines(reference: Path) -> frozenset[str]:
+    hidden = [path.read_text() for path in [*sorted(Path(sandboxed.__file__).parent.glob("*.py")), *JUDGE_FILES]]
     solutions = []
     for module in MODULES:
-        path = REFERENCE_PACKAGE_DIR / f"{module}.py"
+        path = reference / f"{module}.py"
         lines = path.read_text().splitlines()
         solutions += [line for region in find_regions(path) for line in lines[region.begin : region.end - 1]]
     lines = (line.strip() for text in hidden for line in text.splitlines())

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..reference import rubric
 from ..reference.outputs import printable, write_atomically
-from ..reference.rubric import BY_ID, TASK_IDS, TASKS
-from ..sandboxed.api import TaskResult
+from .outcomes import TaskResult
 
 KIT = "micrograd-kit"  # in extra_data: marks a results.json that mgkit may replace
 NOT_GRADED = "not graded: the grader failed ({reason}); tell your course staff, this is not your score"
@@ -39,10 +39,10 @@ class GradingResults:
     time_flags: tuple[str, ...] = ()  # how its time was found, where the collector recorded none: a merge keeps it
 
     def __post_init__(self) -> None:
-        if tuple(task.task_id for task in self.tasks) != TASK_IDS:
-            raise ValueError(f"a grade needs one result per task, in rubric order: {', '.join(TASK_IDS)}")
+        if tuple(task.task_id for task in self.tasks) != rubric.TASK_IDS:
+            raise ValueError(f"a grade needs one result per task, in rubric order: {', '.join(rubric.TASK_IDS)}")
         for task in self.tasks:
-            if task.max_score != BY_ID[task.task_id].points or not 0 <= task.score <= task.max_score:
+            if task.max_score != rubric.BY_ID[task.task_id].points or not 0 <= task.score <= task.max_score:
                 raise ValueError(f"{task.task_id}: score {task.score} of {task.max_score} is not within the rubric")
 
     @classmethod
@@ -50,7 +50,7 @@ class GradingResults:
                    notes: tuple[str, ...] = ()) -> GradingResults:
         """Zero for every task, saying so: what to write when the grader itself failed."""
         message = NOT_GRADED.format(reason=" ".join(reason.split())[:300])  # one line
-        tasks = tuple(TaskResult(task.id, 0.0, float(task.points), message) for task in TASKS)
+        tasks = tuple(TaskResult(task.id, 0.0, float(task.points), message) for task in rubric.TASKS)
         return cls(tasks, seed, execution_time, notes, graded=False)
 
     def passed(self, task: TaskResult) -> bool:
@@ -82,7 +82,7 @@ class GradingResults:
             "execution_time": round(self.execution_time, 3),
             "output": self.summary(),
             "tests": [{
-                "name": f"{task.task_id}: {BY_ID[task.task_id].title}",
+                "name": f"{task.task_id}: {rubric.BY_ID[task.task_id].title}",
                 "score": task.score,
                 "max_score": task.max_score,
                 "status": "passed" if self.passed(task) else "failed",
@@ -154,7 +154,7 @@ def is_results_file(path: Path) -> bool:
 
 def render_table(results: GradingResults) -> str:
     """The terminal view: one line per task, the total, and the seed."""
-    width = max(len(task_id) for task_id in TASK_IDS)
+    width = max(len(task_id) for task_id in rubric.TASK_IDS)
     lines = [f"{'task':<{width}}  {'points':>7}  result"]
     for task in results.tasks:
         points = f"{task.score:g}/{task.max_score:g}"
@@ -182,7 +182,7 @@ def render_feedback(results: GradingResults, student: str) -> str:
     lines += [f"| `{task.task_id}` | {task.score:g} / {task.max_score:g} | "
               f"{'passed' if results.passed(task) else 'failed'} |" for task in results.tasks]
     for task in results.tasks:
-        lines += ["", f"## `{task.task_id}`: {BY_ID[task.task_id].title}", "", _fenced(task.feedback)]
+        lines += ["", f"## `{task.task_id}`: {rubric.BY_ID[task.task_id].title}", "", _fenced(task.feedback)]
     return "\n".join(lines) + "\n"
 
 

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from ..reference.solution import MODULES, REFERENCE_PACKAGE_DIR
+from ..reference import solution
+from ..reference.solution import MODULES
 from ..reference.stubs import make_stub
 
 PACKAGE = "micrograd"
@@ -312,4 +313,4 @@ def _starter_lines(module: str) -> frozenset[str]:
 
 def starter(module: str) -> str:
     """The untouched starter version of one module, generated from the reference."""
-    return make_stub(REFERENCE_PACKAGE_DIR / f"{module}.py")
+    return make_stub(solution.REFERENCE_PACKAGE_DIR / f"{module}.py")

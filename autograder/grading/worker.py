@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mgkit_checks.course import COURSE
-from mgkit_checks.world import seconds_for
+from mgkit_checks.course import Course, in_use
+from mgkit_checks.tasks import seconds_for
 
 from ..sandbox import DEFAULT_LIMITS, Facts, Limits, Sandbox, WorkerLost
-from ..sandboxed.api import Failure, Observation, Outcome
 from ..sandboxed.entry import SLOW_IMPORT
+from .outcomes import Failure, Observation, Outcome
 
 ENTRY = "autograder.sandboxed.entry:run"  # what every grading worker runs: the checks' worker side
 DETAIL_CHARS = 300  # an exception message in feedback: enough to recognise, short enough to read
@@ -41,9 +41,12 @@ class TaskSandbox:
     `entry` is the worker's entry point (a test's fake names its own); everything else is the Sandbox's.
     """
 
-    def __init__(self, limits: Limits = DEFAULT_LIMITS, entry: str = ENTRY, **options):
-        # the zygote reads the course when it boots, as this process did
-        self.sandbox = Sandbox(entry, limits, env={"MGKIT_COURSE": str(COURSE.path)}, **options)
+    def __init__(self, limits: Limits = DEFAULT_LIMITS, entry: str = ENTRY, course: Course | None = None,
+                 **options):
+        # the zygote's environment is emptied: it is told the course its workers judge by (the
+        # course in use unless given), and finds nothing of its own
+        self.course = course or in_use()
+        self.sandbox = Sandbox(entry, limits, env={"MGKIT_COURSE": str(self.course.path)}, **options)
         self.limits = limits
 
     def __enter__(self) -> TaskSandbox:

@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..grading.results import read
+from ..reference import rubric
 from ..reference.outputs import check_replaceable, spreadsheet_cell, spreadsheet_value, write_atomically
-from ..reference.rubric import TOTAL_POINTS
 
 BOM = "\ufeff"
 POINTS_POSSIBLE = "Points Possible"  # the importer finds the row of points by this text in its first cell
@@ -155,16 +155,17 @@ def _identity_columns(header: list[str]) -> int | None:
 def _points(roster: Roster, column: int | None, title: str) -> str:
     """The Points Possible cell: the roster's own, which must be what the kit grades out of."""
     if column is None:
-        return f"{TOTAL_POINTS:g}"
+        return f"{rubric.TOTAL_POINTS:g}"
     cell = roster.points[column].strip()
     try:
         worth = float(cell.replace(",", "."))
     except ValueError:
         raise ValueError(f"the roster's column {title!r} is not an assignment (its points: {cell!r}): pass"
                          " --assignment with the name of the Canvas assignment") from None
-    if worth != TOTAL_POINTS:
+    if worth != rubric.TOTAL_POINTS:
         raise ValueError(f"the Canvas assignment {title!r} is worth {cell} points and the kit grades out of"
-                         f" {TOTAL_POINTS}: make it worth {TOTAL_POINTS} in Canvas, export the roster again")
+                         f" {rubric.TOTAL_POINTS}: make it worth {rubric.TOTAL_POINTS} in Canvas, export the"
+                         " roster again")
     return roster.points[column]
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..reference.rubric import TASKS
+from ..reference import rubric
 
 STUDENT_WORKFLOW = ".github/workflows/classroom.yml"  # where the release puts it (Classroom's own name)
 INSTRUCTOR_TEMPLATE = Path(__file__).resolve().parent / "templates" / "grade-class.yml"
@@ -80,10 +80,10 @@ REPORTER_STEP = """\
 def student_workflow() -> str:
     """The text of the students' classroom.yml: the public checks, a table, and Classroom's points."""
     steps = [TASK_STEP.format(task_id=task.id, points=task.points, grader=COMMAND_GRADER, test=TEST,
-                              timeout=TASK_TIMEOUT_MINUTES) for task in TASKS]
+                              timeout=TASK_TIMEOUT_MINUTES) for task in rubric.TASKS]
     env = "\n".join(f'          {task.id.upper()}_RESULTS: "${{{{ steps.{task.id}.outputs.result }}}}"'
-                    for task in TASKS)
-    reporter = REPORTER_STEP.format(reporter=REPORTER, env=env, runners=",".join(task.id for task in TASKS))
+                    for task in rubric.TASKS)
+    reporter = REPORTER_STEP.format(reporter=REPORTER, env=env, runners=",".join(task.id for task in rubric.TASKS))
     return HEAD + "".join(steps) + reporter
 
 

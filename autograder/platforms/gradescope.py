@@ -44,8 +44,8 @@ from mgkit_checks.world import requirements
 from ..grading.loop import grade
 from ..grading.results import GradingResults, render_table
 from ..grading.submission import PACKAGE, SubmissionError, starter, write_package
+from ..reference import rubric
 from ..reference.outputs import check_replaceable, write_atomically
-from ..reference.rubric import COURSE
 from ..reference.solution import MODULES
 
 ROOT_VARIABLE = "MGKIT_AUTOGRADER_ROOT"  # stands in for /autograder when a test runs the scripts
@@ -126,7 +126,7 @@ def zip_files(visibility: str) -> dict[str, tuple[str, int]]:
              "run_autograder": (RUN_AUTOGRADER.format(visibility=visibility), EXECUTABLE),
              "requirements.txt": (REQUIREMENTS, READABLE),
              f"{KIT}/solutions/README.md": (STARTERS_NOTE, READABLE),
-             f"{KIT}/{FILE_NAME}": (COURSE.path.read_text(encoding="utf-8"), READABLE)}  # the course in use
+             f"{KIT}/{FILE_NAME}": (rubric.COURSE.path.read_text(encoding="utf-8"), READABLE)}  # the course in use
     for path in sorted(path for package in KIT_PACKAGES for path in package.rglob("*")):
         relative = path.relative_to(PACKAGE_DIR.parent)
         if path.is_file() and "__pycache__" not in relative.parts and path.suffix != ".pyc":

@@ -33,7 +33,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..reference.rubric import TASK_IDS
+from ..reference import rubric
 
 if TYPE_CHECKING:  # nbformat is nbgrader's; the kernel's side never needs it
     from nbformat import NotebookNode
@@ -86,7 +86,7 @@ def write_verdicts(notebook: NotebookNode, results: dict[str, Any]) -> NotebookN
     for cell in notebook.cells:
         grading = cell.metadata.get("nbgrader", {})
         task_id = grading.get("grade_id")
-        if cell.cell_type == "code" and grading.get("grade") and task_id in TASK_IDS:
+        if cell.cell_type == "code" and grading.get("grade") and task_id in rubric.TASK_IDS:
             cell.outputs = [_output(*verdict(task_id, results))]
     return notebook
 

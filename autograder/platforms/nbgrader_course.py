@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from traitlets.config import Config, PyFileConfigLoader
 
-from ..reference.rubric import TASK_IDS
+from ..reference import rubric
 from .nbgrader import write_verdicts
 
 if TYPE_CHECKING:  # nbgrader itself is imported only for a course with a gradebook: it takes two seconds
@@ -119,7 +119,7 @@ def _check_assignment(gradebook: Gradebook, name: str, root: Path) -> None:
     for notebook in assignment.notebooks:
         answers = {cell.name for cell in notebook.solution_cells}  # a written answer: graded by hand
         foreign = [cell.name for cell in notebook.grade_cells
-                   if cell.cell_type == "code" and cell.name not in TASK_IDS and cell.name not in answers]
+                   if cell.cell_type == "code" and cell.name not in rubric.TASK_IDS and cell.name not in answers]
         if foreign:
             raise ValueError(f"{name}/{notebook.name}.ipynb has grade cells that are no kit task"
                              f" ({', '.join(foreign)}): only a kernel can score them; grade this assignment"

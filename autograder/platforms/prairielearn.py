@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from ..grading.results import GradingResults
+from ..reference import rubric
 from ..reference.outputs import write_atomically
-from ..reference.rubric import BY_ID
 
 MARK = "micrograd-kit"  # the results' "grader": a file mgkit may replace (PrairieLearn keeps extra keys)
 
@@ -38,8 +38,8 @@ def prairielearn_results(results: GradingResults) -> dict[str, Any]:
         "score": round(results.score / results.max_score, 6) if results.max_score else 0.0,
         "message": results.summary(),
         "tests": [{
-            "name": f"{task.task_id}: {BY_ID[task.task_id].title}",
-            "description": BY_ID[task.task_id].title,
+            "name": f"{task.task_id}: {rubric.BY_ID[task.task_id].title}",
+            "description": rubric.BY_ID[task.task_id].title,
             "points": task.score,
             "max_points": task.max_score,
             "message": "passed" if results.passed(task) else "failed",

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .rubric import BY_ID, TASK_IDS
+from . import rubric
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
@@ -76,16 +76,16 @@ def find_regions(path: Path, text: str | None = None) -> list[Region]:
 def _task_ids(words: str, where: str) -> tuple[str, ...]:
     task_ids = tuple(words.split())
     if not task_ids:
-        raise MarkerError(f"{where}: name the task after the marker, one of: {', '.join(TASK_IDS)}")
+        raise MarkerError(f"{where}: name the task after the marker, one of: {', '.join(rubric.TASK_IDS)}")
     for task_id in task_ids:
-        if task_id not in BY_ID:
-            raise MarkerError(f"{where}: unknown task id '{task_id}'; use one of: {', '.join(TASK_IDS)}")
+        if task_id not in rubric.BY_ID:
+            raise MarkerError(f"{where}: unknown task id '{task_id}'; use one of: {', '.join(rubric.TASK_IDS)}")
     return task_ids
 
 
 def check_every_task_has_a_region(regions: Iterable[Region], where: str) -> None:
     """MarkerError naming the task ids that no region serves."""
     covered = {task_id for region in regions for task_id in region.task_ids}
-    missing = [task_id for task_id in TASK_IDS if task_id not in covered]
+    missing = [task_id for task_id in rubric.TASK_IDS if task_id not in covered]
     if missing:
         raise MarkerError(f"{where}: no solution region for {', '.join(missing)}; wrap its code in '{BEGIN} <task_id>'")

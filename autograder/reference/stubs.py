@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from . import rubric
 from .markers import find_regions
-from .rubric import BY_ID
 
 
 def stub_line(task_id: str, indent: str) -> str:
     """The one line a region becomes in the student's starter."""
-    return f"{indent}raise NotImplementedError({json.dumps(BY_ID[task_id].message, ensure_ascii=False)})"
+    return f"{indent}raise NotImplementedError({json.dumps(rubric.BY_ID[task_id].message, ensure_ascii=False)})"
 
 
 def make_stub(path: Path, text: str | None = None) -> str:

@@ -27,19 +27,18 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mgkit_checks import world
+from mgkit_checks import tasks, world
+from mgkit_checks.core import DEFAULT_SECONDS
 
 from . import notebooks
 from ..reference.markers import Region, check_every_task_has_a_region, find_regions
 from ..platforms import github
-from ..reference.solution import COURSE_ROOT, KIT_ROOT
-from ..reference.rubric import ASSIGNMENT, COURSE, TASKS
+from ..reference import solution
+from ..reference.solution import KIT_ROOT
+from ..reference import rubric
 from ..reference.stubs import make_stub
 
 RELEASE = "release"
-SOURCE = f"assignments/{ASSIGNMENT}"
-GENERATED = (SOURCE, RELEASE)  # the folders `mgkit release` owns
-STORY = f"assignments/{ASSIGNMENT}.md"
 REFERENCE = "solutions/micrograd"
 NBGRADER_CONFIG = "nbgrader_config.py"
 
@@ -64,21 +63,47 @@ class ReleaseError(RuntimeError):
     """The release could not be built; the message says what to fix."""
 
 
-def release(root: Path = COURSE_ROOT) -> None:
-    """Regenerate the kit's generated folders under `root`; on any error they stay as they were."""
+def source() -> str:
+    """The course's nbgrader source folder, under its root."""
+    return f"assignments/{rubric.ASSIGNMENT}"
+
+
+def story() -> str:
+    """The notebook's text, under the course's root."""
+    return f"assignments/{rubric.ASSIGNMENT}.md"
+
+
+def generated() -> tuple[str, str]:
+    """The folders `mgkit release` owns."""
+    return source(), RELEASE
+
+
+def __getattr__(name: str) -> str | tuple[str, str]:
+    """ASSIGNMENT, SOURCE, STORY and GENERATED: the course in use's, read when asked."""
+    names = {"ASSIGNMENT": lambda: rubric.ASSIGNMENT, "SOURCE": source, "STORY": story, "GENERATED": generated}
+    if name not in names:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return names[name]()
+
+
+def release(root: Path | None = None) -> None:
+    """Regenerate the kit's generated folders under `root` (the course's own folder unless given);
+    on any error they stay as they were."""
+    root = root or solution.COURSE_ROOT
     _regions(root / REFERENCE)  # a wrong root or bad markers: say so before making anything
     with tempfile.TemporaryDirectory(prefix=".release-", dir=root) as staging:
         staging = Path(staging)
         build(root, staging / "new")
-        for number, name in enumerate(GENERATED):
+        for number, name in enumerate(generated()):
             _swap(staging / "new" / name, root / name, staging / f"old-{number}")
 
 
-def check(root: Path = COURSE_ROOT) -> list[str]:
+def check(root: Path | None = None) -> list[str]:
     """The generated files (relative to root) that a fresh build would change; [] when up to date."""
+    root = root or solution.COURSE_ROOT
     with tempfile.TemporaryDirectory(prefix="mgkit-release-check-") as staging:
         build(root, Path(staging))
-        return sorted(path for name in GENERATED for path in _differences(Path(staging), root, name))
+        return sorted(path for name in generated() for path in _differences(Path(staging), root, name))
 
 
 def build(root: Path, out: Path) -> None:
@@ -87,7 +112,7 @@ def build(root: Path, out: Path) -> None:
     reference = root / REFERENCE
     regions = _regions(reference)  # bad markers stop the release before anything is written
     _write_module_track(reference, regions, out / RELEASE)
-    _write_notebook_source(root, out / SOURCE)
+    _write_notebook_source(root, out / source())
     _generate_assignment(root, out)
     _refuse_leaks(out / RELEASE, regions)
     _refuse_a_course_that_grades_wrong(root, reference, out / RELEASE)
@@ -96,9 +121,9 @@ def build(root: Path, out: Path) -> None:
 def _same_course(root: Path) -> None:
     """The course being released is the one the kit has loaded (its tasks name every region)."""
     course = root / "course.toml"
-    if course.resolve() != COURSE.path.resolve() and (
-            not course.is_file() or course.read_bytes() != COURSE.path.read_bytes()):
-        raise ReleaseError(f"{root}: its course.toml is not the course in use ({COURSE.path}): "
+    if course.resolve() != rubric.COURSE.path.resolve() and (
+            not course.is_file() or course.read_bytes() != rubric.COURSE.path.read_bytes()):
+        raise ReleaseError(f"{root}: its course.toml is not the course in use ({rubric.COURSE.path}): "
                            f"run `mgkit --course {root} release`")
 
 
@@ -124,21 +149,21 @@ def _write_module_track(reference: Path, regions: list[Region], out: Path) -> No
     _write(out / github.STUDENT_WORKFLOW, github.student_workflow())
     for path in sorted(CHECKS_DIR.glob("*.py")):
         _write(out / "mgkit_checks" / path.name, path.read_text())
-    _write(out / "mgkit_checks" / "course.toml", COURSE.path.read_text(encoding="utf-8"))
+    _write(out / "mgkit_checks" / "course.toml", rubric.COURSE.path.read_text(encoding="utf-8"))
     _write(out / "mgkit_checks" / "forward_engine.py", FORWARD_ENGINE_NOTE + stubs["engine.py"])  # expect.py reads it
     for name in ("conftest.py", "test_tasks.py"):
         _write(out / "tests" / name, (PUBLIC_TESTS / name).read_text())
 
 
 def _readme(regions: list[Region]) -> str:
-    files: dict[str, dict[str, None]] = {task.id: {} for task in TASKS}  # a dict keeps order, once each
+    files: dict[str, dict[str, None]] = {task.id: {} for task in rubric.TASKS}  # a dict keeps order, once each
     for region in regions:
         for task_id in region.task_ids:
             files[task_id][f"`micrograd/{region.path.name}`"] = None
-    rows = "\n".join(f"{task.row} {', '.join(files[task.id])} |" for task in TASKS)
-    return README.format(rows=rows, total=sum(task.points for task in TASKS), assignment=ASSIGNMENT,
-                         seconds=f"{world.DEFAULT_SECONDS:g}", libraries=_listed(world.LIBRARIES),
-                         training_seconds=f"{max(world.TASK_SECONDS.values(), default=world.DEFAULT_SECONDS):g}")
+    rows = "\n".join(f"{task.row} {', '.join(files[task.id])} |" for task in rubric.TASKS)
+    return README.format(rows=rows, total=sum(task.points for task in rubric.TASKS), assignment=rubric.ASSIGNMENT,
+                         seconds=f"{DEFAULT_SECONDS:g}", libraries=_listed(world.LIBRARIES),
+                         training_seconds=f"{max(d.seconds for d in tasks.DEFINITIONS.values()):g}")
 
 
 def _listed(names) -> str:
@@ -147,7 +172,7 @@ def _listed(names) -> str:
 
 
 def _pyproject() -> str:
-    markers = "\n".join(f"    {json.dumps(f'{task.id}: {task.title}')}," for task in TASKS)
+    markers = "\n".join(f"    {json.dumps(f'{task.id}: {task.title}')}," for task in rubric.TASKS)
     libraries = ", ".join(json.dumps(requirement) for requirement in world.requirements())
     return PYPROJECT.format(markers=markers, timeout=LAST_RESORT_SECONDS, libraries=libraries)
 
@@ -156,8 +181,8 @@ def _pyproject() -> str:
 
 
 def _write_notebook_source(root: Path, out: Path) -> None:
-    notebook = notebooks.build_notebook(root / STORY, root / REFERENCE)
-    notebooks.write_notebook(notebook, out / f"{ASSIGNMENT}.ipynb")
+    notebook = notebooks.build_notebook(root / story(), root / REFERENCE)
+    notebooks.write_notebook(notebook, out / f"{rubric.ASSIGNMENT}.ipynb")
 
 
 def _generate_assignment(root: Path, out: Path) -> None:
@@ -166,11 +191,11 @@ def _generate_assignment(root: Path, out: Path) -> None:
     if not config.is_file():
         raise ReleaseError(f"{config}: missing; it tells nbgrader that assignments/ is the source folder")
     shutil.copyfile(config, out / NBGRADER_CONFIG)
-    command = [sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--no-db", "--log-level=WARN"]
+    command = [sys.executable, "-m", "nbgrader", "generate_assignment", rubric.ASSIGNMENT, "--no-db", "--log-level=WARN"]
     done = subprocess.run(command, cwd=out, capture_output=True, text=True)
     if done.returncode != 0:
         said = " | ".join(done.stderr.strip().splitlines()[-5:]) or "no output"  # the error and its context
-        raise ReleaseError(f"{root / SOURCE}: nbgrader generate_assignment failed on the staged build "
+        raise ReleaseError(f"{root / source()}: nbgrader generate_assignment failed on the staged build "
                            f"(nothing was written): {said}")
 
 

@@ -29,7 +29,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from ..reference.markers import Region, find_regions
 from ..reference.solution import MODULES
-from ..reference.rubric import BY_ID, OP_TASKS, TASK_IDS, TASKS
+from ..reference import rubric
 
 
 class StoryError(ValueError):
@@ -176,7 +176,7 @@ class _Builder:
         if word == "module":
             self._module_cell(line, rest)
         elif word == "check" and rest.strip() == "ops":  # every op task of the course, in its order
-            for task in OP_TASKS:
+            for task in rubric.OP_TASKS:
                 self._check_cell(line, task.id)
         elif word == "check":
             self._check_cell(line, rest.strip())
@@ -216,12 +216,12 @@ class _Builder:
         self.cells.append(new_code_cell(_with_hints(source, regions), id=grade_id, metadata=metadata))
 
     def _check_cell(self, line: int, task_id: str) -> None:
-        if task_id not in BY_ID:
-            self._fail(line, f"unknown task id '{task_id}'; use one of: {', '.join(TASK_IDS)}")
+        if task_id not in rubric.BY_ID:
+            self._fail(line, f"unknown task id '{task_id}'; use one of: {', '.join(rubric.TASK_IDS)}")
         if task_id in self.checked_in:
             self._fail(line, f"{task_id} is already checked at line {self.checked_in[task_id][1]}")
         self.checked_in[task_id] = (len(self.cells), line)
-        task = BY_ID[task_id]
+        task = rubric.BY_ID[task_id]
         source = CHECK_CELL.format(task_id=task_id, points=task.points, cell=self.cell_of.get(task_id, "its cell"))
         metadata = {"nbgrader": _nbgrader(task_id, grade=True, locked=True, points=task.points)}
         self.cells.append(new_code_cell(source, id=task_id, metadata=metadata))
@@ -232,10 +232,10 @@ class _Builder:
         for module, name in self.pieces:
             if (module, name) not in self.placed:
                 self._fail(end, f"{module}.py's {name} is in no cell; add it to a '%% module {module}:' line")
-        for task_id in TASK_IDS:
+        for task_id in rubric.TASK_IDS:
             if task_id not in self.checked_in:
                 self._fail(end, f"{task_id} has no check; add a line '%% check {task_id}'"
-                                + (" (or '%% check ops', for every op task)" if BY_ID[task_id].op else ""))
+                                + (" (or '%% check ops', for every op task)" if rubric.BY_ID[task_id].op else ""))
             index, line = self.checked_in[task_id]
             if index < self.solved_in.get(task_id, -1):
                 self._fail(line, f"the check of {task_id} comes before a cell holding its solution; move it below")
@@ -261,12 +261,12 @@ def _with_hints(source: str, regions: list[Region]) -> str:
     """
     lines = source.splitlines()
     for region in reversed(regions):
-        lines.insert(region.begin - 1, f"{region.indent}# {BY_ID[region.task_id].message}")
+        lines.insert(region.begin - 1, f"{region.indent}# {rubric.BY_ID[region.task_id].message}")
     return "\n".join(lines)
 
 
 def _task_table() -> str:
-    return "\n".join(["| task | points | what you write |", "| --- | --- | --- |", *(t.row for t in TASKS)])
+    return "\n".join(["| task | points | what you write |", "| --- | --- | --- |", *(t.row for t in rubric.TASKS)])
 
 
 # --- a notebook, back into modules --------------------------------------------------------------

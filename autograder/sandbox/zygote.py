@@ -4,7 +4,8 @@ The parent starts one zygote per grading session, with `python -I` (no user site
 variables, no current folder on the path). The zygote imports numpy and the entry point's module
 once (for grading: autograder.sandboxed.entry), never any student code; forking it then gives a
 worker with all of that already imported in about a millisecond, instead of a new interpreter per
-task. The entry's module may name, in FORBIDDEN_MODULES, what must not be loaded by then.
+task. The entry's module may name, in FORBIDDEN_MODULES, what must not be loaded by then, and
+have a `boot()` the zygote calls once, before any worker (what it reads then, workers need not).
 
 For each request line on stdin ({"folder", "seconds", "args"}) the zygote
   1) forks a worker: a new session (so its whole process group can be killed), in a fresh PID
@@ -76,6 +77,7 @@ def main(argv: list[str]) -> None:
     own_namespaces = bool(config["layers"]) and config["user_namespace"] and _own_namespaces()
     try:
         module, entry = _load_entry(config["entry"])
+        getattr(module, "boot", lambda: None)()  # the entry's own start, once, while the kit is readable
         for name in PRELOAD:
             importlib.import_module(name)
         _build_the_font_list_once()

@@ -18,7 +18,9 @@ from typing import Any
 
 import numpy
 
-from mgkit_checks import world
+from mgkit_checks import tasks, world
+from mgkit_checks.course import Course
+from mgkit_checks.course import use as use_course
 
 from . import observe
 
@@ -74,3 +76,9 @@ def _report_a_slow_import(seconds: float) -> None:
 
 
 seed_global_generators("", 0)  # numpy's first seeding costs 10 ms: paid once, in the zygote
+
+
+def boot() -> None:
+    """The zygote's start: the course it was told (MGKIT_COURSE in its emptied environment) and its
+    tasks, read while the kit's files are readable; a worker's sandbox hides them."""
+    tasks.definitions(use_course(Course.find()))

@@ -131,4 +131,5 @@ def _ops_the_output_needs(case: dict) -> list[int]:
     return sorted(found)
 
 
-DEFINITIONS = (Definition("topo_sort", topo_cases, observe_backward, judge_backward, "`backward()`"),)
+DEFINITIONS = (Definition("topo_sort", topo_cases, observe_backward, judge_backward, "`backward()`", parts=(),
+                          trains=True),)

@@ -22,8 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .rubric import BY_ID
+from . import rubric
 
+DEFAULT_SECONDS = 5.0  # a task's time, unless its definition says more
 PUBLIC_SEED = 2026  # the preview's cases; the grade draws a fresh secret seed
 
 PASSED, FAILED, WAITING, UNDECIDED = "passed", "failed", "waiting", "decided by the grade"
@@ -80,6 +81,15 @@ class Definition:
     code: str  # where the student's code of this task is, for a hang: "`__mul__`'s `_backward`"
     imports: tuple[str, ...] = ("engine",)  # the student's modules the task runs
     explain_error: Callable[[str], Diagnosis | None] = lambda error: None  # a classic mistake behind an error
+    needs: tuple[str, ...] = ()  # the tasks whose code its cases run: it is judged after them
+    seconds: float = DEFAULT_SECONDS  # its time on either side, its imports included
+    parts: tuple[str, ...] = ("traversal",)  # the grade's own code its worker loads (sandboxed/)
+    trains: bool = False  # training a model on the student's engine runs this task's code
+
+    @property
+    def on_kit_engine(self) -> bool:
+        """The grade runs it on its trusted engine, never the student's (see Harness)."""
+        return "trusted" in self.parts
 
 
 @dataclass
@@ -279,8 +289,8 @@ def raised(definition: Definition, label: str, error: str, location: str = "") -
     name, _, message = error.partition(": ")
     if name == STUB:
         stub_of, _, hint = message.partition(": ")  # the kit's stubs say "<task_id>: <hint>"
-        task = BY_ID.get(stub_of) or BY_ID[task_id]  # nbgrader's stubs say nothing: this task's hint
-        advice = hint if stub_of in BY_ID and hint else task.hint
+        task = rubric.BY_ID.get(stub_of) or rubric.BY_ID[task_id]  # nbgrader's stubs say nothing: this task's hint
+        advice = hint if stub_of in rubric.BY_ID and hint else task.hint
         return Check(label, FAILED, f"not written yet{at}: {advice}", (Diagnosis(f"{task_id}/not_written", advice),))
     known = definition.explain_error(error)
     return Check(label, FAILED, f"your code raised {error}{at}", (known or Diagnosis(f"{task_id}/raised", ""),))

@@ -1,7 +1,10 @@
 """The course: one file, course.toml, says what is graded, how much each task is worth, and how.
 
-Which file: the copy shipped beside these checks, in a student's release; else `MGKIT_COURSE`
-(a course.toml, or the folder that holds one) when it is set; else the kit's own, at its root.
+Which file (`Course.find`): the copy shipped beside these checks, in a student's release; else
+the one asked for (`mgkit --course DIR`), else `MGKIT_COURSE` (a course.toml, or the folder that
+holds one) when it is set, else the nearest course.toml in or above the current folder (as pytest
+finds its rootdir), else the kit's own, at its root. Nothing reads it at import time: a process
+says which course it grades by (`use`), and the kit's modules ask `in_use()` when they need it.
 
     name = "micrograd_lab"          the assignment's name (nbgrader, the LMS)
 
@@ -27,6 +30,8 @@ from __future__ import annotations
 
 import ast
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -39,7 +44,6 @@ except ModuleNotFoundError:  # a student's Python 3.10: the release's pyproject 
 
 FILE_NAME = "course.toml"
 HERE = Path(__file__).resolve().parent
-CODE_TASKS = ("topo_sort", "grad_accumulation", "zero_grad", "training_loop")  # defined in code, not data
 OPERATORS = {ast.Add: "__add__", ast.Mult: "__mul__", ast.Pow: "__pow__", ast.Sub: "__sub__", ast.Div: "__truediv__"}
 
 
@@ -143,16 +147,67 @@ class Course:
         """The folder of the course file: its solutions/, assignments/ and nbgrader_config.py."""
         return self.path.parent
 
+    @classmethod
+    def find(cls, given: Path | None = None, start: Path | None = None) -> Course:
+        """The course `find_file` picks: `--course`, $MGKIT_COURSE, the nearest course.toml, the kit's."""
+        return load(find_file(given, start))
 
-def course_file() -> Path:
-    """A release's own course first: its stubs and forward engine are that course's, whatever the
-    shell says. Then MGKIT_COURSE, then the kit's."""
-    shipped = HERE / FILE_NAME
-    chosen = os.environ.get("MGKIT_COURSE")
-    if shipped.is_file() or not chosen:
-        return shipped if shipped.is_file() else HERE.parent / FILE_NAME
-    path = Path(chosen).expanduser().resolve()
-    return path / FILE_NAME if path.is_dir() else path
+    @property
+    def named(self) -> str:
+        """The first line of every command's output: which course it uses."""
+        return f"course {self.name} ({self.path})"
+
+
+KIT_FILE = HERE.parent / FILE_NAME  # the kit's own course, at its root
+
+
+def find_file(given: Path | None = None, start: Path | None = None) -> Path:
+    """The course file to use: `given` (a course.toml or its folder), else $MGKIT_COURSE, else the
+    nearest course.toml in or above `start` (the current folder), else the kit's own."""
+    chosen = given if given is not None else os.environ.get("MGKIT_COURSE")
+    if chosen:
+        path = Path(chosen).expanduser().resolve()
+        path = path / FILE_NAME if path.is_dir() else path
+        if not path.is_file():
+            named = f"--course {path}" if given is not None else f"MGKIT_COURSE={chosen}"
+            raise CourseError(f"{named}: no such file or folder; give a course.toml or the folder that holds it")
+        return path
+    start = (start or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if (folder / FILE_NAME).is_file():
+            return folder / FILE_NAME
+    return KIT_FILE
+
+
+_in_use: Course | None = None  # the course this process grades by: set by `use`, else found once
+
+
+def in_use() -> Course:
+    """The course this process grades by: the one `use` set; else a release's own copy (its stubs and
+    forward engine are that course's, whatever the shell says), else `Course.find()`."""
+    global _in_use
+    if _in_use is None:
+        shipped = HERE / FILE_NAME
+        _in_use = load(shipped) if shipped.is_file() else Course.find()
+    return _in_use
+
+
+def use(course: Course) -> Course:
+    """Grade by `course` from here on in this process (the command line's, a worker's request's)."""
+    global _in_use
+    _in_use = course
+    return course
+
+
+@contextmanager
+def using(course: Course) -> Iterator[Course]:
+    """Grade by `course` while inside (a test of a second course, in the same process)."""
+    global _in_use
+    before, _in_use = _in_use, course
+    try:
+        yield course
+    finally:
+        _in_use = before
 
 
 def load(path: Path) -> Course:
@@ -160,7 +215,8 @@ def load(path: Path) -> Course:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise CourseError(f"{path}: no course file; set MGKIT_COURSE to a course.toml, or run from the kit") from None
+        raise CourseError(f"{path}: no course file; give --course a course.toml, or run from a course's "
+                          "folder") from None
     except tomllib.TOMLDecodeError as error:
         raise CourseError(f"{path}: not valid TOML ({error}); fix the line it names") from None
     _only(data, {"name", "task", "settings"}, f"{path}")
@@ -190,6 +246,8 @@ def _task(entry: dict, where: str) -> Task:
     if not (isinstance(points, int) and not isinstance(points, bool) and points > 0):
         raise CourseError(f"{where}: points = {points!r}; a task is worth a whole number of points above 0")
     op = _op(entry, task_id, where) if "expr" in entry else None
+    from .tasks import CODE_TASKS  # the tasks defined in code, not data (they import this module)
+
     if op is None and task_id not in CODE_TASKS:
         raise CourseError(f"{where}: no expr; a task other than {', '.join(CODE_TASKS)} is an op task: "
                           f"give its id as <op>_backward and expr, how the checks build it (expr = \"a.sigmoid()\")")
@@ -289,5 +347,3 @@ def _only(data: dict, known: set[str], where: str) -> None:
     if unknown:
         raise CourseError(f"{where}: unknown key {unknown[0]!r}; the keys are {', '.join(sorted(known))}")
 
-
-COURSE = load(course_file())

@@ -24,7 +24,8 @@ from __future__ import annotations
 import ast
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cache
 
 from .core import (
     FAILED,
@@ -38,9 +39,8 @@ from .core import (
     Harness,
     lent_unseen,
 )
-from .course import OPERATORS, Mistake, OpSpec
+from .course import OPERATORS, Course, Mistake, OpSpec, in_use
 from .numeric import all_close, away_from_zero, close, evaluate, formula, plain, show
-from .rubric import OP_TASKS, TASK_IDS
 
 INPUT_NAMES = ("a", "b")
 CASES_PER_OP = 6  # on fresh leaves
@@ -86,14 +86,24 @@ class Op:
                 if isinstance(node, ast.Name):
                     node.id = "a"
             return ast.unparse(tree)
-        return f"{ast.unparse(tree)} {'+' if 'add' in OPS else '*'} a"
+        return f"{ast.unparse(tree)} {'+' if 'add' in _ops() else '*'} a"
 
 
-OPS = {op.name: op for op in (Op(task.id, task.op) for task in OP_TASKS)}
+TRAINING_METHODS = ("__add__", "__mul__", "__pow__", "relu")  # what the kit's nn.py and train.py call on a Value
+
+
+@cache
+def ops_of(course: Course) -> dict[str, Op]:
+    """The course's ops by name ("mul"), in its order."""
+    return {op.name: op for op in (Op(task.id, task.op) for task in course.tasks if task.op)}
+
+
+def _ops() -> dict[str, Op]:
+    return ops_of(in_use())
 
 
 def op_text(case: dict) -> str:
-    return OPS[case["op"]].text.format(power=case.get("power"))
+    return _ops()[case["op"]].text.format(power=case.get("power"))
 
 
 def _op_case(op: Op, rng: random.Random, k: int) -> dict:
@@ -115,7 +125,7 @@ def _graph_case(op: Op, rng: random.Random, k: int) -> dict:
 
 def _lent_cases(op: Op, rng: random.Random) -> list[dict]:
     """The op's closure as grad_accumulation judges it: from a nonzero .grad, and on one value twice."""
-    if ACCUMULATION not in TASK_IDS:
+    if not any(task.id == ACCUMULATION for task in in_use().tasks):
         return []
     cases = []
     for k in range(2):  # two points: on both sides of a kink, a closure adds something at one at least
@@ -220,7 +230,7 @@ def _judge_in_graph(case: dict, report: dict) -> Check:
     replaced = [when for when in report.get("replaced", []) if when]
     if replaced:
         mistake, advice = WIRING[replaced[0]]
-        return Check(case["label"], FAILED, message, (Diagnosis(f"{OPS[case['op']].task_id}/{mistake}", advice),))
+        return Check(case["label"], FAILED, message, (Diagnosis(f"{_ops()[case['op']].task_id}/{mistake}", advice),))
     return Check(case["label"], FAILED, message, tuple(op_mistakes(inner_case, at_x, local)))
 
 
@@ -247,7 +257,7 @@ def _grads(names: tuple[str, ...], values: list) -> str:
 
 def op_mistakes(case: dict, got: list, want: list[float]) -> list[Diagnosis]:
     """The classic mistakes whose numbers match what the closure gave, most specific first."""
-    task = OPS[case["op"]].task_id
+    task = _ops()[case["op"]].task_id
     if not all(isinstance(x, float) for x in got):
         return [Diagnosis(f"{task}/not_a_number", "a gradient must be a number: add floats to .grad, "
                                                   "not Values or other objects.")]
@@ -299,7 +309,7 @@ def _mistakes(case: dict, want: list[float]) -> list[Mistake]:
         Mistake("added_twice", tuple(f"2 * {d}" for d in right), "each gradient was added twice."),
         *(_two_input_mistakes() if n == 2 else []),
     ]
-    return [nothing, *OPS[case["op"]].spec.mistakes, *generic]
+    return [nothing, *_ops()[case["op"]].spec.mistakes, *generic]
 
 
 def _two_input_mistakes() -> list[Mistake]:
@@ -347,7 +357,7 @@ SHARED = ("c = a * b; c + c.tanh()", "a * b + a * a + b")
 
 def accumulation_cases(rng: random.Random) -> list[dict]:
     cases = []
-    for k, op in enumerate(OPS.values()):
+    for k, op in enumerate(_ops().values()):
         program = op.used_twice()
         values = {"a": op.inputs(rng, k, 2 if op.spec.powers else None)[0]}
         cases.append({"program": program, "vars": values, "needs": tasks_in(program), "label": program})
@@ -364,10 +374,10 @@ def tasks_in(program: str) -> list[str] | None:
     course does not have."""
     methods = {node.func.attr if isinstance(node, ast.Call) else OPERATORS[type(node.op)]
                for node in ast.walk(ast.parse(program)) if isinstance(node, (ast.Call, ast.BinOp))}
-    by_method = {op.method: op.task_id for op in OPS.values()}
+    by_method = {op.method: op.task_id for op in _ops().values()}
     if not methods <= set(by_method):
         return None
-    return [op.task_id for op in OPS.values() if op.method in methods]
+    return [op.task_id for op in _ops().values() if op.method in methods]
 
 
 def observe_accumulation(case: dict, harness: Harness) -> dict:
@@ -407,7 +417,7 @@ def _judge_same(case: dict, report: dict) -> Check:
         return shown
     if close(both[0], sum(parts)):
         return Check(case["label"], PASSED)
-    message = (f"for out = {OPS[case['op']].used_twice()} with a = {case['inputs'][0]:g}, your _backward left "
+    message = (f"for out = {_ops()[case['op']].used_twice()} with a = {case['inputs'][0]:g}, your _backward left "
                f"a.grad = {show(both[0])}; on two Values of that number it gives the parts {show(parts[0])} and "
                f"{show(parts[1])}, so a used twice should collect {show(sum(parts))}")
     return Check(case["label"], FAILED, message, (OVERWRITES,) if any(close(both[0], p) for p in parts) else ())
@@ -418,7 +428,7 @@ def _showable(case: dict, grads: list) -> Check | None:
     unseen (as for a closure that raised); infinite, or all unchanged: no evidence from this case (a
     closure that adds nothing adds up trivially; one that does so in every case fails, see core._lend)."""
     if not all(isinstance(v, float) for v in grads):
-        return lent_unseen(f"`{OPS[case['op']].method}`'s `_backward`", case, "gave gradients that are not numbers")
+        return lent_unseen(f"`{_ops()[case['op']].method}`'s `_backward`", case, "gave gradients that are not numbers")
     if not all(math.isfinite(v) for v in grads) or all(close(v, s) for v, s in zip(grads, _unchanged(case))):
         return Check(case["label"], NO_EVIDENCE)
     return None
@@ -458,11 +468,26 @@ def _op_definition(op: Op) -> Definition:
         return None
 
     return Definition(op.task_id, make_cases, observe_op, judge_op, f"`{op.method}`'s `_backward`",
-                      explain_error=explain_error)
+                      explain_error=explain_error, trains=op.method in TRAINING_METHODS)
 
 
-DEFINITIONS = (
-    *(_op_definition(op) for op in OPS.values()),
-    Definition("grad_accumulation", accumulation_cases, observe_accumulation, _judge_repeated,
-               "the `_backward` closures"),
-)
+ACCUMULATION_DEFINITION = Definition(ACCUMULATION, accumulation_cases, observe_accumulation, _judge_repeated,
+                                     "the `_backward` closures", trains=True)
+
+
+@cache
+def definitions(course: Course) -> tuple[Definition, ...]:
+    """The course's op tasks, in its order."""
+    return tuple(_op_definition(op) for op in ops_of(course).values())
+
+
+def accumulation(course: Course) -> Definition:
+    """grad_accumulation, judged after every op its cases run."""
+    return replace(ACCUMULATION_DEFINITION, needs=tuple(op.task_id for op in ops_of(course).values()))
+
+
+def __getattr__(name: str) -> object:
+    """OPS: the course in use's ops, read when asked (never at import time)."""
+    if name == "OPS":
+        return _ops()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,9 +18,9 @@ import os
 
 import pytest
 
+from . import rubric
 from .core import UNDECIDED
 from .preview import Preview, task_line
-from .rubric import TASK_IDS, TASKS, TOTAL_POINTS
 
 PASSED, FAILED, BY_GRADE, NOT_RUN = "passed", "failed", "by the grade", "not run"
 FOOTER = "public checks {earned}/{total}; hidden checks on other numbers decide the grade"
@@ -50,7 +50,7 @@ def run_task(preview: Preview, task_id: str, config: pytest.Config | None = None
 
 
 def task_params() -> list:
-    return [pytest.param(task_id, marks=getattr(pytest.mark, task_id)) for task_id in TASK_IDS]
+    return [pytest.param(task_id, marks=getattr(pytest.mark, task_id)) for task_id in rubric.TASK_IDS]
 
 
 class TaskTable:
@@ -58,7 +58,7 @@ class TaskTable:
 
     def __init__(self) -> None:
         self.tasks_of: dict[str, list[str]] = {}  # test id -> the task ids it is marked with
-        self.outcomes: dict[str, list[str]] = {task.id: [] for task in TASKS}
+        self.outcomes: dict[str, list[str]] = {task.id: [] for task in rubric.TASKS}
 
     def pytest_itemcollected(self, item: pytest.Item) -> None:
         self.tasks_of[item.nodeid] = [mark.name for mark in item.iter_markers() if mark.name in self.outcomes]
@@ -71,14 +71,14 @@ class TaskTable:
                 self.outcomes[task_id].append(outcome)
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
-        rows = [(task, self.result(task.id)) for task in TASKS]
+        rows = [(task, self.result(task.id)) for task in rubric.TASKS]
         earned = sum(task.points for task, result in rows if result == PASSED)
         write = terminalreporter.write_line
         terminalreporter.write_sep("=", "micrograd tasks (public checks)")
         write(f"{'task':<19}{'result':<15}public points")
         for task, result in rows:
             write(f"{task.id:<19}{result:<15}{_points(task, result):>6} / {task.points}")
-        write(FOOTER.format(earned=earned, total=TOTAL_POINTS))
+        write(FOOTER.format(earned=earned, total=rubric.TOTAL_POINTS))
         # on GitHub Actions the table of a whole run goes on the run's page too (a `-m task` run's would repeat it)
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary and not terminalreporter.config.option.markexpr:
@@ -101,4 +101,4 @@ def markdown_table(rows: list, earned: int) -> str:
     """The table for GitHub's job summary (Markdown)."""
     lines = ["### micrograd tasks (public checks)", "", "| task | result | public points |", "| --- | --- | --- |"]
     lines += [f"| `{task.id}` | {result} | {_points(task, result)} / {task.points} |" for task, result in rows]
-    return "\n".join([*lines, "", FOOTER.format(earned=earned, total=TOTAL_POINTS), ""]) + "\n"
+    return "\n".join([*lines, "", FOOTER.format(earned=earned, total=rubric.TOTAL_POINTS), ""]) + "\n"

@@ -22,14 +22,25 @@ from contextlib import contextmanager
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
+from . import tasks
 from .core import PUBLIC_SEED, UNDECIDED, Check, Harness, Verdict, describe, hang_message, unreported, verdict, where
-from .ops import OPS, run_closures_in_creation_order
-from .tasks import DEFINITIONS, ENGINE_TASKS, JUDGING_ORDER, cases_for, judge, observe
+from .course import in_use
+from .ops import run_closures_in_creation_order
+from .tasks import cases_for, judge, observe, seconds_for
 from .training import FreshGradients
-from .world import import_rule, seconds_for, slow_import, stand_in
+from .world import import_rule, slow_import, stand_in
 
-CLOSURE_TASKS = (*(op.task_id for op in OPS.values()), "grad_accumulation")  # the tasks that run closures
-NN_TASKS = ("zero_grad", "training_loop")  # the grade runs them on its own engine: see core.Harness
+
+def runs_closures(task_id: str) -> bool:
+    """Whether the task's cases run closures in a traversal's order (the ops, grad_accumulation)."""
+    definition = tasks.definitions(in_use()).get(task_id)
+    return definition is not None and "traversal" in definition.parts and not definition.on_kit_engine
+
+
+def on_kit_engine(task_id: str) -> bool:
+    """Whether the grade runs the task on its own engine (nn and train): see core.Harness."""
+    definition = tasks.definitions(in_use()).get(task_id)
+    return definition is not None and definition.on_kit_engine
 
 
 class TaskTimeout(BaseException):
@@ -45,29 +56,30 @@ class Preview:
         self.verdicts: dict[str, Verdict] = {}
 
     def verdict(self, task_id: str) -> Verdict:
-        if task_id not in JUDGING_ORDER:
-            raise KeyError(f"{task_id} is not a task of this course ({', '.join(JUDGING_ORDER)}): see course.toml")
-        for earlier in JUDGING_ORDER[: JUDGING_ORDER.index(task_id) + 1]:
+        order = tasks.judging_order(in_use())
+        if task_id not in order:
+            raise KeyError(f"{task_id} is not a task of this course ({', '.join(order)}): see course.toml")
+        for earlier in order[: order.index(task_id) + 1]:
             if earlier not in self.verdicts:
                 self.verdicts[earlier] = self._judge(earlier)
         return self.verdicts[task_id]
 
     def _judge(self, task_id: str) -> Verdict:
         result = self._judge_with(task_id, run_closures_in_creation_order)
-        if result.state == UNDECIDED and task_id in DEFINITIONS and self._follows_any_graph(task_id):
+        if result.state == UNDECIDED and task_id in tasks.definitions(in_use()) and self._follows_any_graph(task_id):
             # an op built from other ops: once the student's own backward() passes, it follows the graph
             result = self._judge_with(task_id, self._run_closures_by_your_backward)
         return result
 
     def _follows_any_graph(self, task_id: str) -> bool:
-        if task_id not in CLOSURE_TASKS or "topo_sort" not in JUDGING_ORDER:
+        if not runs_closures(task_id) or "topo_sort" not in tasks.definitions(in_use()):
             return False
         if "topo_sort" not in self.verdicts:  # judged early: its cases run no closure of the student's
             self.verdicts["topo_sort"] = self._judge_with("topo_sort", run_closures_in_creation_order)
         return self.verdicts["topo_sort"].passed
 
     def _judge_with(self, task_id: str, run_closures: Callable) -> Verdict:
-        definition = DEFINITIONS[task_id]
+        definition = tasks.definitions(in_use())[task_id]
         passed = frozenset(task for task, done in self.verdicts.items() if done.passed)
         seconds, importing = seconds_for(task_id), True
         try:
@@ -84,12 +96,12 @@ class Preview:
             reports = [{"error": describe(error), "where": where(error)}] * len(cases_for(task_id, self.seed))
         if task_id == "zero_grad":
             reports = self._unless_backward_resets(reports, harness if not importing else None)
-        return judge(task_id, self.seed, reports, self.verdicts, ENGINE_TASKS)
+        return judge(task_id, self.seed, reports, self.verdicts, tasks.engine_tasks(in_use()))
 
     def _harness(self, task_id: str, run_closures: Callable) -> Harness:
         package = self.package or _import_student_package(task_id)
         nn, train = getattr(package, "nn", None), getattr(package, "train", None)
-        return Harness(package.engine.Value, nn, train, run_closures, engine_tasks=ENGINE_TASKS,
+        return Harness(package.engine.Value, nn, train, run_closures, engine_tasks=tasks.engine_tasks(in_use()),
                        reraise=(KeyboardInterrupt, TaskTimeout))
 
     @staticmethod
@@ -147,7 +159,7 @@ def _import_student_package(task_id: str) -> SimpleNamespace:
     engine = _import_engine(task_id)
     if task_id == "training_loop":
         return SimpleNamespace(engine=engine, train=_import_with_stand_in("train", "nn", Module=FreshGradients))
-    modules = [name for name in DEFINITIONS[task_id].imports if name != "engine"]
+    modules = [name for name in tasks.definitions(in_use())[task_id].imports if name != "engine"]
     return SimpleNamespace(engine=engine, **{name: importlib.import_module(f"micrograd.{name}") for name in modules})
 
 
@@ -155,7 +167,7 @@ def _import_engine(task_id: str) -> ModuleType:
     try:
         return importlib.import_module("micrograd.engine")
     except Exception as error:
-        if task_id not in NN_TASKS:
+        if not on_kit_engine(task_id):
             raise
         at = f" ({where(error)})" if where(error) and where(error) not in describe(error) else ""
         raise EngineDoesNotImport(f"your engine.py does not import ({describe(error)}{at}), and this preview runs "

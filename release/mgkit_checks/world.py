@@ -2,7 +2,8 @@
 
 Both sides read these, so that code that runs in the student's kit runs the same in the grade:
 
-- a task's worker (the grade) and a task's deadline (the preview) get the same seconds;
+- a task's worker (the grade) and a task's deadline (the preview) get the same seconds
+  (its definition's, tasks.seconds_for);
 - student code may import the standard library, its own `micrograd` and the libraries below,
   which the student kit installs and every grade environment (`mgkit grade`, the Gradescope
   zip, the GitHub workflows) installs too. Any other import is refused on both sides, with the
@@ -21,18 +22,9 @@ from contextlib import contextmanager
 from types import FrameType, ModuleType
 from typing import Any
 
-# training a model takes longer than running a closure; a demo left in train.py runs at import, in this time
-TASK_SECONDS = {"zero_grad": 20.0, "training_loop": 20.0}
-DEFAULT_SECONDS = 5.0
-
 # the libraries student code may import -> the requirement every environment installs
 LIBRARIES = {"numpy": "numpy>=1.24", "matplotlib": "matplotlib>=3.7", "graphviz": "graphviz>=0.20"}
 OWN_PACKAGE = "micrograd"
-
-
-def seconds_for(task_id: str) -> float:
-    """How long one task may take, its imports included, on either side."""
-    return TASK_SECONDS.get(task_id, DEFAULT_SECONDS)
 
 
 def requirements(libraries: Iterable[str] = LIBRARIES) -> list[str]:

@@ -1,4 +1,4 @@
-"""What crosses between the grading machinery and the checks: outcomes in, verdicts out."""
+"""What a task's worker gave the grade (an Observation, or how it failed) and the grade's result for it."""
 
 from __future__ import annotations
 
