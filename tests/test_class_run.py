@@ -81,6 +81,7 @@ def processes_of(run: subprocess.Popen, marker: str) -> list[str]:
     return found
 
 
+@pytest.mark.slow  # a real class run, stopped and run again
 @pytest.mark.parametrize(("signum", "send"), [(signal.SIGINT, os.killpg),  # Ctrl-C: to the whole process group
                                              (signal.SIGTERM, os.kill)], ids=["ctrl-c", "sigterm"])
 def test_a_stopped_run_stops_at_once_and_a_rerun_gives_the_uninterrupted_gradebook(course, uninterrupted, tmp_path,
@@ -89,15 +90,17 @@ def test_a_stopped_run_stops_at_once_and_a_rerun_gives_the_uninterrupted_gradebo
     run = start(course, out)
     wait_until(lambda: graded(out))
     send(run.pid, signum)
-    stopped_at = time.monotonic()
+    at_the_signal = len(graded(out))
     assert run.wait(timeout=10) == 128 + signum
-    assert time.monotonic() - stopped_at < 2.0
     err = run.stderr.read()
     done = graded(out)
+    # at once: no student begun after the signal, at most the two graders' students finish (not a wall
+    # clock, which a loaded machine stretches)
+    assert len(done) <= at_the_signal + 2
     assert "Traceback" not in err and err.rstrip().endswith(
         f"mgkit grade-all: stopped: {len(done)} of {STUDENTS} graded; run the same command again to finish")
     assert 0 < len(done) < STUDENTS
-    wait_until(lambda: not processes_of(run, str(course)), seconds=2)
+    wait_until(lambda: not processes_of(run, str(course)), seconds=10)
     rows = (out / GRADEBOOK).read_text().splitlines()[1:]
     assert sum(",graded,graded," in row for row in rows) == len(done)  # the others say they are not graded, never 0
     assert all(",,,,,,,,,,,not graded,not graded: the run was stopped" in row
@@ -106,6 +109,7 @@ def test_a_stopped_run_stops_at_once_and_a_rerun_gives_the_uninterrupted_gradebo
     assert (out / GRADEBOOK).read_bytes() == uninterrupted
 
 
+@pytest.mark.slow  # a real class run, killed and run again
 def test_sigkill_leaves_nothing_running_nor_writing_and_a_rerun_finishes(course, uninterrupted, tmp_path, capsys):
     out = tmp_path / "out"
     run = start(course, out)
@@ -117,7 +121,7 @@ def test_sigkill_leaves_nothing_running_nor_writing_and_a_rerun_finishes(course,
                    f" {run.pid}): wait for it to finish, or pass another --out\n")
     run.kill()  # the main process alone: its graders and their zygotes must follow it
     run.wait()
-    wait_until(lambda: not processes_of(run, str(course)), seconds=2)
+    wait_until(lambda: not processes_of(run, str(course)), seconds=10)
     written = {path: path.stat().st_mtime_ns for path in out.rglob("*")}
     time.sleep(1.5)  # longer than a student takes: anyone still grading would have written by now
     assert {path: path.stat().st_mtime_ns for path in out.rglob("*")} == written

@@ -161,6 +161,7 @@ def roster_names(page) -> list[str]:
     return page.eval_on_selector_all("#students tbody tr", "rows => rows.map(row => row.cells[0].textContent.trim())")
 
 
+@pytest.mark.slow  # a browser
 @pytest.mark.skipif(bool(WHY_NO_BROWSER), reason=WHY_NO_BROWSER)
 @pytest.mark.parametrize("width", [1400, 1920])
 def test_in_a_browser_the_page_fits_the_screen_and_the_roster_keeps_its_names_in_view(graded_class, browser, width):
@@ -176,6 +177,7 @@ def test_in_a_browser_the_page_fits_the_screen_and_the_roster_keeps_its_names_in
     page.close()
 
 
+@pytest.mark.slow  # a browser
 @pytest.mark.skipif(bool(WHY_NO_BROWSER), reason=WHY_NO_BROWSER)
 def test_in_a_browser_the_roster_sorts_by_a_click_and_every_feedback_link_opens(graded_class, browser, tmp_path):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})

@@ -26,6 +26,9 @@ from mgkit_checks.core import FAILED, PASSED
 from mgkit_checks.preview import Preview
 from mgkit_checks.tasks import JUDGING_ORDER
 
+# It grades and previews every distinct submission of the file (~110): a minute on 2 cores.
+pytestmark = pytest.mark.slow
+
 SEED = 424242
 NAMED_FIRST_GOAL = 0.95
 

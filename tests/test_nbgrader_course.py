@@ -27,6 +27,9 @@ from autograder.reference.rubric import BY_ID, TASK_IDS, TOTAL_POINTS
 from autograder.reference.solution import COURSE_ROOT, KIT_ROOT, REFERENCE_PACKAGE_DIR
 from autograder.release.build import ASSIGNMENT, NBGRADER_CONFIG, RELEASE, SOURCE
 
+# A real nbgrader course: generate_assignment, autograde, feedback and export, each a process.
+pytestmark = pytest.mark.slow
+
 SEED = "4242"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 BUGS = {  # the partly wrong student's edits: (cell id, the line as given, the line as written)

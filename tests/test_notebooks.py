@@ -126,6 +126,7 @@ def nbgrader(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
+@pytest.mark.slow  # nbgrader's own commands, each a process
 def test_an_instructors_plain_nbgrader_command_reproduces_the_released_notebook(tmp_path: Path) -> None:
     shutil.copyfile(COURSE_ROOT / release.NBGRADER_CONFIG, tmp_path / release.NBGRADER_CONFIG)
     shutil.copytree(COURSE_ROOT / release.SOURCE, tmp_path / release.SOURCE,
@@ -142,6 +143,7 @@ def test_an_instructors_plain_nbgrader_command_reproduces_the_released_notebook(
     assert not any(name.endswith(".py") for name in names)  # the checks come installed, not beside the notebook
 
 
+@pytest.mark.slow  # nbgrader's own commands, each a process
 def test_nbgrader_validate_passes_on_the_source_notebook_with_solutions() -> None:
     done = nbgrader("validate", str(SOURCE_NOTEBOOK), cwd=SOURCE_NOTEBOOK.parent)
     assert done.returncode == 0, done.stdout + done.stderr

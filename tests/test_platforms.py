@@ -143,6 +143,7 @@ SAMPLES = {
 }
 
 
+@pytest.mark.slow  # Gradescope's run_autograder in its own environment
 @pytest.mark.parametrize("make", SAMPLES.values(), ids=SAMPLES.keys())
 def test_run_autograder_gives_the_points_of_mgkit_grade(autograder_root, tmp_path, make):
     submission = make(tmp_path / "submission")
@@ -155,6 +156,7 @@ def test_run_autograder_gives_the_points_of_mgkit_grade(autograder_root, tmp_pat
     assert data["score"] == expected["score"] and data["extra_data"]["graded"]
 
 
+@pytest.mark.slow  # Gradescope's run_autograder in its own environment
 def test_hidden_feedback_and_the_total_wait_for_publication(autograder_root, tmp_path):
     data, stdout = run_autograder(autograder_root, apply(BUG, tmp_path / "submission"))
     assert {test["visibility"] for test in data["tests"]} == {"after_published"}
@@ -353,6 +355,7 @@ def run_command(command: str, cwd: Path, env: dict[str, str]) -> subprocess.Pope
                             stderr=subprocess.STDOUT, text=True)
 
 
+@pytest.mark.slow  # the workflow's steps, each a process
 def test_the_student_workflows_commands_work_on_a_students_copy(tmp_path):
     """The workflow's commands, run here on the release with one bug filled in: one table, one exit code per task."""
     student = tmp_path / "student"
@@ -454,6 +457,7 @@ class WorkflowRun:
                                                                "path": "kit", "persist-credentials": "False"}
 
 
+@pytest.mark.slow  # the workflow's steps, each a process
 def test_the_instructor_workflow_grades_a_class_in_a_matrix_like_grade_all(tmp_path):
     remote = tmp_path / "remote"  # the organization's repositories
     local = small_class(tmp_path / "class")  # the same students, as grade-all grades them here

@@ -18,7 +18,7 @@ from slurm_cluster import WHY_NOT, single_node_cluster
 from autograder.classrun.gradebook import GRADEBOOK, SUMMARY, grade_all
 from autograder.reference.solution import KIT_ROOT
 
-pytestmark = pytest.mark.skipif(bool(WHY_NOT), reason=WHY_NOT)
+pytestmark = [pytest.mark.skipif(bool(WHY_NOT), reason=WHY_NOT), pytest.mark.slow]  # a real cluster
 
 SEED = 271828
 SHARDS = 2
