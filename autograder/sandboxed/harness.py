@@ -20,12 +20,12 @@ import importlib.util
 import sys
 import types
 from pathlib import Path
-from typing import Any
 
 from mgkit_checks import tasks
 from mgkit_checks.core import Harness
 from mgkit_checks.course import in_use
 from mgkit_checks.training import FreshGradients
+from mgkit_checks.world import stand_in  # the preview stands in for nn the same way
 
 _SOURCES = {name: (Path(__file__).parent / f"{name}.py").read_text() for name in ("traversal", "trusted")}
 
@@ -62,28 +62,6 @@ def _load(names: tuple[str, ...]) -> dict[str, types.ModuleType]:
         sys.modules[module.__name__] = modules[name] = module
         exec(compile(source, f"<the kit's {name}>", "exec"), module.__dict__)  # noqa: S102 - the kit's own code
     return modules
-
-
-def stand_in(module: str, **names: Any) -> types.ModuleType:
-    """`micrograd.<module>` holding the kit's `names`; any other name asked of it comes from the
-    student's own file, loaded only then. So a student's engine.py whose import hangs or crashes
-    costs nn and train nothing, while a train.py that also takes draw_dot from engine.py still runs."""
-    module_object = types.ModuleType(f"micrograd.{module}")
-    module_object.__dict__.update(names)
-    students = f"micrograd._students_{module}"
-
-    def __getattr__(name: str) -> Any:
-        if name.startswith("__"):  # the import system asking about the module itself (__path__, ...)
-            raise AttributeError(name)
-        if students not in sys.modules:
-            path = Path(sys.modules["micrograd"].__path__[0]) / f"{module}.py"
-            spec = importlib.util.spec_from_file_location(students, path)
-            sys.modules[students] = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(sys.modules[students])
-        return getattr(sys.modules[students], name)
-
-    module_object.__getattr__ = __getattr__
-    return module_object
 
 
 def _bare_package() -> None:
