@@ -3,7 +3,9 @@ the MGKIT_COURSE or folder its jobs start with: every shard and the merge give O
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -107,3 +109,29 @@ def test_a_config_map_holds_each_course_file_exactly(text, tmp_path):
     items = {item["metadata"]["name"]: item
              for item in yaml.safe_load(cluster.recipe("kubernetes", Course.find(tmp_path)))["items"]}
     assert items["mgkit-course"]["data"]["reference.engine.py"] == text
+
+
+@pytest.mark.parametrize("merge_wait", [0, 25, 200])
+def test_pod_0_sleeps_between_merge_tries_and_gives_up_after_merge_wait_naming_what_to_do(
+        submissions, tmp_path, merge_wait):
+    items = {item["metadata"]["name"]: item for item in yaml.safe_load(cluster.recipe("kubernetes"))["items"]}
+    pod = items["mgkit-grade"]["spec"]["template"]["spec"]["containers"][0]
+    assert {variable["name"] for variable in pod["env"]} >= {"MERGE_WAIT"}
+    volume, image = tmp_path / "volume", fake_mgkit_on_path(tmp_path / "image")
+    shutil.copytree(submissions, volume / "submissions")
+    slept = tmp_path / "slept"
+    (image / "bin" / "sleep").write_text(f'#!/bin/sh\necho "$1" >> "{slept}"\n')  # no wall clock: it says how long
+    (image / "bin" / "sleep").chmod(0o755)
+    env = {**os.environ, **pod_run(pod, volume, image, 2, "job", items), "JOB_COMPLETION_INDEX": "0",
+           "MERGE_WAIT": str(merge_wait)}  # shard 1 of 2 never runs
+    done = subprocess.run(pod["command"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    pauses = [int(line) for line in slept.read_text().split()] if slept.exists() else []
+    assert sum(pauses) == merge_wait and all(0 < pause <= 60 for pause in pauses)
+    assert pauses == sorted(pauses[:-1]) + pauses[-1:]  # growing, but the last that ends the wait
+    assert done.stderr.count("not merged: shard 1 of 2 not complete") == len(pauses) + 1  # a try after each sleep
+    assert done.stderr.rstrip().endswith(f"pod 0: not merged after waiting {merge_wait} s for every share of Job job"
+                                         " (see the shards named above and their pods' logs); once they are complete,"
+                                         f" merge by hand: mgkit grade-all {volume}/parts --merge --batch job --out"
+                                         f" {volume}/graded")
+    assert not (volume / "graded").exists()
