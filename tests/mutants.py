@@ -64,6 +64,7 @@ EXP_ATTACHED = ("            self.grad += out.data * out.grad\n            ### E
                 "        out._backward = _backward")
 TOPO_REGION = (REFERENCE_PACKAGE_DIR / "engine.py").read_text().split("### BEGIN SOLUTION topo_sort\n")[1].split(
     "        ### END SOLUTION")[0]
+VISITED = "        visited = set()\n"  # the reference's, made inside backward()
 BUILD_TOPO = """def _build_topo(v, topo=[], visited=set()):  # noqa: B006 - the mistake this mutant makes
     if v not in visited:
         visited.add(v)
@@ -191,6 +192,19 @@ _MUTANTS = (
          (("engine", TOPO_REGION, "        topo = _build_topo(self)\n        self.grad = 1.0\n"
                                   "        for v in reversed(topo):\n            v._backward()\n"),
           ("engine", "def _leaf_backward() -> None:", BUILD_TOPO + "def _leaf_backward() -> None:")),
+         ("topo_sort",), ("topo_sort/keeps_state",)),
+    # a visited set shared by every call: right on any fresh graph, nothing visited on the same graph again
+    Edit("visited at module level",
+         (("engine", VISITED, "        visited = SEEN\n"),
+          ("engine", "def _leaf_backward() -> None:", "SEEN = set()\n\n\ndef _leaf_backward() -> None:")),
+         ("topo_sort",), ("topo_sort/keeps_state",)),
+    Edit("visited a class attribute",
+         (("engine", VISITED, "        visited = self.seen\n"),
+          ("engine", "    __slots__ = (", "    seen = set()\n    __slots__ = (")),
+         ("topo_sort",), ("topo_sort/keeps_state",)),
+    Edit("visited a mutable default of backward",
+         (("engine", VISITED, ""),
+          ("engine", "    def backward(self) -> None:", "    def backward(self, visited=set()) -> None:")),
          ("topo_sort",), ("topo_sort/keeps_state",)),
     # loops that do not learn from this step's gradients
     edit("the loop zeroes between backward and update", "train", "        loss.backward()\n",

@@ -106,13 +106,29 @@ def kubernetes_items() -> dict[str, dict]:
     return {item["metadata"]["name"]: item for item in yaml.safe_load(cluster.recipe("kubernetes"))["items"]}
 
 
-def pod_run(pod: dict, volume: Path, image: Path, shards: int, job_uid: str) -> dict[str, str]:
-    """A pod's environment, as Kubernetes fills it: the volume at /class, the Job's uid, the CPU limit."""
+def pod_run(pod: dict, volume: Path, image: Path, shards: int, job_uid: str,
+            items: dict[str, dict] | None = None) -> dict[str, str]:
+    """A pod's environment, as Kubernetes fills it: the volume at /class, the ConfigMap's course at
+    /course (of `items`, the recipe's; left out, the one exported here), the Job's uid, the CPU limit."""
     settings = {variable["name"]: variable["value"] for variable in pod["env"] if "value" in variable}
-    mount = pod["volumeMounts"][0]["mountPath"]
-    env = {name: value.replace(mount, str(volume)) for name, value in settings.items()}
+    mounts = {pod["volumeMounts"][0]["mountPath"]: volume,
+              "/course": config_map_mounted(items or kubernetes_items(), volume.with_name(volume.name + "-course"))}
+    env = dict(settings)
+    for mount, folder in mounts.items():
+        env = {name: value.replace(mount, str(folder)) for name, value in env.items()}
     return {**env, "SEED": str(SEED), "SHARDS": str(shards), "RUN": job_uid, "CPUS": "2",
             "PATH": f"{image}/bin:{os.environ['PATH']}"}
+
+
+def config_map_mounted(items: dict[str, dict], folder: Path) -> Path:
+    """The recipe's ConfigMap mgkit-course as its pods see it: its keys as files, at the items' paths."""
+    data = items["mgkit-course"]["data"]
+    volume = next(volume for volume in items["mgkit-grade"]["spec"]["template"]["spec"]["volumes"]
+                  if volume["name"] == "course")
+    for item in volume["configMap"]["items"]:
+        (folder / item["path"]).parent.mkdir(parents=True, exist_ok=True)
+        (folder / item["path"]).write_text(data[item["key"]])
+    return folder
 
 
 def test_the_kubernetes_indexed_job_run_pod_by_pod_is_the_one_run_and_ignores_an_earlier_jobs_shares(
@@ -242,6 +258,6 @@ def test_the_slurm_script_run_by_hand_submits_the_array_then_the_merge_after_it(
 def test_export_writes_the_recipe_and_replaces_only_its_own(platform, tmp_path, capsys):
     out = tmp_path / "recipe"
     assert main(["export", platform, "--out", str(out)]) == 0
-    assert out.read_text() == cluster.RECIPES[platform].read_text()
+    assert out.read_text() == cluster.recipe(platform)
     out.write_text("# the course's own\n")
     assert main(["export", platform, "--out", str(out)]) == 1 and "--force" in capsys.readouterr().err

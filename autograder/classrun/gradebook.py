@@ -78,16 +78,19 @@ def grade_all(submissions: Path, out: Path, workers: int | None = None, force: b
               seed: int | None = None, progress: Callable[[int], object] | None = None,
               entry: str = ENTRY, limits: Limits = DEFAULT_LIMITS,
               late: LatePolicy | None = None, say: Callable[[str], object] | None = None,
-              shard: tuple[int, int] | None = None, batch: str | None = None) -> ClassResults:
+              shard: tuple[int, int] | None = None, batch: str | None = None,
+              also_skip: Path | None = None) -> ClassResults:
     """Grade every student in `submissions` into `out`; RunStopped (after writing the gradebook) on Ctrl-C.
 
     `seed` and `late` left out: the ones this `out` was graded with, if any. `progress(total)`
     makes a bar with .update(); `say` hears what was found before grading starts. `entry`
     names what the sandbox's workers run (a test's fake entry; the judge is always the kit's). `shard` (I, N): only the
     students of that share (shards.py), for `merge` to gather once every shard (of `batch`) is complete.
+    `also_skip`: a folder besides `out` that is no hand-in (a dry run's real --out, inside `submissions`).
     """
     with _stoppable() as stop, locked(out), run_scratch() as scratch:
-        handins = [handin for handin in find_handins(submissions, skip=out) if in_shard(handin.student, shard)]
+        not_handins = [out] + ([also_skip] if also_skip else [])
+        handins = [handin for handin in find_handins(submissions, skip=not_handins) if in_shard(handin.student, shard)]
         if say:
             say(describe(handins))
         # an nbgrader course: its gradebook gets the grades (a shard's, once, at the merge)
@@ -262,7 +265,7 @@ def dry_run(submissions: Path, out: Path, grade_all_options: dict) -> tuple[list
         raise ValueError(f"{out} holds no class run to compare with: --dry-run needs an --out graded before") from None
     options = {"seed": settings.seed, "late": settings.late, **grade_all_options}
     with tempfile.TemporaryDirectory(prefix="mgkit-dry-run-") as scratch:
-        grade_all(submissions, Path(scratch), **options)
+        grade_all(submissions, Path(scratch), also_skip=out, **options)
         now, earlier = regrade.recorded(Path(scratch)), regrade.recorded(out)
         differences = now.differences(earlier) if now and earlier else ["no record of what graded it"]
         return differences, regrade.changes(regrade.scores(out), regrade.scores(Path(scratch)))

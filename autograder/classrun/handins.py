@@ -33,7 +33,7 @@ import os
 import re
 import stat
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -88,8 +88,8 @@ class HandIn:
     submission: Submission | None = field(default=None, repr=False)  # what the graders grade; None with a problem
 
 
-def find_handins(folder: Path, skip: Path | None = None) -> list[HandIn]:
-    """Every student's hand-in in `folder`, in name order; `skip` (the results' folder) is none."""
+def find_handins(folder: Path, skip: Path | Sequence[Path] | None = None) -> list[HandIn]:
+    """Every student's hand-in in `folder`, in name order; `skip` (the results' folder, or several) is none."""
     if not folder.is_dir():
         raise NotADirectoryError(f"{folder} is not a folder: pass the folder that holds one hand-in per student")
     nbgrader = _nbgrader_folder(folder)
@@ -131,10 +131,11 @@ def _nbgrader_folder(folder: Path) -> Path | None:
     return folder / NBGRADER_SUBMITTED if course and (folder / NBGRADER_SUBMITTED).is_dir() else None
 
 
-def _entries(folder: Path, skip: Path | None) -> list[Path]:
-    skipped = _identity(skip) if skip else None
+def _entries(folder: Path, skip: Path | Sequence[Path] | None) -> list[Path]:
+    skips = [skip] if isinstance(skip, Path) else list(skip or [])
+    skipped = {_identity(path) for path in skips} - {None}
     return [entry for entry in sorted(folder.iterdir(), key=lambda path: path.name)
-            if not entry.name.startswith(".") and (skipped is None or _identity(entry) != skipped)]
+            if not entry.name.startswith(".") and _identity(entry) not in skipped]
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

@@ -18,7 +18,8 @@ from .numeric import away_from_zero, close, plain, show
 
 def topo_cases(rng: random.Random) -> list[dict]:
     again = {**_diamond(rng), "label": "a second graph after a first", "again": True}
-    return [_diamond(rng), _random_graph(rng, 12), _chain(rng, 150), again]
+    twice = {**_random_graph(rng, 8), "label": "the same graph twice (every .grad set to 0 between)", "twice": True}
+    return [_diamond(rng), _random_graph(rng, 12), _chain(rng, 150), again, twice]
 
 
 def _diamond(rng: random.Random) -> dict:
@@ -45,19 +46,30 @@ def _chain(rng: random.Random, ops: int) -> dict:
 
 def observe_backward(case: dict, harness: Harness) -> dict:
     """Which closures the student's backward() called, in order, and the output's gradient then; for
-    a second graph, also how many closures of the first graph the second backward() called."""
+    a second graph, also how many closures of the first graph the second backward() called; for the
+    same graph twice, the first call's report and the second's (every .grad set to 0 between)."""
+    if case.get("twice"):
+        nodes = _graph(case, harness)
+        first = _run(case, nodes, [])
+        for node in nodes:
+            node.grad = 0  # what a caller may do between passes: the contract's own reset
+        return {**_run(case, nodes, []), "first": first}
     if not case.get("again"):
-        return _run(case, harness, [])
-    first: list[int] = []
-    _run(case, harness, first)
-    before = len(first)
-    return {**_run(case, harness, []), "earlier": len(first) - before}
+        return _run(case, _graph(case, harness), [])
+    first_calls: list[int] = []
+    _run(case, _graph(case, harness), first_calls)
+    before = len(first_calls)
+    return {**_run(case, _graph(case, harness), []), "earlier": len(first_calls) - before}
 
 
-def _run(case: dict, harness: Harness, calls: list[int]) -> dict:
+def _graph(case: dict, harness: Harness) -> list:
     nodes = [harness.Value(x) for x in case["leaves"]]
     for op, i, j in case["program"]:
         nodes.append(nodes[i] + nodes[j] if op == "+" else nodes[i] * nodes[j])
+    return nodes
+
+
+def _run(case: dict, nodes: list, calls: list[int]) -> dict:
     output = case["output"]
     seed: list = []
 
@@ -75,9 +87,24 @@ def _run(case: dict, harness: Harness, calls: list[int]) -> dict:
 
 
 def judge_backward(case: dict, report: dict) -> Check:
+    if not case.get("twice"):
+        return _judge_pass(case, report)
+    first = _judge_pass(case, report["first"])
+    if first.state != PASSED:
+        return first  # the first call's own mistake: named as on any graph
+    second = _judge_pass(case, report, "a second backward() on the same graph ({ops} ops), every .grad set to 0 "
+                                       "first,")
+    if second.state == PASSED:
+        return second
+    return _failed(case["label"], second.message, "keeps_state",
+                   "backward() kept what its first call visited: a visited set (or topo) at module level, on the "
+                   "class or as a default argument is shared by every call; build visited inside backward().")
+
+
+def _judge_pass(case: dict, report: dict, what: str = "backward() on {label} ({ops} ops)") -> Check:
     label, calls, seed = case["label"], report["calls"], report["seed"]
     needed = _ops_the_output_needs(case)
-    what = f"backward() on {label} ({len(needed)} ops)"
+    what = what.format(label=label, ops=len(needed))
     if report.get("earlier"):
         return _failed(label, f"backward() on a second graph also called {report['earlier']} closures of the "
                               "first graph, whose backward pass was over", "keeps_state",
