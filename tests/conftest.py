@@ -7,7 +7,19 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 
 def pytest_configure() -> None:
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+
+
+def selected_params(request: pytest.FixtureRequest, name: str, test: str) -> set[Any]:
+    """The values of parameter `name` that the run's selected items of `test` (in the requesting
+    module) take: what a module fixture doing all their expensive work at once (through one sandbox,
+    say) must do, and no more (`-m "not slow"` and `-k` select fewer)."""
+    return {item.callspec.params[name] for item in request.session.items
+            if item.module is request.module and item.originalname == test
+            and name in getattr(getattr(item, "callspec", None), "params", {})}

@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from mutants import MUTANTS, VARIANTS, Edit, apply
+from conftest import selected_params
+from mutants import MUTANTS, VARIANTS, Edit, apply, sweep
 
 from autograder.grading.loop import grade
 from autograder.grading.worker import TaskSandbox as Sandbox
@@ -80,6 +81,27 @@ def sandbox():
         yield sandbox
 
 
+def _graded_once(request, sandbox, tmp_path_factory, name: str, test: str, edit_of) -> dict[str, tuple]:
+    """Each submission the run selects of `test`: its folder and its grade, graded once for the module."""
+    done = {}
+    for value in selected_params(request, name, test):
+        edit = edit_of(value)
+        folder = apply(edit, tmp_path_factory.mktemp("agreement") / "student")
+        done[edit.name] = folder, graded(folder, sandbox)
+    return done
+
+
+@pytest.fixture(scope="module")
+def states_graded(request, sandbox, tmp_path_factory) -> dict[str, tuple[Path, dict[str, bool]]]:
+    return _graded_once(request, sandbox, tmp_path_factory, "name", STATES_TEST,
+                        lambda name: Edit(name, STATES[name][0]))
+
+
+@pytest.fixture(scope="module")
+def edits_graded(request, sandbox, tmp_path_factory) -> dict[str, tuple[Path, dict[str, bool]]]:
+    return _graded_once(request, sandbox, tmp_path_factory, "edit", EDITS_TEST, lambda edit: edit)
+
+
 def student_preview(folder: Path) -> dict[str, str]:
     """Each task's state in the student's own preview: a fresh Python in the submission's folder."""
     done = subprocess.run([sys.executable, "-c", PREVIEW, *JUDGING_ORDER], cwd=folder, capture_output=True, text=True,
@@ -99,21 +121,25 @@ def test_the_preview_has_the_libraries_student_code_may_import():
     assert not missing, f"install the kit with its test extra: {missing}"
 
 
+STATES_TEST = "test_the_preview_and_the_grade_agree_on_what_students_reach"
+EDITS_TEST = "test_every_mutant_and_variant_agrees_through_the_students_own_import"
+
+
 @pytest.mark.parametrize("name", STATES)
-def test_the_preview_and_the_grade_agree_on_what_students_reach(name, tmp_path, sandbox):
-    changes, fails, left_to_grade = STATES[name]
-    folder = apply(Edit(name, changes), tmp_path / "student")
-    grade_passed, shown = graded(folder, sandbox), student_preview(folder)
+def test_the_preview_and_the_grade_agree_on_what_students_reach(name, states_graded):
+    _, fails, left_to_grade = STATES[name]
+    folder, grade_passed = states_graded[name]
+    shown = student_preview(folder)
     assert {task for task, passed in grade_passed.items() if not passed} == set(fails), grade_passed
     assert {task for task, state in shown.items() if state == UNDECIDED} == set(left_to_grade), shown
     for task, state in shown.items():
         assert state == UNDECIDED or (state == "passed") == grade_passed[task], (task, state)
 
 
-@pytest.mark.parametrize("edit", MUTANTS + VARIANTS, ids=lambda edit: edit.name)
-def test_every_mutant_and_variant_agrees_through_the_students_own_import(edit, tmp_path, sandbox):
-    folder = apply(edit, tmp_path / "student")
-    grade_passed, shown = graded(folder, sandbox), student_preview(folder)
+@pytest.mark.parametrize("edit", sweep(MUTANTS + VARIANTS))
+def test_every_mutant_and_variant_agrees_through_the_students_own_import(edit, edits_graded):
+    folder, grade_passed = edits_graded[edit.name]
+    shown = student_preview(folder)
     for task, state in shown.items():
         assert state == UNDECIDED or (state == "passed") == grade_passed[task], (task, state)
     if edit in VARIANTS:  # correct code: the preview decides every task, and passes it
