@@ -275,9 +275,10 @@ def inner_loop(edits: tuple[Edit, ...]) -> frozenset[str]:
     return frozenset(name for name in (*first_failing.values(), correct) if name is not None)
 
 
-def sweep(edits: tuple[Edit, ...]) -> list:
-    """`edits` as pytest parameters, each named by its edit: the inner loop's slice unmarked, the rest slow."""
-    keep = inner_loop(edits)
+def sweep(edits: tuple[Edit, ...], keep: frozenset[str] | None = None) -> list:
+    """`edits` as pytest parameters, each named by its edit: those named in `keep` (the inner loop's
+    slice unless given) unmarked, the rest slow."""
+    keep = inner_loop(edits) if keep is None else keep
     return [pytest.param(e, id=e.name, marks=() if e.name in keep else pytest.mark.slow) for e in edits]
 
 

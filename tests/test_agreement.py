@@ -76,9 +76,8 @@ print(json.dumps({task: preview.verdict(task).state for task in sys.argv[1:]}))
 
 
 @pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox() as sandbox:
-        yield sandbox
+def sandbox(kit_sandbox):
+    return kit_sandbox()  # the session's, for the course in use (tests/conftest.py)
 
 
 def _graded_once(request, sandbox, tmp_path_factory, name: str, test: str, edit_of) -> dict[str, tuple]:

@@ -91,7 +91,9 @@ def test_the_reference_passes_every_task_on_every_seed(seed):
 NN_AND_TRAIN_EDITS = tuple(e for e in MUTANTS + VARIANTS if {m for m, _, _ in e.changes} <= {"nn", "train"})
 
 
-@pytest.mark.parametrize("edit", sweep(NN_AND_TRAIN_EDITS))
+# A property of the checks' design on 24 seeds: the inner loop keeps one edit (test_mutations' grade
+# sweep is what catches a broken grade of any task)
+@pytest.mark.parametrize("edit", sweep(NN_AND_TRAIN_EDITS, keep=frozenset({NN_AND_TRAIN_EDITS[0].name})))
 def test_nn_and_train_verdicts_do_not_flip_with_the_seed(edit, tmp_path):
     """The training checks are exact (one step of descent, worked out by the parent), not statistics."""
     package = load_as(f"sweep_{abs(hash(edit.name))}", apply(edit, tmp_path / "student"))

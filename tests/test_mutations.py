@@ -17,7 +17,6 @@ from test_checks import load_as
 
 from autograder.grading.loop import grade
 from autograder.grading.results import GradingResults
-from autograder.grading.worker import TaskSandbox as Sandbox
 from autograder.reference.rubric import COURSE, TASK_IDS, TOTAL_POINTS
 from autograder.reference.solution import KIT_ROOT, MODULES, REFERENCE_PACKAGE_DIR
 from autograder.reference.stubs import make_stub
@@ -35,9 +34,8 @@ NEVER_ZEROES = next(m for m in MUTANTS if m.name == "loop never zeroes")
 
 
 @pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox() as sandbox:  # one zygote for the whole suite
-        yield sandbox
+def sandbox(kit_sandbox):
+    return kit_sandbox()  # the session's, for the course in use (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +80,12 @@ def _diagnosis(results, task_id):
     return task.diagnoses[0] if task.diagnoses else ""
 
 
-@pytest.mark.parametrize("edit", sweep(tuple(e for e in EDITS if {m for m, _, _ in e.changes} == {"engine"})))
+ENGINE_EDITS = tuple(e for e in EDITS if {m for m, _, _ in e.changes} == {"engine"})
+
+
+# A property of the checks' design (no verdict hangs on the seed), each edit on 24 seeds: the inner
+# loop keeps one edit; the grade sweep above is what catches a broken grade of any task.
+@pytest.mark.parametrize("edit", sweep(ENGINE_EDITS, keep=frozenset({ENGINE_EDITS[0].name})))
 def test_engine_verdicts_do_not_flip_with_the_seed(edit, tmp_path):
     package = load_as(f"engine_sweep_{EDITS.index(edit)}", apply(edit, tmp_path / "student"))
     expected = {task for task in edit.fails if task in ENGINE_TASKS}
