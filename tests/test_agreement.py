@@ -20,7 +20,7 @@ from conftest import selected_params
 from mutants import MUTANTS, VARIANTS, Edit, apply, sweep
 
 from autograder.grading.loop import grade
-from autograder.grading.worker import TaskSandbox as Sandbox
+from autograder.grading.results import GradingResults
 from autograder.reference.solution import KIT_ROOT
 from mgkit_checks import world
 from mgkit_checks.core import UNDECIDED
@@ -86,18 +86,18 @@ def _graded_once(request, sandbox, tmp_path_factory, name: str, test: str, edit_
     for value in selected_params(request, name, test):
         edit = edit_of(value)
         folder = apply(edit, tmp_path_factory.mktemp("agreement") / "student")
-        done[edit.name] = folder, graded(folder, sandbox)
+        done[edit.name] = folder, grade(folder, SEED, sandbox=sandbox)
     return done
 
 
 @pytest.fixture(scope="module")
-def states_graded(request, sandbox, tmp_path_factory) -> dict[str, tuple[Path, dict[str, bool]]]:
+def states_graded(request, sandbox, tmp_path_factory) -> dict[str, tuple[Path, GradingResults]]:
     return _graded_once(request, sandbox, tmp_path_factory, "name", STATES_TEST,
                         lambda name: Edit(name, STATES[name][0]))
 
 
 @pytest.fixture(scope="module")
-def edits_graded(request, sandbox, tmp_path_factory) -> dict[str, tuple[Path, dict[str, bool]]]:
+def edits_graded(request, sandbox, tmp_path_factory) -> dict[str, tuple[Path, GradingResults]]:
     return _graded_once(request, sandbox, tmp_path_factory, "edit", EDITS_TEST, lambda edit: edit)
 
 
@@ -109,8 +109,8 @@ def student_preview(folder: Path) -> dict[str, str]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def graded(folder: Path, sandbox: Sandbox) -> dict[str, bool]:
-    results = grade(folder, SEED, sandbox=sandbox)
+def passed(results: GradingResults) -> dict[str, bool]:
+    """Each task's verdict in a grade (asserted here, in its own test: one ungraded edit fails only itself)."""
     assert results.graded, results.summary()
     return {task.task_id: task.passed for task in results.tasks}
 
@@ -127,7 +127,8 @@ EDITS_TEST = "test_every_mutant_and_variant_agrees_through_the_students_own_impo
 @pytest.mark.parametrize("name", STATES)
 def test_the_preview_and_the_grade_agree_on_what_students_reach(name, states_graded):
     _, fails, left_to_grade = STATES[name]
-    folder, grade_passed = states_graded[name]
+    folder, results = states_graded[name]
+    grade_passed = passed(results)
     shown = student_preview(folder)
     assert {task for task, passed in grade_passed.items() if not passed} == set(fails), grade_passed
     assert {task for task, state in shown.items() if state == UNDECIDED} == set(left_to_grade), shown
@@ -137,7 +138,8 @@ def test_the_preview_and_the_grade_agree_on_what_students_reach(name, states_gra
 
 @pytest.mark.parametrize("edit", sweep(MUTANTS + VARIANTS))
 def test_every_mutant_and_variant_agrees_through_the_students_own_import(edit, edits_graded):
-    folder, grade_passed = edits_graded[edit.name]
+    folder, results = edits_graded[edit.name]
+    grade_passed = passed(results)
     shown = student_preview(folder)
     for task, state in shown.items():
         assert state == UNDECIDED or (state == "passed") == grade_passed[task], (task, state)
