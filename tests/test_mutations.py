@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import selected_params
-from mutants import DROPPED, MUTANTS, VARIANTS, apply, sweep
+from mutants import DROPPED, MUTANTS, VARIANTS, apply, inner_loop, sweep
 from test_checks import load_as
 
 from autograder.grading.loop import grade
@@ -55,6 +55,13 @@ def test_the_suite_is_big_enough_and_covers_every_task():
         assert not DROPPED, f"these mutants no longer apply to the reference: {DROPPED}"
     assert {task for mutant in MUTANTS for task in mutant.fails} == set(TASK_IDS)
     assert all(mutant.diagnoses for mutant in MUTANTS), "every mutant names the diagnosis it must get"
+
+
+def test_the_inner_loops_slice_fails_every_task_and_holds_correct_code():
+    """`-m "not slow"` grades only the slice: it must still catch a broken grade of any task."""
+    kept = [edit for edit in EDITS if edit.name in inner_loop(EDITS)]
+    assert {task for edit in kept for task in edit.fails} == set(TASK_IDS)
+    assert any(not edit.fails for edit in kept)
 
 
 @pytest.mark.parametrize("edit", sweep(EDITS))
