@@ -7,7 +7,40 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 
 def pytest_configure() -> None:
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+
+
+@pytest.fixture(scope="session")
+def kit_sandbox():
+    """A booted sandbox of the kit's own judge (default limits, the course in use) for every module
+    whose tests grade through one and do not test isolation between grades: one per xdist worker
+    and course, started once."""
+    from autograder.grading.worker import TaskSandbox
+    from mgkit_checks.course import in_use
+
+    booted: dict[Path, TaskSandbox] = {}
+
+    def for_the_course_in_use() -> TaskSandbox:
+        course = in_use().path
+        if course not in booted:
+            booted[course] = TaskSandbox()
+        return booted[course]
+
+    yield for_the_course_in_use
+    for sandbox in booted.values():
+        sandbox.close()
+
+
+def selected_params(request: pytest.FixtureRequest, name: str, test: str) -> set[Any]:
+    """The values of parameter `name` that the run's selected items of `test` (in the requesting
+    module) take: what a module fixture doing all their expensive work at once (through one sandbox,
+    say) must do, and no more (`-m "not slow"` and `-k` select fewer)."""
+    return {item.callspec.params[name] for item in request.session.items
+            if item.module is request.module and item.originalname == test
+            and name in getattr(getattr(item, "callspec", None), "params", {})}

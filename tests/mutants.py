@@ -11,6 +11,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from autograder.reference.markers import find_regions
 from autograder.reference.rubric import OP_TASKS, TASK_IDS
 from autograder.reference.solution import REFERENCE_PACKAGE_DIR
@@ -277,6 +279,21 @@ VARIANTS = (
     edit("the update written as += -lr * grad", "train", "p.data -= lr * p.grad", "p.data += -lr * p.grad"),
 )
 VARIANTS = tuple(variant for variant in VARIANTS if _applies(variant))
+
+
+def inner_loop(edits: tuple[Edit, ...]) -> frozenset[str]:
+    """The names of a sweep's slice that `pytest -m "not slow"` runs: the first edit that fails each
+    task, and the first correct variant; enough to catch a broken grade of any task, fast."""
+    first_failing = {task: next((e.name for e in edits if task in e.fails), None) for task in TASK_IDS}
+    correct = next((e.name for e in edits if not e.fails), None)
+    return frozenset(name for name in (*first_failing.values(), correct) if name is not None)
+
+
+def sweep(edits: tuple[Edit, ...], keep: frozenset[str] | None = None) -> list:
+    """`edits` as pytest parameters, each named by its edit: those named in `keep` (the inner loop's
+    slice unless given) unmarked, the rest slow."""
+    keep = inner_loop(edits) if keep is None else keep
+    return [pytest.param(e, id=e.name, marks=() if e.name in keep else pytest.mark.slow) for e in edits]
 
 
 def apply(change: Edit, folder: Path) -> Path:

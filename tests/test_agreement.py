@@ -16,10 +16,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from mutants import MUTANTS, VARIANTS, Edit, apply
+from conftest import selected_params
+from mutants import MUTANTS, VARIANTS, Edit, apply, sweep
 
 from autograder.grading.loop import grade
-from autograder.grading.worker import TaskSandbox as Sandbox
+from autograder.grading.results import GradingResults
 from autograder.reference.solution import KIT_ROOT
 from mgkit_checks import world
 from mgkit_checks.core import UNDECIDED
@@ -75,9 +76,29 @@ print(json.dumps({task: preview.verdict(task).state for task in sys.argv[1:]}))
 
 
 @pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox() as sandbox:
-        yield sandbox
+def sandbox(kit_sandbox):
+    return kit_sandbox()  # the session's, for the course in use (tests/conftest.py)
+
+
+def _graded_once(request, sandbox, tmp_path_factory, name: str, test: str, edit_of) -> dict[str, tuple]:
+    """Each submission the run selects of `test`: its folder and its grade, graded once for the module."""
+    done = {}
+    for value in selected_params(request, name, test):
+        edit = edit_of(value)
+        folder = apply(edit, tmp_path_factory.mktemp("agreement") / "student")
+        done[edit.name] = folder, grade(folder, SEED, sandbox=sandbox)
+    return done
+
+
+@pytest.fixture(scope="module")
+def states_graded(request, sandbox, tmp_path_factory) -> dict[str, tuple[Path, GradingResults]]:
+    return _graded_once(request, sandbox, tmp_path_factory, "name", STATES_TEST,
+                        lambda name: Edit(name, STATES[name][0]))
+
+
+@pytest.fixture(scope="module")
+def edits_graded(request, sandbox, tmp_path_factory) -> dict[str, tuple[Path, GradingResults]]:
+    return _graded_once(request, sandbox, tmp_path_factory, "edit", EDITS_TEST, lambda edit: edit)
 
 
 def student_preview(folder: Path) -> dict[str, str]:
@@ -88,8 +109,8 @@ def student_preview(folder: Path) -> dict[str, str]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def graded(folder: Path, sandbox: Sandbox) -> dict[str, bool]:
-    results = grade(folder, SEED, sandbox=sandbox)
+def passed(results: GradingResults) -> dict[str, bool]:
+    """Each task's verdict in a grade (asserted here, in its own test: one ungraded edit fails only itself)."""
     assert results.graded, results.summary()
     return {task.task_id: task.passed for task in results.tasks}
 
@@ -99,21 +120,27 @@ def test_the_preview_has_the_libraries_student_code_may_import():
     assert not missing, f"install the kit with its test extra: {missing}"
 
 
+STATES_TEST = "test_the_preview_and_the_grade_agree_on_what_students_reach"
+EDITS_TEST = "test_every_mutant_and_variant_agrees_through_the_students_own_import"
+
+
 @pytest.mark.parametrize("name", STATES)
-def test_the_preview_and_the_grade_agree_on_what_students_reach(name, tmp_path, sandbox):
-    changes, fails, left_to_grade = STATES[name]
-    folder = apply(Edit(name, changes), tmp_path / "student")
-    grade_passed, shown = graded(folder, sandbox), student_preview(folder)
+def test_the_preview_and_the_grade_agree_on_what_students_reach(name, states_graded):
+    _, fails, left_to_grade = STATES[name]
+    folder, results = states_graded[name]
+    grade_passed = passed(results)
+    shown = student_preview(folder)
     assert {task for task, passed in grade_passed.items() if not passed} == set(fails), grade_passed
     assert {task for task, state in shown.items() if state == UNDECIDED} == set(left_to_grade), shown
     for task, state in shown.items():
         assert state == UNDECIDED or (state == "passed") == grade_passed[task], (task, state)
 
 
-@pytest.mark.parametrize("edit", MUTANTS + VARIANTS, ids=lambda edit: edit.name)
-def test_every_mutant_and_variant_agrees_through_the_students_own_import(edit, tmp_path, sandbox):
-    folder = apply(edit, tmp_path / "student")
-    grade_passed, shown = graded(folder, sandbox), student_preview(folder)
+@pytest.mark.parametrize("edit", sweep(MUTANTS + VARIANTS))
+def test_every_mutant_and_variant_agrees_through_the_students_own_import(edit, edits_graded):
+    folder, results = edits_graded[edit.name]
+    grade_passed = passed(results)
+    shown = student_preview(folder)
     for task, state in shown.items():
         assert state == UNDECIDED or (state == "passed") == grade_passed[task], (task, state)
     if edit in VARIANTS:  # correct code: the preview decides every task, and passes it

@@ -9,7 +9,7 @@ import math
 import sys
 
 import pytest
-from mutants import MUTANTS, VARIANTS, apply
+from mutants import MUTANTS, VARIANTS, apply, sweep
 
 from autograder.grading.judge import judge_task
 from autograder.grading.outcomes import Failure, Observation
@@ -88,8 +88,12 @@ def test_the_reference_passes_every_task_on_every_seed(seed):
     assert [t for t in JUDGING_ORDER if not preview.verdict(t).passed] == []
 
 
-@pytest.mark.parametrize("edit", [e for e in MUTANTS + VARIANTS if {m for m, _, _ in e.changes} <= {"nn", "train"}],
-                         ids=lambda e: e.name)
+NN_AND_TRAIN_EDITS = tuple(e for e in MUTANTS + VARIANTS if {m for m, _, _ in e.changes} <= {"nn", "train"})
+
+
+# A property of the checks' design on 24 seeds: the inner loop keeps one edit (test_mutations' grade
+# sweep is what catches a broken grade of any task)
+@pytest.mark.parametrize("edit", sweep(NN_AND_TRAIN_EDITS, keep=frozenset({NN_AND_TRAIN_EDITS[0].name})))
 def test_nn_and_train_verdicts_do_not_flip_with_the_seed(edit, tmp_path):
     """The training checks are exact (one step of descent, worked out by the parent), not statistics."""
     package = load_as(f"sweep_{abs(hash(edit.name))}", apply(edit, tmp_path / "student"))

@@ -11,11 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from mutants import DROPPED, MUTANTS, VARIANTS, apply
+from conftest import selected_params
+from mutants import DROPPED, MUTANTS, VARIANTS, apply, inner_loop, sweep
 from test_checks import load_as
 
 from autograder.grading.loop import grade
-from autograder.grading.worker import TaskSandbox as Sandbox
+from autograder.grading.results import GradingResults
 from autograder.reference.rubric import COURSE, TASK_IDS, TOTAL_POINTS
 from autograder.reference.solution import KIT_ROOT, MODULES, REFERENCE_PACKAGE_DIR
 from autograder.reference.stubs import make_stub
@@ -28,12 +29,24 @@ GRADE_SEEDS = (SEED, 7)  # the sandboxed grade on two seeds; the cases on 24 bel
 PREVIEW_SEEDS = range(24)  # the cases on two dozen seeds, through the preview's harness (in-process, fast)
 ENGINE_TASKS = tuple(task for task in JUDGING_ORDER if task not in ("zero_grad", "training_loop"))
 EDITS = MUTANTS + VARIANTS
+SWEEP = "test_grade_and_preview_agree_and_fail_exactly_the_edits_tasks"  # its edits are graded in `swept`
+NEVER_ZEROES = next(m for m in MUTANTS if m.name == "loop never zeroes")
 
 
 @pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox() as sandbox:  # one zygote for the whole suite
-        yield sandbox
+def sandbox(kit_sandbox):
+    return kit_sandbox()  # the session's, for the course in use (tests/conftest.py)
+
+
+@pytest.fixture(scope="module")
+def swept(request, sandbox, tmp_path_factory) -> dict[str, tuple[Path, dict[int, GradingResults]]]:
+    """Each edit this run selects: its folder and its grade on every seed, graded once for the module
+    (the sweep's tests and the single-mutant tests below read them)."""
+    done = {}
+    for edit in selected_params(request, "edit", SWEEP) | {MUTANTS[0], NEVER_ZEROES}:
+        folder = apply(edit, tmp_path_factory.mktemp("swept") / "student")
+        done[edit.name] = folder, {seed: grade(folder, seed, sandbox=sandbox) for seed in GRADE_SEEDS}
+    return done
 
 
 def test_the_suite_is_big_enough_and_covers_every_task():
@@ -44,12 +57,19 @@ def test_the_suite_is_big_enough_and_covers_every_task():
     assert all(mutant.diagnoses for mutant in MUTANTS), "every mutant names the diagnosis it must get"
 
 
-@pytest.mark.parametrize("edit", EDITS, ids=lambda edit: edit.name)
-def test_grade_and_preview_agree_and_fail_exactly_the_edits_tasks(edit, tmp_path, sandbox):
-    folder = apply(edit, tmp_path / "student")
+def test_the_inner_loops_slice_fails_every_task_and_holds_correct_code():
+    """`-m "not slow"` grades only the slice: it must still catch a broken grade of any task."""
+    kept = [edit for edit in EDITS if edit.name in inner_loop(EDITS)]
+    assert {task for edit in kept for task in edit.fails} == set(TASK_IDS)
+    assert any(not edit.fails for edit in kept)
+
+
+@pytest.mark.parametrize("edit", sweep(EDITS))
+def test_grade_and_preview_agree_and_fail_exactly_the_edits_tasks(edit, swept):
+    folder, grades = swept[edit.name]
     preview = Preview(load_as(f"student_{EDITS.index(edit)}", folder))
     for seed in GRADE_SEEDS:
-        results = grade(folder, seed, sandbox=sandbox)
+        results = grades[seed]
         assert results.graded, results.summary()
         failed = {task.task_id for task in results.tasks if not task.passed}
         assert failed == set(edit.fails), (seed, [t.feedback for t in results.tasks if not t.passed])
@@ -67,8 +87,12 @@ def _diagnosis(results, task_id):
     return task.diagnoses[0] if task.diagnoses else ""
 
 
-@pytest.mark.parametrize("edit", [e for e in EDITS if {m for m, _, _ in e.changes} == {"engine"}],
-                         ids=lambda edit: edit.name)
+ENGINE_EDITS = tuple(e for e in EDITS if {m for m, _, _ in e.changes} == {"engine"})
+
+
+# A property of the checks' design (no verdict hangs on the seed), each edit on 24 seeds: the inner
+# loop keeps one edit; the grade sweep above is what catches a broken grade of any task.
+@pytest.mark.parametrize("edit", sweep(ENGINE_EDITS, keep=frozenset({ENGINE_EDITS[0].name})))
 def test_engine_verdicts_do_not_flip_with_the_seed(edit, tmp_path):
     package = load_as(f"engine_sweep_{EDITS.index(edit)}", apply(edit, tmp_path / "student"))
     expected = {task for task in edit.fails if task in ENGINE_TASKS}
@@ -97,24 +121,23 @@ def test_the_starter_gets_zero_and_every_task_says_what_to_write(tmp_path, sandb
         assert not task.feedback.rstrip().endswith(":"), task.feedback
 
 
-def test_the_same_seed_gives_the_same_grade(tmp_path, sandbox):
-    folder = apply(MUTANTS[0], tmp_path / "student")
-    first, second = grade(folder, SEED, sandbox=sandbox), grade(folder, SEED, sandbox=sandbox)
+def test_the_same_seed_gives_the_same_grade(swept, sandbox):
+    folder, grades = swept[MUTANTS[0].name]
+    first, second = grades[SEED], grade(folder, SEED, sandbox=sandbox)
     assert [t.feedback for t in first.tasks] == [t.feedback for t in second.tasks]
 
 
-def test_student_feedback_holds_no_instructor_line(tmp_path, sandbox):
+def test_student_feedback_holds_no_instructor_line(swept):
     from autograder.grading.results import render_feedback
 
-    results = grade(apply(MUTANTS[0], tmp_path / "student"), SEED, sandbox=sandbox)
+    results = swept[MUTANTS[0].name][1][SEED]
     text = render_feedback(results, "alice") + results.to_gradescope()["output"]
     assert f"{SEED}" not in text and "--seed" not in text and "review" not in text
 
 
-def test_the_kits_advice_reaches_the_student_whole(tmp_path, sandbox):
+def test_the_kits_advice_reaches_the_student_whole(swept):
     """The filter that keeps solution lines out of feedback guards what the student's code said, not the advice."""
-    never_zeroes = next(m for m in MUTANTS if m.name == "loop never zeroes")
-    results = grade(apply(never_zeroes, tmp_path / "student"), SEED, sandbox=sandbox)
+    results = swept[NEVER_ZEROES.name][1][SEED]
     zero_grad = next(task for task in results.tasks if task.task_id == "zero_grad")
     assert "call model.zero_grad() in every step, before loss.backward()" in zero_grad.feedback
     assert "[hidden]" not in zero_grad.feedback

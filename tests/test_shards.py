@@ -131,6 +131,7 @@ def config_map_mounted(items: dict[str, dict], folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow  # a cluster's run, pod by pod (task by task): the three-shard merge is the inner loop's
 def test_the_kubernetes_indexed_job_run_pod_by_pod_is_the_one_run_and_ignores_an_earlier_jobs_shares(
         course, one_run, tmp_path):
     grading = kubernetes_items()["mgkit-grade"]["spec"]
@@ -221,6 +222,7 @@ def sbatch_options(script: str) -> dict[str, str]:
     return dict(re.findall(r"^#SBATCH --([\w-]+)=(\S+)", script, re.MULTILINE))
 
 
+@pytest.mark.slow  # a cluster's run, pod by pod (task by task): the three-shard merge is the inner loop's
 def test_the_slurm_array_run_task_by_task_then_merged_is_the_one_run(course, one_run, tmp_path):
     script = tmp_path / "grade-class.sbatch"
     assert main(["export", "slurm", "--out", str(script)]) == 0
