@@ -11,6 +11,7 @@ import errno
 import os
 import platform
 import resource
+import sys
 
 PR_SET_PDEATHSIG = 1
 PR_CAPBSET_READ, PR_CAPBSET_DROP = 23, 24
@@ -108,7 +109,8 @@ def confine_filesystem(folder: str, hidden: list[str], inside: str) -> None:
     1) a private copy of every mount, so nothing here reaches the machine's own;
     2) all of them read-only, in one call (mount_setattr, Linux 5.12);
     3) a /proc that shows only this PID namespace, a fresh small /tmp, a /dev of four devices;
-    4) the submission's private folder bound read-only at `inside` (under the new /tmp);
+    4) the submission's private folder bound read-only at `inside` (under the new /tmp), and the
+       interpreter's own folders that lay under the old one (a virtual environment made there);
     5) an empty read-only tmpfs over each hidden folder: the kit's sources, other students' work.
     """
     unshare(CLONE_NEWNS)
@@ -124,17 +126,30 @@ def confine_filesystem(folder: str, hidden: list[str], inside: str) -> None:
     # what /tmp and /dev will cover, held open to be bound back in
     submission = os.open(folder, os.O_PATH | os.O_DIRECTORY)
     devices = {name: os.open(f"/dev/{name}", os.O_PATH) for name in DEVICES}
+    libraries = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in _libraries_under_tmp()}
     mount("tmpfs", "/tmp", "tmpfs", safe, "size=16m,mode=1777")
     os.mkdir(inside)
     _bind(submission, inside, MS_RDONLY | safe)
+    for path, library in libraries.items():
+        os.makedirs(path, exist_ok=True)
+        _bind(library, path, MS_RDONLY | MS_NOSUID | MS_NODEV)  # not noexec: C extensions are mapped executable
     mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=755")
     for name, device in devices.items():
         open(f"/dev/{name}", "w").close()  # the mount point
         _bind(device, f"/dev/{name}", MS_NOSUID | MS_NOEXEC)
     mount(None, "/dev", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
     for path in hidden:
-        if os.path.commonpath([path, "/tmp"]) != "/tmp" and os.path.isdir(path):  # /tmp is new: all hidden
+        if os.path.isdir(path):  # under the new /tmp, only what was bound back can be there
             mount("tmpfs", path, "tmpfs", safe | MS_RDONLY, "size=4k,mode=000")
+
+
+def _libraries_under_tmp() -> list[str]:
+    """The folders the interpreter imports from (sys.path, its prefixes) that lie under /tmp, outermost
+    only: the fresh /tmp must not hide matplotlib from a grader installed in a venv there."""
+    paths = sorted({os.path.realpath(entry) for entry in (*sys.path, sys.prefix, sys.base_prefix) if entry})
+    under = [path for path in paths if path.startswith("/tmp/") and os.path.isdir(path)]
+    return [path for index, path in enumerate(under)
+            if not any(path.startswith(outer + "/") for outer in under[:index])]
 
 
 def _bind(fd: int, target: str, flags: int) -> None:
