@@ -18,13 +18,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        with _in_course(Course.find(args.course)) as course:
+        course = Course.find(args.course)
+        _refuse_a_hand_ins_own_course(args, course)
+        with _in_course(course):
             # which course, before anything else; on stderr, so that stdout stays the command's own
             print(f"mgkit {args.name}: {course.named}", file=sys.stderr)
             return args.command(args)
     except (OSError, ValueError, RuntimeError) as error:
         print(f"mgkit {args.name}: {error}", file=sys.stderr)
         return 1
+
+
+def _refuse_a_hand_ins_own_course(args: argparse.Namespace, course: Course) -> None:
+    """A course.toml found above the current folder but inside what is graded is a student's: a
+    hand-in never sets its own rubric (`cd alice && mgkit grade .` would have read alice's)."""
+    graded = getattr(args, "submission", None) or getattr(args, "submissions", None)
+    if graded is None or args.course is not None or os.environ.get("MGKIT_COURSE"):
+        return
+    if course.path.resolve().is_relative_to(graded.resolve()):
+        raise ValueError(f"{course.path} is inside {graded}, what is graded: a hand-in never chooses its course;"
+                         " run from the course's folder, or pass --course")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -168,6 +168,24 @@ def test_a_course_folder_grades_by_its_own_course_without_being_named(course, ta
     assert err.splitlines()[0] == f"mgkit grade: course micrograd_lab ({course / 'course.toml'})"
 
 
+def test_a_hand_in_never_chooses_its_own_course(course, tmp_path, capsys, monkeypatch) -> None:
+    """A course.toml inside the hand-in (a student's, with every point moved to what they pass) is
+    refused when found from a folder inside it, for grade and grade-all; named with --course, it is
+    the instructor's choice."""
+    student = handed_in(course, tmp_path / "class" / "alice", WRONG_SIGMOID)
+    shutil.copyfile(course / "course.toml", student / "course.toml")
+    monkeypatch.delenv("MGKIT_COURSE", raising=False)
+    for inside, args in ((student, ["grade", "."]), (student / "micrograd", ["grade", ".."]),
+                         (student, ["grade-all", tmp_path / "class", "--out", tmp_path / "out"])):
+        monkeypatch.chdir(inside)
+        code, _, err = mgkit(capsys, *args)
+        assert code == 1 and "a hand-in never chooses its course" in err, err
+    assert not (tmp_path / "out").exists()
+    monkeypatch.chdir(student)
+    code, out, err = mgkit(capsys, "--course", course, "grade", ".", "--seed", 5)
+    assert code == 0, out + err
+
+
 def test_the_kits_rules_hold_for_the_second_course_in_this_process(course, tasks, tmp_path) -> None:
     """What test_checks, test_grading and test_gradebook hold for the kit's course, on this one."""
     with using(load(course / "course.toml")) as second:
