@@ -11,7 +11,8 @@ c.CourseDirectory.release_directory = "release"
 # `nbgrader autograde` puts back the source folder's files over each submission's, except these: a
 # student's module-track files, should the course hand out the micrograd/ package with the notebook.
 c.Autograde.exclude_overwriting = {
-    "micrograd_lab": ["micrograd/__init__.py", "micrograd/engine.py", "micrograd/nn.py", "micrograd/train.py"],
+    "micrograd_lab":
+    ["micrograd/__init__.py", "micrograd/engine.py", "micrograd/nn.py", "micrograd/train.py"],
 }
 
 # After the kernel has run a submission, `hidden_verdicts` writes each check cell's outputs from a

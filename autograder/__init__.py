@@ -1,10 +1,11 @@
-"""micrograd-kit's Python API: one call per `mgkit` command (cli.py parses, finds the course, calls one, prints).
+"""micrograd-kit's Python API: one call per `mgkit` command (cli.py parses, finds the course, calls
+one, prints).
 
     import autograder
-    results = autograder.grade(Path("alice"), seed=7)               # mgkit grade alice --seed 7
-    results = autograder.grade_all(Path("hand-ins"), Path("out"))   # mgkit grade-all hand-ins --out out
-    results = autograder.merge(Path("parts"), Path("out"))          # mgkit grade-all parts --out out --merge
-    stale = autograder.build_release(Path("."), check=True)         # mgkit release --check
+    results = autograder.grade(Path("alice"), seed=7)        # mgkit grade alice --seed 7
+    results = autograder.grade_all(Path("in"), Path("out"))  # mgkit grade-all in --out out
+    results = autograder.merge(Path("ci"), Path("out"))      # mgkit grade-all ci --out out --merge
+    stale = autograder.build_release(Path("."), check=True)  # mgkit release --check
 
 (`build_release`, not `release`: autograder.release is the package that builds it.) Each call
 imports its job's package when it is made: `import autograder` stays cheap, and a
@@ -36,7 +37,8 @@ def grade(path: Path | Submission, seed: int | None = None, course: Course | Non
         return grade_one(path, seed, **options)
 
 
-def grade_all(submissions: Path, out: Path, course: Course | None = None, **options: Any) -> ClassResults:
+def grade_all(submissions: Path, out: Path, course: Course | None = None,
+              **options: Any) -> ClassResults:
     """A class, graded into `out` (`mgkit grade-all`): autograder.classrun.gradebook.grade_all."""
     from .classrun import gradebook
 
@@ -53,7 +55,8 @@ def merge(parts: Path, out: Path, course: Course | None = None, **options: Any) 
 
 
 def build_release(root: Path, check: bool = False, course: Course | None = None) -> list[str]:
-    """Write the course's student release (`mgkit release`); with `check`, only list what is stale."""
+    """Write the course's student release (`mgkit release`); with `check`, only list what is
+    stale."""
     from .release import build
 
     with _by(course):

@@ -1,10 +1,11 @@
 """How fast mgkit grades, next to `nbgrader autograde` on the same notebooks, measured in one run.
 
     python benchmarks/bench_grading.py                  # a few minutes
-    python benchmarks/bench_grading.py --nbgrader 200   # nbgrader on the whole class too: ~10 minutes
+    python benchmarks/bench_grading.py --nbgrader 200   # nbgrader on the whole class: ~10 min
 
 (a) one submission: `mgkit grade` as a student or Gradescope runs it, a new process each time
-    (interpreter, imports, the zygote, ten tasks, judging, results.json); the median of several runs;
+    (interpreter, imports, the zygote, ten tasks, judging, results.json); the median of several
+    runs;
 (b) one submission inside a batch: `grade()` with a sandbox that is already running;
 (c) a class of 200 submission folders with `mgkit grade-all` (one grading process per core);
 (d) the same class as 200 notebooks of the notebook track, with `mgkit grade-all`;
@@ -51,10 +52,13 @@ MGKIT = [sys.executable, "-m", "autograder.cli"]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=7, help="runs of (a) and (b) to take the median of")
+    parser.add_argument("--runs", type=int, default=7,
+                        help="runs of (a) and (b) to take the median of")
     parser.add_argument("--class-size", type=int, default=200, help="submissions in (c) and (d)")
-    parser.add_argument("--nbgrader", type=int, default=10, help="notebooks nbgrader grades in one batch in (e)")
-    parser.add_argument("--course", type=int, default=20, help="notebooks of the nbgrader course in (g); 0 skips it")
+    parser.add_argument("--nbgrader", type=int, default=10,
+                        help="notebooks nbgrader grades in one batch in (e)")
+    parser.add_argument("--course", type=int, default=20,
+                        help="notebooks of the nbgrader course in (g); 0 skips it")
     parser.add_argument("--only-course", action="store_true", help="measure (g) alone")
     args = parser.parse_args()
     if args.only_course:
@@ -70,7 +74,8 @@ def main() -> None:
         ]
         try:
             notebook = build_notebook(STORY, REFERENCE_PACKAGE_DIR)
-        except StoryError as error:  # the story and the reference are out of step: no notebooks to grade
+        # the story and the reference are out of step: no notebooks to grade
+        except StoryError as error:
             print(f"(d) and (e) skipped: {error}")
             notebook = None
         rows += _classes(root, notebook, args.class_size)
@@ -95,36 +100,49 @@ def _course_side_by_side(root: Path, size: int) -> list[tuple[str, float, int]]:
     import json
 
     sys.path.insert(0, str(KIT_ROOT / "tests"))
-    from test_nbgrader_course import BUGS, edited, hand_in, nbgrader, solved  # the course of the kit's own test
+    # the course of the kit's own test
+    from test_nbgrader_course import BUGS, edited, hand_in, nbgrader, solved
 
     course = root / "course" / "course"
     shutil.copyfile(KIT_ROOT / "nbgrader_config.py", _mkdir(course) / "nbgrader_config.py")
     source = course / "assignments" / ASSIGNMENT
-    shutil.copytree(KIT_ROOT / "assignments" / ASSIGNMENT, source, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(KIT_ROOT / "assignments" / ASSIGNMENT, source,
+                    ignore=shutil.ignore_patterns("__pycache__"))
     nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
     released = json.loads((course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text())
     correct = solved(released, json.loads((source / f"{ASSIGNMENT}.ipynb").read_text()))
     for student in range(size):
-        hand_in(course, f"s{student:03}", [correct, edited(correct, BUGS.values()), released][student % 3])
+        hand_in(course, f"s{student:03}", [correct,
+                                           edited(correct, BUGS.values()), released][student % 3])
     copies = {name: root / name / "course" for name in ("nbgrader", "mgkit")}
     for copy in copies.values():
         shutil.copytree(course, copy)
     quiet = {"stderr": subprocess.DEVNULL, "env": {**os.environ, "MGKIT_SEED": "4242"}}
-    seconds = {"nbgrader": _timed(["nbgrader", "autograde", ASSIGNMENT], cwd=copies["nbgrader"], **quiet),
-               "mgkit": _timed([*MGKIT, "grade-all", str(copies["mgkit"]), "--out", str(root / "graded"),
-                                "--seed", "4242"], **quiet)}
+    seconds = {
+        "nbgrader":
+        _timed(["nbgrader", "autograde", ASSIGNMENT], cwd=copies["nbgrader"], **quiet),
+        "mgkit":
+        _timed([
+            *MGKIT, "grade-all",
+            str(copies["mgkit"]), "--out",
+            str(root / "graded"), "--seed", "4242"
+        ], **quiet)
+    }
     exports = {}
     for name, copy in copies.items():
         subprocess.run(["nbgrader", "export"], cwd=copy, check=True, capture_output=True)
-        exports[name] = sorted(csv.DictReader((copy / "grades.csv").open()), key=lambda row: row["student_id"])
+        exports[name] = sorted(csv.DictReader((copy / "grades.csv").open()),
+                               key=lambda row: row["student_id"])
     same = "the same" if exports["nbgrader"] == exports["mgkit"] else "DIFFERENT"
     for theirs, ours in zip(*exports.values()):
         if theirs != ours:
             print(f"(g) differs: {theirs} (nbgrader) and {ours} (mgkit)")
     ratio = seconds["nbgrader"] / seconds["mgkit"]
-    print(f"(g) {size} notebooks: nbgrader autograde {seconds['nbgrader']:.1f} s, mgkit grade-all"
-          f" {seconds['mgkit']:.1f} s, {ratio:.1f}x faster (target 10x: {'met' if ratio >= 10 else 'NOT met'});"
-          f" the two exports are {same}")
+    print(
+        f"(g) {size} notebooks: nbgrader autograde {seconds['nbgrader']:.1f} s, mgkit grade-all"
+        f" {seconds['mgkit']:.1f} s, {ratio:.1f}x faster (target 10x:"
+        f" {'met' if ratio >= 10 else 'NOT met'}); the two exports are {same}"
+    )
     return [(f"(g) nbgrader autograde, course of {size}", seconds["nbgrader"], size),
             (f"(g) mgkit grade-all on the course, {size}, recorded", seconds["mgkit"], size)]
 
@@ -135,7 +153,8 @@ def _mkdir(folder: Path) -> Path:
 
 
 def _reference_folder(folder: Path) -> Path:
-    shutil.copytree(REFERENCE_PACKAGE_DIR, folder / "micrograd", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REFERENCE_PACKAGE_DIR, folder / "micrograd",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     return folder
 
 
@@ -174,23 +193,32 @@ def _classes(root: Path, notebook, size: int) -> list[tuple[str, float, int]]:
         if notebook:
             nbformat.write(notebook, notebooks / f"student{student:03}.ipynb")
     rows = []
-    classes = [("(c) mgkit grade-all, folders", folders), ("(d) mgkit grade-all, notebooks", notebooks)]
+    classes = [("(c) mgkit grade-all, folders", folders),
+               ("(d) mgkit grade-all, notebooks", notebooks)]
     for label, submissions in classes[: 2 if notebook else 1]:
         out = root / f"{submissions.name}-out"
-        seconds = _timed([*MGKIT, "grade-all", str(submissions), "--out", str(out)], stderr=subprocess.DEVNULL)
+        seconds = _timed(
+            [*MGKIT, "grade-all", str(submissions), "--out",
+             str(out)], stderr=subprocess.DEVNULL)
         rows.append((f"{label}, class of {size}", seconds, size))
-        full = sum(row.split(",")[1] == str(TOTAL_POINTS) for row in (out / "gradebook.csv").read_text().splitlines())
+        full = sum(
+            row.split(",")[1] == str(TOTAL_POINTS)
+            for row in (out / "gradebook.csv").read_text().splitlines())
         print(f"{label}: {full} of {size} with full marks")
     return rows
 
 
 def _student_pytest(root: Path, runs: int) -> tuple[float, int]:
     student = root / "student"
-    shutil.copytree(KIT_ROOT / "release", student, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copytree(KIT_ROOT / "release", student,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     for path in REFERENCE_PACKAGE_DIR.glob("*.py"):
         shutil.copyfile(path, student / "micrograd" / path.name)
-    # as in a student's venv: only the release's own plugin (the kit's env also has hypothesis, 1.3 s to import)
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "pytest_timeout"]
+    # as in a student's venv: only the release's own plugin (the kit's env also has hypothesis, 1.3
+    # s to import)
+    command = [
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "pytest_timeout"
+    ]
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     times = [_timed(command, cwd=student, env=env) for _ in range(runs)]
     print(f"(f) {', '.join(f'{t:.2f}' for t in times)} s")
@@ -198,7 +226,8 @@ def _student_pytest(root: Path, runs: int) -> tuple[float, int]:
 
 
 def _nbgrader(root: Path, notebook, batch: int) -> list[tuple[str, float, int]]:
-    """nbgrader's own course layout: source/, generate_assignment, submitted/<student>/, autograde."""
+    """nbgrader's own course layout: source/, generate_assignment, submitted/<student>/,
+    autograde."""
     course = root / "nbgrader-course"
     source = course / "source" / ASSIGNMENT
     source.mkdir(parents=True)
@@ -211,7 +240,8 @@ def _nbgrader(root: Path, notebook, batch: int) -> list[tuple[str, float, int]]:
                    stdout=subprocess.DEVNULL, **quiet)
     rows = []
     for label, students in (("(e) nbgrader autograde, one submission", ["alone"]),
-                            (f"(e) nbgrader autograde, batch of {batch}", [f"s{k:03}" for k in range(batch)])):
+                            (f"(e) nbgrader autograde, batch of {batch}",
+                             [f"s{k:03}" for k in range(batch)])):
         for student in students:
             shutil.copytree(source, course / "submitted" / student / ASSIGNMENT)
         seconds = _timed(["nbgrader", "autograde", ASSIGNMENT, "--create"], **quiet)

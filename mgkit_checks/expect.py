@@ -33,7 +33,8 @@ def forward_engine() -> ModuleType:
 def _engine(path: Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location("mgkit_checks_forward_engine", path)
     if spec is None or not path.is_file():
-        raise FileNotFoundError(f"{path}: the engine whose forward passes the checks compare with is missing")
+        raise FileNotFoundError(
+            f"{path}: the engine whose forward passes the checks compare with is missing")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -73,8 +74,10 @@ LOSSES = {  # numpy twins of the losses the checks hand to train(), on scores s 
 }
 
 
-def training_loss(data: tuple, nouts: list[int], params: Sequence[float], loss: str, alpha: float) -> float:
-    """The loss a training step computes at these parameters: the data term plus alpha * sum(p**2)."""
+def training_loss(data: tuple, nouts: list[int], params: Sequence[float], loss: str,
+                  alpha: float) -> float:
+    """The loss a training step computes at these parameters: the data term plus alpha *
+    sum(p**2)."""
     xs, ys = data
     scores = mlp_scores(list(params), [2, *nouts], xs)
     return LOSSES[loss](scores, ys) + alpha * float(np.sum(np.square(params)))
@@ -91,12 +94,15 @@ def training_gradient(case: dict, params: Sequence[float], loss: str, alpha: flo
     return [central_difference(f, params, i) for i in range(len(params))]
 
 
-def training_step(case: dict, params: Sequence[float], lr: float, loss: str, alpha: float) -> list[float]:
-    """The parameters after one step of gradient descent on the case's moons: p - lr * d loss / d p."""
+def training_step(case: dict, params: Sequence[float], lr: float, loss: str,
+                  alpha: float) -> list[float]:
+    """The parameters after one step of gradient descent on the case's moons: p - lr * d loss / d
+    p."""
     return [p - lr * g for p, g in zip(params, training_gradient(case, params, loss, alpha))]
 
 
-def two_steps(case: dict, params: Sequence[float], lr: float, loss: str, alpha: float) -> tuple[list, list]:
+def two_steps(case: dict, params: Sequence[float], lr: float, loss: str,
+              alpha: float) -> tuple[list, list]:
     """The parameters after two steps of descent in one loop: with the gradients zeroed before each
     backward pass, and with them piled up (a loop that never zeroes, which zero_grad judges)."""
     first = training_gradient(case, params, loss, alpha)

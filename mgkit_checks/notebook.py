@@ -28,7 +28,9 @@ LOOP_CELL = "the cell that defines train (train.py)"  # where the training loop 
 CELL_SECONDS = 120.0  # a lecture cell (training a small network included) takes a few seconds
 CHECK_CALL = "mgkit_checks.notebook import check"
 _LIMIT: dict[str, Any] = {}  # the running cell's deadline and the callbacks of limit_cells
-NOT_INSTALLED = "not graded: the grading environment has no micrograd-kit (pip install -e <the kit's folder>)"
+NOT_INSTALLED = (
+    "not graded: the grading environment has no micrograd-kit (pip install -e <the kit's folder>)"
+)
 
 
 def check(task_id: str, namespace: dict[str, Any], cell: str = "") -> str | None:
@@ -45,23 +47,29 @@ def check(task_id: str, namespace: dict[str, Any], cell: str = "") -> str | None
         print(f"{task_id}: the checks pass")
         return None
     if verdict.state == UNDECIDED:  # nothing wrong found, nothing proven: not a pass
-        return f"{task_id} could not be checked in this notebook, so it has not passed here: {verdict.feedback}"
+        return (
+            f"{task_id} could not be checked in this notebook, so it has not passed here:"
+            f" {verdict.feedback}"
+        )
     _show(failed_graph(verdict, code))
     return task_line(verdict) + (f" Change it in {_cell_to_change(verdict, cell)}." if cell else "")
 
 
 def _cell_to_change(verdict: Verdict, cell: str) -> str:
-    """The task's cell, or the training loop's when the check that failed is the loop's (zeroing in `train`)."""
+    """The task's cell, or the training loop's when the check that failed is the loop's (zeroing in
+    `train`)."""
     failed = next((check for check in verdict.checks if check.state == FAILED), None)
     return LOOP_CELL if failed and failed.case and failed.case.get("loop") else cell
 
 
 class CellTimeLimit(BaseException):
-    """Raised into a notebook cell that runs past the limit (a BaseException: `except Exception` keeps going)."""
+    """Raised into a notebook cell that runs past the limit (a BaseException: `except Exception`
+    keeps going)."""
 
     def __init__(self, *args: object) -> None:
-        super().__init__(*(args or ("this cell ran longer than the notebook's limit: a loop that never ends? "
-                                    "(limit_cells(seconds=None) lifts the limit)",)))
+        super().__init__(
+            *(args or ("this cell ran longer than the notebook's limit: a loop that never ends? "
+                       "(limit_cells(seconds=None) lifts the limit)", )))
 
 
 def limit_cells(seconds: float | None = CELL_SECONDS) -> None:
@@ -97,7 +105,8 @@ def limit_cells(seconds: float | None = CELL_SECONDS) -> None:
 
 
 def _show(graph: Any) -> None:
-    """Display a graph in the notebook: a picture with Graphviz's `dot` program, else a word on how to get one."""
+    """Display a graph in the notebook: a picture with Graphviz's `dot` program, else a word on how
+    to get one."""
     if graph is None:
         return
     if shutil.which("dot") is None:

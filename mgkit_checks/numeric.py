@@ -17,8 +17,13 @@ import numpy as np
 RTOL = 1e-4  # relative: a correct closure agrees with a central difference to ~1e-9
 ATOL = 1e-6  # for gradients that should be 0
 
-BINARY = {ast.Add: operator.add, ast.Mult: operator.mul, ast.Pow: operator.pow, ast.Sub: operator.sub,
-          ast.Div: operator.truediv}
+BINARY = {
+    ast.Add: operator.add,
+    ast.Mult: operator.mul,
+    ast.Pow: operator.pow,
+    ast.Sub: operator.sub,
+    ast.Div: operator.truediv
+}
 
 
 def close(got: object, want: float) -> bool:
@@ -26,7 +31,8 @@ def close(got: object, want: float) -> bool:
         return False
     if math.isnan(want):
         return math.isnan(got)
-    if math.isinf(got) or math.isinf(want):  # else an infinite gradient is within inf * RTOL of anything
+    # else an infinite gradient is within inf * RTOL of anything
+    if math.isinf(got) or math.isinf(want):
         return got == want
     return abs(got - want) <= ATOL + RTOL * max(abs(want), abs(got))
 
@@ -35,14 +41,17 @@ def all_close(got: list, want: list) -> bool:
     return len(got) == len(want) and all(close(g, w) for g, w in zip(got, want))
 
 
-_NUMPY_SCALARS = frozenset(t for t in np.sctypeDict.values() if issubclass(t, (np.floating, np.integer, np.bool_)))
+_NUMPY_SCALARS = frozenset(t for t in np.sctypeDict.values()
+                           if issubclass(t, (np.floating, np.integer, np.bool_)))
 
 
 def plain(x: Any) -> float | dict:
-    """A float from an int, a float or a numpy scalar; anything else is reported by its type name."""
+    """A float from an int, a float or a numpy scalar; anything else is reported by its type
+    name."""
     if type(x) in (int, float, bool):
         return float(x)
-    if type(x) in _NUMPY_SCALARS or (type(x) is np.ndarray and x.shape == () and type(x.item()) in (int, float, bool)):
+    if type(x) in _NUMPY_SCALARS or (type(x) is np.ndarray and x.shape == () and
+                                     type(x.item()) in (int, float, bool)):
         return float(x.item())  # numpy's own types only, never a subclass with rigged methods
     return {"not_a_number": type(x).__name__}
 
@@ -54,12 +63,14 @@ def show(x: object) -> str:
 
 
 def away_from_zero(rng: random.Random, low: float, high: float) -> float:
-    """A number with |x| in [low, high] and a random sign: negative and fractional inputs included."""
+    """A number with |x| in [low, high] and a random sign: negative and fractional inputs
+    included."""
     return rng.choice((-1, 1)) * rng.uniform(low, high)
 
 
 def evaluate(program: str, variables: dict[str, Any], made: list | None = None) -> Any:
-    """Run the kit's expression text on Values: +, *, ** and methods such as .tanh() (course.toml's ops).
+    """Run the kit's expression text on Values: +, *, ** and methods such as .tanh() (course.toml's
+    ops).
 
     `program` is one expression, or assignments then an expression ("c = a * b; c + c.tanh()"),
     so that one node can feed two ops. Every op's result is appended to `made` in the order
@@ -105,8 +116,9 @@ def moons(n: int, seed: int, noise: float = 0.1) -> tuple[list[list[float]], lis
 
 
 def mlp_scores(params: list[float], sizes: list[int], xs: np.ndarray) -> np.ndarray:
-    """The first output of an MLP of these layer sizes (ReLU hidden, linear last) for each row of xs,
-    computed with numpy from its parameters in micrograd's order (per neuron: weights, then bias)."""
+    """The first output of an MLP of these layer sizes (ReLU hidden, linear last) for each row of
+    xs, computed with numpy from its parameters in micrograd's order (per neuron: weights, then
+    bias)."""
     acts = xs
     position = 0
     for depth, (nin, nout) in enumerate(zip(sizes, sizes[1:])):
@@ -118,7 +130,14 @@ def mlp_scores(params: list[float], sizes: list[int], xs: np.ndarray) -> np.ndar
     return acts[:, 0]
 
 
-FUNCTIONS = {"exp": math.exp, "log": math.log, "tanh": math.tanh, "abs": abs, "max": max, "min": min}
+FUNCTIONS = {
+    "exp": math.exp,
+    "log": math.log,
+    "tanh": math.tanh,
+    "abs": abs,
+    "max": max,
+    "min": min
+}
 COMPARE = {ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Lt: operator.lt, ast.LtE: operator.le}
 
 
@@ -137,9 +156,11 @@ def formula(text: str, names: dict[str, float]) -> float:
             return BINARY[type(node.op)](run(node.left), run(node.right))
         if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in COMPARE:
             return float(COMPARE[type(node.ops[0])](run(node.left), run(node.comparators[0])))
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS:
+        if isinstance(node, ast.Call) and isinstance(node.func,
+                                                     ast.Name) and node.func.id in FUNCTIONS:
             return float(FUNCTIONS[node.func.id](*(run(arg) for arg in node.args)))
         raise ValueError(f"a mistake's formula has no {ast.unparse(node)}")
 
     value = run(ast.parse(text, mode="eval").body)
-    return math.nan if isinstance(value, complex) else value  # a negative base to a fractional power
+    # a negative base to a fractional power
+    return math.nan if isinstance(value, complex) else value

@@ -50,7 +50,8 @@ ACCUMULATION = "grad_accumulation"
 
 @dataclass(frozen=True)
 class Op:
-    """An op task of the course: its id, and how its cases are built (course.toml's expr, domain, ...)."""
+    """An op task of the course: its id, and how its cases are built (course.toml's expr, domain,
+    ...)."""
 
     task_id: str
     spec: OpSpec
@@ -75,11 +76,13 @@ class Op:
         """One number per input: a one-input op tries each piece of its domain in turn (both
         sides of a kink), a two-input op any piece for each input."""
         pieces = self.spec.intervals(positive=power is not None and power != int(power))
-        chosen = [pieces[k % len(pieces)]] if len(self.spec.inputs) == 1 else [rng.choice(pieces) for _ in "ab"]
+        chosen = [pieces[k % len(pieces)]] if len(
+            self.spec.inputs) == 1 else [rng.choice(pieces) for _ in "ab"]
         return [rng.uniform(low, high) for low, high in chosen]
 
     def used_twice(self) -> str:
-        """The op on a value that is also used beside it: "a.tanh() + a", or "a * a" for two inputs."""
+        """The op on a value that is also used beside it: "a.tanh() + a", or "a * a" for two
+        inputs."""
         tree = ast.parse(self.text.format(power=2), mode="eval")
         if len(self.spec.inputs) == 2:
             for node in ast.walk(tree):
@@ -89,7 +92,8 @@ class Op:
         return f"{ast.unparse(tree)} {'+' if 'add' in _ops() else '*'} a"
 
 
-TRAINING_METHODS = ("__add__", "__mul__", "__pow__", "relu")  # what the kit's nn.py and train.py call on a Value
+# what the kit's nn.py and train.py call on a Value
+TRAINING_METHODS = ("__add__", "__mul__", "__pow__", "relu")
 
 
 @cache
@@ -124,18 +128,28 @@ def _graph_case(op: Op, rng: random.Random, k: int) -> dict:
 
 
 def _lent_cases(op: Op, rng: random.Random) -> list[dict]:
-    """The op's closure as grad_accumulation judges it: from a nonzero .grad, and on one value twice."""
+    """The op's closure as grad_accumulation judges it: from a nonzero .grad, and on one value
+    twice."""
     if not any(task.id == ACCUMULATION for task in in_use().tasks):
         return []
     cases = []
-    for k in range(2):  # two points: on both sides of a kink, a closure adds something at one at least
+    # two points: on both sides of a kink, a closure adds something at one at least
+    for k in range(2):
         case = _op_case(op, rng, k)
         start = [away_from_zero(rng, 0.5, 3.0) for _ in case["inputs"]]
-        cases.append({**case, "start": start, LENT: ACCUMULATION, "label": f"{op_text(case)} accumulates"})
+        cases.append({
+            **case, "start": start,
+            LENT: ACCUMULATION,
+            "label": f"{op_text(case)} accumulates"
+        })
     if len(op.spec.inputs) == 2:
         case = _op_case(op, rng, 2)
         case["inputs"] = [case["inputs"][0]] * 2
-        cases.append({**case, "same": True, LENT: ACCUMULATION, "label": f"{op.used_twice()} collects both parts"})
+        cases.append({
+            **case, "same": True,
+            LENT: ACCUMULATION,
+            "label": f"{op.used_twice()} collects both parts"
+        })
     return cases
 
 
@@ -143,13 +157,20 @@ def _lent_cases(op: Op, rng: random.Random) -> list[dict]:
 
 def observe_op(case: dict, harness: Harness) -> dict:
     if "start" in case:  # the same closure from .grad = 0, then from .grad = start
-        return {"fresh": run_op(case, harness)["grads"], "from_start": run_op(case, harness, case["start"])["grads"]}
+        return {
+            "fresh": run_op(case, harness)["grads"],
+            "from_start": run_op(case, harness, case["start"])["grads"]
+        }
     if case.get("same"):  # a * a: one Value on both sides, beside two Values of the same number
-        return {"parts": run_op(case, harness)["grads"], "both": run_op(case, harness, same=True)["grads"]}
+        return {
+            "parts": run_op(case, harness)["grads"],
+            "both": run_op(case, harness, same=True)["grads"]
+        }
     return run_in_graph(case, harness) if "graph" in case else run_op(case, harness)
 
 
-def run_op(case: dict, harness: Harness, start: list[float] | None = None, same: bool = False) -> dict:
+def run_op(case: dict, harness: Harness, start: list[float] | None = None,
+           same: bool = False) -> dict:
     """Build out = op(inputs) from fresh Values (their .grad set to `start`), run its closures."""
     leaves = [harness.Value(x) for x in case["inputs"][: 1 if same else None]]
     for leaf, grad in zip(leaves, start or []):
@@ -161,8 +182,9 @@ def run_op(case: dict, harness: Harness, start: list[float] | None = None, same:
 
 
 def run_in_graph(case: dict, harness: Harness) -> dict:
-    """leaf -> x = f * leaf (a node the kit wires) -> out = op(x, ...) -> top = f' * out: each leaf's
-    gradient, and whether the op replaced the closures of the nodes it was given (when built, when run)."""
+    """leaf -> x = f * leaf (a node the kit wires) -> out = op(x, ...) -> top = f' * out: each
+    leaf's gradient, and whether the op replaced the closures of the nodes it was given (when built,
+    when run)."""
     factors = case["graph"]["inputs"]
     leaves = [harness.Value(x / f) for x, f in zip(case["inputs"], factors)]
     inner = [_kit_node(harness, leaf, f, x) for leaf, f, x in zip(leaves, factors, case["inputs"])]
@@ -171,13 +193,16 @@ def run_in_graph(case: dict, harness: Harness) -> dict:
     replaced = ["when built" if node._backward is not closure else "" for node, closure in inner]
     top, _ = _kit_node(harness, out, case["graph"]["output"], 0.0)
     harness.run_closures(top, case["out_grad"], [*made, top])
-    replaced = [was or ("when run" if node._backward is not closure else "") for was, (node, closure)
-                in zip(replaced, inner)]
+    replaced = [
+        was or ("when run" if node._backward is not closure else "")
+        for was, (node, closure) in zip(replaced, inner)
+    ]
     return {"grads": [plain(leaf.grad) for leaf in leaves], "replaced": replaced}
 
 
 def _kit_node(harness: Harness, child: object, factor: float, data: float) -> tuple[object, object]:
-    """A Value made from `child` by the kit (d node / d child = factor), with the kit's own closure."""
+    """A Value made from `child` by the kit (d node / d child = factor), with the kit's own
+    closure."""
     node = harness.Value(data)
     node._prev = (child,)
 
@@ -207,14 +232,17 @@ def judge_op(case: dict, report: dict) -> Check:
     if all_close(got, want):
         return Check(case["label"], PASSED)
     names = INPUT_NAMES[: len(want)]
-    message = (f"for out = {op_text(case)} with {_inputs(case)} and out.grad = {case['out_grad']:g}, your _backward "
-               f"gave {_grads(names, got)}; a central finite difference gives {_grads(names, want)} "
-               f"({_disagree(names, got, want)})")
+    message = (
+        f"for out = {op_text(case)} with {_inputs(case)} and out.grad = {case['out_grad']:g}, your"
+        f" _backward gave {_grads(names, got)}; a central finite difference gives"
+        f" {_grads(names, want)} ({_disagree(names, got, want)})"
+    )
     return Check(case["label"], FAILED, message, tuple(op_mistakes(case, got, want)))
 
 
 def _judge_in_graph(case: dict, report: dict) -> Check:
-    """Each leaf gets f * (the op's gradient of x), with out.grad = f' * the seed when the op's closure runs."""
+    """Each leaf gets f * (the op's gradient of x), with out.grad = f' * the seed when the op's
+    closure runs."""
     factors, above = case["graph"]["inputs"], case["graph"]["output"]
     inner_case = {**case, "out_grad": case["out_grad"] * above}
     local = expected_op_grads(inner_case)
@@ -222,23 +250,37 @@ def _judge_in_graph(case: dict, report: dict) -> Check:
     if all_close(got, want):
         return Check(case["label"], PASSED)
     names = INPUT_NAMES[: len(want)]
-    at_x = [g / f if isinstance(g, float) else g for g, f in zip(got, factors)]  # what reached x, the op's input
-    message = (f"for out = {op_text(case)} inside a graph ({' and '.join(names)} made by other nodes, with "
-               f"{_inputs(case)}; out used by another node, so out.grad = {inner_case['out_grad']:g} when the "
-               f"closure runs), your _backward gave {_grads(names, at_x)}; a central finite difference gives "
-               f"{_grads(names, local)} ({_disagree(names, at_x, local)})")
+    # what reached x, the op's input
+    at_x = [g / f if isinstance(g, float) else g for g, f in zip(got, factors)]
+    message = (
+        f"for out = {op_text(case)} inside a graph ({' and '.join(names)} made by other nodes, with"
+        f" {_inputs(case)}; out used by another node, so out.grad = {inner_case['out_grad']:g} when"
+        f" the closure runs), your _backward gave {_grads(names, at_x)}; a central finite"
+        f" difference gives {_grads(names, local)} ({_disagree(names, at_x, local)})"
+    )
     replaced = [when for when in report.get("replaced", []) if when]
     if replaced:
         mistake, advice = WIRING[replaced[0]]
-        return Check(case["label"], FAILED, message, (Diagnosis(f"{_ops()[case['op']].task_id}/{mistake}", advice),))
+        return Check(case["label"], FAILED, message,
+                     (Diagnosis(f"{_ops()[case['op']].task_id}/{mistake}", advice), ))
     return Check(case["label"], FAILED, message, tuple(op_mistakes(inner_case, at_x, local)))
 
 
 WIRING = {  # when the op replaced the closure of a node it was given -> (mistake, advice)
-    "when built": ("wrong_node", "attach the closure to the op's result, out._backward = _backward, not to an "
-                                 "input: self._backward = ... replaces the closure of the node that made self."),
-    "when run": ("replaces_closure", "a _backward must only add to .grad: yours replaced the _backward of another "
-                                     "node, so nothing reached the values before it."),
+    "when built": (
+        "wrong_node",
+        (
+            "attach the closure to the op's result, out._backward = _backward, not to an "
+            "input: self._backward = ... replaces the closure of the node that made self."
+        ),
+    ),
+    "when run": (
+        "replaces_closure",
+        (
+            "a _backward must only add to .grad: yours replaced the _backward of another "
+            "node, so nothing reached the values before it."
+        ),
+    ),
 }
 
 
@@ -248,7 +290,10 @@ def _inputs(case: dict) -> str:
 
 def _disagree(names: tuple[str, ...], got: list, want: list[float]) -> str:
     wrong = [name for name, g, w in zip(names, got, want) if not close(g, w)]
-    return f"{' and '.join(f'{name}.grad' for name in wrong)} {'disagree' if len(wrong) > 1 else 'disagrees'}"
+    return (
+        f"{' and '.join(f'{name}.grad' for name in wrong)}"
+        f" {'disagree' if len(wrong) > 1 else 'disagrees'}"
+    )
 
 
 def _grads(names: tuple[str, ...], values: list) -> str:
@@ -259,8 +304,11 @@ def op_mistakes(case: dict, got: list, want: list[float]) -> list[Diagnosis]:
     """The classic mistakes whose numbers match what the closure gave, most specific first."""
     task = _ops()[case["op"]].task_id
     if not all(isinstance(x, float) for x in got):
-        return [Diagnosis(f"{task}/not_a_number", "a gradient must be a number: add floats to .grad, "
-                                                  "not Values or other objects.")]
+        return [
+            Diagnosis(
+                f"{task}/not_a_number", "a gradient must be a number: add floats to .grad, "
+                "not Values or other objects.")
+        ]
     found: dict[str, Diagnosis] = {}
     for mistake in _mistakes(case, want):
         if mistake.id not in found and all_close(got, _gradients_of(mistake, case, want)):
@@ -269,7 +317,8 @@ def op_mistakes(case: dict, got: list, want: list[float]) -> list[Diagnosis]:
 
 
 def _gradients_of(mistake: Mistake, case: dict, want: list[float]) -> list[float]:
-    """The gradients a mistake gives on the case, from its formulas (nan where a formula cannot be computed)."""
+    """The gradients a mistake gives on the case, from its formulas (nan where a formula cannot be
+    computed)."""
     from .expect import forward
 
     x, power = case["inputs"], case.get("power")
@@ -278,7 +327,8 @@ def _gradients_of(mistake: Mistake, case: dict, want: list[float]) -> list[float
     try:
         names["out"] = forward(op_text(case), dict(zip(INPUT_NAMES, x)))
         return [formula(text, names) for text in mistake.grads]
-    except (ArithmeticError, ValueError, TypeError):  # 0 ** -1, log of a negative, ...: this mistake cannot be it
+    # 0 ** -1, log of a negative, ...: this mistake cannot be it
+    except (ArithmeticError, ValueError, TypeError):
         return [math.nan] * len(mistake.grads)
 
 
@@ -286,25 +336,37 @@ RIGHT = ("da", "db")  # the right gradients, in the formulas of the mistakes any
 
 
 def _mistakes(case: dict, want: list[float]) -> list[Mistake]:
-    """Nothing added; the op's own classic mistakes (course.toml); then those of any op: formulas on the
-    case's numbers, most specific first."""
+    """Nothing added; the op's own classic mistakes (course.toml); then those of any op: formulas on
+    the case's numbers, most specific first."""
     n, right = len(want), RIGHT[: len(want)]
-    nothing = Mistake("nothing_added", ("0",) * n, "nothing reached the inputs: _backward must add to self.grad "
-                                                  "(and other.grad).")
+    nothing = Mistake(
+        "nothing_added", ("0", ) * n, "nothing reached the inputs: _backward must add to self.grad "
+        "(and other.grad).")
     generic = [
-        Mistake("local_derivative_missing", ("g",) * n, "the local derivative is missing: multiply out.grad by "
-                                                       "d out / d input before adding it."),
-        Mistake("out_data_not_out_grad", tuple(f"{d} * out / g" for d in right), "out.data is the op's result, "
-                                                                                 "not its gradient: multiply the "
-                                                                                 "local derivative by out.grad."),
-        Mistake("times_out_data", ("out * g",) * n, "the local derivative is not out.data (the op's result): "
-                                                   "multiply out.grad by d out / d input."),
-        *([Mistake("one_input_missing", ("da", "0"), "both inputs get a gradient: add to other.grad as well as "
-                                                     "self.grad."),
-           Mistake("one_input_missing", ("0", "db"), "both inputs get a gradient: add to self.grad as well as "
-                                                     "other.grad.")] if n == 2 else []),
-        Mistake("out_grad_missing", tuple(f"{d} / g" for d in right), "the chain rule's factor out.grad is "
-                                                                     "missing: multiply by out.grad."),
+        Mistake(
+            "local_derivative_missing", ("g", ) * n,
+            "the local derivative is missing: multiply out.grad by "
+            "d out / d input before adding it."),
+        Mistake(
+            "out_data_not_out_grad", tuple(f"{d} * out / g"
+                                           for d in right), "out.data is the op's result, "
+            "not its gradient: multiply the "
+            "local derivative by out.grad."),
+        Mistake(
+            "times_out_data", ("out * g", ) * n,
+            "the local derivative is not out.data (the op's result): "
+            "multiply out.grad by d out / d input."),
+        *([
+            Mistake("one_input_missing",
+                    ("da", "0"), "both inputs get a gradient: add to other.grad as well as "
+                    "self.grad."),
+            Mistake("one_input_missing",
+                    ("0", "db"), "both inputs get a gradient: add to self.grad as well as "
+                    "other.grad.")
+        ] if n == 2 else []),
+        Mistake("out_grad_missing", tuple(f"{d} / g"
+                                          for d in right), "the chain rule's factor out.grad is "
+                "missing: multiply by out.grad."),
         Mistake("sign_flipped", tuple(f"-{d}" for d in right), "the sign is flipped."),
         Mistake("added_twice", tuple(f"2 * {d}" for d in right), "each gradient was added twice."),
         *(_two_input_mistakes() if n == 2 else []),
@@ -316,16 +378,24 @@ def _two_input_mistakes() -> list[Mistake]:
     """The mistakes of one line of a two-input closure: a sign flipped on one input, or both lines
     adding to the same input (a copied line that kept self or other)."""
     return [
-        Mistake("sign_flipped", ("-da", "db"), "a's gradient has the wrong sign: add its local derivative "
-                                               "times out.grad with +=, as for b."),
-        Mistake("sign_flipped", ("da", "-db"), "b's gradient has the wrong sign: add its local derivative "
-                                               "times out.grad with +=, as for a."),
-        Mistake("copied_line", ("da + db", "0"), "both lines add to self.grad and other.grad gets nothing: the "
-                                                 "second line should add b's gradient to other.grad (a copied "
-                                                 "line?)."),
-        Mistake("copied_line", ("0", "da + db"), "both lines add to other.grad and self.grad gets nothing: the "
-                                                 "first line should add a's gradient to self.grad (a copied "
-                                                 "line?)."),
+        Mistake(
+            "sign_flipped", ("-da", "db"),
+            "a's gradient has the wrong sign: add its local derivative "
+            "times out.grad with +=, as for b."),
+        Mistake(
+            "sign_flipped", ("da", "-db"),
+            "b's gradient has the wrong sign: add its local derivative "
+            "times out.grad with +=, as for a."),
+        Mistake(
+            "copied_line", ("da + db", "0"),
+            "both lines add to self.grad and other.grad gets nothing: the "
+            "second line should add b's gradient to other.grad (a copied "
+            "line?)."),
+        Mistake(
+            "copied_line", ("0", "da + db"),
+            "both lines add to other.grad and self.grad gets nothing: the "
+            "first line should add a's gradient to self.grad (a copied "
+            "line?)."),
     ]
 
 
@@ -339,8 +409,9 @@ def run_closures_in_creation_order(out: object, out_grad: float, created: list) 
     made = {id(node) for node in created}
     for node in created:
         if any(id(child) not in made and tuple(child._prev) for child in tuple(node._prev)):
-            raise BuiltFromOtherOps("your op is built from other ops; this preview calls each op's own closure "
-                                    "only, so it cannot follow it (the grade follows any graph)")
+            raise BuiltFromOtherOps(
+                "your op is built from other ops; this preview calls each op's own closure "
+                "only, so it cannot follow it (the grade follows any graph)")
     out.grad = out_grad
     for node in reversed(created):
         node._backward()
@@ -360,7 +431,12 @@ def accumulation_cases(rng: random.Random) -> list[dict]:
     for k, op in enumerate(_ops().values()):
         program = op.used_twice()
         values = {"a": op.inputs(rng, k, 2 if op.spec.powers else None)[0]}
-        cases.append({"program": program, "vars": values, "needs": tasks_in(program), "label": program})
+        cases.append({
+            "program": program,
+            "vars": values,
+            "needs": tasks_in(program),
+            "label": program
+        })
     for program in SHARED:
         needs = tasks_in(program)
         if needs is not None:
@@ -388,8 +464,9 @@ def observe_accumulation(case: dict, harness: Harness) -> dict:
     return {"grads": {name: plain(v.grad) for name, v in variables.items()}}
 
 
-OVERWRITES = Diagnosis("grad_accumulation/overwrites", ".grad was overwritten, not accumulated: use += in every "
-                                                       "_backward (a value may feed several ops).")
+OVERWRITES = Diagnosis(
+    "grad_accumulation/overwrites", ".grad was overwritten, not accumulated: use += in every "
+    "_backward (a value may feed several ops).")
 
 
 def _judge_pair(case: dict, report: dict) -> Check:
@@ -402,10 +479,13 @@ def _judge_pair(case: dict, report: dict) -> Check:
     want = [s + c for s, c in zip(start, part)]
     if all_close(got, want):
         return Check(case["label"], PASSED)
-    message = (f"for out = {op_text(case)}, with {_grads(names, start)} before the closure ran, your _backward "
-               f"left {_grads(names, got)}; from .grad = 0 the same closure adds {_grads(names, part)}, so it "
-               f"should leave {_grads(names, want)}")
-    overwrote = any(close(g, c) and not close(g, w) for g, c, w in zip(got, part, want))  # its part, alone
+    message = (
+        f"for out = {op_text(case)}, with {_grads(names, start)} before the closure ran, your"
+        f" _backward left {_grads(names, got)}; from .grad = 0 the same closure adds"
+        f" {_grads(names, part)}, so it should leave {_grads(names, want)}"
+    )
+    # its part, alone
+    overwrote = any(close(g, c) and not close(g, w) for g, c, w in zip(got, part, want))
     return Check(case["label"], FAILED, message, (OVERWRITES,) if overwrote else ())
 
 
@@ -417,19 +497,25 @@ def _judge_same(case: dict, report: dict) -> Check:
         return shown
     if close(both[0], sum(parts)):
         return Check(case["label"], PASSED)
-    message = (f"for out = {_ops()[case['op']].used_twice()} with a = {case['inputs'][0]:g}, your _backward left "
-               f"a.grad = {show(both[0])}; on two Values of that number it gives the parts {show(parts[0])} and "
-               f"{show(parts[1])}, so a used twice should collect {show(sum(parts))}")
-    return Check(case["label"], FAILED, message, (OVERWRITES,) if any(close(both[0], p) for p in parts) else ())
+    message = (
+        f"for out = {_ops()[case['op']].used_twice()} with a = {case['inputs'][0]:g}, your"
+        f" _backward left a.grad = {show(both[0])}; on two Values of that number it gives the parts"
+        f" {show(parts[0])} and {show(parts[1])}, so a used twice should collect {show(sum(parts))}"
+    )
+    return Check(case["label"], FAILED, message,
+                 (OVERWRITES, ) if any(close(both[0], p) for p in parts) else ())
 
 
 def _showable(case: dict, grads: list) -> Check | None:
     """A check when the numbers cannot show accumulation; None when they can. Not numbers: it fails,
     unseen (as for a closure that raised); infinite, or all unchanged: no evidence from this case (a
-    closure that adds nothing adds up trivially; one that does so in every case fails, see core._lend)."""
+    closure that adds nothing adds up trivially; one that does so in every case fails, see
+    core._lend)."""
     if not all(isinstance(v, float) for v in grads):
-        return lent_unseen(f"`{_ops()[case['op']].method}`'s `_backward`", case, "gave gradients that are not numbers")
-    if not all(math.isfinite(v) for v in grads) or all(close(v, s) for v, s in zip(grads, _unchanged(case))):
+        return lent_unseen(f"`{_ops()[case['op']].method}`'s `_backward`", case,
+                           "gave gradients that are not numbers")
+    if not all(math.isfinite(v)
+               for v in grads) or all(close(v, s) for v, s in zip(grads, _unchanged(case))):
         return Check(case["label"], NO_EVIDENCE)
     return None
 
@@ -448,31 +534,38 @@ def _judge_repeated(case: dict, report: dict) -> Check:
         return Check(case["label"], PASSED)
     where = ", ".join(f"{name} = {v:g}" for name, v in case["vars"].items())
     wrong = [name for name, w in want.items() if not close(got.get(name), w)]
-    message = (f"for out = {case['program']} with {where}, backpropagation gave "
-               f"{', '.join(f'{n}.grad = {show(got.get(n))}' for n in want)}; a central finite difference gives "
-               f"{', '.join(f'{n}.grad = {w:.6g}' for n, w in want.items())} "
-               f"({' and '.join(f'{name}.grad' for name in wrong)} {'disagree' if len(wrong) > 1 else 'disagrees'})")
+    message = (
+        f"for out = {case['program']} with {where}, backpropagation gave"
+        f" {', '.join(f'{n}.grad = {show(got.get(n))}' for n in want)}; a central finite difference"
+        f" gives {', '.join(f'{n}.grad = {w:.6g}' for n, w in want.items())}"
+        f" ({' and '.join(f'{name}.grad' for name in wrong)}"
+        f" {'disagree' if len(wrong) > 1 else 'disagrees'})"
+    )
     return Check(case["label"], FAILED, message, (Diagnosis(
-        "grad_accumulation/uses_not_summed", "a value used twice must collect both gradients: use += in _backward."),))
+        "grad_accumulation/uses_not_summed",
+        "a value used twice must collect both gradients: use += in _backward."), ))
 
 
 def _op_definition(op: Op) -> Definition:
     def make_cases(rng: random.Random) -> list[dict]:
-        return [*(_op_case(op, rng, k) for k in range(CASES_PER_OP)),
-                *(_graph_case(op, rng, k) for k in range(GRAPH_CASES_PER_OP)), *_lent_cases(op, rng)]
+        return [
+            *(_op_case(op, rng, k) for k in range(CASES_PER_OP)),
+            *(_graph_case(op, rng, k) for k in range(GRAPH_CASES_PER_OP)), *_lent_cases(op, rng)
+        ]
 
     def explain_error(error: str) -> Diagnosis | None:
         if error.startswith("AttributeError") and f"'{op.method}'" in error:
-            return Diagnosis(f"{op.task_id}/missing_op", f"Value has no {op.method}(): write the method, its "
-                                                         "forward pass and its _backward.")
+            return Diagnosis(
+                f"{op.task_id}/missing_op", f"Value has no {op.method}(): write the method, its "
+                "forward pass and its _backward.")
         return None
 
     return Definition(op.task_id, make_cases, observe_op, judge_op, f"`{op.method}`'s `_backward`",
                       explain_error=explain_error, trains=op.method in TRAINING_METHODS)
 
 
-ACCUMULATION_DEFINITION = Definition(ACCUMULATION, accumulation_cases, observe_accumulation, _judge_repeated,
-                                     "the `_backward` closures", trains=True)
+ACCUMULATION_DEFINITION = Definition(ACCUMULATION, accumulation_cases, observe_accumulation,
+                                     _judge_repeated, "the `_backward` closures", trains=True)
 
 
 @cache
@@ -483,7 +576,8 @@ def definitions(course: Course) -> tuple[Definition, ...]:
 
 def accumulation(course: Course) -> Definition:
     """grad_accumulation, judged after every op its cases run."""
-    return replace(ACCUMULATION_DEFINITION, needs=tuple(op.task_id for op in ops_of(course).values()))
+    return replace(ACCUMULATION_DEFINITION, needs=tuple(op.task_id
+                                                        for op in ops_of(course).values()))
 
 
 def __getattr__(name: str) -> object:

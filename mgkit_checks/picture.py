@@ -18,7 +18,8 @@ def failed_graph(verdict: Verdict, code: Any) -> Any | None:
     `draw_dot`; None when there is none to draw (or the student's code cannot draw it)."""
     check = next((check for check in verdict.checks if check.state == FAILED and check.case
                   and ("op" in check.case or "program" in check.case)
-                  and "graph" not in check.case and not check.case.get("same")), None)  # flat graphs only
+                  # flat graphs only
+                  and "graph" not in check.case and not check.case.get("same")), None)
     if check is None or not hasattr(code, "draw_dot"):
         return None
     try:
@@ -34,9 +35,10 @@ def failed_graph(verdict: Verdict, code: Any) -> Any | None:
     return dot
 
 
-def _rebuild(case: dict, value_class: type) -> tuple[dict[str, Any], Any, dict[str, tuple[float, str]]]:
-    """The case's graph again, its closures run: (the named inputs, the output, each input's expected
-    gradient with how it is worked out)."""
+def _rebuild(case: dict,
+             value_class: type) -> tuple[dict[str, Any], Any, dict[str, tuple[float, str]]]:
+    """The case's graph again, its closures run: (the named inputs, the output, each input's
+    expected gradient with how it is worked out)."""
     from .expect import gradients
 
     if "program" in case:
@@ -47,12 +49,18 @@ def _rebuild(case: dict, value_class: type) -> tuple[dict[str, Any], Any, dict[s
     if "start" not in case:
         leaves, out = _run(case, value_class, op_text(case), values)
         want = expected_op_grads(case)
-        return leaves, out, {name: (w, f"finite difference {w:.4g}") for name, w in zip(leaves, want)}
-    fresh, _ = _run(case, value_class, op_text(case), values)  # what the same closure adds from .grad = 0
+        return leaves, out, {
+            name: (w, f"finite difference {w:.4g}")
+            for name, w in zip(leaves, want)
+        }
+    # what the same closure adds from .grad = 0
+    fresh, _ = _run(case, value_class, op_text(case), values)
     parts = [plain(leaf.grad) for leaf in fresh.values()]
     leaves, out = _run(case, value_class, op_text(case), values, case["start"])
-    return leaves, out, {name: (s + part, f"started at {s:.4g}, expected {s:.4g} + {part:.4g} = {s + part:.4g}")
-                         for name, s, part in zip(leaves, case["start"], parts)}
+    return leaves, out, {
+        name: (s + part, f"started at {s:.4g}, expected {s:.4g} + {part:.4g} = {s + part:.4g}")
+        for name, s, part in zip(leaves, case["start"], parts)
+    }
 
 
 def _run(case: dict, value_class: type, program: str, values: dict[str, float],

@@ -1,4 +1,5 @@
-"""What the preview and the grade share besides the checks: each task's time, and what code may import.
+"""What the preview and the grade share besides the checks: each task's time, and what code may
+import.
 
 Both sides read these, so that code that runs in the student's kit runs the same in the grade:
 
@@ -32,16 +33,24 @@ def requirements(libraries: Iterable[str] = LIBRARIES) -> list[str]:
 
 
 def may_import(module: str) -> bool:
-    """Whether student code may import `module` ("matplotlib.pyplot", "os"): by its top-level package."""
+    """Whether student code may import `module` ("matplotlib.pyplot", "os"): by its top-level
+    package."""
     top = module.partition(".")[0]
-    return top in sys.stdlib_module_names or top in LIBRARIES or top == OWN_PACKAGE or top == "__future__"
+    return (
+        top in sys.stdlib_module_names
+        or top in LIBRARIES
+        or top == OWN_PACKAGE
+        or top == "__future__"
+    )
 
 
 def refused(module: str) -> str:
     """The one message both sides give for an import the grade refuses."""
     offered = ", ".join(LIBRARIES)
-    return (f"the grade cannot import {module.partition('.')[0]}: student code may import the standard library, "
-            f"{offered} and its own micrograd, nothing else")
+    return (
+        f"the grade cannot import {module.partition('.')[0]}: student code may import the standard"
+        f" library, {offered} and its own micrograd, nothing else"
+    )
 
 
 @contextmanager
@@ -56,12 +65,15 @@ def import_rule() -> Iterator[None]:
 
 
 def install_import_rule() -> Callable[..., Any]:
-    """Guard every import statement from here on (the grade's worker never takes it off); the old __import__."""
+    """Guard every import statement from here on (the grade's worker never takes it off); the old
+    __import__."""
     original = builtins.__import__
 
-    def guarded(name: str, globals: dict | None = None, locals: dict | None = None, fromlist=(), level: int = 0):
+    def guarded(name: str, globals: dict | None = None, locals: dict | None = None, fromlist=(),
+                level: int = 0):
         if level == 0 and not may_import(name) and _in_students_files(globals):
-            raise ModuleNotFoundError(f"{refused(name)} ({os.path.basename(globals['__file__'])})", name=name)
+            raise ModuleNotFoundError(f"{refused(name)} ({os.path.basename(globals['__file__'])})",
+                                      name=name)
         return original(name, globals, locals, fromlist, level)
 
     builtins.__import__ = guarded
@@ -69,13 +81,15 @@ def install_import_rule() -> Callable[..., Any]:
 
 
 def _in_students_files(globals: dict | None) -> bool:
-    """Whether the importing module is one of the student's (a file in a folder named micrograd, as core.where says)."""
+    """Whether the importing module is one of the student's (a file in a folder named micrograd, as
+    core.where says)."""
     file = (globals or {}).get("__file__")
     return isinstance(file, str) and os.path.basename(os.path.dirname(file)) == OWN_PACKAGE
 
 
 def running_in_students_files(frame: FrameType | None) -> str:
-    """Where the student's code was running in `frame`'s stack ("train.py, line 120"), innermost first; or ""."""
+    """Where the student's code was running in `frame`'s stack ("train.py, line 120"), innermost
+    first; or ""."""
     while frame is not None:
         file = frame.f_code.co_filename
         if os.path.basename(os.path.dirname(file)) == OWN_PACKAGE:
@@ -87,20 +101,24 @@ def running_in_students_files(frame: FrameType | None) -> str:
 def slow_import(seconds: float, where: str) -> str:
     """What both sides say when importing the student's files used up the task's time."""
     at = f" ({where} was running when the time was up)" if where else ""
-    return (f"importing your files took more than {seconds:g} s{at}: code at the top level of a module runs "
-            "whenever it is imported, so put a demo under `if __name__ == \"__main__\":`")
+    return (
+        f"importing your files took more than {seconds:g} s{at}: code at the top level of a module"
+        ' runs whenever it is imported, so put a demo under `if __name__ == "__main__":`'
+    )
 
 
 def stand_in(module: str, **names: Any) -> ModuleType:
     """`micrograd.<module>` holding the kit's `names`; any other name asked of it comes from the
     student's own file, loaded only then. So a student's file whose import fails costs the tasks
-    that use it, and no others, while a train.py that also takes draw_dot from engine.py still runs."""
+    that use it, and no others, while a train.py that also takes draw_dot from engine.py still
+    runs."""
     module_object = ModuleType(f"{OWN_PACKAGE}.{module}")
     module_object.__dict__.update(names)
     students = f"{OWN_PACKAGE}._students_{module}"
 
     def __getattr__(name: str) -> Any:
-        if name.startswith("__"):  # the import system asking about the module itself (__path__, ...)
+        # the import system asking about the module itself (__path__, ...)
+        if name.startswith("__"):
             raise AttributeError(name)
         if students not in sys.modules:
             path = os.path.join(sys.modules[OWN_PACKAGE].__path__[0], f"{module}.py")

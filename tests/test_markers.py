@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from autograder.reference import rubric
 from autograder.reference import solution as reference
 from autograder.reference.markers import BEGIN, END, MarkerError, check_every_task_has_a_region, find_regions
 from autograder.reference.rubric import TASK_IDS
-from autograder.reference.stubs import make_stub, stub_line
+from autograder.reference.stubs import WIDTH, make_stub, stub_lines
 from mgkit_checks.numeric import evaluate
 from mgkit_checks.ops import OPS
 
@@ -115,12 +116,23 @@ def test_a_stub_keeps_every_line_outside_the_regions(path):
     compile(stub, str(path), "exec")
     inside = {number for region in regions for number in range(region.begin, region.end + 1)}
     outside = [line for number, line in enumerate(text.splitlines(), start=1) if number not in inside]
-    raises = [stub_line(region.task_id, region.indent) for region in regions]
-    stub_lines = stub.splitlines()
-    assert [line for line in stub_lines if line in raises] == raises  # one per region, in order
-    assert [line for line in stub_lines if line not in raises] == outside
+    raises = [line for region in regions for line in stub_lines(region.task_id, region.indent)]
+    lines = stub.splitlines()
+    assert [line for line in lines if line in raises] == raises  # one raise per region, in order
+    assert [line for line in lines if line not in raises] == outside
+    assert all(len(line) <= WIDTH for line in raises)  # the starter keeps the line length
     assert stub.endswith("\n") == text.endswith("\n")
     assert "SOLUTION" not in stub
+
+
+@pytest.mark.parametrize("indent", ["", " " * 12, " " * 60])
+def test_a_stubs_hint_is_cut_only_at_spaces_and_joins_back_whole(indent):
+    for task_id, task in rubric.BY_ID.items():
+        lines = stub_lines(task_id, indent)
+        raised = "\n".join(lines).strip()
+        assert eval(raised.removeprefix("raise ")).args == (task.message,)  # the exception it raises
+        if len(indent) <= 12:
+            assert max(map(len, lines)) <= WIDTH
 
 
 def test_the_stubs_hold_a_raise_for_every_regions_task():

@@ -1,6 +1,6 @@
 """Grading a class: `grade_all(submissions, out)`, the Python API under `mgkit grade-all`.
 
-    SUBMISSIONS/alice/micrograd/engine.py ...    a hand-in per student, as courses collect them (handins.py)
+    SUBMISSIONS/alice/micrograd/engine.py ...   a hand-in per student, as collected (handins.py)
     SUBMISSIONS/bob.ipynb
         -> OUT/alice/results.json, OUT/alice/feedback.md, ..., OUT/gradebook.csv, OUT/summary.txt
 
@@ -9,15 +9,15 @@ the main process alone writes each one's results, once, atomically, stamped with
 checks' fingerprint and the hand-in's content. A later run keeps only the results stamped as it
 would stamp them: an interrupted run resumes, a changed hand-in or changed checks are graded
 again, and `force` starts a new run. The run's settings (seed, late policy) are kept in
-OUT/.mgkit-run.json (out.py): a rerun that leaves them out reuses them, one that changes them stops and
-says what differs (or, with `force`, grades again under the new ones).
+OUT/.mgkit-run.json (out.py): a rerun that leaves them out reuses them, one that changes them stops
+and says what differs (or, with `force`, grades again under the new ones).
 
 OUT is the kit's: one run at a time writes there (a lock the kernel drops when the run dies),
 and a file there that mgkit did not write is never replaced without `force` (out.py).
 
-Late work: with a `LatePolicy` (late.py), the gradebook (views.py) shows when each student submitted (handins.py:
-the collector's time, never the student's), how many days late (a day begun counts), and the
-points the policy takes; `total` is what remains. grade-all keeps a copy of the time in
+Late work: with a `LatePolicy` (late.py), the gradebook (views.py) shows when each student submitted
+(handins.py: the collector's time, never the student's), how many days late (a day begun counts),
+and the points the policy takes; `total` is what remains. grade-all keeps a copy of the time in
 OUT/<student>/timestamp.txt, so that `merge` (merge.py) can make one gradebook from results graded
 elsewhere (one folder per CI job, say).
 """
@@ -69,9 +69,11 @@ from .views import (
 # the run is this module's; the rest it re-exports, from the modules that do one job each:
 # classresults (what a run gives back), out (OUT's files, settings and ownership), late (the late
 # policy), views (gradebook.csv, summary.txt, the dashboard), merge (results graded elsewhere)
-__all__ = ["FEEDBACK", "GRADEBOOK", "INDEX", "MANIFEST", "RESULTS", "SUMMARY", "TIMESTAMP", "ClassResults",
-           "LatePolicy", "RunStopped", "class_rows", "dry_run", "grade_all", "gradebook_csv", "merge", "parse_time",
-           "pass_rates", "read_gradebook"]
+__all__ = [
+    "FEEDBACK", "GRADEBOOK", "INDEX", "MANIFEST", "RESULTS", "SUMMARY", "TIMESTAMP", "ClassResults",
+    "LatePolicy", "RunStopped", "class_rows", "dry_run", "grade_all", "gradebook_csv", "merge",
+    "parse_time", "pass_rates", "read_gradebook"
+]
 
 
 def grade_all(submissions: Path, out: Path, workers: int | None = None, force: bool = False,
@@ -80,17 +82,22 @@ def grade_all(submissions: Path, out: Path, workers: int | None = None, force: b
               late: LatePolicy | None = None, say: Callable[[str], object] | None = None,
               shard: tuple[int, int] | None = None, batch: str | None = None,
               also_skip: Path | None = None) -> ClassResults:
-    """Grade every student in `submissions` into `out`; RunStopped (after writing the gradebook) on Ctrl-C.
+    """Grade every student in `submissions` into `out`; RunStopped (after writing the gradebook) on
+    Ctrl-C.
 
     `seed` and `late` left out: the ones this `out` was graded with, if any. `progress(total)`
     makes a bar with .update(); `say` hears what was found before grading starts. `entry`
-    names what the sandbox's workers run (a test's fake entry; the judge is always the kit's). `shard` (I, N): only the
-    students of that share (shards.py), for `merge` to gather once every shard (of `batch`) is complete.
-    `also_skip`: a folder besides `out` that is no hand-in (a dry run's real --out, inside `submissions`).
+    names what the sandbox's workers run (a test's fake entry; the judge is always the kit's).
+    `shard` (I, N): only the students of that share (shards.py), for `merge` to gather once every
+    shard (of `batch`) is complete. `also_skip`: a folder besides `out` that is no hand-in (a dry
+    run's real --out, inside `submissions`).
     """
     with _stoppable() as stop, locked(out), run_scratch() as scratch:
         not_handins = [out] + ([also_skip] if also_skip else [])
-        handins = [handin for handin in find_handins(submissions, skip=not_handins) if in_shard(handin.student, shard)]
+        handins = [
+            handin for handin in find_handins(submissions, skip=not_handins)
+            if in_shard(handin.student, shard)
+        ]
         if say:
             say(describe(handins))
         # an nbgrader course: its gradebook gets the grades (a shard's, once, at the merge)
@@ -101,18 +108,22 @@ def grade_all(submissions: Path, out: Path, workers: int | None = None, force: b
         if shard:
             sharding.begin(out, shard, batch)
         graded_by = regrade.GradedBy.now(settings.checks, settings.seed)
-        regrade.begin(out, graded_by)  # a grader other than the last: its scores kept aside, for regrade.csv
+        # a grader other than the last: its scores kept aside, for regrade.csv
+        regrade.begin(out, graded_by)
         results = ClassResults()
         todo = _sort_out(handins, out, settings, results)
         hide = tuple(path.resolve() for path in (submissions, out, scratch))  # every student's work
         session = Session(settings.seed, limits, hide, scratch, entry)
         try:
-            _grade_in_parallel(todo, out, workers or os.cpu_count() or 1, session, settings, results, progress,
-                               recorder)
+            _grade_in_parallel(todo, out, workers or os.cpu_count() or 1, session, settings,
+                               results, progress, recorder)
             if recorder:
                 recorder.ready()  # no one to grade: the gradebook is checked all the same
         except KeyboardInterrupt:
-            results.errors.update({student: STOPPED for student in todo if student not in results.grades})
+            results.errors.update({
+                student: STOPPED
+                for student in todo if student not in results.grades
+            })
         if recorder:
             _finish_recording(recorder, handins, results, bool(stop))
         _record_times(out, handins, results)
@@ -122,8 +133,11 @@ def grade_all(submissions: Path, out: Path, workers: int | None = None, force: b
         if stop:
             raise RunStopped(len(results.grades), len(handins) - len(results.problems), stop[0])
         if shard:
-            sharding.finish(out, shard, batch, submissions, {handin.student: handin.path for handin in handins
-                                                            if handin.path and handin.path.suffix == ".ipynb"})
+            sharding.finish(
+                out, shard, batch, submissions, {
+                    handin.student: handin.path
+                    for handin in handins if handin.path and handin.path.suffix == ".ipynb"
+                })
         return results
 
 
@@ -132,7 +146,8 @@ def _stoppable() -> Iterator[list[int]]:
     """Ctrl-C and SIGTERM raise KeyboardInterrupt once (the list then holds the signal); more of
     them, while the run winds down and writes the gradebook, are ignored."""
     caught: list[int] = []
-    if threading.current_thread() is not threading.main_thread():  # only the main thread may handle signals
+    # only the main thread may handle signals
+    if threading.current_thread() is not threading.main_thread():
         yield caught
         return
 
@@ -150,8 +165,10 @@ def _stoppable() -> Iterator[list[int]]:
             signal.signal(number, handler)
 
 
-def _sort_out(handins: list[HandIn], out: Path, settings: RunSettings, results: ClassResults) -> dict[str, HandIn]:
-    """The hand-ins to grade now; the others are kept (graded by this very run) or cannot be graded."""
+def _sort_out(handins: list[HandIn], out: Path, settings: RunSettings,
+              results: ClassResults) -> dict[str, HandIn]:
+    """The hand-ins to grade now; the others are kept (graded by this very run) or cannot be
+    graded."""
     todo = {}
     for handin in handins:
         earlier = _earlier_results(out / handin.student)
@@ -180,23 +197,31 @@ def _forget(folder: Path) -> None:
         (folder / name).unlink(missing_ok=True)
 
 
-def _grade_in_parallel(todo: dict[str, HandIn], out: Path, workers: int, session: Session, settings: RunSettings,
-                       results: ClassResults, progress: Callable[[int], object] | None, recorder=None) -> None:
-    """Grade `todo`, writing each student's results as their grade arrives (here: graders never write), and
-    handing each finished grade to `recorder` (an nbgrader course's), which checks its gradebook while the
-    graders start."""
+def _grade_in_parallel(todo: dict[str, HandIn], out: Path, workers: int, session: Session,
+                       settings: RunSettings, results: ClassResults,
+                       progress: Callable[[int], object] | None, recorder=None) -> None:
+    """Grade `todo`, writing each student's results as their grade arrives (here: graders never
+    write), and handing each finished grade to `recorder` (an nbgrader course's), which checks its
+    gradebook while the graders start."""
     if not todo:
         return
     with Graders(min(workers, len(todo)), session) as graders:
         if recorder:
-            recorder.ready()  # a gradebook that cannot take the grades stops the run before any grading
-        bar = progress(len(todo)) if progress else None  # after the graders start: no thread before they do
+            # a gradebook that cannot take the grades stops the run before any grading
+            recorder.ready()
+        # after the graders start: no thread before they do
+        bar = progress(len(todo)) if progress else None
         try:
-            for student, answer in graders.grade({student: handin.submission for student, handin in todo.items()}):
+            for student, answer in graders.grade({
+                    student: handin.submission
+                    for student, handin in todo.items()
+            }):
                 if isinstance(answer, GradingResults):
                     answer = replace(answer, provenance=settings.stamp(todo[student]),
-                                     canvas_user_id=todo[student].canvas_user_id,  # for `mgkit export canvas`
-                                     late_mark=todo[student].late_mark,  # for `merge`, which sees no hand-in
+                                     # for `mgkit export canvas`
+                                     canvas_user_id=todo[student].canvas_user_id,
+                                     # for `merge`, which sees no hand-in
+                                     late_mark=todo[student].late_mark,
                                      time_flags=todo[student].time_flags)
                     results.grades[student] = _write_student(out / student, student, answer)
                     if recorder and answer.graded:
@@ -218,7 +243,8 @@ def _write_student(folder: Path, student: str, results: GradingResults) -> Gradi
 
 
 def _record_times(out: Path, handins: list[HandIn], results: ClassResults) -> None:
-    """When each student submitted, in the results and (for `merge`) in OUT/<student>/timestamp.txt."""
+    """When each student submitted, in the results and (for `merge`) in
+    OUT/<student>/timestamp.txt."""
     for handin in handins:
         if handin.time_flags:
             results.time_flags[handin.student] = handin.time_flags
@@ -230,7 +256,8 @@ def _record_times(out: Path, handins: list[HandIn], results: ClassResults) -> No
 
 
 def _nbgrader_recorder(submissions: Path, handins: list[HandIn]):
-    """For an nbgrader course with a gradebook, its Recorder (platforms/nbgrader_course.py), else None."""
+    """For an nbgrader course with a gradebook, its Recorder (platforms/nbgrader_course.py), else
+    None."""
     from ..platforms import nbgrader_course
 
     course = nbgrader_course.find_course(submissions)
@@ -240,14 +267,18 @@ def _nbgrader_recorder(submissions: Path, handins: list[HandIn]):
                                              if handin.path and handin.path.suffix == ".ipynb"})
 
 
-def _finish_recording(recorder, handins: list[HandIn], results: ClassResults, stopped: bool) -> None:
-    """The grades kept from earlier runs are recorded too (a rerun records every grade, as autograde --force)."""
+def _finish_recording(recorder, handins: list[HandIn], results: ClassResults,
+                      stopped: bool) -> None:
+    """The grades kept from earlier runs are recorded too (a rerun records every grade, as autograde
+    --force)."""
     by_student = {handin.student: handin for handin in handins}
     for student in results.resumed:
         recorder.add(student, by_student[student].path, results.grades[student].to_gradescope())
     results.course = recorder.course.root
-    results.not_recorded = {student: "no finished grade (see gradebook.csv): its gradebook.db rows are as they were"
-                            for student in by_student if not _recordable(results.grades.get(student))}
+    results.not_recorded = {
+        student: "no finished grade (see gradebook.csv): its gradebook.db rows are as they were"
+        for student in by_student if not _recordable(results.grades.get(student))
+    }
     results.not_recorded.update(recorder.finish(stopped))
     results.recorded = [student for student in by_student if student not in results.not_recorded]
 
@@ -256,16 +287,21 @@ def _recordable(grade_: GradingResults | None) -> bool:
     return grade_ is not None and grade_.graded
 
 
-def dry_run(submissions: Path, out: Path, grade_all_options: dict) -> tuple[list[str], list[tuple[str, str, str, str]]]:
-    """Grade `submissions` as a rerun over `out` would, in a scratch folder: (what changed in the grader, the
-    scores that would move). Nothing in `out` is written."""
+def dry_run(submissions: Path, out: Path,
+            grade_all_options: dict) -> tuple[list[str], list[tuple[str, str, str, str]]]:
+    """Grade `submissions` as a rerun over `out` would, in a scratch folder: (what changed in the
+    grader, the scores that would move). Nothing in `out` is written."""
     try:
         settings = RunSettings.from_json((out / MANIFEST).read_text())
     except (OSError, ValueError, KeyError, TypeError):
-        raise ValueError(f"{out} holds no class run to compare with: --dry-run needs an --out graded before") from None
+        raise ValueError(
+            f"{out} holds no class run to compare with: --dry-run needs an --out graded before"
+        ) from None
     options = {"seed": settings.seed, "late": settings.late, **grade_all_options}
     with tempfile.TemporaryDirectory(prefix="mgkit-dry-run-") as scratch:
         grade_all(submissions, Path(scratch), also_skip=out, **options)
         now, earlier = regrade.recorded(Path(scratch)), regrade.recorded(out)
-        differences = now.differences(earlier) if now and earlier else ["no record of what graded it"]
+        differences = now.differences(earlier) if now and earlier else [
+            "no record of what graded it"
+        ]
         return differences, regrade.changes(regrade.scores(out), regrade.scores(Path(scratch)))

@@ -43,9 +43,12 @@ class Session:
     limits: Limits
     hide: tuple[Path, ...]  # what sandbox workers see as empty: every student's hand-in and results
     scratch: Path | None = None  # the run's folder for private copies (submission.run_scratch)
-    entry: str = ENTRY  # what the sandbox's workers run (a test's fake entry; the judge is always the kit's)
-    grade: Callable[..., GradingResults] = grade  # a module-level function: the graders import it by name
-    course: Course = field(default_factory=in_use)  # a spawned grader finds no course of its own: it is told
+    # what the sandbox's workers run (a test's fake entry; the judge is always the kit's)
+    entry: str = ENTRY
+    # a module-level function: the graders import it by name
+    grade: Callable[..., GradingResults] = grade
+    # a spawned grader finds no course of its own: it is told
+    course: Course = field(default_factory=in_use)
 
 
 Answer = GradingResults | str  # a grade, or why there is none
@@ -99,7 +102,8 @@ class Graders:
     def _answer(self, connection: Connection) -> Answer:
         try:
             return connection.recv()
-        except (EOFError, OSError):  # the grader died: this student is not graded, a new grader takes over
+        # the grader died: this student is not graded, a new grader takes over
+        except (EOFError, OSError):
             process = self._graders.pop(connection)
             process.join()
             connection.close()
@@ -108,8 +112,8 @@ class Graders:
 
     def _start(self) -> None:
         mine, theirs = self._context.Pipe()
-        process = self._context.Process(target=_serve, args=(theirs, self._session, os.getpid()), daemon=True,
-                                        name="mgkit-grader")
+        process = self._context.Process(target=_serve, args=(theirs, self._session, os.getpid()),
+                                        daemon=True, name="mgkit-grader")
         # blocked while it starts, so that it inherits them blocked: a Ctrl-C during its imports
         # cannot raise KeyboardInterrupt in it; the main process gets it once they are unblocked
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
@@ -139,7 +143,8 @@ def _serve(connection: Connection, session: Session, parent: int) -> None:
 
 
 def _send(connection: Connection, answer: Answer) -> bool:
-    """Send a grade back; False, quietly, if the main process has stopped the run: nobody is listening."""
+    """Send a grade back; False, quietly, if the main process has stopped the run: nobody is
+    listening."""
     try:
         connection.send(answer)
     except OSError:

@@ -19,8 +19,10 @@ from .out import FEEDBACK, GRADEBOOK, RESULTS, is_ours
 from .views import read_gradebook, write_class_views
 
 
-def merge(parts: Path, out: Path, late: LatePolicy | None = None, batch: str | None = None) -> ClassResults:
-    """One gradebook in `out` from students graded elsewhere: every <student>/results.json under `parts`.
+def merge(parts: Path, out: Path, late: LatePolicy | None = None,
+          batch: str | None = None) -> ClassResults:
+    """One gradebook in `out` from students graded elsewhere: every <student>/results.json under
+    `parts`.
 
     `parts` holds grade-all's output folders (one per CI job, say) or their student folders;
     each student's results, feedback and timestamp are copied to out/<student>/; the students the
@@ -29,13 +31,15 @@ def merge(parts: Path, out: Path, late: LatePolicy | None = None, batch: str | N
     ShardsIncomplete, naming the others, before anything is written.
     """
     if not parts.is_dir():
-        raise NotADirectoryError(f"{parts} is not a folder: pass the folder that holds the graded results")
+        raise NotADirectoryError(
+            f"{parts} is not a folder: pass the folder that holds the graded results")
     results_files, books, shards = sharding.merge_sources(parts, batch, RESULTS, GRADEBOOK)
     found: dict[str, Path] = {}
     for path in results_files:
         student = path.parent.name
         if student in found:
-            raise ValueError(f"{student} was graded twice ({found[student].parent} and {path.parent}): keep one")
+            raise ValueError(
+                f"{student} was graded twice ({found[student].parent} and {path.parent}): keep one")
         found[student] = path.parent
     with locked(out):
         results = _merge(found, _ungraded_rows(books, found), out, late)
@@ -55,7 +59,8 @@ def _ungraded_rows(books: list[Path], found: dict[str, Path]) -> dict[str, str]:
     return rows
 
 
-def _merge(found: dict[str, Path], ungraded: dict[str, str], out: Path, late: LatePolicy | None) -> ClassResults:
+def _merge(found: dict[str, Path], ungraded: dict[str, str], out: Path,
+           late: LatePolicy | None) -> ClassResults:
     results = ClassResults()
     for student, status in ungraded.items():
         reason = status.removeprefix("not graded: ")

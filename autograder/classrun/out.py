@@ -1,4 +1,5 @@
-"""OUT, the class run's folder: its files, the run's settings (OUT/.mgkit-run.json), and what in it is mgkit's.
+"""OUT, the class run's folder: its files, the run's settings (OUT/.mgkit-run.json), and what in it
+is mgkit's.
 
 The run's settings (seed, late policy) are kept in OUT/.mgkit-run.json: a rerun that leaves them
 out reuses them, one that changes them stops and says what differs (or, with `force`, grades
@@ -35,17 +36,25 @@ class RunSettings:
     late: LatePolicy | None = None
 
     def to_json(self) -> str:
-        late = {**asdict(self.late), "deadline": self.late.deadline.isoformat()} if self.late else None
-        return json.dumps({"kit": KIT, "run": self.run, "checks": self.checks, "seed": self.seed, "late": late},
-                          indent=2) + "\n"
+        late = {
+            **asdict(self.late), "deadline": self.late.deadline.isoformat()
+        } if self.late else None
+        return json.dumps(
+            {
+                "kit": KIT,
+                "run": self.run,
+                "checks": self.checks,
+                "seed": self.seed,
+                "late": late
+            }, indent=2) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> RunSettings:
         data = json.loads(text)
         if not isinstance(data, dict) or data.get("kit") != KIT:
             raise ValueError("not written by mgkit")
-        late = data["late"] and LatePolicy(datetime.fromisoformat(data["late"]["deadline"]),
-                                           data["late"]["percent_per_day"], data["late"]["cap_percent"])
+        late = data["late"] and LatePolicy(datetime.fromisoformat(
+            data["late"]["deadline"]), data["late"]["percent_per_day"], data["late"]["cap_percent"])
         return cls(str(data["run"]), str(data["checks"]), data["seed"], late or None)
 
     def stamp(self, handin: HandIn) -> tuple[tuple[str, str], ...]:
@@ -53,17 +62,24 @@ class RunSettings:
         return (("checks", self.checks), ("run", self.run), ("submission", handin.content))
 
 
-def settings_for(out: Path, seed: int | None, late: LatePolicy | None, force: bool, checks: str) -> RunSettings:
+def settings_for(out: Path, seed: int | None, late: LatePolicy | None, force: bool,
+                 checks: str) -> RunSettings:
     """This run's settings: the recorded ones, unless it asks for others (which needs --force)."""
     recorded = recorded_settings(out)
     if recorded is None:
         return RunSettings(secrets.token_hex(8), checks, seed, late)
-    differs = [f"{name} {asked} (it was graded with {was})" for name, asked, was in (
-        ("--seed", seed, recorded.seed), ("the late policy", _policy_text(late), _policy_text(recorded.late)))
-        if asked is not None and asked != was]
+    differs = [
+        f"{name} {asked} (it was graded with {was})"
+        for name, asked, was in (("--seed", seed, recorded.seed), ("the late policy",
+                                                                   _policy_text(late),
+                                                                   _policy_text(recorded.late)))
+        if asked is not None and asked != was
+    ]
     if differs and not force:
-        raise ValueError(f"{out} was graded with other settings: this run asks {'; '.join(differs)}. Leave them out"
-                         " to finish that run, or pass --force to grade everyone again with the new ones")
+        raise ValueError(
+            f"{out} was graded with other settings: this run asks {'; '.join(differs)}. Leave them"
+            " out to finish that run, or pass --force to grade everyone again with the new ones"
+        )
     seed = recorded.seed if seed is None else seed
     late = recorded.late if late is None else late
     return RunSettings(secrets.token_hex(8) if force else recorded.run, checks, seed, late)
@@ -82,16 +98,21 @@ def _policy_text(late: LatePolicy | None) -> str | None:
 
 
 def check_ours(out: Path, students: list[str], force: bool) -> None:
-    """A one-line error, before anything is written, if a file in `out` this run would replace is not mgkit's."""
+    """A one-line error, before anything is written, if a file in `out` this run would replace is
+    not mgkit's."""
     if force:
         return
     planned = [out / MANIFEST, out / GRADEBOOK, out / SUMMARY, out / INDEX]
-    planned += [out / student / name for student in students for name in (RESULTS, FEEDBACK, FEEDBACK_PAGE, TIMESTAMP)]
+    planned += [
+        out / student / name for student in students
+        for name in (RESULTS, FEEDBACK, FEEDBACK_PAGE, TIMESTAMP)
+    ]
     foreign = [path for path in planned if path.exists() and not is_ours(path)]
     if foreign:
         more = f" (and {len(foreign) - 1} more)" if len(foreign) > 1 else ""
-        raise FileExistsError(f"{foreign[0]} exists and mgkit did not write it{more}: pass --force to replace"
-                              " it, or another --out")
+        raise FileExistsError(
+            f"{foreign[0]} exists and mgkit did not write it{more}: pass --force to replace"
+            " it, or another --out")
 
 
 def is_ours(path: Path) -> bool:

@@ -4,7 +4,7 @@ Whatever holds a hand-in (a folder, a zip, Canvas's loose files, nbgrader's tree
 here and only here, in memory, never unpacked to disk:
 
     budget = Budget()                              # per student: entries, bytes, time
-    tree = disk_tree(Path("class/alice"), budget)  # or zip_tree(...), or Tree(budget) filled by hand
+    tree = disk_tree(Path("class/alice"), budget)  # or zip_tree(...), or a Tree filled by hand
     tree.read("micrograd/engine.py", cap)          # bytes; Unreadable says why not
 
 Links are recorded, never followed; FIFOs and devices are never opened for reading (only
@@ -28,7 +28,8 @@ from pathlib import Path, PurePosixPath
 
 from ..grading.submission import read_regular, size_text
 
-WALK_DEPTH = 4  # path parts below a hand-in's top that are ever looked at: repo-main/src/micrograd/engine.py
+# path parts below a hand-in's top that are ever looked at: repo-main/src/micrograd/engine.py
+WALK_DEPTH = 4
 MAX_ENTRIES = 2000  # files and folders per student, all of their containers together
 MAX_BYTES = 128 * 2**20  # bytes read per student (zips: unpacked), all of their files together
 MAX_ARCHIVE_BYTES = 128 * 2**20  # a zip file itself
@@ -36,9 +37,11 @@ MAX_NAME_BYTES = 255  # one name, as a file system allows it
 MAX_PATH_CHARS = 1024  # a member's whole path in a zip
 READ_SECONDS = 30.0  # a student's reading, which runs outside every sandbox
 CHUNK = 1 << 16
-IGNORED_FOLDERS = {"__MACOSX", "__pycache__", "mgkit_checks", "node_modules"}  # never a hand-in's home
-ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, NotImplementedError, ValueError,
-              RuntimeError)  # RuntimeError: zipfile's word for a member that needs a password
+# never a hand-in's home
+IGNORED_FOLDERS = {"__MACOSX", "__pycache__", "mgkit_checks", "node_modules"}
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, NotImplementedError,
+              ValueError, RuntimeError
+              )  # RuntimeError: zipfile's word for a member that needs a password
 
 
 class Unreadable(Exception):
@@ -82,7 +85,8 @@ class Node:
 
 
 class Tree:
-    """A hand-in's entries by relative POSIX path ("micrograd/engine.py"), read under its student's budget."""
+    """A hand-in's entries by relative POSIX path ("micrograd/engine.py"), read under its student's
+    budget."""
 
     def __init__(self, budget: Budget):
         self.budget = budget
@@ -111,21 +115,25 @@ class Tree:
         """The paths directly in `folder` ("" is the top), in name order."""
         depth = len(PurePosixPath(folder).parts) + 1
         prefix = f"{folder}/" if folder else ""
-        return sorted(path for path in self.nodes if path.startswith(prefix) and path.count("/") + 1 == depth)
+        return sorted(path for path in self.nodes
+                      if path.startswith(prefix) and path.count("/") + 1 == depth)
 
     def holds_files(self) -> bool:
         return self.deeper or any(node.kind != "dir" for node in self.nodes.values())
 
     def read(self, where: str, cap: int) -> bytes:
-        """At most `cap` bytes of the regular file at `where`; Unreadable if it is larger or anything else."""
+        """At most `cap` bytes of the regular file at `where`; Unreadable if it is larger or
+        anything else."""
         kind = self.kind(where)
         if kind == "link":
-            raise Unreadable(f"{where} is reached through a symlink, which the grader never follows")
+            raise Unreadable(
+                f"{where} is reached through a symlink, which the grader never follows")
         if kind != "file":
             raise Unreadable(f"{where} is not a regular file" if kind else f"{where} is missing")
         if where not in self._read:
             node = self.nodes[where]
-            data = _zip_read(node, cap, self.budget) if node.member else _disk_read(node, cap, where)
+            data = _zip_read(node, cap, self.budget) if node.member else _disk_read(
+                node, cap, where)
             if len(data) > cap:
                 raise Unreadable(f"{where} is larger than {size_text(cap)}")
             self.budget.take(len(data))
@@ -133,7 +141,8 @@ class Tree:
         return self._read[where]
 
     def module(self, where: str, cap: int) -> tuple[bytes | None, str | None]:
-        """submission.folder_sources's reader: (bytes, None), (None, None) if absent, (None, why) if unreadable."""
+        """submission.folder_sources's reader: (bytes, None), (None, None) if absent, (None, why) if
+        unreadable."""
         if self.kind(where) is None:
             return None, None
         try:
@@ -160,14 +169,16 @@ def _zip_read(node: Node, cap: int, budget: Budget) -> bytes:
                 size += len(chunk)
                 budget.tick()
     except ZIP_ERRORS as error:
-        raise Unreadable(f"a corrupt zip ({type(error).__name__} in {node.member.filename!r})") from None
+        raise Unreadable(
+            f"a corrupt zip ({type(error).__name__} in {node.member.filename!r})") from None
     return b"".join(chunks)
 
 
 # ---- trees of a folder, and of a zip ---------------------------------------------------------
 
 def disk_tree(root: Path, budget: Budget, tree: Tree | None = None, under: str = "") -> Tree:
-    """The entries of the folder `root` down to WALK_DEPTH, links and special files recorded as such."""
+    """The entries of the folder `root` down to WALK_DEPTH, links and special files recorded as
+    such."""
     tree = tree or Tree(budget)
     level = [(root, under)]
     for depth in range(WALK_DEPTH):
@@ -191,7 +202,8 @@ def disk_tree(root: Path, budget: Budget, tree: Tree | None = None, under: str =
 def _scan(folder: Path) -> list[os.DirEntry]:
     try:
         with os.scandir(folder) as entries:
-            return sorted((entry for entry in entries if not entry.name.startswith(".")), key=lambda entry: entry.name)
+            return sorted((entry for entry in entries if not entry.name.startswith(".")),
+                          key=lambda entry: entry.name)
     except OSError as error:
         raise Unreadable(f"a folder could not be read ({error.strerror})") from None
 
@@ -204,7 +216,8 @@ def _disk_node(entry: os.DirEntry) -> Node:
 
 
 def open_zip(archive: Path) -> zipfile.ZipFile:
-    """The zip at `archive`, opened without following a link and only if it is a regular file of sane size."""
+    """The zip at `archive`, opened without following a link and only if it is a regular file of
+    sane size."""
     data, problem = read_regular(archive, MAX_ARCHIVE_BYTES, archive.name)
     if problem:
         raise Unreadable(problem)
@@ -215,7 +228,8 @@ def open_zip(archive: Path) -> zipfile.ZipFile:
 
 
 def zip_tree(zipped: zipfile.ZipFile, budget: Budget, tree: Tree | None = None) -> Tree:
-    """The members of `zipped` at safe paths down to WALK_DEPTH: links recorded, never a path out of the zip."""
+    """The members of `zipped` at safe paths down to WALK_DEPTH: links recorded, never a path out of
+    the zip."""
     tree = tree or Tree(budget)
     for member in zipped.infolist():
         budget.entry()
@@ -236,10 +250,17 @@ def zip_tree(zipped: zipfile.ZipFile, budget: Budget, tree: Tree | None = None) 
 
 
 def _safe_parts(name: str) -> list[str] | None:
-    """A member's path parts, or None for one that is absolute, climbs out, or is too long to be a name."""
+    """A member's path parts, or None for one that is absolute, climbs out, or is too long to be a
+    name."""
     name = name.replace("\\", "/")
     parts = [part for part in name.split("/") if part not in ("", ".")]
-    if not parts or name.startswith("/") or ".." in parts or ":" in parts[0] or len(name) > MAX_PATH_CHARS \
-            or any(len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES for part in parts):
+    if (
+        not parts
+        or name.startswith("/")
+        or ".." in parts
+        or ":" in parts[0]
+        or len(name) > MAX_PATH_CHARS
+        or any(len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES for part in parts)
+    ):
         return None
     return parts

@@ -37,16 +37,19 @@ class GradedBy:
 
     kit: str  # micrograd-kit's version
     course: str  # a digest of course.toml
-    checks: str  # grading.checks_fingerprint(): the checks, the rubric and the reference's forward passes
+    # grading.checks_fingerprint(): the checks, the rubric and the reference's forward passes
+    checks: str
     seed: int | None  # None: a fresh seed for each student
 
     @classmethod
     def now(cls, checks: str, seed: int | None) -> GradedBy:
         try:
             version = metadata.version("micrograd-kit")
-        except metadata.PackageNotFoundError:  # run from a copy that was never installed (Gradescope's zip)
+        # run from a copy that was never installed (Gradescope's zip)
+        except metadata.PackageNotFoundError:
             version = "unknown"
-        return cls(version, hashlib.sha256(in_use().path.read_bytes()).hexdigest()[:16], checks, seed)
+        return cls(version,
+                   hashlib.sha256(in_use().path.read_bytes()).hexdigest()[:16], checks, seed)
 
     def differences(self, other: GradedBy) -> list[str]:
         """What changed from `other` to this one, in words."""
@@ -63,17 +66,29 @@ def recorded(out: Path) -> GradedBy | None:
 
 
 def begin(out: Path, graded_by: GradedBy) -> None:
-    """Before anything in OUT is replaced: keep its scores aside if this run grades them otherwise."""
+    """Before anything in OUT is replaced: keep its scores aside if this run grades them
+    otherwise."""
     earlier = recorded(out)
-    if earlier is None or earlier == graded_by or (out / BEFORE).exists():  # a first run, the same, or resumed
+    # a first run, the same, or resumed
+    if earlier is None or earlier == graded_by or (out / BEFORE).exists():
         return
-    write_atomically(out / BEFORE, json.dumps({"kit": KIT, "graded_by": asdict(earlier), "scores": scores(out)},
-                                              sort_keys=True) + "\n")
+    write_atomically(
+        out / BEFORE,
+        json.dumps({
+            "kit": KIT,
+            "graded_by": asdict(earlier),
+            "scores": scores(out)
+        }, sort_keys=True) + "\n")
 
 
 def finish(out: Path, graded_by: GradedBy) -> list[tuple[str, str, str, str]] | None:
-    """After a run that finished: regrade.csv if it regraded under another grader; what moved (None: no regrade)."""
-    write_atomically(out / GRADED_BY, json.dumps({"kit": KIT, **asdict(graded_by)}, indent=2) + "\n")
+    """After a run that finished: regrade.csv if it regraded under another grader; what moved (None:
+    no regrade)."""
+    write_atomically(out / GRADED_BY,
+                     json.dumps({
+                         "kit": KIT,
+                         **asdict(graded_by)
+                     }, indent=2) + "\n")
     try:
         before = json.loads((out / BEFORE).read_text())["scores"]
     except (OSError, ValueError, KeyError):
@@ -85,20 +100,25 @@ def finish(out: Path, graded_by: GradedBy) -> list[tuple[str, str, str, str]] | 
 
 
 def scores(out: Path) -> Scores:
-    """Every student's points per task in OUT, read as plain JSON (a changed course's rubric would refuse them)."""
+    """Every student's points per task in OUT, read as plain JSON (a changed course's rubric would
+    refuse them)."""
     found: Scores = {}
     for path in sorted(out.glob("*/results.json")):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             if data["extra_data"]["kit"] == KIT and data["extra_data"]["graded"]:
-                found[path.parent.name] = {test["tags"][0]: float(test["score"]) for test in data["tests"]}
+                found[path.parent.name] = {
+                    test["tags"][0]: float(test["score"])
+                    for test in data["tests"]
+                }
         except (OSError, ValueError, KeyError, IndexError, TypeError):
             continue  # not a grade: nothing to compare
     return found
 
 
 def changes(before: Scores, after: Scores) -> list[tuple[str, str, str, str]]:
-    """(student, task, old, new) for each task whose points moved, of the students graded both times.
+    """(student, task, old, new) for each task whose points moved, of the students graded both
+    times.
 
     A task the course added or dropped moved from or to "" (no such task)."""
     moved = []
@@ -129,4 +149,7 @@ def read_regrade(out: Path) -> list[tuple[str, str, str, str]] | None:
         return None
     if rows[:1] != [list(HEADER)]:
         return None
-    return [tuple(spreadsheet_value(cell) for cell in row) for row in rows[1:] if len(row) == len(HEADER)]
+    return [
+        tuple(spreadsheet_value(cell) for cell in row) for row in rows[1:]
+        if len(row) == len(HEADER)
+    ]

@@ -1,6 +1,7 @@
 """One student as the class's views show them (gradebook.csv, index.html): the same numbers in both.
 
-Its own module, below both the gradebook (which makes the rows) and the dashboard (which shows them).
+Its own module, below both the gradebook (which makes the rows) and the dashboard (which shows
+them).
 """
 
 from __future__ import annotations
@@ -10,16 +11,25 @@ from datetime import datetime
 
 from ..grading.results import GradingResults
 
-# the `state` column; a grader error is the kit failing on a hand-in (its reason in results.json), never the student
-GRADED, NOT_GRADED, GRADER_ERROR, EMPTY, UNREADABLE = "graded", "not graded", "grader error", "empty", "unreadable"
+# the `state` column; a grader error is the kit failing on a hand-in (its reason in results.json),
+# never the student
+GRADED, NOT_GRADED, GRADER_ERROR, EMPTY, UNREADABLE = (
+    "graded",
+    "not graded",
+    "grader error",
+    "empty",
+    "unreadable",
+)
 
 
 @dataclass(frozen=True)
 class Row:
-    """One student as the class's views show them (gradebook.csv, index.html): the same numbers in both."""
+    """One student as the class's views show them (gradebook.csv, index.html): the same numbers in
+    both."""
 
     student: str
-    state: str  # GRADED, NOT_GRADED, GRADER_ERROR, EMPTY or UNREADABLE: one of five, for a spreadsheet's filter
+    # GRADED, NOT_GRADED, GRADER_ERROR, EMPTY or UNREADABLE: one of five, for a spreadsheet's filter
+    state: str
     status: str  # the state with its reason ("not graded: ...", "unreadable: not a notebook")
     grade: GradingResults | None = None
     total: float | None = None  # what the late policy leaves

@@ -1,5 +1,5 @@
-"""The class's views: gradebook.csv, summary.txt, index.html (the dashboard) and the late notes in feedback.md,
-all made from one row per student (rows.py), so that every view shows the same numbers.
+"""The class's views: gradebook.csv, summary.txt, index.html (the dashboard) and the late notes in
+feedback.md, all made from one row per student (rows.py), so that every view shows the same numbers.
 """
 
 from __future__ import annotations
@@ -20,20 +20,23 @@ from .out import BOM, FEEDBACK, GRADEBOOK, SUMMARY
 from .rows import EMPTY, GRADED, GRADER_ERROR, NOT_GRADED, UNREADABLE, Row
 
 
-def write_class_views(out: Path, students: list[str], results: ClassResults, late: LatePolicy | None) -> None:
-    """gradebook.csv, summary.txt, index.html (and feedback.html), and in each late student's feedback.md what
-    the late policy took."""
+def write_class_views(out: Path, students: list[str], results: ClassResults,
+                      late: LatePolicy | None) -> None:
+    """gradebook.csv, summary.txt, index.html (and feedback.html), and in each late student's
+    feedback.md what the late policy took."""
     for student, grade_ in results.grades.items():
         days = days_late(late, results, student)
         if days and grade_.graded:
             note = late_note(late, grade_, days, results.submitted.get(student))
-            write_atomically(out / student / FEEDBACK, render_feedback(grade_, student) + "\n" + note)
+            write_atomically(out / student / FEEDBACK,
+                             render_feedback(grade_, student) + "\n" + note)
     write_atomically(out / GRADEBOOK, gradebook_csv(students, results, late))
     write_atomically(out / SUMMARY, pass_rates(results) + "\n")
     write_dashboard(out, class_rows(students, results, late), late is not None)
 
 
-def class_rows(students: Iterable[str], results: ClassResults, late: LatePolicy | None = None) -> list[Row]:
+def class_rows(students: Iterable[str], results: ClassResults,
+               late: LatePolicy | None = None) -> list[Row]:
     """A Row per student, in the order given."""
     return [_row(student, results, late) for student in students]
 
@@ -44,12 +47,13 @@ def _row(student: str, results: ClassResults, late: LatePolicy | None) -> Row:
     if grade_ is None:
         problem = results.problems.get(student)
         status = problem or f"not graded: {results.errors.get(student, '?')}"
-        return Row(student, _problem_state(problem) if problem else NOT_GRADED, status, flags=time_flags)
+        return Row(student,
+                   _problem_state(problem) if problem else NOT_GRADED, status, flags=time_flags)
     days = days_late(late, results, student)
     lost = late.penalty(grade_.score, days) if late and grade_.graded else 0.0
     state, status = (GRADED, GRADED) if grade_.graded else (GRADER_ERROR, GRADER_FAILED)
-    return Row(student, state, status, grade_, grade_.score - lost, results.submitted.get(student), days, lost,
-               (*grade_.flags, *time_flags))
+    return Row(student, state, status, grade_, grade_.score - lost, results.submitted.get(student),
+               days, lost, (*grade_.flags, *time_flags))
 
 
 def _problem_state(problem: str) -> str:
@@ -57,8 +61,10 @@ def _problem_state(problem: str) -> str:
     return EMPTY if problem == EMPTY or problem.startswith("no micrograd") else UNREADABLE
 
 
-def gradebook_csv(students: Iterable[str], results: ClassResults, late: LatePolicy | None = None) -> str:
-    """student, total, points per task, state, status, flags to review: one row per student, in name order.
+def gradebook_csv(students: Iterable[str], results: ClassResults,
+                  late: LatePolicy | None = None) -> str:
+    """student, total, points per task, state, status, flags to review: one row per student, in name
+    order.
 
     With a late policy, `total` is what the policy leaves, and three columns say why: submitted,
     days_late, late_penalty (points); a student's time flags join the flags. The text starts with
@@ -66,39 +72,57 @@ def gradebook_csv(students: Iterable[str], results: ClassResults, late: LatePoli
     """
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["student", "total", *rubric.TASK_IDS, "state", "status", "flags", *(LATE_COLUMNS if late else ())])
+    writer.writerow([
+        "student", "total", *rubric.TASK_IDS, "state", "status", "flags",
+        *(LATE_COLUMNS if late else ())
+    ])
     for row in class_rows(students, results, late):
-        points = [f"{task.score:g}" for task in row.grade.tasks] if row.grade else [""] * len(rubric.TASK_IDS)
+        points = [f"{task.score:g}"
+                  for task in row.grade.tasks] if row.grade else [""] * len(rubric.TASK_IDS)
         lateness = _lateness(row) if late else []
-        writer.writerow([spreadsheet_cell(row.student), "" if row.total is None else f"{row.total:g}", *points,
-                         row.state, spreadsheet_cell(row.status), spreadsheet_cell("; ".join(row.flags)), *lateness])
+        writer.writerow([
+            spreadsheet_cell(row.student), "" if row.total is None else f"{row.total:g}", *points,
+            row.state,
+            spreadsheet_cell(row.status),
+            spreadsheet_cell("; ".join(row.flags)), *lateness
+        ])
     return BOM + text.getvalue()
 
 
 def _lateness(row: Row) -> list[str]:
     if row.grade is None:
         return [""] * len(LATE_COLUMNS)
-    return [row.submitted.isoformat() if row.submitted else "", str(row.days_late), f"{row.late_penalty:g}"]
+    return [
+        row.submitted.isoformat() if row.submitted else "",
+        str(row.days_late), f"{row.late_penalty:g}"
+    ]
 
 
-GRADER_FAILED = "grader error: the kit failed on this hand-in, see results.json; a later run grades it again"
+GRADER_FAILED = (
+    "grader error: the kit failed on this hand-in, see results.json; a later run grades it again"
+)
 
 
 LATE_COLUMNS = ("submitted", "days_late", "late_penalty")
 
 
 def read_gradebook(path: Path) -> list[dict[str, str]]:
-    """The rows of a gradebook.csv, with or without its byte-order mark (one written before it had one)."""
+    """The rows of a gradebook.csv, with or without its byte-order mark (one written before it had
+    one)."""
     rows = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig")))
-    return [{name: spreadsheet_value(cell) if name in TEXT_COLUMNS else cell for name, cell in row.items()}
-            for row in rows]
+    return [{
+        name: spreadsheet_value(cell) if name in TEXT_COLUMNS else cell
+        for name, cell in row.items()
+    } for row in rows]
 
 
-TEXT_COLUMNS = ("student", "status", "flags")  # the cells that may hold student text: neutralized when written
+# the cells that may hold student text: neutralized when written
+TEXT_COLUMNS = ("student", "status", "flags")
 
 
 def pass_rates(results: ClassResults) -> str:
-    """Per task: how many students passed it, and the class's mean points (before any late penalty)."""
+    """Per task: how many students passed it, and the class's mean points (before any late
+    penalty)."""
     graded = [grade_ for grade_ in results.grades.values() if grade_.graded]
     width = max(len(task_id) for task_id in rubric.TASK_IDS)
     lines = [f"{'task':<{width}}  {'passed':>11}  {'mean points':>11}"]
@@ -112,8 +136,8 @@ def pass_rates(results: ClassResults) -> str:
     total = f"{mean_total:.1f}/{rubric.TOTAL_POINTS}"
     lines.append(f"{'total':<{width}}  {'':>11}  {total:>11}  before the late policy")
     not_graded = len(results.grades) - len(graded) + len(results.errors)
-    lines.append(f"\n{len(graded)} students graded" + (f", {not_graded} not graded (see {GRADEBOOK})"
-                                                          if not_graded else ""))
+    lines.append(f"\n{len(graded)} students graded" +
+                 (f", {not_graded} not graded (see {GRADEBOOK})" if not_graded else ""))
     if results.problems:
         kinds = Counter(results.problems.values())
         lines.append(f"{len(results.problems)} hand-ins with nothing to grade: "

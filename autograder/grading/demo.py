@@ -1,4 +1,5 @@
-"""`mgkit demo`: the one-command tour. Grades three submissions made on the spot, in a temporary folder:
+"""`mgkit demo`: the one-command tour. Grades three submissions made on the spot, in a temporary
+folder:
 
 - the reference solution: full marks;
 - the untouched starter, as released to students: zero, every task present;
@@ -28,7 +29,8 @@ BUGGY_LINE = "other.grad = self.data * out.grad"
 
 def run(seed: int | None = None, show: Callable[[str, GradingResults], None] | None = None
         ) -> dict[str, GradingResults]:
-    """Grade the reference, the starter and the buggy submission; `show(title, results)` as each ends."""
+    """Grade the reference, the starter and the buggy submission; `show(title, results)` as each
+    ends."""
     makers = {"the reference solution": _reference, "the untouched starter": _starter,
               f"the reference with a bug ({BUG_LINE!r} -> {BUGGY_LINE!r})": _buggy}
     seed = secrets.randbelow(SEED_RANGE) if seed is None else seed  # one seed for all three
@@ -44,7 +46,8 @@ def run(seed: int | None = None, show: Callable[[str, GradingResults], None] | N
 
 
 def _reference(package: Path) -> None:
-    shutil.copytree(solution.REFERENCE_PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(solution.REFERENCE_PACKAGE_DIR, package,
+                    ignore=shutil.ignore_patterns("__pycache__"))
 
 
 def _starter(package: Path) -> None:
@@ -56,5 +59,6 @@ def _buggy(package: Path) -> None:
     path = package / BUG_FILE
     text = path.read_text()
     if text.count(BUG_LINE) != 1:
-        raise RuntimeError(f"the demo's bug needs exactly one {BUG_LINE!r} in the reference {BUG_FILE}")
+        raise RuntimeError(
+            f"the demo's bug needs exactly one {BUG_LINE!r} in the reference {BUG_FILE}")
     path.write_text(text.replace(BUG_LINE, BUGGY_LINE))

@@ -1,7 +1,8 @@
-"""The judge half of the grade: a task's verdict, in the trusted parent, from what its worker reported.
+"""The judge half of the grade: a task's verdict, in the trusted parent, from what its worker
+reported.
 
-    verdict = judge_task("mul_backward", seed, outcome, earlier)   # the preview's rules (mgkit_checks.core)
-    result = task_result(verdict, points)                          # what the results file keeps
+    verdict = judge_task("mul_backward", seed, outcome, earlier)  # the rules of mgkit_checks.core
+    result = task_result(verdict, points)                         # what the results file keeps
 
 The verdict comes from the seed and the reported numbers alone, so student code never decides
 its own score. Tasks are judged in the order of their definitions' needs (mgkit_checks.tasks);
@@ -39,7 +40,9 @@ def judge_task(task_id: str, seed: int, outcome: Outcome, earlier: dict[str, Ver
     return judge(task_id, seed, reports, earlier)
 
 
-UNUSABLE_REPORT = "the grader received no usable report for this task: the grader's problem, not your code's"
+UNUSABLE_REPORT = (
+    "the grader received no usable report for this task: the grader's problem, not your code's"
+)
 
 
 def _failure_check(task_id: str, failure: Failure) -> Check:
@@ -60,7 +63,8 @@ def _failure_check(task_id: str, failure: Failure) -> Check:
 
 
 def task_result(result: Verdict, points: float) -> TaskResult:
-    """A verdict as the results file keeps it: full points only for a pass (never for 'undecided')."""
+    """A verdict as the results file keeps it: full points only for a pass (never for
+    'undecided')."""
     return TaskResult(result.task_id, points if result.passed else 0.0, points, result.feedback,
                       [(check.label, check.state == "passed") for check in result.checks],
                       (result.diagnosis.id,) if result.diagnosis else (),

@@ -45,27 +45,32 @@ from .submission import Submission, load, private_copy
 from .worker import ENTRY, ImportFailure, TaskSandbox
 
 SEED_RANGE = 10**6  # a fresh seed per run, short enough to type after --seed
-SECRET_CHARS = 16  # a secret line at least this long is redacted from feedback ("self.grad += out.grad")
+# a secret line at least this long is redacted from feedback ("self.grad += out.grad")
+SECRET_CHARS = 16
 
 
 class GraderError(Exception):
-    """The kit failed while grading (never the student): the grade is recorded as not graded, with why."""
+    """The kit failed while grading (never the student): the grade is recorded as not graded, with
+    why."""
 
 
 def grade(path: Path | Submission, seed: int | None = None, *, entry: str = ENTRY,
           limits: Limits = DEFAULT_LIMITS, sandbox: TaskSandbox | None = None,
           scratch: Path | None = None) -> GradingResults:
-    """Grade the submission at `path` (or one already read); SubmissionError (a ValueError) only if it is not one.
+    """Grade the submission at `path` (or one already read); SubmissionError (a ValueError) only if
+    it is not one.
 
     `sandbox` lets a caller grading many submissions keep one zygote; otherwise one is started
-    for this grade, its workers running `entry` (a test's fake names its own; the judge is the kit's).
-    `scratch` is where the private copy goes (a class run's own folder), else the temporary folder.
+    for this grade, its workers running `entry` (a test's fake names its own; the judge is the
+    kit's). `scratch` is where the private copy goes (a class run's own folder), else the temporary
+    folder.
     """
     started = time.perf_counter()
     seed = secrets.randbelow(SEED_RANGE) if seed is None else seed
     submission = path if isinstance(path, Submission) else load(path)
     own_sandbox = sandbox is None
-    # a worker of this sandbox sees the submission's folder, and its neighbours (other students?), as empty
+    # a worker of this sandbox sees the submission's folder, and its neighbours (other students?),
+    # as empty
     hide = [path.resolve().parent] if isinstance(path, Path) else []
     sandbox = sandbox or TaskSandbox(limits, entry, hide=hide)
     try:
@@ -109,12 +114,15 @@ def judge_all(sandbox: TaskSandbox, folder: Path, seed: int, hidden: frozenset[s
         passed = [task for task, verdict in verdicts.items() if verdict.passed]
         outcome = stuck.get(files) or sandbox.run(folder, task_id, seed, passed)
         if isinstance(outcome, ImportFailure) and files not in stuck:
-            outcome = stuck[files] = ImportFailure(outcome.kind, f"while importing {files}, {outcome.detail};"
-                                                                 " the tasks that import it were not run again")
-        if isinstance(outcome, Failure) and outcome.kind == "grader":  # the kit failed, not the student
+            outcome = stuck[files] = ImportFailure(
+                outcome.kind, f"while importing {files}, {outcome.detail};"
+                " the tasks that import it were not run again")
+        # the kit failed, not the student
+        if isinstance(outcome, Failure) and outcome.kind == "grader":
             raise GraderError(f"{task_id}: {outcome.detail}")
         try:
-            verdicts[task_id] = judge.judge_task(task_id, seed, redact_outcome(outcome, hidden), verdicts)
+            verdicts[task_id] = judge.judge_task(task_id, seed, redact_outcome(outcome, hidden),
+                                                 verdicts)
         except JudgeError as error:
             raise GraderError(f"the kit's judge of {task_id} failed: {error}") from error
     return verdicts
@@ -146,7 +154,8 @@ SHARED_CHECKS_DIR = Path(mgkit_checks.__file__).parent
 def checks_fingerprint(entry: str = ENTRY) -> str:
     """A hash of what decides a grade besides the submission and the seed: the source files of
     the workers' entry (for the kit's, all of autograder/sandboxed/), the judge (grading/judge.py),
-    the shared checks and the rubric. A class run regrades every result made under another fingerprint.
+    the shared checks and the rubric. A class run regrades every result made under another
+    fingerprint.
 
     The one place that knows which files those are: a checks package moved or added goes here.
     """
@@ -160,15 +169,18 @@ def checks_fingerprint(entry: str = ENTRY) -> str:
         origin = Path(spec.origin)
         files = sorted(origin.parent.rglob("*.py")) if spec.submodule_search_locations else [origin]
     shared = sorted(SHARED_CHECKS_DIR.glob("*.py"))  # the definitions every task is judged by
-    course = [in_use().path, solution.REFERENCE_PACKAGE_DIR / "engine.py"]  # the rubric, the forward passes
+    # the rubric, the forward passes
+    course = [in_use().path, solution.REFERENCE_PACKAGE_DIR / "engine.py"]
     digest = hashlib.sha256()
     for path in [*files, *JUDGE_FILES, *shared, *course]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
-HIDDEN_CHECKS = sandboxed.__name__  # never shipped: the grade's harness, traversal and trusted engine
-JUDGE_FILES = tuple(Path(module.__file__) for module in (judge, outcomes))  # never shipped: the judge half
+# never shipped: the grade's harness, traversal and trusted engine
+HIDDEN_CHECKS = sandboxed.__name__
+# never shipped: the judge half
+JUDGE_FILES = tuple(Path(module.__file__) for module in (judge, outcomes))
 
 
 def secret_lines() -> frozenset[str]:
@@ -182,14 +194,20 @@ def secret_lines() -> frozenset[str]:
 
 @cache
 def _secret_lines(reference: Path) -> frozenset[str]:
-    hidden = [path.read_text() for path in [*sorted(Path(sandboxed.__file__).parent.glob("*.py")), *JUDGE_FILES]]
+    hidden = [
+        path.read_text()
+        for path in [*sorted(Path(sandboxed.__file__).parent.glob("*.py")), *JUDGE_FILES]
+    ]
     solutions = []
     for module in MODULES:
         path = reference / f"{module}.py"
         lines = path.read_text().splitlines()
-        solutions += [line for region in find_regions(path) for line in lines[region.begin : region.end - 1]]
+        solutions += [
+            line for region in find_regions(path) for line in lines[region.begin:region.end - 1]
+        ]
     lines = (line.strip() for text in hidden for line in text.splitlines())
-    return frozenset(line for line in (*lines, *(line.strip() for line in solutions)) if len(line) >= SECRET_CHARS)
+    return frozenset(line for line in (*lines, *(line.strip() for line in solutions))
+                     if len(line) >= SECRET_CHARS)
 
 
 def redact(text: str, secrets: frozenset[str]) -> str:
@@ -200,5 +218,6 @@ def redact(text: str, secrets: frozenset[str]) -> str:
 @cache
 def _secret_pattern(secrets: frozenset[str]) -> re.Pattern[str]:
     # feedback folds a quoted message onto one line: match a secret line with any run of spaces
-    lines = sorted(secrets, key=len, reverse=True)  # the longest first, so no shorter one cuts it up
+    # the longest first, so no shorter one cuts it up
+    lines = sorted(secrets, key=len, reverse=True)
     return re.compile("|".join(r"\s+".join(map(re.escape, line.split())) for line in lines))

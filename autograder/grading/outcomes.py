@@ -1,4 +1,5 @@
-"""What a task's worker gave the grade (an Observation, or how it failed) and the grade's result for it."""
+"""What a task's worker gave the grade (an Observation, or how it failed) and the grade's result for
+it."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ class Failure:
 
     kind: "error" (the student's code raised: `detail` is "ExceptionType: message", cut short),
     "timeout", "memory", "crash" (killed by a signal or exited early), "output" (printed past
-    the cap), "not_run" (e.g. its file is missing and the starter raises), "grader" (the kit failed).
+    the cap), "not_run" (e.g. its file is missing and the starter raises), "grader" (the kit
+    failed).
     """
 
     kind: str
@@ -36,10 +38,14 @@ class TaskResult:
     task_id: str
     score: float
     max_score: float
-    feedback: str  # for the student: what was tried, what came back, what was expected, the likely mistake
-    checks: list[tuple[str, bool]] = field(default_factory=list)  # (what was checked, passed) for reports
-    diagnoses: tuple[str, ...] = ()  # the likely mistake's id ("mul_backward/swapped_operands"), when it failed
-    advice: tuple[str, ...] = ()  # what the feedback advised for each diagnosis ("" when no classic mistake fits)
+    # for the student: what was tried, what came back, what was expected, the likely mistake
+    feedback: str
+    # (what was checked, passed) for reports
+    checks: list[tuple[str, bool]] = field(default_factory=list)
+    # the likely mistake's id ("mul_backward/swapped_operands"), when it failed
+    diagnoses: tuple[str, ...] = ()
+    # what the feedback advised for each diagnosis ("" when no classic mistake fits)
+    advice: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:

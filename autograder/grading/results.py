@@ -17,7 +17,9 @@ from ..reference.outputs import printable, write_atomically
 from .outcomes import TaskResult
 
 KIT = "micrograd-kit"  # in extra_data: marks a results.json that mgkit may replace
-NOT_GRADED = "not graded: the grader failed ({reason}); tell your course staff, this is not your score"
+NOT_GRADED = (
+    "not graded: the grader failed ({reason}); tell your course staff, this is not your score"
+)
 FAILURE_SUMMARY_CHARS = 70  # how much of a failed task's feedback the terminal table shows
 
 
@@ -30,27 +32,37 @@ class GradingResults:
     execution_time: float = 0.0
     notes: tuple[str, ...] = ()  # about the submission: missing files, an unreadable notebook
     graded: bool = True  # False: the grader itself failed, every task scores 0
-    isolation: tuple[str, ...] = field(default=())  # the sandbox's optional layers that were in force
-    flags: tuple[str, ...] = ()  # suspicious constructs for an instructor to review: never a penalty
+    # the sandbox's optional layers that were in force
+    isolation: tuple[str, ...] = field(default=())
+    # suspicious constructs for an instructor to review: never a penalty
+    flags: tuple[str, ...] = ()
     # which class run, checks and hand-in content made this grade: grade-all regrades a stale one
     provenance: tuple[tuple[str, str], ...] = ()
     canvas_user_id: str | None = None  # the hand-in's Canvas user id, for `mgkit export canvas`
-    late_mark: bool | None = None  # the collector's own word on lateness (Canvas's "late"), so a merge keeps it
-    time_flags: tuple[str, ...] = ()  # how its time was found, where the collector recorded none: a merge keeps it
+    # the collector's own word on lateness (Canvas's "late"), so a merge keeps it
+    late_mark: bool | None = None
+    # how its time was found, where the collector recorded none: a merge keeps it
+    time_flags: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if tuple(task.task_id for task in self.tasks) != rubric.TASK_IDS:
-            raise ValueError(f"a grade needs one result per task, in rubric order: {', '.join(rubric.TASK_IDS)}")
+            raise ValueError(
+                f"a grade needs one result per task, in rubric order: {', '.join(rubric.TASK_IDS)}")
         for task in self.tasks:
-            if task.max_score != rubric.BY_ID[task.task_id].points or not 0 <= task.score <= task.max_score:
-                raise ValueError(f"{task.task_id}: score {task.score} of {task.max_score} is not within the rubric")
+            if task.max_score != rubric.BY_ID[
+                    task.task_id].points or not 0 <= task.score <= task.max_score:
+                raise ValueError(
+                    f"{task.task_id}: score {task.score} of {task.max_score} is not within the"
+                    " rubric"
+                )
 
     @classmethod
     def not_graded(cls, reason: str, seed: int, execution_time: float = 0.0,
                    notes: tuple[str, ...] = ()) -> GradingResults:
         """Zero for every task, saying so: what to write when the grader itself failed."""
         message = NOT_GRADED.format(reason=" ".join(reason.split())[:300])  # one line
-        tasks = tuple(TaskResult(task.id, 0.0, float(task.points), message) for task in rubric.TASKS)
+        tasks = tuple(
+            TaskResult(task.id, 0.0, float(task.points), message) for task in rubric.TASKS)
         return cls(tasks, seed, execution_time, notes, graded=False)
 
     def passed(self, task: TaskResult) -> bool:
@@ -66,21 +78,27 @@ class GradingResults:
         return sum(task.max_score for task in self.tasks)
 
     def summary(self) -> str:
-        """The top-level output students read: the score and the notes (the seed is the instructor's)."""
+        """The top-level output students read: the score and the notes (the seed is the
+        instructor's)."""
         head = (f"Score {self.score:g} / {self.max_score:g}." if self.graded
                 else self.tasks[0].feedback[0].upper() + self.tasks[0].feedback[1:] + ".")
         return "\n".join([head, *(f"Note: {note}" for note in self.notes)])
 
     def reproduce(self) -> str:
         """The instructor's line: how to grade the same way again."""
-        return f"Seed {self.seed}: `mgkit grade SUBMISSION --seed {self.seed}` reproduces this grade."
+        return (
+            f"Seed {self.seed}: `mgkit grade SUBMISSION --seed {self.seed}` reproduces this grade."
+        )
 
     def to_gradescope(self) -> dict[str, Any]:
         """The Gradescope results.json of the contract: task id first in every name, and in tags."""
         return {
-            "score": self.score,
-            "execution_time": round(self.execution_time, 3),
-            "output": self.summary(),
+            "score":
+            self.score,
+            "execution_time":
+            round(self.execution_time, 3),
+            "output":
+            self.summary(),
             "tests": [{
                 "name": f"{task.task_id}: {rubric.BY_ID[task.task_id].title}",
                 "score": task.score,
@@ -90,15 +108,36 @@ class GradingResults:
                 "visibility": "visible",
                 "tags": [task.task_id],
             } for task in self.tasks],
-            "extra_data": {"kit": KIT, "seed": self.seed, "graded": self.graded, "notes": list(self.notes),
-                           "isolation": list(self.isolation), "flags": list(self.flags),
-                           "diagnoses": {task.task_id: list(task.diagnoses) for task in self.tasks if task.diagnoses},
-                           # beside `diagnoses`, whose readers expect ids: the advice of each, for the dashboard
-                           "advice": {task.task_id: list(task.advice) for task in self.tasks if task.advice},
-                           **({"provenance": dict(self.provenance)} if self.provenance else {}),
-                           **({"canvas_user_id": self.canvas_user_id} if self.canvas_user_id else {}),
-                           **({"late_mark": self.late_mark} if self.late_mark is not None else {}),
-                           **({"time_flags": list(self.time_flags)} if self.time_flags else {})},
+            "extra_data": {
+                "kit": KIT,
+                "seed": self.seed,
+                "graded": self.graded,
+                "notes": list(self.notes),
+                "isolation": list(self.isolation),
+                "flags": list(self.flags),
+                "diagnoses": {
+                    task.task_id: list(task.diagnoses)
+                    for task in self.tasks if task.diagnoses
+                },
+                # beside `diagnoses`, whose readers expect ids: the advice of each, for
+                # the dashboard
+                "advice": {
+                    task.task_id: list(task.advice)
+                    for task in self.tasks if task.advice
+                },
+                **({
+                    "provenance": dict(self.provenance)
+                } if self.provenance else {}),
+                **({
+                    "canvas_user_id": self.canvas_user_id
+                } if self.canvas_user_id else {}),
+                **({
+                    "late_mark": self.late_mark
+                } if self.late_mark is not None else {}),
+                **({
+                    "time_flags": list(self.time_flags)
+                } if self.time_flags else {})
+            },
         }
 
     @classmethod
@@ -109,21 +148,26 @@ class GradingResults:
             if extra.get("kit") != KIT:
                 raise ValueError("not written by mgkit")
             diagnoses, advice = extra.get("diagnoses", {}), extra.get("advice", {})
-            tasks = tuple(TaskResult(test["tags"][0], float(test["score"]), float(test["max_score"]), test["output"],
-                                     diagnoses=tuple(diagnoses.get(test["tags"][0], ())),
-                                     advice=tuple(advice.get(test["tags"][0], ())))
-                          for test in data["tests"])
+            tasks = tuple(
+                TaskResult(test["tags"][0], float(test["score"]), float(test["max_score"]),
+                           test["output"], diagnoses=tuple(diagnoses.get(test["tags"][0], (
+                           ))), advice=tuple(advice.get(test["tags"][0], ())))
+                for test in data["tests"])
             return cls(tasks, int(extra["seed"]), float(data.get("execution_time", 0.0)),
-                       tuple(extra.get("notes", ())), bool(extra["graded"]), tuple(extra.get("isolation", ())),
-                       tuple(extra.get("flags", ())), tuple(sorted(extra.get("provenance", {}).items())),
+                       tuple(extra.get("notes", ())), bool(extra["graded"]),
+                       tuple(extra.get("isolation", ())), tuple(extra.get("flags", ())),
+                       tuple(sorted(extra.get("provenance", {}).items())),
                        extra.get("canvas_user_id"), _late_mark(extra.get("late_mark")),
                        tuple(str(flag) for flag in extra.get("time_flags", ())))
         except (KeyError, IndexError, TypeError, AttributeError) as error:
-            raise ValueError(f"not an mgkit results.json ({type(error).__name__}: {error})") from error
+            raise ValueError(
+                f"not an mgkit results.json ({type(error).__name__}: {error})") from error
 
     def write(self, path: Path) -> None:
-        """Write results.json once, atomically: readers see no file or the whole file, never a part."""
-        write_atomically(path, json.dumps(self.to_gradescope(), indent=2, ensure_ascii=False) + "\n")
+        """Write results.json once, atomically: readers see no file or the whole file, never a
+        part."""
+        write_atomically(path,
+                         json.dumps(self.to_gradescope(), indent=2, ensure_ascii=False) + "\n")
 
 
 def _late_mark(value: object) -> bool | None:
@@ -167,13 +211,15 @@ def render_table(results: GradingResults) -> str:
 
 
 def _first_line(text: str) -> str:
-    line = printable(text.strip().split("\n", 1)[0])  # the student's words reach a terminal: no escape codes
+    # the student's words reach a terminal: no escape codes
+    line = printable(text.strip().split("\n", 1)[0])
     return line if len(line) <= FAILURE_SUMMARY_CHARS else line[: FAILURE_SUMMARY_CHARS - 1] + "…"
 
 
 def render_feedback(results: GradingResults, student: str) -> str:
-    """feedback.md: the score, then every task with what to fix. Text that may be the student's (the name,
-    the notes, what their code raised) is quoted as code, so that no Markdown viewer renders it."""
+    """feedback.md: the score, then every task with what to fix. Text that may be the student's (the
+    name, the notes, what their code raised) is quoted as code, so that no Markdown viewer renders
+    it."""
     lines = [f"# micrograd: {_inline(student)}, {results.score:g} / {results.max_score:g}", "",
              results.summary().split("\n", 1)[0], ""]
     if results.notes:
@@ -182,7 +228,10 @@ def render_feedback(results: GradingResults, student: str) -> str:
     lines += [f"| `{task.task_id}` | {task.score:g} / {task.max_score:g} | "
               f"{'passed' if results.passed(task) else 'failed'} |" for task in results.tasks]
     for task in results.tasks:
-        lines += ["", f"## `{task.task_id}`: {rubric.BY_ID[task.task_id].title}", "", _fenced(task.feedback)]
+        lines += [
+            "", f"## `{task.task_id}`: {rubric.BY_ID[task.task_id].title}", "",
+            _fenced(task.feedback)
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -195,7 +244,8 @@ def _fenced(text: str) -> str:
 def _inline(text: str) -> str:
     """`text` as Markdown inline code, whatever backticks it holds."""
     ticks = "`" * (_longest_backticks(text) + 1)
-    padded = f" {text} " if text.startswith("`") or text.endswith("`") else text  # CommonMark strips one space
+    # CommonMark strips one space
+    padded = f" {text} " if text.startswith("`") or text.endswith("`") else text
     return f"{ticks}{padded}{ticks}"
 
 

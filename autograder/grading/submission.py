@@ -35,32 +35,48 @@ from ..reference.stubs import make_stub
 PACKAGE = "micrograd"
 MAX_MODULE_BYTES = 512 * 1024  # the reference engine is 10 KB; anything this big is not a module
 MAX_NOTEBOOK_BYTES = 64 * 2**20  # notebooks carry their plots as images
-NOTEBOOK_KEY = "mgkit"  # cell.metadata["mgkit"]: {"module": "nn", "package_imports": ["from .engine import Value"]}
+# cell.metadata["mgkit"]: {"module": "nn", "package_imports": ["from .engine import Value"]}
+NOTEBOOK_KEY = "mgkit"
 
 
 # Constructs a person should look at (not a penalty): ways to game or escape the grader.
 SUSPICIOUS = {
-    "reads the caller's frames": r"sys\._getframe|\binspect\.(currentframe|stack|getouterframes)|\.f_(back|locals)\b",
-    "searches the garbage collector": r"\bgc\.get_(objects|referrers|referents)\b",
-    "uses ctypes": r"\bctypes\b",
-    "ends the process": r"\bos\._exit\b|\bsys\.exit\b|\bos\.kill\b",
-    "handles signals": r"\bsignal\.(signal|alarm|setitimer|pthread_kill)\b",
-    "starts processes or threads": r"\bsubprocess\b|\bos\.(fork|system|popen|exec\w*|spawn\w*)\b|\bthreading\b",
-    "reaches the network": r"\bsocket\b|\burllib\b|\brequests\b",
-    "reads or writes files": r"\bopen\s*\(|\bshutil\b|\bos\.(remove|unlink|rename|replace|listdir|scandir|walk|chmod|"
-                             r"write|dup2?)\b",
-    "runs code built at run time": r"\b(exec|eval|compile)\s*\(|\b__import__\b|\bimportlib\b",
-    "looks at its surroundings": r"\bos\.(environ|getcwd|getppid|getpid)\b|\bsys\.argv\b",
-    "patches other modules": r"\bbuiltins\b|__builtins__|\bsys\.modules\b|\bsetattr\((math|numpy|np|json|random)\b",
-    "imports torch": r"^\s*(import|from)\s+torch\b",
-    "imports micrograd into its own engine": r"^\s*(import|from)\s+micrograd\b",
-    "holds the lecture's numbers": r"6\.88137|0\.70710|0\.88137",
+    "reads the caller's frames":
+    r"sys\._getframe|\binspect\.(currentframe|stack|getouterframes)|\.f_(back|locals)\b",
+    "searches the garbage collector":
+    r"\bgc\.get_(objects|referrers|referents)\b",
+    "uses ctypes":
+    r"\bctypes\b",
+    "ends the process":
+    r"\bos\._exit\b|\bsys\.exit\b|\bos\.kill\b",
+    "handles signals":
+    r"\bsignal\.(signal|alarm|setitimer|pthread_kill)\b",
+    "starts processes or threads":
+    r"\bsubprocess\b|\bos\.(fork|system|popen|exec\w*|spawn\w*)\b|\bthreading\b",
+    "reaches the network":
+    r"\bsocket\b|\burllib\b|\brequests\b",
+    "reads or writes files":
+    r"\bopen\s*\(|\bshutil\b|\bos\.(remove|unlink|rename|replace|listdir|scandir|walk|chmod|"
+    r"write|dup2?)\b",
+    "runs code built at run time":
+    r"\b(exec|eval|compile)\s*\(|\b__import__\b|\bimportlib\b",
+    "looks at its surroundings":
+    r"\bos\.(environ|getcwd|getppid|getpid)\b|\bsys\.argv\b",
+    "patches other modules":
+    r"\bbuiltins\b|__builtins__|\bsys\.modules\b|\bsetattr\((math|numpy|np|json|random)\b",
+    "imports torch":
+    r"^\s*(import|from)\s+torch\b",
+    "imports micrograd into its own engine":
+    r"^\s*(import|from)\s+micrograd\b",
+    "holds the lecture's numbers":
+    r"6\.88137|0\.70710|0\.88137",
 }
 MAX_FLAGS = 20
 
 
 class SubmissionError(ValueError):
-    """The path cannot be graded at all (it does not exist, or is neither a folder nor a notebook)."""
+    """The path cannot be graded at all (it does not exist, or is neither a folder nor a
+    notebook)."""
 
 
 @dataclass(frozen=True)
@@ -68,17 +84,21 @@ class Submission:
     name: str  # the student: the folder's name or the notebook's stem
     sources: dict[str, bytes | None]  # module -> its text; None: missing, graded as the starter
     notes: tuple[str, ...] = field(default=())  # what the grader had to do about the submission
-    unread: tuple[str, ...] = field(default=())  # files that are there but could not be read, and why
+    # files that are there but could not be read, and why
+    unread: tuple[str, ...] = field(default=())
 
     @property
     def flags(self) -> tuple[str, ...]:
         """Suspicious constructs, "engine.py:12: uses ctypes", for an instructor to review."""
-        flags = [f"could not read {why}" for why in self.unread]  # a corrupt zip member, a link: not silent
+        # a corrupt zip member, a link: not silent
+        flags = [f"could not read {why}" for why in self.unread]
         for module, text in self.sources.items():
             lines = (text or b"").decode("utf-8", "replace").splitlines()
-            given = _starter_lines(module)  # the kit's own code (draw_dot's `import shutil`) is no one's doing
+            # the kit's own code (draw_dot's `import shutil`) is no one's doing
+            given = _starter_lines(module)
             patterns = {what: pattern for what, pattern in SUSPICIOUS.items()
-                        if module == "engine" or "micrograd" not in what}  # nn and train may import the engine
+                        # nn and train may import the engine
+                        if module == "engine" or "micrograd" not in what}
             flags += [f"{module}.py:{number}: {what}" for number, line in enumerate(lines, start=1)
                       if line.strip() not in given
                       for what, pattern in patterns.items() if re.search(pattern, line)]
@@ -88,19 +108,25 @@ class Submission:
 def load(path: Path) -> Submission:
     """Read a submission's three modules into memory; SubmissionError if it is not one."""
     if not os.path.lexists(path):
-        raise SubmissionError(f"{path} does not exist: pass a submission folder or a .ipynb notebook")
-    if path.is_symlink() and path.suffix == ".ipynb":  # a notebook is read only where it was handed in
+        raise SubmissionError(
+            f"{path} does not exist: pass a submission folder or a .ipynb notebook")
+    # a notebook is read only where it was handed in
+    if path.is_symlink() and path.suffix == ".ipynb":
         why = f"{path.name}: a symlink, which the grader never follows"
         return Submission(path.stem, dict.fromkeys(MODULES), (f"{why}: graded as empty",), (why,))
     if path.is_dir():
         root = path.resolve()
-        sources, notes, unread = folder_sources(lambda where: _read_regular_file(root / where, root))
+        sources, notes, unread = folder_sources(
+            lambda where: _read_regular_file(root / where, root))
     elif path.suffix == ".ipynb" and path.is_file():
         data, problem = read_regular(path, MAX_NOTEBOOK_BYTES, path.name)
         sources, notes, unread = notebook_sources(data, path.name) if problem is None else \
             (dict.fromkeys(MODULES), [f"{problem}: graded as empty"], [problem])
     else:
-        raise SubmissionError(f"{path} is neither a folder nor a .ipynb notebook: pass a submission folder or notebook")
+        raise SubmissionError(
+            f"{path} is neither a folder nor a .ipynb notebook: pass a submission folder or"
+            " notebook"
+        )
     name = path.stem if path.suffix == ".ipynb" else path.resolve().name
     return Submission(name, sources, tuple(notes), tuple(unread))
 
@@ -112,9 +138,9 @@ Read = Callable[[str], tuple[bytes | None, str | None]]
 
 
 def folder_sources(read: Read) -> tuple[dict[str, bytes | None], list[str], list[str]]:
-    """The modules under micrograd/, or at the top when a student uploaded them loose, the notes, and why each
-    file that is there could not be read; `read` reads one by its path (from a folder on disk, or a zip in
-    memory: the same rules for both)."""
+    """The modules under micrograd/, or at the top when a student uploaded them loose, the notes,
+    and why each file that is there could not be read; `read` reads one by its path (from a folder
+    on disk, or a zip in memory: the same rules for both)."""
     sources: dict[str, bytes | None] = dict.fromkeys(MODULES)
     notes: list[str] = []
     unread: list[str] = []
@@ -130,12 +156,16 @@ def folder_sources(read: Read) -> tuple[dict[str, bytes | None], list[str], list
         elif sources[module] is None:
             notes.append(f"{PACKAGE}/{module}.py is missing: graded as the untouched starter")
         elif candidate == loose:
-            notes.append(f"found {module}.py outside the {PACKAGE}/ folder: graded it as {PACKAGE}/{module}.py")
+            notes.append(
+                f"found {module}.py outside the {PACKAGE}/ folder: graded it as"
+                f" {PACKAGE}/{module}.py"
+            )
     return sources, notes, unread
 
 
 def _read_regular_file(path: Path, root: Path) -> tuple[bytes | None, str | None]:
-    """(bytes, None) for a regular file reached without a symlink; (None, None) if absent; else (None, why)."""
+    """(bytes, None) for a regular file reached without a symlink; (None, None) if absent; else
+    (None, why)."""
     where = path.relative_to(root)
     for part in (path.parent, path):
         try:
@@ -148,15 +178,19 @@ def _read_regular_file(path: Path, root: Path) -> tuple[bytes | None, str | None
 
 
 def read_regular(path: Path, cap: int, where: str) -> tuple[bytes | None, str | None]:
-    """(at most `cap` bytes, None) of a regular file opened without following a link; else (None, why).
+    """(at most `cap` bytes, None) of a regular file opened without following a link; else (None,
+    why).
 
     O_NONBLOCK: a FIFO must not block the reader; fstat: a device (/dev/zero) is never read.
     """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as error:
-        return None, f"{where} could not be read ({error.strerror})" if error.errno != errno.ELOOP else \
-            f"{where} is reached through a symlink, which the grader never follows"
+        return None, (
+            f"{where} could not be read ({error.strerror})"
+            if error.errno != errno.ELOOP
+            else f"{where} is reached through a symlink, which the grader never follows"
+        )
     with os.fdopen(fd, "rb") as file:  # closed however the reading ends
         if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
             return None, f"{where} is not a regular file"
@@ -176,9 +210,11 @@ def size_text(size: int) -> str:
 
 # ---- a notebook ----------------------------------------------------------------------------
 
-def notebook_sources(data: bytes, name: str) -> tuple[dict[str, bytes | None], list[str], list[str]]:
-    """Each module's tagged code cells of the notebook `data` (its file: `name`), in order; an unreadable
-    notebook is an empty submission, a module too large to be one is the starter's.
+
+def notebook_sources(data: bytes,
+                     name: str) -> tuple[dict[str, bytes | None], list[str], list[str]]:
+    """Each module's tagged code cells of the notebook `data` (its file: `name`), in order; an
+    unreadable notebook is an empty submission, a module too large to be one is the starter's.
 
     The same text as `notebooks.module_sources` makes (each cell followed by the package imports
     it stands for), read here as plain JSON: no nbformat import (a second of start-up), no
@@ -191,16 +227,23 @@ def notebook_sources(data: bytes, name: str) -> tuple[dict[str, bytes | None], l
             if tag:
                 found[tag["module"]].append("\n".join([_without_magics(_text(cell["source"])),
                                                        *tag.get("package_imports", [])]))
-    except (ValueError, KeyError, TypeError, RecursionError) as error:  # not a notebook: nothing to grade
+    # not a notebook: nothing to grade
+    except (ValueError, KeyError, TypeError, RecursionError) as error:
         why = f"{name} as a notebook ({type(error).__name__})"
-        return dict.fromkeys(MODULES), [f"{name} could not be read as a notebook ({type(error).__name__}):"
-                                        " graded as empty"], [why]
-    sources = {module: ("\n\n\n".join(texts) + "\n").encode() if texts else None for module, texts in found.items()}
+        return dict.fromkeys(MODULES), [
+            f"{name} could not be read as a notebook ({type(error).__name__}):"
+            " graded as empty"
+        ], [why]
+    sources = {
+        module: ("\n\n\n".join(texts) + "\n").encode() if texts else None
+        for module, texts in found.items()
+    }
     notes = [f"{name} has no code cell of {module}.py (metadata mgkit.module = {module!r}):"
              " graded as the untouched starter" for module, text in sources.items() if text is None]
     unread = []
     for module, text in sources.items():
-        if text is not None and len(text) > MAX_MODULE_BYTES:  # the flag scan and the grader read no more
+        # the flag scan and the grader read no more
+        if text is not None and len(text) > MAX_MODULE_BYTES:
             sources[module] = None
             why = f"{name}'s cells of {module}.py: larger than {MAX_MODULE_BYTES // 1024} KB"
             notes.append(f"{why}: graded as the untouched starter")
@@ -209,14 +252,17 @@ def notebook_sources(data: bytes, name: str) -> tuple[dict[str, bytes | None], l
 
 
 def _module_tag(cell: object) -> dict | None:
-    """A code cell's well-formed cell.metadata.mgkit tag, else None (an exploring cell, or tampered)."""
-    if not isinstance(cell, dict) or cell.get("cell_type") != "code" or not isinstance(cell.get("metadata"), dict):
+    """A code cell's well-formed cell.metadata.mgkit tag, else None (an exploring cell, or
+    tampered)."""
+    if not isinstance(cell, dict) or cell.get("cell_type") != "code" or not isinstance(
+            cell.get("metadata"), dict):
         return None
     tag = cell["metadata"].get(NOTEBOOK_KEY)
     if not isinstance(tag, dict) or tag.get("module") not in MODULES:
         return None
     imports = tag.get("package_imports", [])
-    return tag if isinstance(imports, list) and all(isinstance(line, str) for line in imports) else None
+    return tag if isinstance(imports, list) and all(isinstance(line, str)
+                                                    for line in imports) else None
 
 
 def _text(source: object) -> str:
@@ -230,15 +276,17 @@ def _text(source: object) -> str:
 
 def _without_magics(source: str) -> str:
     """IPython's %magics and !shell lines mean nothing in a module: keep them as comments."""
-    return "\n".join(f"# {line}" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+    return "\n".join(f"# {line}" if line.lstrip().startswith(("%", "!")) else line
+                     for line in source.splitlines())
 
 
 # ---- the private copy ----------------------------------------------------------------------
 
 @contextmanager
 def private_copy(submission: Submission, within: Path | None = None) -> Iterator[Path]:
-    """A fresh folder (mode 0700) holding micrograd/ with the kit's __init__.py and the three modules,
-    in `within` (a class run's scratch, see run_scratch) or else the system's temporary folder."""
+    """A fresh folder (mode 0700) holding micrograd/ with the kit's __init__.py and the three
+    modules, in `within` (a class run's scratch, see run_scratch) or else the system's temporary
+    folder."""
     folder = Path(tempfile.mkdtemp(prefix="mgkit-", dir=within))
     try:
         (folder / PACKAGE).mkdir(mode=0o700)
@@ -249,7 +297,8 @@ def private_copy(submission: Submission, within: Path | None = None) -> Iterator
 
 
 RUN_SCRATCH = "mgkit-run-"  # a class run's folder of private copies, in the temporary folder
-SCRATCH_LOCK = ".lock"  # flock'd by the run for its lifetime: a folder whose lock is free was left by a dead run
+# flock'd by the run for its lifetime: a folder whose lock is free was left by a dead run
+SCRATCH_LOCK = ".lock"
 
 
 @contextmanager
@@ -267,7 +316,8 @@ def run_scratch() -> Iterator[Path]:
     lock = os.open(folder / (SCRATCH_LOCK + "-new"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        os.rename(folder / (SCRATCH_LOCK + "-new"), folder / SCRATCH_LOCK)  # seen by a sweep only once held
+        # seen by a sweep only once held
+        os.rename(folder / (SCRATCH_LOCK + "-new"), folder / SCRATCH_LOCK)
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -294,12 +344,14 @@ def _remove_stale_scratch(temporary: Path) -> None:
 
 
 def write_package(package: Path, sources: dict[str, bytes | None] | None = None) -> None:
-    """micrograd/ in `package`: the kit's __init__.py, and each module from `sources` or else the starter."""
+    """micrograd/ in `package`: the kit's __init__.py, and each module from `sources` or else the
+    starter."""
     package.mkdir(parents=True, exist_ok=True)
     (package / "__init__.py").write_text(starter("__init__"))
     for module in MODULES:
         text = (sources or {}).get(module)
-        (package / f"{module}.py").write_bytes(text if text is not None else starter(module).encode())
+        (package /
+         f"{module}.py").write_bytes(text if text is not None else starter(module).encode())
 
 
 @cache

@@ -1,4 +1,5 @@
-"""One task in a sandboxed worker: the request the entry point gets, its deadline, its facts read as an Outcome.
+"""One task in a sandboxed worker: the request the entry point gets, its deadline, its facts read as
+an Outcome.
 
     with TaskSandbox(limits) as sandbox:
         outcome = sandbox.run(folder, "mul_backward", seed, passed)   # an Observation or a Failure
@@ -32,21 +33,24 @@ DETAIL_CHARS = 300  # an exception message in feedback: enough to recognise, sho
 
 @dataclass(frozen=True)
 class ImportFailure(Failure):
-    """A worker stopped before its task's imports were done: the import itself hangs, crashes or floods."""
+    """A worker stopped before its task's imports were done: the import itself hangs, crashes or
+    floods."""
 
 
 class TaskSandbox:
     """A Sandbox whose workers run one task each: `run(folder, task_id, seed, passed) -> Outcome`.
 
-    `entry` is the worker's entry point (a test's fake names its own); everything else is the Sandbox's.
+    `entry` is the worker's entry point (a test's fake names its own); everything else is the
+    Sandbox's.
     """
 
-    def __init__(self, limits: Limits = DEFAULT_LIMITS, entry: str = ENTRY, course: Course | None = None,
-                 **options):
+    def __init__(self, limits: Limits = DEFAULT_LIMITS, entry: str = ENTRY,
+                 course: Course | None = None, **options):
         # the zygote's environment is emptied: it is told the course its workers judge by (the
         # course in use unless given), and finds nothing of its own
         self.course = course or in_use()
-        self.sandbox = Sandbox(entry, limits, env={"MGKIT_COURSE": str(self.course.path)}, **options)
+        self.sandbox = Sandbox(entry, limits, env={"MGKIT_COURSE": str(self.course.path)},
+                               **options)
         self.limits = limits
 
     def __enter__(self) -> TaskSandbox:
@@ -111,8 +115,9 @@ def _stopped(facts: Facts, limits: Limits, seconds: float) -> Failure | None:
         return Failure("crash", f"the process was killed by {_signal_name(number)}")
     if not facts.report:
         code = facts.exit_code
-        return Failure("crash", f"the process exited before reporting{f' (exit code {code})' if code else ''}:"
-                                " sys.exit or os._exit?")
+        return Failure(
+            "crash", f"the process exited before reporting{f' (exit code {code})' if code else ''}:"
+            " sys.exit or os._exit?")
     return None
 
 
@@ -122,15 +127,21 @@ def _report_outcome(report: dict[str, Any] | None) -> Outcome:
     if set(report) == {"observation"} and isinstance(report["observation"], dict):
         return Observation(report["observation"])
     if set(report) == {"raised", "message"} and all(isinstance(report[key], str) for key in report):
-        if report["raised"] == SLOW_IMPORT:  # the worker's own word that its imports ran out of time
+        # the worker's own word that its imports ran out of time
+        if report["raised"] == SLOW_IMPORT:
             return Failure("timeout", _detail(report["message"]))
-        kind = {"MemoryError": "memory", "NotImplementedError": "not_run"}.get(report["raised"], "error")
-        message = f"{report['raised'][:100]}: {report['message']}" if report["message"] else report["raised"][:100]
+        kind = {
+            "MemoryError": "memory",
+            "NotImplementedError": "not_run"
+        }.get(report["raised"], "error")
+        message = f"{report['raised'][:100]}: {report['message']}" if report["message"] else report[
+            "raised"][:100]
         return Failure(kind, _detail(message))
     if set(report) == {"setup_failed"}:
         return Failure("grader", _detail(str(report["setup_failed"])))
     if set(report) == {"unreadable"}:
-        return Failure("error", f"the task's results could not be sent ({str(report['unreadable'])[:100]})")
+        return Failure("error",
+                       f"the task's results could not be sent ({str(report['unreadable'])[:100]})")
     return Failure("error", "the worker's report was not in the grader's format")
 
 

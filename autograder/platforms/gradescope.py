@@ -4,9 +4,11 @@ The zip follows Gradescope's autograder specification: `setup.sh` and `run_autog
 root, the whole unpacked at /autograder/source; `run_autograder` grades /autograder/submission
 into /autograder/results/results.json.
 
-    setup.sh                   once, when Gradescope builds the image: a virtual environment with numpy,
-                               matplotlib and graphviz (what student code may import: mgkit_checks/world.py)
-    run_autograder             for every submission: `python -m autograder.platforms.gradescope /autograder`
+    setup.sh                   once, when Gradescope builds the image: a virtual environment
+                               with numpy, matplotlib and graphviz (what student code may
+                               import: mgkit_checks/world.py)
+    run_autograder             for every submission:
+                               `python -m autograder.platforms.gradescope /autograder`
     requirements.txt           what grading imports
     kit/autograder/            the kit, its hidden checks included: they are the grader
     kit/mgkit_checks/          the checks the grader runs (the students have them too)
@@ -51,12 +53,17 @@ from ..reference.solution import MODULES
 ROOT_VARIABLE = "MGKIT_AUTOGRADER_ROOT"  # stands in for /autograder when a test runs the scripts
 KIT = "kit"  # the zip's folder holding the kit: /autograder/source/kit on Gradescope
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # autograder/
-KIT_PACKAGES = (PACKAGE_DIR, PACKAGE_DIR.parent / "mgkit_checks")  # the grader, and the checks it runs
+# the grader, and the checks it runs
+KIT_PACKAGES = (PACKAGE_DIR, PACKAGE_DIR.parent / "mgkit_checks")
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)  # every entry's date, so that the same kit gives the same zip
 EXECUTABLE, READABLE = 0o755, 0o644
-PENDING = ("Your submission was received and graded. Each task's score and feedback appear here when grades"
-           " are published.")
-PREVIEW = "`pytest` in your copy of the starter runs the public checks: a preview of the same tasks."
+PENDING = (
+    "Your submission was received and graded. Each task's score and feedback appear here when"
+    " grades are published."
+)
+PREVIEW = (
+    "`pytest` in your copy of the starter runs the public checks: a preview of the same tasks."
+)
 
 SETUP_SH = """\
 #!/usr/bin/env bash
@@ -64,23 +71,28 @@ SETUP_SH = """\
 set -euo pipefail
 root="${MGKIT_AUTOGRADER_ROOT:-/autograder}"
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' \\
-    || { echo "mgkit needs Python 3.10 or newer: choose a newer base image in the autograder settings" >&2; exit 1; }
+    || { echo "mgkit needs Python 3.10 or newer: choose a newer base image in the autograder" \\
+              "settings" >&2; exit 1; }
 if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
     apt-get install -y --no-install-recommends python3-venv
 fi
 # the image's own packages stay visible: numpy, if the image has it, is not installed twice
 python3 -m venv --system-site-packages "$root/venv"
-"$root/venv/bin/pip" install --disable-pip-version-check --no-cache-dir -r "$root/source/requirements.txt"
-# the kit, hidden checks included, for root alone: a worker that runs as a user of its own cannot read it
+"$root/venv/bin/pip" install --disable-pip-version-check --no-cache-dir \\
+    -r "$root/source/requirements.txt"
+# the kit, hidden checks included, for root alone: a worker that runs as a user of its own cannot
+# read it
 chmod -R go-rwx "$root/source"
-# a first grade, of the untouched starter: a broken image fails here, at upload, not on a student's work
+# a first grade, of the untouched starter: a broken image fails here, at upload, not on a student's
+# work
 cd "$root/source/kit"  # python -m imports from the working folder first: make it the kit's
 "$root/venv/bin/python" -m autograder.platforms.gradescope --self-check
 """
 
 RUN_AUTOGRADER = """\
 #!/usr/bin/env bash
-# Gradescope runs this for every submission: /autograder/submission -> /autograder/results/results.json
+# Gradescope runs this for every submission: /autograder/submission ->
+# /autograder/results/results.json
 set -euo pipefail
 root="${{MGKIT_AUTOGRADER_ROOT:-/autograder}}"
 cd "$root/source/kit"  # python -m imports from the working folder first: make it the kit's
@@ -88,7 +100,9 @@ exec "$root/venv/bin/python" -m autograder.platforms.gradescope "$root" --visibi
 """
 
 # what grading imports, and the libraries student code may import (those the student kit installs)
-REQUIREMENTS = "".join(f"{line}\n" for line in (*requirements(), "tomli>=1.1; python_version < '3.11'"))  # tomli: 3.10
+# tomli: 3.10
+REQUIREMENTS = "".join(f"{line}\n"
+                       for line in (*requirements(), "tomli>=1.1; python_version < '3.11'"))
 
 STARTERS_NOTE = """\
 # Starter files, not solutions
@@ -121,12 +135,14 @@ def export(out: Path, visibility: str | None = None, force: bool = False) -> lis
 
 
 def zip_files(visibility: str) -> dict[str, tuple[str, int]]:
-    """name in the zip -> (text, mode): the two scripts, the requirements, the kit and the starters."""
+    """name in the zip -> (text, mode): the two scripts, the requirements, the kit and the
+    starters."""
     files = {"setup.sh": (SETUP_SH, EXECUTABLE),
              "run_autograder": (RUN_AUTOGRADER.format(visibility=visibility), EXECUTABLE),
              "requirements.txt": (REQUIREMENTS, READABLE),
              f"{KIT}/solutions/README.md": (STARTERS_NOTE, READABLE),
-             f"{KIT}/{FILE_NAME}": (rubric.COURSE.path.read_text(encoding="utf-8"), READABLE)}  # the course in use
+             # the course in use
+             f"{KIT}/{FILE_NAME}": (rubric.COURSE.path.read_text(encoding="utf-8"), READABLE)}
     for path in sorted(path for package in KIT_PACKAGES for path in package.rglob("*")):
         relative = path.relative_to(PACKAGE_DIR.parent)
         if path.is_file() and "__pycache__" not in relative.parts and path.suffix != ".pyc":
@@ -140,7 +156,8 @@ def _is_ours(path: Path) -> bool:
     """Whether `path` is an autograder zip that mgkit exported (which a new export may replace)."""
     try:
         with zipfile.ZipFile(path) as archive:
-            return {"run_autograder", f"{KIT}/autograder/platforms/gradescope.py"} <= set(archive.namelist())
+            return {"run_autograder",
+                    f"{KIT}/autograder/platforms/gradescope.py"} <= set(archive.namelist())
     except (OSError, zipfile.BadZipFile):
         return False
 
@@ -166,18 +183,21 @@ def submission_in(folder: Path) -> Path:
     Students upload engine.py, nn.py and train.py (loose or in micrograd/, by hand or from
     GitHub), or the notebook alone. The folder is graded when it holds any of the modules.
     """
-    holds_modules = any((folder / PACKAGE / f"{module}.py").exists() or (folder / f"{module}.py").exists()
-                        for module in MODULES)
+    holds_modules = any(
+        (folder / PACKAGE / f"{module}.py").exists() or (folder / f"{module}.py").exists()
+        for module in MODULES)
     notebooks = sorted(folder.glob("*.ipynb")) + sorted(folder.glob("*/*.ipynb"))
     return notebooks[0] if not holds_modules and len(notebooks) == 1 else folder
 
 
 def gradescope_results(results: GradingResults, visibility: str) -> dict[str, Any]:
-    """`mgkit grade`'s results.json, with every task at `visibility` and a top-level output to match."""
+    """`mgkit grade`'s results.json, with every task at `visibility` and a top-level output to
+    match."""
     data = results.to_gradescope()
     for test in data["tests"]:
         test["visibility"] = visibility
-    if visibility != "visible" and results.graded:  # the summary holds the score: keep it for publication
+    # the summary holds the score: keep it for publication
+    if visibility != "visible" and results.graded:
         data["output"] = "\n".join([PENDING, *(f"Note: {note}" for note in results.notes), PREVIEW])
     data["stdout_visibility"] = "hidden"  # the log holds the per-task table: for the instructor
     return data
@@ -194,12 +214,15 @@ def self_check() -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder.platforms.gradescope",
-                                     description="Grade a Gradescope submission (what run_autograder runs).")
-    parser.add_argument("root", type=Path, nargs="?", default=Path("/autograder"), help="Gradescope's /autograder")
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder.platforms.gradescope",
+        description="Grade a Gradescope submission (what run_autograder runs).")
+    parser.add_argument("root", type=Path, nargs="?", default=Path("/autograder"),
+                        help="Gradescope's /autograder")
     parser.add_argument("--visibility", choices=VISIBILITIES, default=VISIBILITIES[0])
     parser.add_argument("--seed", type=int, help="the hidden checks' seed (default: a fresh one)")
-    parser.add_argument("--self-check", action="store_true", help="grade the untouched starter; exit 1 unless all 0")
+    parser.add_argument("--self-check", action="store_true",
+                        help="grade the untouched starter; exit 1 unless all 0")
     args = parser.parse_args(argv)
     print(f"mgkit: the kit at {PACKAGE_DIR.parent}")  # stdout is the instructor's log on Gradescope
     if args.self_check:

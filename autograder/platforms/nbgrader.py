@@ -38,17 +38,22 @@ from ..reference import rubric
 if TYPE_CHECKING:  # nbformat is nbgrader's; the kernel's side never needs it
     from nbformat import NotebookNode
 
-SEED_VARIABLE = "MGKIT_SEED"  # `MGKIT_SEED=7 nbgrader autograde ...` grades as `mgkit grade --seed 7`
+# `MGKIT_SEED=7 nbgrader autograde ...` grades as `mgkit grade --seed 7`
+SEED_VARIABLE = "MGKIT_SEED"
 KIT_PATH = Path(__file__).resolve().parents[2]  # the folder holding `autograder`
 GRADE_SECONDS = 300  # the whole notebook's grade; the sandbox limits each task far below this
 # `python -I` ignores PYTHONPATH and the user's site: the kit is put on the path by hand
-BOOT = "import sys; sys.path.insert(0, sys.argv.pop(1)); from autograder.cli import main; sys.exit(main(sys.argv[1:]))"
+BOOT = (
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); from autograder.cli import main;"
+    " sys.exit(main(sys.argv[1:]))"
+)
 
 _grades: dict[Path, dict[str, Any]] = {}  # notebook -> its results.json, for the kernel's lifetime
 
 
 def check(task_id: str) -> str | None:
-    """None if `task_id` passed the hidden checks, else its feedback; prints the verdict either way."""
+    """None if `task_id` passed the hidden checks, else its feedback; prints the verdict either
+    way."""
     try:
         results = _graded(_notebook(Path.cwd()))
     except RuntimeError as error:
@@ -69,7 +74,8 @@ def verdict(task_id: str, results: dict[str, Any]) -> tuple[bool, str]:
 
 
 def hidden_verdicts(notebook: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
-    """nbgrader autograde's step after Execute: every check cell's outputs from a grade made outside the kernel.
+    """nbgrader autograde's step after Execute: every check cell's outputs from a grade made outside
+    the kernel.
 
     `notebook` is in nbgrader's memory, as it was before the kernel ran: its module cells are
     graded as they were handed in (locked cells restored), whatever the kernel did since.
@@ -82,7 +88,8 @@ def hidden_verdicts(notebook: NotebookNode, resources: dict) -> tuple[NotebookNo
 
 
 def write_verdicts(notebook: NotebookNode, results: dict[str, Any]) -> NotebookNode:
-    """Each check cell's outputs from `results` (a results.json), which nbgrader's SaveAutoGrades then scores."""
+    """Each check cell's outputs from `results` (a results.json), which nbgrader's SaveAutoGrades
+    then scores."""
     for cell in notebook.cells:
         grading = cell.metadata.get("nbgrader", {})
         task_id = grading.get("grade_id")
@@ -92,17 +99,22 @@ def write_verdicts(notebook: NotebookNode, results: dict[str, Any]) -> NotebookN
 
 
 def _output(passed: bool, text: str) -> NotebookNode:
-    """A check cell's one output: the verdict printed, or the assertion that failed with the feedback."""
+    """A check cell's one output: the verdict printed, or the assertion that failed with the
+    feedback."""
     from nbformat.v4 import new_output
 
     if passed:
         return new_output("stream", name="stdout", text=text + "\n")
-    return new_output("error", ename="AssertionError", evalue=text, traceback=[f"AssertionError: {text}"])
+    return new_output("error", ename="AssertionError", evalue=text,
+                      traceback=[f"AssertionError: {text}"])
 
 
 def _notebook(folder: Path) -> Path:
     """The notebook being autograded: the only one in `folder` that holds module cells."""
-    found = [path for path in sorted(folder.glob("*.ipynb")) if '"mgkit"' in path.read_text(errors="replace")]
+    found = [
+        path for path in sorted(folder.glob("*.ipynb"))
+        if '"mgkit"' in path.read_text(errors="replace")
+    ]
     if len(found) != 1:
         raise RuntimeError(f"expected one micrograd notebook in {folder}, found {len(found)}")
     return found[0]
@@ -115,12 +127,19 @@ def _graded(notebook: Path) -> dict[str, Any]:
 
 
 def grade_in_a_fresh_process(notebook: Path, seed: str | None = None) -> dict[str, Any]:
-    """`mgkit grade NOTEBOOK [--seed SEED]` in a new isolated interpreter; its results.json as data."""
+    """`mgkit grade NOTEBOOK [--seed SEED]` in a new isolated interpreter; its results.json as
+    data."""
     with tempfile.TemporaryDirectory(prefix="mgkit-nbgrader-") as folder:
         out = Path(folder) / "results.json"
-        command = [sys.executable, "-I", "-c", BOOT, str(KIT_PATH), "grade", str(notebook), "--out", str(out)]
-        done = subprocess.run(command + (["--seed", seed] if seed else []), capture_output=True, text=True,
-                              cwd=folder, timeout=GRADE_SECONDS, stdin=subprocess.DEVNULL)
+        command = [
+            sys.executable, "-I", "-c", BOOT,
+            str(KIT_PATH), "grade",
+            str(notebook), "--out",
+            str(out)
+        ]
+        done = subprocess.run(command + (["--seed", seed] if seed else []), capture_output=True,
+                              text=True, cwd=folder, timeout=GRADE_SECONDS,
+                              stdin=subprocess.DEVNULL)
         if not out.is_file():
             last = (done.stderr.strip().splitlines() or ["no output"])[-1]
             raise RuntimeError(f"mgkit grade failed ({last})")

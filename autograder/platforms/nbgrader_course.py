@@ -39,22 +39,28 @@ from traitlets.config import Config, PyFileConfigLoader
 from ..reference import rubric
 from .nbgrader import write_verdicts
 
-if TYPE_CHECKING:  # nbgrader itself is imported only for a course with a gradebook: it takes two seconds
+# nbgrader itself is imported only for a course with a gradebook: it takes two seconds
+if TYPE_CHECKING:
     from nbgrader.api import Gradebook
     from nbgrader.coursedir import CourseDirectory
 
 CONFIG = "nbgrader_config.py"
-SUBMITTED = "submitted"  # nbgrader's CourseDirectory.submitted_directory, as the kit's hand-ins read it
+# nbgrader's CourseDirectory.submitted_directory, as the kit's hand-ins read it
+SUBMITTED = "submitted"
 GRADEBOOK_FILE = "gradebook.db"
-EXECUTE = {"nbgrader.preprocessors.Execute", "nbgrader.preprocessors.execute.Execute"}  # the kernel: replaced
-HIDDEN_VERDICTS = "autograder.platforms.nbgrader.hidden_verdicts"  # the kit's step after the kernel: not needed
+# the kernel: replaced
+EXECUTE = {"nbgrader.preprocessors.Execute", "nbgrader.preprocessors.execute.Execute"}
+# the kit's step after the kernel: not needed
+HIDDEN_VERDICTS = "autograder.platforms.nbgrader.hidden_verdicts"
 
 
 def find_course(folder: Path) -> Course | None:
-    """The nbgrader course `grade-all FOLDER` grades (FOLDER, or the course whose submitted/ FOLDER is),
-    if it has a gradebook: without one (no `nbgrader generate_assignment` yet) there is nothing to record."""
+    """The nbgrader course `grade-all FOLDER` grades (FOLDER, or the course whose submitted/ FOLDER
+    is), if it has a gradebook: without one (no `nbgrader generate_assignment` yet) there is nothing
+    to record."""
     for root in (folder, folder.parent if folder.name == SUBMITTED else None):
-        marked = root is not None and ((root / CONFIG).is_file() or (root / GRADEBOOK_FILE).is_file())
+        marked = root is not None and ((root / CONFIG).is_file() or
+                                       (root / GRADEBOOK_FILE).is_file())
         if marked and (root / SUBMITTED).is_dir():
             course = Course(root.resolve(), _config(root.resolve()))
             return course if course.has_gradebook() else None
@@ -70,7 +76,8 @@ class Course:
 
     def has_gradebook(self) -> bool:
         """A gradebook other than SQLite's file is taken to exist: opening it says if not."""
-        db_url = self.config.CourseDirectory.get("db_url") or f"sqlite:///{self.root / GRADEBOOK_FILE}"
+        db_url = self.config.CourseDirectory.get(
+            "db_url") or f"sqlite:///{self.root / GRADEBOOK_FILE}"
         return not db_url.startswith("sqlite:///") or Path(db_url.removeprefix("sqlite:///")).is_file()
 
     def coursedir(self, assignment: str = "", student: str = "") -> CourseDirectory:
@@ -90,15 +97,16 @@ class Course:
 
 
 def check_course(course: Course, assignments: set[str]) -> None:
-    """ValueError, in a line that says what to run, unless the gradebook holds `assignments` and each of
-    their grade cells is a kit task."""
+    """ValueError, in a line that says what to run, unless the gradebook holds `assignments` and
+    each of their grade cells is a kit task."""
     with course.gradebook() as gradebook:
         for name in sorted(assignments):
             _check_assignment(gradebook, name, course.root)
 
 
 def _config(root: Path) -> Config:
-    """nbgrader's own order: the system's and the user's nbgrader_config.py, then the course's, which wins."""
+    """nbgrader's own order: the system's and the user's nbgrader_config.py, then the course's,
+    which wins."""
     from jupyter_core.paths import jupyter_config_path
 
     config = Config()
@@ -114,20 +122,27 @@ def _check_assignment(gradebook: Gradebook, name: str, root: Path) -> None:
     try:
         assignment = gradebook.find_assignment(name)
     except MissingEntry:
-        raise ValueError(f"{name} is not in {root}'s gradebook: run `nbgrader generate_assignment {name}` in {root}"
-                         " first (nbgrader autograde needs it too)") from None
+        raise ValueError(
+            f"{name} is not in {root}'s gradebook: run `nbgrader generate_assignment {name}` in"
+            f" {root} first (nbgrader autograde needs it too)"
+        ) from None
     for notebook in assignment.notebooks:
-        answers = {cell.name for cell in notebook.solution_cells}  # a written answer: graded by hand
-        foreign = [cell.name for cell in notebook.grade_cells
-                   if cell.cell_type == "code" and cell.name not in rubric.TASK_IDS and cell.name not in answers]
+        # a written answer: graded by hand
+        answers = {cell.name for cell in notebook.solution_cells}
+        foreign = [
+            cell.name for cell in notebook.grade_cells if cell.cell_type == "code" and
+            cell.name not in rubric.TASK_IDS and cell.name not in answers
+        ]
         if foreign:
-            raise ValueError(f"{name}/{notebook.name}.ipynb has grade cells that are no kit task"
-                             f" ({', '.join(foreign)}): only a kernel can score them; grade this assignment"
-                             f" with `nbgrader autograde {name}`")
+            raise ValueError(
+                f"{name}/{notebook.name}.ipynb has grade cells that are no kit task"
+                f" ({', '.join(foreign)}): only a kernel can score them; grade this assignment"
+                f" with `nbgrader autograde {name}`")
 
 
 class Recorder:
-    """Records grades in nbgrader's gradebook from a thread of the main process, while the graders grade.
+    """Records grades in nbgrader's gradebook from a thread of the main process, while the graders
+    grade.
 
     The main process only waits for the graders' answers meanwhile: nbgrader's import (seconds),
     the check of the gradebook and each student's converter run then. `ready()` says whether the
@@ -138,13 +153,15 @@ class Recorder:
 
     def __init__(self, course: Course, assignments: set[str]):
         self.course = course
-        self._grades: dict[str, dict[str, Any]] = {}  # what the kit's verdict step reads, filled as grades come
+        # what the kit's verdict step reads, filled as grades come
+        self._grades: dict[str, dict[str, Any]] = {}
         self._queue: queue.Queue[tuple[str, Path] | None] = queue.Queue()
         self._checked = threading.Event()
         self._error: Exception | None = None
         self._stopped = False
         self.failed: dict[str, str] = {}
-        self._thread = threading.Thread(target=self._run, args=(assignments,), daemon=True, name="mgkit-nbgrader")
+        self._thread = threading.Thread(target=self._run, args=(assignments, ), daemon=True,
+                                        name="mgkit-nbgrader")
         self._thread.start()
 
     def ready(self) -> None:
@@ -157,7 +174,8 @@ class Recorder:
         self._queue.put((student, notebook))
 
     def finish(self, stopped: bool = False) -> dict[str, str]:
-        self._stopped = stopped  # the rest of the queue is dropped: the rerun that finishes the run records it
+        # the rest of the queue is dropped: the rerun that finishes the run records it
+        self._stopped = stopped
         self._queue.put(None)
         self._thread.join()
         return self.failed
@@ -169,11 +187,13 @@ class Recorder:
             check_course(self.course, assignments)
             config = _kit_verdicts_config(self.course.config, self._grades)
         except Exception as error:  # told to the main process by ready()
-            self._error = error if isinstance(error, ValueError) else ValueError(f"{self.course.root}: {error}")
+            self._error = error if isinstance(
+                error, ValueError) else ValueError(f"{self.course.root}: {error}")
             return
         finally:
             self._checked.set()
-        warnings.filterwarnings("ignore", category=SAWarning)  # about nbgrader's session use; autograde shows them
+        # about nbgrader's session use; autograde shows them
+        warnings.filterwarnings("ignore", category=SAWarning)
         while (item := self._queue.get()) is not None:
             if not self._stopped:
                 self._record(config, *item)
@@ -190,13 +210,18 @@ def _kit_verdicts_config(config: Config, grades: dict[str, dict[str, Any]]) -> C
     """The course's config, its autograde steps with the kernel's replaced by the kit's verdicts."""
     from nbgrader.converters import Autograde
 
-    steps = config.Autograde.get("autograde_preprocessors") or Autograde.autograde_preprocessors.default_value
+    steps = config.Autograde.get(
+        "autograde_preprocessors") or Autograde.autograde_preprocessors.default_value
     kit = partial(_kit_verdicts, grades)
     ours = copy.deepcopy(config)
-    ours.Autograde.autograde_preprocessors = [kit if _name(step) in EXECUTE else step for step in steps
-                                              if _name(step) != HIDDEN_VERDICTS]
+    ours.Autograde.autograde_preprocessors = [
+        kit if _name(step) in EXECUTE else step for step in steps if _name(step) != HIDDEN_VERDICTS
+    ]
     if kit not in ours.Autograde.autograde_preprocessors:
-        raise ValueError("the course's Autograde.autograde_preprocessors has no Execute step for the kit to replace")
+        raise ValueError(
+            "the course's Autograde.autograde_preprocessors has no Execute step for the kit to"
+            " replace"
+        )
     return ours
 
 
@@ -205,13 +230,16 @@ def _name(step: Any) -> str:
     return step if isinstance(step, str) else f"{step.__module__}.{step.__qualname__}"
 
 
-def _kit_verdicts(grades: dict[str, dict[str, Any]], notebook: Any, resources: dict) -> tuple[Any, dict]:
-    """Autograde's step where the kernel ran: each check cell's outputs from the student's kit grade."""
+def _kit_verdicts(grades: dict[str, dict[str, Any]], notebook: Any,
+                  resources: dict) -> tuple[Any, dict]:
+    """Autograde's step where the kernel ran: each check cell's outputs from the student's kit
+    grade."""
     return write_verdicts(notebook, grades[resources["nbgrader"]["student"]]), resources
 
 
 def _assignment_of(course: Course, student: str, notebook: Path) -> str | None:
-    """The assignment of submitted/<student>/<assignment>/<notebook>.ipynb, the only shape autograde reads."""
+    """The assignment of submitted/<student>/<assignment>/<notebook>.ipynb, the only shape autograde
+    reads."""
     coursedir = course.coursedir()
     submitted = (Path(coursedir.root) / coursedir.submitted_directory / student).resolve()
     inside = notebook.suffix == ".ipynb" and notebook.parent.parent.resolve() == submitted
@@ -219,25 +247,30 @@ def _assignment_of(course: Course, student: str, notebook: Path) -> str | None:
 
 
 def _autograde(course: Course, config: Config, assignment: str, student: str) -> str | None:
-    """nbgrader's Autograde converter for one student, with the kit's steps; None, or its first error."""
+    """nbgrader's Autograde converter for one student, with the kit's steps; None, or its first
+    error."""
     errors = _Errors()
-    converter = _one_pass_autograde()(coursedir=course.coursedir(assignment, student), config=config)
-    converter.force = True  # as `autograde --force`: the autograded copy is rewritten, manual grades stay
+    converter = _one_pass_autograde()(coursedir=course.coursedir(assignment, student),
+                                      config=config)
+    # as `autograde --force`: the autograded copy is rewritten, manual grades stay
+    converter.force = True
     converter.log = logging.getLogger("mgkit.nbgrader")
     converter.log.propagate, converter.log.handlers = False, [errors]
     try:
         converter.start()
-    except Exception as error:  # nbgrader logs the cause, then raises NbGraderException; both say what to do
+    # nbgrader logs the cause, then raises NbGraderException; both say what to do
+    except Exception as error:
         return errors.first or str(error) or type(error).__name__
     return None
 
 
 @cache
 def _one_pass_autograde() -> type:
-    """nbgrader's Autograde converter, its two passes made one: autograde writes the sanitized notebook
-    out and reads it back for the kernel; with no kernel to run, its steps run on the notebook in
-    memory, sanitizing first, each as nbgrader defines it. The sanitizing list's last step, the
-    metadata check, is left to the autograde list's own last step, which checks the same notebook."""
+    """nbgrader's Autograde converter, its two passes made one: autograde writes the sanitized
+    notebook out and reads it back for the kernel; with no kernel to run, its steps run on the
+    notebook in memory, sanitizing first, each as nbgrader defines it. The sanitizing list's last
+    step, the metadata check, is left to the autograde list's own last step, which checks the same
+    notebook."""
     from nbconvert.writers import FilesWriter
     from nbgrader.converters import Autograde
     from nbgrader.converters.base import BaseConverter
@@ -246,20 +279,24 @@ def _one_pass_autograde() -> type:
     class OnePassAutograde(Autograde):
         def _init_preprocessors(self) -> None:
             self.exporter._preprocessors = []
-            sanitize = [step for step in self.sanitize_preprocessors if step is not CheckCellMetadata]
+            sanitize = [
+                step for step in self.sanitize_preprocessors if step is not CheckCellMetadata
+            ]
             for step in [*sanitize, *self.autograde_preprocessors]:
                 self.exporter.register_preprocessor(step)
 
         def start(self) -> None:
-            """BaseConverter.start without its chdir into the course, which would move the main thread's
-            relative paths: nbgrader's own paths are absolute (CourseDirectory.format_path)."""
+            """BaseConverter.start without its chdir into the course, which would move the main
+            thread's relative paths: nbgrader's own paths are absolute
+            (CourseDirectory.format_path)."""
             self.init_notebooks()
             self.writer = FilesWriter(parent=self, config=self.config)
             self.exporter = self.exporter_class(parent=self, config=self.config)
             self.convert_notebooks()
 
         def convert_single_notebook(self, notebook_filename: str) -> None:
-            self._init_preprocessors()  # reads submitted/, writes autograded/: the `_sanitizing` pass's folders
+            # reads submitted/, writes autograded/: the `_sanitizing` pass's folders
+            self._init_preprocessors()
             BaseConverter.convert_single_notebook(self, notebook_filename)
 
     return OnePassAutograde

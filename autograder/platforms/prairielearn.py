@@ -24,7 +24,8 @@ from ..grading.results import GradingResults
 from ..reference import rubric
 from ..reference.outputs import write_atomically
 
-MARK = "micrograd-kit"  # the results' "grader": a file mgkit may replace (PrairieLearn keeps extra keys)
+# the results' "grader": a file mgkit may replace (PrairieLearn keeps extra keys)
+MARK = "micrograd-kit"
 
 
 def prairielearn_results(results: GradingResults) -> dict[str, Any]:
@@ -49,7 +50,8 @@ def prairielearn_results(results: GradingResults) -> dict[str, Any]:
 
 
 def write(results: GradingResults, path: Path) -> None:
-    write_atomically(path, json.dumps(prairielearn_results(results), indent=2, ensure_ascii=False) + "\n")
+    write_atomically(path,
+                     json.dumps(prairielearn_results(results), indent=2, ensure_ascii=False) + "\n")
 
 
 def is_results_file(path: Path) -> bool:

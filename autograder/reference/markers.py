@@ -51,35 +51,44 @@ def find_regions(path: Path, text: str | None = None) -> list[Region]:
         stripped = line.strip()
         where = f"{path}:{number}"
         if LOOKS_LIKE_MARKER.match(stripped) and not stripped.startswith((BEGIN, END)):
-            raise MarkerError(f"{where}: write the marker exactly as '{BEGIN} <task_id>' or '{END}'")
+            raise MarkerError(
+                f"{where}: write the marker exactly as '{BEGIN} <task_id>' or '{END}'")
         if "BEGIN SOLUTION" in stripped:
             if not stripped.startswith(BEGIN):
                 raise MarkerError(f"{where}: write the marker exactly as '{BEGIN} <task_id>'")
             if open_at:
-                raise MarkerError(f"{where}: regions cannot nest; close the one of line {open_at[0]} with '{END}'")
-            open_at = (number, line[: len(line) - len(line.lstrip())], _task_ids(stripped[len(BEGIN):], where))
+                raise MarkerError(
+                    f"{where}: regions cannot nest; close the one of line {open_at[0]} with '{END}'"
+                )
+            open_at = (number, line[:len(line) - len(line.lstrip())],
+                       _task_ids(stripped[len(BEGIN):], where))
         elif "END SOLUTION" in stripped:
             if stripped != END:
-                raise MarkerError(f"{where}: write the marker exactly as '{END}', alone on its line")
+                raise MarkerError(
+                    f"{where}: write the marker exactly as '{END}', alone on its line")
             if not open_at:
                 raise MarkerError(f"{where}: '{END}' without a '{BEGIN} <task_id>' before it")
             begin, indent, task_ids = open_at
             if number == begin + 1:
-                raise MarkerError(f"{path}:{begin}: the region is empty; put the solution lines inside it")
+                raise MarkerError(
+                    f"{path}:{begin}: the region is empty; put the solution lines inside it")
             regions.append(Region(path, begin, number, task_ids, indent))
             open_at = None
     if open_at:
-        raise MarkerError(f"{path}:{open_at[0]}: this region is never closed; add '{END}' after its last line")
+        raise MarkerError(
+            f"{path}:{open_at[0]}: this region is never closed; add '{END}' after its last line")
     return regions
 
 
 def _task_ids(words: str, where: str) -> tuple[str, ...]:
     task_ids = tuple(words.split())
     if not task_ids:
-        raise MarkerError(f"{where}: name the task after the marker, one of: {', '.join(rubric.TASK_IDS)}")
+        raise MarkerError(
+            f"{where}: name the task after the marker, one of: {', '.join(rubric.TASK_IDS)}")
     for task_id in task_ids:
         if task_id not in rubric.BY_ID:
-            raise MarkerError(f"{where}: unknown task id '{task_id}'; use one of: {', '.join(rubric.TASK_IDS)}")
+            raise MarkerError(
+                f"{where}: unknown task id '{task_id}'; use one of: {', '.join(rubric.TASK_IDS)}")
     return task_ids
 
 
@@ -88,4 +97,7 @@ def check_every_task_has_a_region(regions: Iterable[Region], where: str) -> None
     covered = {task_id for region in regions for task_id in region.task_ids}
     missing = [task_id for task_id in rubric.TASK_IDS if task_id not in covered]
     if missing:
-        raise MarkerError(f"{where}: no solution region for {', '.join(missing)}; wrap its code in '{BEGIN} <task_id>'")
+        raise MarkerError(
+            f"{where}: no solution region for {', '.join(missing)}; wrap its code in '{BEGIN}"
+            " <task_id>'"
+        )

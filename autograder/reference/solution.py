@@ -27,7 +27,11 @@ class KitLayoutError(RuntimeError):
 def __getattr__(name: str) -> Path:
     """The course in use's folders, read when asked (never at import time):
     COURSE_ROOT (course.toml, solutions/, assignments/), SOLUTIONS_DIR, REFERENCE_PACKAGE_DIR."""
-    below = {"COURSE_ROOT": (), "SOLUTIONS_DIR": ("solutions",), "REFERENCE_PACKAGE_DIR": ("solutions", "micrograd")}
+    below = {
+        "COURSE_ROOT": (),
+        "SOLUTIONS_DIR": ("solutions", ),
+        "REFERENCE_PACKAGE_DIR": ("solutions", "micrograd")
+    }
     if name not in below:  # asked first: the import system asks a module for __path__ and the like
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return in_use().root.joinpath(*below[name])
@@ -44,7 +48,8 @@ def _load(folder: Path) -> ModuleType:
     init = folder / "__init__.py"
     if not init.is_file():
         raise KitLayoutError(
-            f"the reference solution is missing ({init}): install the kit from a clone with `pip install -e .`"
+            f"the reference solution is missing ({init}): install the kit from a clone with `pip"
+            " install -e .`"
         )
     spec = importlib.util.spec_from_file_location(
         PRIVATE_NAME, init, submodule_search_locations=[str(folder)]

@@ -26,7 +26,8 @@ class TrainResult:
 
 
 def run(steps: int, samples: int, seed: int, out: Path, overwrite: bool = False) -> TrainResult:
-    """Train MLP(2, [16, 16, 1]) as in Karpathy's demo and save the loss curve and decision boundary."""
+    """Train MLP(2, [16, 16, 1]) as in Karpathy's demo and save the loss curve and decision
+    boundary."""
     check_replaceable(out, overwrite, lambda path: _png_software(path) == PNG_SOFTWARE_TAG)
     micrograd = reference.load()
     xs, ys = micrograd.train.make_moons(samples, noise=0.1, seed=seed)
@@ -60,17 +61,20 @@ def _plot(model, xs: np.ndarray, ys: np.ndarray, history, out: Path) -> None:
     figure, (curve, boundary) = plt.subplots(1, 2, figsize=(11, 4.5))
     curve.plot(history.losses, label="loss")
     curve.plot(history.accuracies, label="accuracy")
-    curve.set(xlabel="step", title="training", ylim=(0, max(1.05, max(history.losses[:5], default=1))))
+    curve.set(xlabel="step", title="training", ylim=(0, max(1.05, max(history.losses[:5],
+                                                                      default=1))))
     curve.legend()
 
     # the model's score on a grid: its sign is the predicted class
     low, high = xs.min(axis=0) - 0.5, xs.max(axis=0) + 0.5
     gx, gy = np.meshgrid(np.linspace(low[0], high[0], 200), np.linspace(low[1], high[1], 200))
     grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
-    scores = mlp_scores([p.data for p in model.parameters()], [2, *LAYER_SIZES], grid).reshape(gx.shape)
+    scores = mlp_scores([p.data
+                         for p in model.parameters()], [2, *LAYER_SIZES], grid).reshape(gx.shape)
     boundary.contourf(gx, gy, scores > 0, cmap="Spectral", alpha=0.8)
     boundary.scatter(xs[:, 0], xs[:, 1], c=ys, s=30, cmap="Spectral", edgecolors="black")
-    boundary.set(title=f"decision boundary, accuracy {history.accuracies[-1]:.0%}", xlabel="x1", ylabel="x2")
+    boundary.set(title=f"decision boundary, accuracy {history.accuracies[-1]:.0%}", xlabel="x1",
+                 ylabel="x2")
 
     figure.tight_layout()
     figure.savefig(out, dpi=100, metadata={"Software": PNG_SOFTWARE_TAG})

@@ -44,11 +44,14 @@ NBGRADER_CONFIG = "nbgrader_config.py"
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PUBLIC_TESTS = PACKAGE_DIR / "public_tests"
-CHECKS_DIR = KIT_ROOT / "mgkit_checks"  # shipped whole, one copy: the student's pytest and notebook both use it
+# shipped whole, one copy: the student's pytest and notebook both use it
+CHECKS_DIR = KIT_ROOT / "mgkit_checks"
 # What students and instructors leave behind by running the release: the release's .gitignore,
-# and never part of a comparison. fnmatch patterns for one file or folder name, as git reads them too.
+# and never part of a comparison. fnmatch patterns for one file or folder name, as git reads them
+# too.
 LEFTOVERS = (".venv", "__pycache__", ".pytest_cache", ".ipynb_checkpoints", "*.egg-info", "*.pyc")
-LAST_RESORT_SECONDS = 120  # pytest-timeout's limit per test: the checks stop a hanging task long before
+# pytest-timeout's limit per test: the checks stop a hanging task long before
+LAST_RESORT_SECONDS = 120
 FORBIDDEN = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
 
@@ -80,7 +83,12 @@ def generated() -> tuple[str, str]:
 
 def __getattr__(name: str) -> str | tuple[str, str]:
     """ASSIGNMENT, SOURCE, STORY and GENERATED: the course in use's, read when asked."""
-    names = {"ASSIGNMENT": lambda: rubric.ASSIGNMENT, "SOURCE": source, "STORY": story, "GENERATED": generated}
+    names = {
+        "ASSIGNMENT": lambda: rubric.ASSIGNMENT,
+        "SOURCE": source,
+        "STORY": story,
+        "GENERATED": generated
+    }
     if name not in names:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return names[name]()
@@ -99,11 +107,13 @@ def release(root: Path | None = None) -> None:
 
 
 def check(root: Path | None = None) -> list[str]:
-    """The generated files (relative to root) that a fresh build would change; [] when up to date."""
+    """The generated files (relative to root) that a fresh build would change; [] when up to
+    date."""
     root = root or solution.COURSE_ROOT
     with tempfile.TemporaryDirectory(prefix="mgkit-release-check-") as staging:
         build(root, Path(staging))
-        return sorted(path for name in generated() for path in _differences(Path(staging), root, name))
+        return sorted(path for name in generated()
+                      for path in _differences(Path(staging), root, name))
 
 
 def build(root: Path, out: Path) -> None:
@@ -123,8 +133,9 @@ def _same_course(root: Path) -> None:
     course = root / "course.toml"
     if course.resolve() != rubric.COURSE.path.resolve() and (
             not course.is_file() or course.read_bytes() != rubric.COURSE.path.read_bytes()):
-        raise ReleaseError(f"{root}: its course.toml is not the course in use ({rubric.COURSE.path}): "
-                           f"run `mgkit --course {root} release`")
+        raise ReleaseError(
+            f"{root}: its course.toml is not the course in use ({rubric.COURSE.path}): "
+            f"run `mgkit --course {root} release`")
 
 
 # --- the module track ---------------------------------------------------------------------------
@@ -133,7 +144,8 @@ def _same_course(root: Path) -> None:
 def _regions(reference: Path) -> list[Region]:
     files = sorted(reference.glob("*.py"))
     if not files:
-        raise ReleaseError(f"{reference}: no reference files; the release is generated from {REFERENCE}/*.py")
+        raise ReleaseError(
+            f"{reference}: no reference files; the release is generated from {REFERENCE}/*.py")
     regions = [region for path in files for region in find_regions(path)]
     check_every_task_has_a_region(regions, str(reference))
     return regions
@@ -150,19 +162,22 @@ def _write_module_track(reference: Path, regions: list[Region], out: Path) -> No
     for path in sorted(CHECKS_DIR.glob("*.py")):
         _write(out / "mgkit_checks" / path.name, path.read_text())
     _write(out / "mgkit_checks" / "course.toml", rubric.COURSE.path.read_text(encoding="utf-8"))
-    _write(out / "mgkit_checks" / "forward_engine.py", FORWARD_ENGINE_NOTE + stubs["engine.py"])  # expect.py reads it
+    # expect.py reads it
+    _write(out / "mgkit_checks" / "forward_engine.py", FORWARD_ENGINE_NOTE + stubs["engine.py"])
     for name in ("conftest.py", "test_tasks.py"):
         _write(out / "tests" / name, (PUBLIC_TESTS / name).read_text())
 
 
 def _readme(regions: list[Region]) -> str:
-    files: dict[str, dict[str, None]] = {task.id: {} for task in rubric.TASKS}  # a dict keeps order, once each
+    # a dict keeps order, once each
+    files: dict[str, dict[str, None]] = {task.id: {} for task in rubric.TASKS}
     for region in regions:
         for task_id in region.task_ids:
             files[task_id][f"`micrograd/{region.path.name}`"] = None
     rows = "\n".join(f"{task.row} {', '.join(files[task.id])} |" for task in rubric.TASKS)
-    return README.format(rows=rows, total=sum(task.points for task in rubric.TASKS), assignment=rubric.ASSIGNMENT,
-                         seconds=f"{DEFAULT_SECONDS:g}", libraries=_listed(world.LIBRARIES),
+    return README.format(rows=rows, total=sum(task.points for task in rubric.TASKS),
+                         assignment=rubric.ASSIGNMENT, seconds=f"{DEFAULT_SECONDS:g}",
+                         libraries=_listed(world.LIBRARIES),
                          training_seconds=f"{max(d.seconds for d in tasks.DEFINITIONS.values()):g}")
 
 
@@ -189,14 +204,20 @@ def _generate_assignment(root: Path, out: Path) -> None:
     """Run the real `nbgrader generate_assignment`, with the kit's config, on the staged course."""
     config = root / NBGRADER_CONFIG
     if not config.is_file():
-        raise ReleaseError(f"{config}: missing; it tells nbgrader that assignments/ is the source folder")
+        raise ReleaseError(
+            f"{config}: missing; it tells nbgrader that assignments/ is the source folder")
     shutil.copyfile(config, out / NBGRADER_CONFIG)
-    command = [sys.executable, "-m", "nbgrader", "generate_assignment", rubric.ASSIGNMENT, "--no-db", "--log-level=WARN"]
+    command = [
+        sys.executable, "-m", "nbgrader", "generate_assignment", rubric.ASSIGNMENT, "--no-db",
+        "--log-level=WARN"
+    ]
     done = subprocess.run(command, cwd=out, capture_output=True, text=True)
     if done.returncode != 0:
-        said = " | ".join(done.stderr.strip().splitlines()[-5:]) or "no output"  # the error and its context
-        raise ReleaseError(f"{root / source()}: nbgrader generate_assignment failed on the staged build "
-                           f"(nothing was written): {said}")
+        # the error and its context
+        said = " | ".join(done.stderr.strip().splitlines()[-5:]) or "no output"
+        raise ReleaseError(
+            f"{root / source()}: nbgrader generate_assignment failed on the staged build "
+            f"(nothing was written): {said}")
 
 
 # --- safety and comparison ----------------------------------------------------------------------
@@ -210,8 +231,9 @@ def _refuse_leaks(folder: Path, regions: list[Region]) -> None:
             stripped = line.strip()
             if stripped in solution_lines or any(marker in line for marker in FORBIDDEN):
                 where = path.relative_to(folder.parent)
-                raise ReleaseError(f"{where}:{number}: solution text would reach students: {stripped!r}; "
-                                   "keep solution lines inside the regions of the reference")
+                raise ReleaseError(
+                    f"{where}:{number}: solution text would reach students: {stripped!r}; "
+                    "keep solution lines inside the regions of the reference")
 
 
 def _refuse_a_course_that_grades_wrong(root: Path, reference: Path, release_dir: Path) -> None:
@@ -223,8 +245,9 @@ def _refuse_a_course_that_grades_wrong(root: Path, reference: Path, release_dir:
     if found:
         tasks = [problem.partition(":")[0] for problem in found[1:]]
         more = f" (wrong too: {', '.join(tasks)})" if tasks else ""
-        raise ReleaseError(f"{root / 'course.toml'}: nothing was released, the course does not grade as it says: "
-                           f"{found[0]}{more}")
+        raise ReleaseError(
+            f"{root / 'course.toml'}: nothing was released, the course does not grade as it says: "
+            f"{found[0]}{more}")
 
 
 def _solution_lines(regions: list[Region]) -> set[str]:
@@ -237,7 +260,11 @@ def _solution_lines(regions: list[Region]) -> set[str]:
     outside: set[str] = set()
     for path in {region.path for region in regions}:
         lines = path.read_text().splitlines()
-        body = {number for region in regions if region.path == path for number in range(region.begin, region.end - 1)}
+        body = {
+            number
+            for region in regions if region.path == path
+            for number in range(region.begin, region.end - 1)
+        }
         for number, line in enumerate(lines):
             (inside if number in body else outside).add(line.strip())
     return {line for line in inside - outside if line and not line.startswith("#")}
@@ -248,13 +275,18 @@ def _lines(path: Path) -> list[str]:
     text = path.read_text(errors="replace")
     if path.suffix != ".ipynb":
         return text.splitlines()
-    return [line for cell in json.loads(text)["cells"] for line in "".join(cell["source"]).splitlines()]
+    return [
+        line for cell in json.loads(text)["cells"] for line in "".join(cell["source"]).splitlines()
+    ]
 
 
 def _differences(built: Path, root: Path, name: str) -> list[str]:
     new, old = _files(built / name), _files(root / name)
-    return [f"{name}/{path}" for path in sorted(new | old)
-            if path not in new or path not in old or not filecmp.cmp(built / name / path, root / name / path, False)]
+    return [
+        f"{name}/{path}" for path in sorted(new | old)
+        if path not in new or path not in old or not filecmp.cmp(built / name / path, root / name /
+                                                                 path, False)
+    ]
 
 
 def _files(folder: Path) -> set[str]:
@@ -262,7 +294,10 @@ def _files(folder: Path) -> set[str]:
     if not folder.is_dir():
         return set()
     relative = (path.relative_to(folder) for path in folder.rglob("*") if path.is_file())
-    return {path.as_posix() for path in relative if not any(_is_leftover(part) for part in path.parts)}
+    return {
+        path.as_posix()
+        for path in relative if not any(_is_leftover(part) for part in path.parts)
+    }
 
 
 def _is_leftover(name: str) -> bool:

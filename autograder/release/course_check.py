@@ -42,7 +42,8 @@ def problems(reference: Path, release_dir: Path) -> list[str]:
     starter = release_dir / "micrograd"
     with tempfile.TemporaryDirectory(prefix="mgkit-course-check-") as folder, \
             TaskSandbox(hide=[Path(folder)]) as sandbox:  # one zygote for every grade here
-        for who, package, seeds in (("the reference", reference, SEEDS), ("the untouched starter", starter, SEEDS[:1])):
+        for who, package, seeds in (("the reference", reference, SEEDS), ("the untouched starter",
+                                                                          starter, SEEDS[:1])):
             submission = _submission(package, Path(folder) / who.split()[-1])
             for seed in seeds:
                 results = grade(submission, seed, sandbox=sandbox)
@@ -64,19 +65,27 @@ def _submission(package: Path, folder: Path) -> Path:
 
 def _grade_problems(results: GradingResults, who: str, seed: int, want_full: bool) -> list[str]:
     if not results.graded:
-        return [f"{who} could not be graded (seed {seed}): {_first_line(results.tasks[0].feedback)}"]
-    return [_wrong(task.task_id, who, "the grade", f"{task.score:g}/{task.max_score:g}", task.feedback, want_full)
-            for task in results.tasks if task.passed != want_full]
+        return [
+            f"{who} could not be graded (seed {seed}): {_first_line(results.tasks[0].feedback)}"
+        ]
+    return [
+        _wrong(task.task_id, who, "the grade", f"{task.score:g}/{task.max_score:g}", task.feedback,
+               want_full) for task in results.tasks if task.passed != want_full
+    ]
 
 
 def _preview_problems(submission: Path, release_dir: Path, who: str, want_full: bool) -> list[str]:
     """The release's checks, beside the package, in a fresh interpreter: as the student's pytest."""
     checks = submission / "mgkit_checks"
-    shutil.copytree(release_dir / "mgkit_checks", checks, ignore=shutil.ignore_patterns("__pycache__"))
-    env = {key: value for key, value in os.environ.items() if key not in ("MGKIT_COURSE", "PYTHONPATH")}
+    shutil.copytree(release_dir / "mgkit_checks", checks,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    env = {
+        key: value
+        for key, value in os.environ.items() if key not in ("MGKIT_COURSE", "PYTHONPATH")
+    }
     try:
-        done = subprocess.run([sys.executable, "-c", PREVIEW], cwd=submission, env=env, capture_output=True,
-                              text=True, timeout=PREVIEW_SECONDS)
+        done = subprocess.run([sys.executable, "-c", PREVIEW], cwd=submission, env=env,
+                              capture_output=True, text=True, timeout=PREVIEW_SECONDS)
     finally:
         shutil.rmtree(checks)
     if done.returncode != 0:
@@ -90,7 +99,10 @@ def _preview_problems(submission: Path, release_dir: Path, who: str, want_full: 
 def _wrong(task_id: str, who: str, where: str, how: str, feedback: str, want_full: bool) -> str:
     if want_full:
         return f"{task_id}: {who} does not earn it in {where} ({how}): {_first_line(feedback)}"
-    return f"{task_id}: {who} earns it in {where} ({how}): its region in the reference must hold the whole solution"
+    return (
+        f"{task_id}: {who} earns it in {where} ({how}): its region in the reference must hold the"
+        " whole solution"
+    )
 
 
 def _first_line(text: str) -> str:

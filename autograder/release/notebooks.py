@@ -41,7 +41,8 @@ class Piece:
     module: str
     name: str
     source: str  # the lines of the reference, as they are
-    package_imports: tuple[str, ...] = ()  # relative imports: kept for the module, not run in a notebook
+    # relative imports: kept for the module, not run in a notebook
+    package_imports: tuple[str, ...] = ()
 
 
 # --- the reference, cut into pieces -------------------------------------------------------------
@@ -49,7 +50,11 @@ class Piece:
 
 def module_pieces(package_dir: Path) -> dict[tuple[str, str], Piece]:
     """Every piece of every graded module, keyed by (module, name), in file order."""
-    return {(piece.module, piece.name): piece for module in MODULES for piece in _pieces(package_dir / f"{module}.py")}
+    return {
+        (piece.module, piece.name): piece
+        for module in MODULES
+        for piece in _pieces(package_dir / f"{module}.py")
+    }
 
 
 def _pieces(path: Path) -> list[Piece]:
@@ -59,16 +64,21 @@ def _pieces(path: Path) -> list[Piece]:
     body = ast.parse(text, filename=str(path)).body
     head = body[: _head_length(body)]
     if not head:
-        raise StoryError(f"{path}:1: a module starts with its docstring and imports; they make its first cell")
+        raise StoryError(
+            f"{path}:1: a module starts with its docstring and imports; they make its first cell")
     relative = [node for node in head if isinstance(node, ast.ImportFrom) and node.level]
     head_lines = [line for number, line in enumerate(lines[: head[-1].end_lineno], start=1)
                   if not any(node.lineno <= number <= node.end_lineno for node in relative)]
-    pieces = [Piece(module, "head", _trim(head_lines), tuple(ast.get_source_segment(text, n) for n in relative))]
+    pieces = [
+        Piece(module, "head", _trim(head_lines),
+              tuple(ast.get_source_segment(text, n) for n in relative))
+    ]
 
     # 1) each def ends a piece; statements between two defs belong to the def below them
     ends = [(node.name, node.end_lineno) for node in body[len(head):] if isinstance(node, _DEFS)]
     if not ends:
-        raise StoryError(f"{path}:1: nothing to put in cells after the imports; define a function or a class")
+        raise StoryError(
+            f"{path}:1: nothing to put in cells after the imports; define a function or a class")
     # 2) statements after the last def belong to it
     ends[-1] = (ends[-1][0], body[-1].end_lineno)
     start = head[-1].end_lineno
@@ -83,7 +93,8 @@ _DEFS = (ast.FunctionDef, ast.ClassDef)
 
 def _head_length(body: list[ast.stmt]) -> int:
     """How many statements the head has: the docstring and the imports at the top."""
-    count = int(bool(body) and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant))
+    count = int(
+        bool(body) and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant))
     while count < len(body) and isinstance(body[count], ast.Import | ast.ImportFrom):
         count += 1
     return count
@@ -146,7 +157,8 @@ def _blocks(story: Path):
         else:
             chunk.append(line)
     if kind == "code":
-        raise StoryError(f"{story}:{start}: this ```python block is never closed; end it with a line of ```")
+        raise StoryError(
+            f"{story}:{start}: this ```python block is never closed; end it with a line of ```")
     if _trim(chunk):
         yield "markdown", start, _trim(chunk)
 
@@ -159,7 +171,8 @@ class _Builder:
         self.pieces = pieces
         self.cells: list[NotebookNode] = []
         self.placed: dict[tuple[str, str], int] = {}  # piece -> story line of its cell
-        self.solved_in: dict[str, int] = {}  # task id -> index of the last cell holding one of its regions
+        # task id -> index of the last cell holding one of its regions
+        self.solved_in: dict[str, int] = {}
         self.cell_of: dict[str, str] = {}  # task id -> that cell, in words, for its check's message
         self.checked_in: dict[str, tuple[int, int]] = {}  # task id -> (cell index, story line)
 
@@ -183,14 +196,16 @@ class _Builder:
         elif word == "tasks" and not rest.strip():
             self.cells.append(new_markdown_cell(_task_table(), id=f"text-{len(self.cells):02d}"))
         else:
-            self._fail(line, f"unknown directive '%% {text}'; write '%% module <module>: <pieces>', "
-                             "'%% check <task_id>', '%% check ops' or '%% tasks'")
+            self._fail(
+                line, f"unknown directive '%% {text}'; write '%% module <module>: <pieces>', "
+                "'%% check <task_id>', '%% check ops' or '%% tasks'")
 
     def _module_cell(self, line: int, rest: str) -> None:
         module, colon, names = rest.partition(":")
         module, names = module.strip(), names.split()
         if not colon or module not in MODULES or not names:
-            self._fail(line, f"write '%% module <module>: <pieces>' with a module of {', '.join(MODULES)}")
+            self._fail(
+                line, f"write '%% module <module>: <pieces>' with a module of {', '.join(MODULES)}")
         pieces = []
         for name in names:
             key = (module, name)
@@ -198,7 +213,8 @@ class _Builder:
                 known = ", ".join(n for m, n in self.pieces if m == module)
                 self._fail(line, f"{module}.py has no piece '{name}'; its pieces are: {known}")
             if key in self.placed:
-                self._fail(line, f"{module}.py's {name} is already in the cell of line {self.placed[key]}")
+                self._fail(
+                    line, f"{module}.py's {name} is already in the cell of line {self.placed[key]}")
             self.placed[key] = line
             pieces.append(self.pieces[key])
         source = "\n\n\n".join(piece.source for piece in pieces)
@@ -212,17 +228,23 @@ class _Builder:
         if imports:
             tag["package_imports"] = imports
         grade_id = f"{module}_{names[0]}"
-        metadata = {"mgkit": tag, "nbgrader": _nbgrader(grade_id, solution=bool(regions), locked=not regions)}
-        self.cells.append(new_code_cell(_with_hints(source, regions), id=grade_id, metadata=metadata))
+        metadata = {
+            "mgkit": tag,
+            "nbgrader": _nbgrader(grade_id, solution=bool(regions), locked=not regions)
+        }
+        self.cells.append(
+            new_code_cell(_with_hints(source, regions), id=grade_id, metadata=metadata))
 
     def _check_cell(self, line: int, task_id: str) -> None:
         if task_id not in rubric.BY_ID:
-            self._fail(line, f"unknown task id '{task_id}'; use one of: {', '.join(rubric.TASK_IDS)}")
+            self._fail(line,
+                       f"unknown task id '{task_id}'; use one of: {', '.join(rubric.TASK_IDS)}")
         if task_id in self.checked_in:
             self._fail(line, f"{task_id} is already checked at line {self.checked_in[task_id][1]}")
         self.checked_in[task_id] = (len(self.cells), line)
         task = rubric.BY_ID[task_id]
-        source = CHECK_CELL.format(task_id=task_id, points=task.points, cell=self.cell_of.get(task_id, "its cell"))
+        source = CHECK_CELL.format(task_id=task_id, points=task.points,
+                                   cell=self.cell_of.get(task_id, "its cell"))
         metadata = {"nbgrader": _nbgrader(task_id, grade=True, locked=True, points=task.points)}
         self.cells.append(new_code_cell(source, id=task_id, metadata=metadata))
 
@@ -231,14 +253,21 @@ class _Builder:
         end = len(self.story.read_text().splitlines())
         for module, name in self.pieces:
             if (module, name) not in self.placed:
-                self._fail(end, f"{module}.py's {name} is in no cell; add it to a '%% module {module}:' line")
+                self._fail(
+                    end,
+                    f"{module}.py's {name} is in no cell; add it to a '%% module {module}:' line")
         for task_id in rubric.TASK_IDS:
             if task_id not in self.checked_in:
-                self._fail(end, f"{task_id} has no check; add a line '%% check {task_id}'"
-                                + (" (or '%% check ops', for every op task)" if rubric.BY_ID[task_id].op else ""))
+                self._fail(
+                    end, f"{task_id} has no check; add a line '%% check {task_id}'" +
+                    (" (or '%% check ops', for every op task)" if rubric.BY_ID[task_id].op else ""))
             index, line = self.checked_in[task_id]
             if index < self.solved_in.get(task_id, -1):
-                self._fail(line, f"the check of {task_id} comes before a cell holding its solution; move it below")
+                self._fail(
+                    line,
+                    f"the check of {task_id} comes before a cell holding its solution; move it"
+                    " below",
+                )
 
     def _fail(self, line: int, message: str) -> NoReturn:
         raise StoryError(f"{self.story}:{line}: {message}")
@@ -246,7 +275,8 @@ class _Builder:
 
 def _nbgrader(grade_id: str, *, solution: bool = False, grade: bool = False, locked: bool = False,
               points: int | None = None) -> dict:
-    """A cell's nbgrader metadata (schema 3): a solution, an autograded check or a read-only cell."""
+    """A cell's nbgrader metadata (schema 3): a solution, an autograded check or a read-only
+    cell."""
     metadata = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3,
                 "solution": solution, "task": False}
     if grade:
@@ -266,7 +296,9 @@ def _with_hints(source: str, regions: list[Region]) -> str:
 
 
 def _task_table() -> str:
-    return "\n".join(["| task | points | what you write |", "| --- | --- | --- |", *(t.row for t in rubric.TASKS)])
+    return "\n".join([
+        "| task | points | what you write |", "| --- | --- | --- |", *(t.row for t in rubric.TASKS)
+    ])
 
 
 # --- a notebook, back into modules --------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The sandbox: a named entry point runs in forked workers, under limits; the parent gets plain facts.
+"""The sandbox: a named entry point runs in forked workers, under limits; the parent gets plain
+facts.
 
     with Sandbox("autograder.sandboxed.entry:run") as sandbox:
         facts = sandbox.run(folder, {"task": "mul_backward", ...}, seconds=5.0)   # Facts
@@ -53,15 +54,23 @@ STARTUP_SECONDS = 60.0  # importing numpy on a cold disk can be slow; a healthy 
 GRACE_SECONDS = 5.0  # what the zygote may need beyond a task's deadline to kill and reap
 # Numerical libraries must not start thread pools in the zygote: a forked copy would inherit
 # locks held by threads that no longer exist.
-ZYGOTE_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-              "LC_ALL": "C.UTF-8", "PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "MPLBACKEND": "Agg"}
+ZYGOTE_ENV = {
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "LC_ALL": "C.UTF-8",
+    "PATH": "/usr/bin:/bin",
+    "HOME": "/nonexistent",
+    "MPLBACKEND": "Agg"
+}
 
 
 @dataclass(frozen=True)
 class Limits:
     """What one task's worker may use."""
 
-    seconds: float | None = None  # wall clock, from fork to report, imports included; None: each run's own
+    # wall clock, from fork to report, imports included; None: each run's own
+    seconds: float | None = None
     memory_mb: int = 1024  # address space beyond what the zygote already maps (numpy and all)
     output_bytes: int = 1 << 20  # stdout and stderr together; a flood past this fails the task
     report_bytes: int = 4 << 20  # the JSON report; the checks' reports are a few kilobytes
@@ -72,12 +81,14 @@ DEFAULT_LIMITS = Limits()
 
 @dataclass(frozen=True)
 class Facts:
-    """How one worker ended, as the zygote saw it from outside: nothing here is the worker's word but `report`."""
+    """How one worker ended, as the zygote saw it from outside: nothing here is the worker's word
+    but `report`."""
 
     exit_code: int | None = None  # None when a signal ended it
     signal: int | None = None
     timed_out: bool = False  # it ran into its wall-clock deadline
-    report: str | None = None  # what it wrote to its report pipe, as text (None: nothing, or cut off)
+    # what it wrote to its report pipe, as text (None: nothing, or cut off)
+    report: str | None = None
     report_too_big: bool = False
     imported: bool = False  # the entry said its imports were done before the worker ended
     output_bytes: int = 0  # what it printed, stdout and stderr together
@@ -92,12 +103,14 @@ class SandboxError(RuntimeError):
 
 
 class WorkerLost(SandboxError):
-    """The zygote died or hung while one request ran: that request has no facts; the next starts afresh."""
+    """The zygote died or hung while one request ran: that request has no facts; the next starts
+    afresh."""
 
 
 @dataclass(frozen=True)
 class Entry:
-    """What a worker runs: `function` of `module`, the module loaded from `file` when it is not on the path."""
+    """What a worker runs: `function` of `module`, the module loaded from `file` when it is not on
+    the path."""
 
     module: str
     function: str
@@ -105,7 +118,8 @@ class Entry:
 
     @classmethod
     def named(cls, spec: str) -> Entry:
-        """"package.module:function", or "/path/to/module.py:function" (a test's fake beside the tests)."""
+        """"package.module:function", or "/path/to/module.py:function" (a test's fake beside the
+        tests)."""
         where, _, function = spec.rpartition(":")
         if not where or not function:
             raise ValueError(f"an entry point is 'module:function', not {spec!r}")
@@ -122,19 +136,23 @@ class Sandbox:
     """
 
     def __init__(self, entry: str, limits: Limits = DEFAULT_LIMITS, isolate: bool = True,
-                 hide: Sequence[Path] = (), user_namespace: bool | None = None, layers: Sequence[str] = OPTIONAL,
-                 env: dict[str, str] | None = None):
+                 hide: Sequence[Path] = (), user_namespace: bool | None = None,
+                 layers: Sequence[str] = OPTIONAL, env: dict[str, str] | None = None):
         self.entry = Entry.named(entry)
         self.env = dict(env or {})
         # without root, the zygote makes its own user and PID namespaces where the machine allows
         self.user_namespace = os.geteuid() != 0 if user_namespace is None else user_namespace
-        self.hide = tuple(str(Path(path).resolve()) for path in hide)  # beside the kit: e.g. other students' work
+        # beside the kit: e.g. other students' work
+        self.hide = tuple(str(Path(path).resolve()) for path in hide)
         self.limits = limits
         # the optional layers to try (the machine decides which hold); isolate=False: none, only
         # the portable mechanisms, as fewer layers show what the others hold alone
         unknown = set(layers) - set(OPTIONAL)
         if unknown:
-            raise ValueError(f"no such sandbox layer: {', '.join(sorted(unknown))} (known: {', '.join(OPTIONAL)})")
+            raise ValueError(
+                f"no such sandbox layer: {', '.join(sorted(unknown))} (known:"
+                f" {', '.join(OPTIONAL)})"
+            )
         self.layers = tuple(layers) if isolate else ()
         self.isolation: tuple[str, ...] = ()
         self._zygote: subprocess.Popen | None = None
@@ -165,7 +183,8 @@ class Sandbox:
         self._ready = False
 
     def run(self, folder: Path, args: dict[str, Any], seconds: float) -> Facts:
-        """Run `entry(args, imported)` in a worker on the private folder `folder`, for at most `seconds`.
+        """Run `entry(args, imported)` in a worker on the private folder `folder`, for at most
+        `seconds`.
 
         WorkerLost if the zygote died or hung meanwhile (it is started afresh for the next run).
         """
@@ -174,9 +193,11 @@ class Sandbox:
             request = {"folder": str(folder), "seconds": seconds, "args": args}
             self._zygote.stdin.write(json.dumps(request).encode() + b"\n")
             self._zygote.stdin.flush()
-            self._worker = self._receive(STARTUP_SECONDS).get("started")  # None: the zygote's death kills it
+            # None: the zygote's death kills it
+            self._worker = self._receive(STARTUP_SECONDS).get("started")
             reply = self._receive(seconds + GRACE_SECONDS)
-        except (OSError, TimeoutError, ValueError) as error:  # the zygote died or hung: start afresh
+        # the zygote died or hung: start afresh
+        except (OSError, TimeoutError, ValueError) as error:
             self.close()
             raise WorkerLost(f"the grader's worker process failed ({error})") from error
         self._worker = None
@@ -231,7 +252,8 @@ class Sandbox:
 
 def _matplotlib_cache() -> str:
     """A folder every worker can read (their /tmp is new and empty) where matplotlib keeps its font
-    list: built once per machine, so that `import matplotlib.pyplot` takes a fraction of a second."""
+    list: built once per machine, so that `import matplotlib.pyplot` takes a fraction of a
+    second."""
     folder = Path("/var/tmp") / f"mgkit-matplotlib-{os.geteuid()}"
     try:
         folder.mkdir(mode=0o755, exist_ok=True)

@@ -19,16 +19,26 @@ PR_SET_SECCOMP = 22
 PR_SET_CHILD_SUBREAPER = 36  # orphaned descendants come to us instead of to init
 PR_SET_NO_NEW_PRIVS = 38  # execve can never gain privileges (setuid binaries, file capabilities)
 PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
-CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET, CLONE_NEWPID = 0x00020000, 0x10000000, 0x40000000, 0x20000000
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET, CLONE_NEWPID = (
+    0x00020000,
+    0x10000000,
+    0x40000000,
+    0x20000000,
+)
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 0x40000
-SYS_MOUNT_SETATTR = 442  # the same number on every architecture (added after the tables were unified)
+# the same number on every architecture (added after the tables were unified)
+SYS_MOUNT_SETATTR = 442
 MOUNT_ATTR_RDONLY, AT_RECURSIVE, AT_FDCWD = 0x1, 0x8000, -100
 DEVICES = ("null", "zero", "random", "urandom")  # all of /dev a worker gets: no disks, no terminals
 
 _libc = ctypes.CDLL(None, use_errno=True)
-_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+_libc.mount.argtypes = [
+    ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p
+]
+_libc.prctl.argtypes = [
+    ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong
+]
 
 
 def _check(result: int, what: str) -> None:
@@ -93,9 +103,12 @@ class PidNamespaces:
 
 # ---- the filesystem a worker sees ----------------------------------------------------------
 
-def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int,
+          data: str | None = None) -> None:
     encode = lambda text: text.encode() if text is not None else None  # noqa: E731
-    _check(_libc.mount(encode(source), encode(target), encode(fstype), flags, encode(data)), f"mount {target}")
+    _check(_libc.mount(encode(source), encode(target), encode(fstype), flags, encode(data)),
+           f"mount {target}")
 
 
 class _MountAttr(ctypes.Structure):
@@ -116,12 +129,15 @@ def confine_filesystem(folder: str, hidden: list[str], inside: str) -> None:
     unshare(CLONE_NEWNS)
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     attr = _MountAttr(MOUNT_ATTR_RDONLY, 0, 0, 0)
-    _check(_libc.syscall(ctypes.c_long(SYS_MOUNT_SETATTR), ctypes.c_int(AT_FDCWD), b"/", ctypes.c_uint(AT_RECURSIVE),
-                         ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr))), "mount_setattr")
+    _check(
+        _libc.syscall(ctypes.c_long(SYS_MOUNT_SETATTR), ctypes.c_int(AT_FDCWD), b"/",
+                      ctypes.c_uint(AT_RECURSIVE), ctypes.byref(attr),
+                      ctypes.c_size_t(ctypes.sizeof(attr))), "mount_setattr")
     safe = MS_NOSUID | MS_NODEV | MS_NOEXEC
     try:
         mount("proc", "/proc", "proc", safe | MS_RDONLY)
-    except PermissionError:  # no PID namespace of our own (a user namespace): the machine's, read-only
+    # no PID namespace of our own (a user namespace): the machine's, read-only
+    except PermissionError:
         pass
     # what /tmp and /dev will cover, held open to be bound back in
     submission = os.open(folder, os.O_PATH | os.O_DIRECTORY)
@@ -132,7 +148,8 @@ def confine_filesystem(folder: str, hidden: list[str], inside: str) -> None:
     _bind(submission, inside, MS_RDONLY | safe)
     for path, library in libraries.items():
         os.makedirs(path, exist_ok=True)
-        _bind(library, path, MS_RDONLY | MS_NOSUID | MS_NODEV)  # not noexec: C extensions are mapped executable
+        # not noexec: C extensions are mapped executable
+        _bind(library, path, MS_RDONLY | MS_NOSUID | MS_NODEV)
     mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=755")
     for name, device in devices.items():
         open(f"/dev/{name}", "w").close()  # the mount point
@@ -144,16 +161,21 @@ def confine_filesystem(folder: str, hidden: list[str], inside: str) -> None:
 
 
 def _libraries_under_tmp() -> list[str]:
-    """The folders the interpreter imports from (sys.path, its prefixes) that lie under /tmp, outermost
-    only: the fresh /tmp must not hide matplotlib from a grader installed in a venv there."""
-    paths = sorted({os.path.realpath(entry) for entry in (*sys.path, sys.prefix, sys.base_prefix) if entry})
+    """The folders the interpreter imports from (sys.path, its prefixes) that lie under /tmp,
+    outermost only: the fresh /tmp must not hide matplotlib from a grader installed in a venv
+    there."""
+    paths = sorted({
+        os.path.realpath(entry)
+        for entry in (*sys.path, sys.prefix, sys.base_prefix) if entry
+    })
     under = [path for path in paths if path.startswith("/tmp/") and os.path.isdir(path)]
     return [path for index, path in enumerate(under)
             if not any(path.startswith(outer + "/") for outer in under[:index])]
 
 
 def _bind(fd: int, target: str, flags: int) -> None:
-    """Bind what the open `fd` refers to at `target`, with `flags` (a bind ignores them: remount)."""
+    """Bind what the open `fd` refers to at `target`, with `flags` (a bind ignores them:
+    remount)."""
     mount(f"/proc/self/fd/{fd}", target, None, MS_BIND)
     mount(None, target, None, MS_BIND | MS_REMOUNT | flags)
     os.close(fd)
@@ -166,7 +188,8 @@ class _CapHeader(ctypes.Structure):
 
 
 class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
 
 
 def become_user(uid: int) -> None:
@@ -183,7 +206,8 @@ def become_user(uid: int) -> None:
 
 
 def drop_capabilities() -> None:
-    """No capability now or after any execve: root in name only, unable to remount or undo a limit."""
+    """No capability now or after any execve: root in name only, unable to remount or undo a
+    limit."""
     _drop_bounding_set()
     prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
     header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3: two 32-bit words per set
@@ -193,7 +217,8 @@ def drop_capabilities() -> None:
 def _drop_bounding_set() -> None:
     last = int(_read("/proc/sys/kernel/cap_last_cap"))
     for capability in range(last + 1):
-        if _libc.prctl(PR_CAPBSET_READ, capability, 0, 0, 0) == 1:  # dropping needs CAP_SETPCAP, once only
+        # dropping needs CAP_SETPCAP, once only
+        if _libc.prctl(PR_CAPBSET_READ, capability, 0, 0, 0) == 1:
             prctl(PR_CAPBSET_DROP, capability)
 
 
@@ -204,9 +229,11 @@ def _drop_bounding_set() -> None:
 _SYSCALLS = {
     "x86_64": {
         "arch": 0xC000003E,
-        "refused": (56, 57, 58, 435, 101, 310, 311, 424, 434, 438),  # clone fork vfork clone3 ptrace
+        # clone fork vfork clone3 ptrace
+        "refused": (56, 57, 58, 435, 101, 310, 311, 424, 434, 438),
         # process_vm_readv process_vm_writev pidfd_send_signal pidfd_open pidfd_getfd
-        "only_at_itself": (62, 200, 234, 129, 297),  # kill tkill tgkill rt_sigqueueinfo rt_tgsigqueueinfo
+        # kill tkill tgkill rt_sigqueueinfo rt_tgsigqueueinfo
+        "only_at_itself": (62, 200, 234, 129, 297),
     },
     "aarch64": {
         "arch": 0xC00000B7,
@@ -218,7 +245,8 @@ _X32_BIT = 0x40000000  # x86_64's x32 numbering: a second way to call fork, refu
 
 
 class _SockFilter(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
+                ("k", ctypes.c_uint32)]
 
 
 class _SockFprog(ctypes.Structure):
@@ -232,15 +260,18 @@ def can_filter_syscalls() -> bool:
 def filter_syscalls() -> None:
     """Install the filter: from now on the refused calls fail with EPERM."""
     table = _SYSCALLS[platform.machine()]
-    load, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JGE|K, BPF_RET|K
+    # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JGE|K, BPF_RET|K
+    load, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
     allow, refuse = 0x7FFF0000, 0x00050000 | errno.EPERM  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO
     # (op, jump-if-true label, jump-if-false label, k); a label is where a jump lands
-    program = [(load, None, None, 4), (jeq, None, "refuse", table["arch"]),  # a foreign ABI: refuse all
+    # a foreign ABI: refuse all
+    program = [(load, None, None, 4), (jeq, None, "refuse", table["arch"]),
                (load, None, None, 0), (jge, "refuse", None, _X32_BIT)]
     program += [(jeq, "refuse", None, number) for number in table["refused"]]
     program += [(jeq, "itself", None, number) for number in table["only_at_itself"]]
     program += [(ret, None, None, allow),
-                "itself", (load, None, None, 16), (jeq, "allow", "refuse", os.getpid()),  # args[0], low word
+                # args[0], low word
+                "itself", (load, None, None, 16), (jeq, "allow", "refuse", os.getpid()),
                 "allow", (ret, None, None, allow),
                 "refuse", (ret, None, None, refuse)]
     instructions = _assemble(program)
@@ -264,13 +295,15 @@ def _assemble(program: list) -> list[_SockFilter]:
             continue
         op, true, false, k = item
         here = len(instructions) + 1  # jumps count from the next instruction
-        instructions.append(_SockFilter(op, labels[true] - here if true else 0, labels[false] - here if false else 0,
-                                        k))
+        instructions.append(
+            _SockFilter(op, labels[true] - here if true else 0,
+                        labels[false] - here if false else 0, k))
     return instructions
 
 
 def children() -> list[int]:
-    """Our own child processes, alive or zombie; none if /proc shows another PID namespace's numbers."""
+    """Our own child processes, alive or zombie; none if /proc shows another PID namespace's
+    numbers."""
     pid = os.getpid()
     if not own_proc():
         return []
@@ -278,7 +311,10 @@ def children() -> list[int]:
         return [int(child) for tid in os.listdir(f"/proc/{pid}/task")
                 for child in _read(f"/proc/{pid}/task/{tid}/children").split()]
     except FileNotFoundError:  # a kernel built without CONFIG_PROC_CHILDREN: scan every process
-        return [int(entry) for entry in os.listdir("/proc") if entry.isdigit() and _parent_of(entry) == pid]
+        return [
+            int(entry) for entry in os.listdir("/proc")
+            if entry.isdigit() and _parent_of(entry) == pid
+        ]
 
 
 def own_proc() -> bool:

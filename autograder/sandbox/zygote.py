@@ -18,7 +18,8 @@ For each request line on stdin ({"folder", "seconds", "args"}) the zygote
      whether the worker got past its imports (the entry calls back when it has: a hang or crash
      before that is the import's, and the parent need not run the other tasks that import the same).
 The worker calls `entry(args, imported)` and reports what it returns (or what it raised). The
-zygote never judges, and knows nothing of what the entry does: the parent decides what the facts mean.
+zygote never judges, and knows nothing of what the entry does: the parent decides what the facts
+mean.
 """
 
 from __future__ import annotations
@@ -43,9 +44,10 @@ from typing import Any
 from . import linux
 
 # What student code commonly imports, loaded once here instead of in every worker.
-PRELOAD = ("numpy", "math", "random", "numbers", "collections", "dataclasses", "typing", "functools",
-           "itertools", "gc", "json", "copy", "operator")
-KIT_PACKAGES = ("autograder", "mgkit_checks")  # closed once booted: a worker imports nothing new of them
+PRELOAD = ("numpy", "math", "random", "numbers", "collections", "dataclasses", "typing",
+           "functools", "itertools", "gc", "json", "copy", "operator")
+# closed once booted: a worker imports nothing new of them
+KIT_PACKAGES = ("autograder", "mgkit_checks")
 REPORT_READ_CHUNK = 1 << 16
 REPORT_FD = 3  # the worker's end of the report pipe: the only descriptor it keeps beyond stdio
 IMPORTED = b"\x06"  # the report's first byte once the task's imports are done (the entry says when)
@@ -53,8 +55,10 @@ SWEEP_ROUNDS = 100  # generations of leftover processes killed after a task; one
 # The optional layers, in the order a worker takes them on: each later one removes the power to
 # undo the earlier ones (no capabilities: no remounting; the filter: no new process, no signal out).
 LAYERS = ("mount-namespace", "network-namespace", "own-user", "no-capabilities", "syscall-filter")
-OPTIONAL = ("pid-namespace", *LAYERS)  # what a caller may ask for (Sandbox's `layers`); the machine decides
-OWN_USER_BASE = 1 << 30  # a worker of zygote N runs as user and group OWN_USER_BASE + N: no one else's
+# what a caller may ask for (Sandbox's `layers`); the machine decides
+OPTIONAL = ("pid-namespace", *LAYERS)
+# a worker of zygote N runs as user and group OWN_USER_BASE + N: no one else's
+OWN_USER_BASE = 1 << 30
 INSIDE = "/tmp/submission"  # where a worker in its own mount namespace finds the private folder
 
 
@@ -66,43 +70,51 @@ class Setting:
     layers: frozenset[str] = frozenset()  # the optional layers that work on this machine
     hidden: tuple[str, ...] = ()  # folders a worker in its own mount namespace sees as empty
     pid_namespaces: linux.PidNamespaces | None = None
-    pids_as_parent_sees_them: bool = True  # False once the zygote lives in a PID namespace of its own
+    # False once the zygote lives in a PID namespace of its own
+    pids_as_parent_sees_them: bool = True
     worker_uid: int = 0  # with "own-user": the user every worker of this zygote becomes
 
 
 def main(argv: list[str]) -> None:
-    """Boot (argv: the kit's import path and a JSON config), then serve requests until stdin closes."""
+    """Boot (argv: the kit's import path and a JSON config), then serve requests until stdin
+    closes."""
     kit_path, config = argv[0], json.loads(argv[1])
     _die_with(config.get("parent"))
     own_namespaces = bool(config["layers"]) and config["user_namespace"] and _own_namespaces()
     try:
         module, entry = _load_entry(config["entry"])
-        getattr(module, "boot", lambda: None)()  # the entry's own start, once, while the kit is readable
+        # the entry's own start, once, while the kit is readable
+        getattr(module, "boot", lambda: None)()
         for name in PRELOAD:
             importlib.import_module(name)
         _build_the_font_list_once()
         _forget_kit(kit_path, getattr(module, "FORBIDDEN_MODULES", ()))
         linux.become_subreaper()
         setting = _setting(config, kit_path, own_namespaces)
-    except Exception as error:  # process boundary: the kit is broken; say so once, the parent fails closed
+    # process boundary: the kit is broken; say so once, the parent fails closed
+    except Exception as error:
         _send({"fatal": f"{type(error).__name__}: {error}"})
         return
-    isolation = ["user-namespace"] * own_namespaces + ["pid-namespace"] * bool(own_namespaces or setting.pid_namespaces)
+    isolation = ["user-namespace"] * own_namespaces + ["pid-namespace"] * bool(
+        own_namespaces or setting.pid_namespaces)
     isolation += [name for name in LAYERS if name in setting.layers]
     _send({"ready": True, "isolation": isolation})
     for line in sys.stdin.buffer:
         try:
             reply = _run_task(json.loads(line), entry, setting)
-        except Exception as error:  # process boundary (e.g. fork failed): this task is not graded, the next may be
+        # process boundary (e.g. fork failed): this task is not graded, the next may be
+        except Exception as error:
             reply = {"grader_error": f"{type(error).__name__}: {error}"}
         _send(reply)
 
 
 def _build_the_font_list_once() -> None:
-    """matplotlib's font list, in MPLCONFIGDIR: a worker cannot write it (its filesystem is read-only),
-    and without it every `import matplotlib.pyplot` in a worker would spend a second building it."""
+    """matplotlib's font list, in MPLCONFIGDIR: a worker cannot write it (its filesystem is
+    read-only), and without it every `import matplotlib.pyplot` in a worker would spend a second
+    building it."""
     folder = os.environ.get("MPLCONFIGDIR")
-    if not folder or any(Path(folder).glob("fontlist-*.json")) or importlib.util.find_spec("matplotlib") is None:
+    if not folder or any(
+            Path(folder).glob("fontlist-*.json")) or importlib.util.find_spec("matplotlib") is None:
         return
     importlib.import_module("matplotlib.font_manager")
 
@@ -138,7 +150,8 @@ def _own_namespaces() -> bool:
         linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
         linux.mount("proc", "/proc", "proc", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
     except OSError:
-        pass  # then the sweeps find nothing to kill: the namespaces and the syscall filter still hold
+        # then the sweeps find nothing to kill: the namespaces and the syscall filter still hold
+        pass
     return True
 
 
@@ -177,7 +190,8 @@ def _forget_kit(kit_path: str, forbidden: tuple[str, ...]) -> None:
     """
     loaded = [name for name in forbidden if sys.modules.get(name) is not None]
     if loaded:
-        raise RuntimeError(f"the entry's module imported {', '.join(loaded)}: keep the reference out of it")
+        raise RuntimeError(
+            f"the entry's module imported {', '.join(loaded)}: keep the reference out of it")
     sys.path[:] = [entry for entry in sys.path if entry != kit_path]
     standard = (importlib.machinery.BuiltinImporter, importlib.machinery.FrozenImporter,
                 importlib.machinery.PathFinder)
@@ -187,12 +201,14 @@ def _forget_kit(kit_path: str, forbidden: tuple[str, ...]) -> None:
         sys.modules[name] = None  # `import autograder.reference.solution` now fails at once
     for name, module in list(sys.modules.items()):
         if name.partition(".")[0] in KIT_PACKAGES and hasattr(module, "__path__"):
-            module.__path__ = []  # an imported kit package finds no new submodules: no expect.py, no traversal.py
+            # an imported kit package finds no new submodules: no expect.py, no traversal.py
+            module.__path__ = []
     sys.dont_write_bytecode = True  # no __pycache__ in the student's private folder
 
 
 def _setting(config: dict[str, Any], kit_path: str, own_namespaces: bool) -> Setting:
-    """Every optional layer asked for that this machine allows, found once by trying them in a throwaway child."""
+    """Every optional layer asked for that this machine allows, found once by trying them in a
+    throwaway child."""
     wanted = set(config["layers"])
     if not wanted:
         return Setting(config["limits"])
@@ -202,7 +218,8 @@ def _setting(config: dict[str, Any], kit_path: str, own_namespaces: bool) -> Set
         pid_namespaces = None
     hidden = _hidden(kit_path, config["hide"])
     uid = OWN_USER_BASE + os.getpid()
-    probe = Setting(config["limits"], frozenset(wanted & set(LAYERS)), hidden, pid_namespaces, worker_uid=uid)
+    probe = Setting(config["limits"], frozenset(wanted & set(LAYERS)), hidden, pid_namespaces,
+                    worker_uid=uid)
     report_r, report_w = os.pipe()
     folder = tempfile.mkdtemp(prefix="mgkit-probe-")  # an empty stand-in for a submission's folder
     pid = _fork(probe)
@@ -214,18 +231,22 @@ def _setting(config: dict[str, Any], kit_path: str, own_namespaces: bool) -> Set
     os.rmdir(folder)
     layers = json.loads(os.read(report_r, 1 << 16) or b"[]")
     os.close(report_r)
-    return Setting(config["limits"], frozenset(layers), hidden, pid_namespaces, not own_namespaces, uid)
+    return Setting(config["limits"], frozenset(layers), hidden, pid_namespaces, not own_namespaces,
+                   uid)
 
 
 def _hidden(kit_path: str, extra: list[str]) -> tuple[str, ...]:
-    """The kit's folders (the reference, the hidden checks, the git history) and the caller's extras,
-    less any that holds what the worker still imports from (the standard library, site-packages)."""
+    """The kit's folders (the reference, the hidden checks, the git history) and the caller's
+    extras, less any that holds what the worker still imports from (the standard library,
+    site-packages)."""
     kit = Path(kit_path)
-    folders = ([str(path) for path in kit.iterdir() if path.is_dir()] if (kit / "solutions").is_dir()
-               else [str(kit / "autograder")])
-    needed = [os.path.realpath(entry) for entry in (*sys.path, sys.prefix, sys.base_prefix) if entry]
-    return tuple(folder for folder in (*folders, *extra) if os.path.isdir(folder)
-                 and not any(path == folder or path.startswith(folder.rstrip("/") + "/") for path in needed))
+    folders = ([str(path) for path in kit.iterdir()
+                if path.is_dir()] if (kit / "solutions").is_dir() else [str(kit / "autograder")])
+    needed = [
+        os.path.realpath(entry) for entry in (*sys.path, sys.prefix, sys.base_prefix) if entry
+    ]
+    return tuple(folder for folder in (*folders, *extra) if os.path.isdir(folder) and not any(
+        path == folder or path.startswith(folder.rstrip("/") + "/") for path in needed))
 
 
 # ---- one task ------------------------------------------------------------------------------
@@ -241,8 +262,10 @@ def _run_task(request: dict, entry, setting: Setting) -> dict:
     if pid == 0:
         _worker(request, entry, setting, report_w, output)  # never returns
     os.close(report_w)
-    _send({"started": pid if setting.pids_as_parent_sees_them else None})  # for the parent's last resort
-    read, timed_out, too_big = _read_report(pid, report_r, started + request["seconds"], limits["report_bytes"])
+    # for the parent's last resort
+    _send({"started": pid if setting.pids_as_parent_sees_them else None})
+    read, timed_out, too_big = _read_report(pid, report_r, started + request["seconds"],
+                                            limits["report_bytes"])
     _kill_everything(pid)
     imported = read.startswith(IMPORTED)
     report = read[len(IMPORTED):] if imported else read
@@ -251,7 +274,8 @@ def _run_task(request: dict, entry, setting: Setting) -> dict:
         "exit_code": status if status is not None and status >= 0 else None,
         "signal": -status if status is not None and status < 0 else None,
         "timed_out": timed_out,
-        "report": report.decode("utf-8", "replace") if report and not (timed_out or too_big) else None,
+        "report":
+        report.decode("utf-8", "replace") if report and not (timed_out or too_big) else None,
         "report_too_big": too_big,
         "imported": imported,
         "output_bytes": os.fstat(output).st_size,
@@ -262,7 +286,8 @@ def _run_task(request: dict, entry, setting: Setting) -> dict:
 
 
 def _hand_over(folder: str, uid: int) -> None:
-    """The private folder and what it holds become the worker's user's: only it (and root) may read them."""
+    """The private folder and what it holds become the worker's user's: only it (and root) may read
+    them."""
     os.lchown(folder, uid, uid)
     for parent, folders, files in os.walk(folder):
         for name in folders + files:
@@ -285,9 +310,11 @@ def _fork(setting: Setting) -> int:
 
 
 def _read_report(pid: int, report_r: int, deadline: float, cap: int) -> tuple[bytes, bool, bool]:
-    """(what was read, timed_out, too_big): read until the worker exits, the deadline passes or the cap is hit.
+    """(what was read, timed_out, too_big): read until the worker exits, the deadline passes or the
+    cap is hit.
 
-    What was read is kept even when the worker failed: its first byte says whether it got past its imports.
+    What was read is kept even when the worker failed: its first byte says whether it got past its
+    imports.
     """
     pidfd = os.pidfd_open(pid)
     poller = select.poll()
@@ -301,7 +328,8 @@ def _read_report(pid: int, report_r: int, deadline: float, cap: int) -> tuple[by
             if remaining <= 0:
                 return b"".join(chunks), True, False
             for fd, _ in poller.poll(remaining * 1000):
-                if fd == pidfd:  # the worker exited: take what is left in the pipe, never wait for more
+                # the worker exited: take what is left in the pipe, never wait for more
+                if fd == pidfd:
                     chunks.append(_drain(report_r, cap - size + 1))
                     report = b"".join(chunks)
                     return report, False, len(report) > cap
@@ -369,7 +397,8 @@ def _reap(pid: int) -> int | None:
 
 def _worker(request: dict, entry, setting: Setting, report_w: int, output: int) -> None:
     """Set the worker up, run the entry on the student's package, write one JSON report, exit."""
-    write, dumps, exit_now = os.write, json.dumps, os._exit  # bound before student code can patch them
+    # bound before student code can patch them
+    write, dumps, exit_now = os.write, json.dumps, os._exit
     os.dup2(report_w, REPORT_FD)  # the pipe was made before `output`, so this never covers it
     try:
         _confine(request["folder"], setting, output, request["seconds"])
@@ -432,7 +461,8 @@ def _take_layers(setting: Setting, folder: str, strict: bool) -> tuple[str, list
             elif layer == "network-namespace":
                 linux.unshare(linux.CLONE_NEWNET)
             elif layer == "own-user":
-                folders = [entry for entry in sys.path if os.path.isdir(entry)]  # while we may still look
+                # while we may still look
+                folders = [entry for entry in sys.path if os.path.isdir(entry)]
                 linux.become_user(setting.worker_uid)
                 _check_readable(folders)
             elif layer == "no-capabilities":
@@ -451,7 +481,8 @@ def _take_layers(setting: Setting, folder: str, strict: bool) -> tuple[str, list
 
 def _check_readable(folders: list[str]) -> None:
     """PermissionError unless this user can still import from every folder on the path (a Python
-    installed in root's home folder cannot be read by anyone else: that layer is not for such a machine)."""
+    installed in root's home folder cannot be read by anyone else: that layer is not for such a
+    machine)."""
     closed = [folder for folder in folders if not os.access(folder, os.R_OK | os.X_OK)]
     if closed:
         raise PermissionError(f"the worker's user cannot read {closed[0]}")
@@ -461,10 +492,12 @@ def _set_limits(limits: dict, seconds: float) -> None:
     seconds = math.ceil(seconds)
     memory = linux.virtual_memory_bytes() + limits["memory_mb"] * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (seconds + 1, seconds + 2))  # a backstop: the deadline comes first
+    # a backstop: the deadline comes first
+    resource.setrlimit(resource.RLIMIT_CPU, (seconds + 1, seconds + 2))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["output_bytes"], limits["output_bytes"]))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    # no processes, no threads; root is exempt, until the "own-user" layer makes the worker someone else
+    # no processes, no threads; root is exempt, until the "own-user" layer makes the worker someone
+    # else
     resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
 
 

@@ -18,7 +18,8 @@ from .harness import harness_for
 
 def observe(task_id: str, seed: int, imported: Callable[[], None] = lambda: None,
             passed: Iterable[str] = ()) -> dict:
-    """The worker's side: run the task's cases on the importable student package; one report per case."""
+    """The worker's side: run the task's cases on the importable student package; one report per
+    case."""
     harness = harness_for(task_id)
     imported()
     return {"cases": observe_cases(task_id, seed, harness, frozenset(passed))}

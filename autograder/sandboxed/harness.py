@@ -1,4 +1,5 @@
-"""The grade's harness: how the worker of each task runs the student's code (see mgkit_checks.core.Harness).
+"""The grade's harness: how the worker of each task runs the student's code (see
+mgkit_checks.core.Harness).
 
 Each worker holds only what its task needs, and no working solution of that task:
 - the op closures and grad_accumulation: the student's engine, and the kit's traversal to run
@@ -27,16 +28,21 @@ from mgkit_checks.course import in_use
 from mgkit_checks.training import FreshGradients
 from mgkit_checks.world import stand_in  # the preview stands in for nn the same way
 
-_SOURCES = {name: (Path(__file__).parent / f"{name}.py").read_text() for name in ("traversal", "trusted")}
+_SOURCES = {
+    name: (Path(__file__).parent / f"{name}.py").read_text()
+    for name in ("traversal", "trusted")
+}
 
 
 def parts_for(task_id: str) -> tuple[str, ...]:
-    """The grade's own code the task's worker loads: its definition says (the kit's traversal, its engine)."""
+    """The grade's own code the task's worker loads: its definition says (the kit's traversal, its
+    engine)."""
     return tasks.definitions(in_use())[task_id].parts
 
 
 def harness_for(task_id: str) -> Harness:
-    """Import what the task runs of the student's package, with the kit's parts for that task only."""
+    """Import what the task runs of the student's package, with the kit's parts for that task
+    only."""
     parts = _load(parts_for(task_id))
     _bare_package()
     if "trusted" not in parts:  # the student's engine; else the kit's, with nn and train
@@ -44,7 +50,8 @@ def harness_for(task_id: str) -> Harness:
         return Harness(value, run_closures=parts["traversal"].kit_backward if parts else None)
     trusted = parts["trusted"]
     sys.modules["micrograd.engine"] = stand_in("engine", Value=trusted.Value)
-    if task_id == "training_loop":  # the loop needs no nn.py of the student's, unless train.py asks for more
+    # the loop needs no nn.py of the student's, unless train.py asks for more
+    if task_id == "training_loop":
         sys.modules["micrograd.nn"] = stand_in("nn", Module=FreshGradients)
     nn = importlib.import_module("micrograd.nn")
     train = importlib.import_module("micrograd.train")
@@ -52,7 +59,8 @@ def harness_for(task_id: str) -> Harness:
 
 
 def _load(names: tuple[str, ...]) -> dict[str, types.ModuleType]:
-    """Run the named parts as modules of this package; every other part's text is gone from memory."""
+    """Run the named parts as modules of this package; every other part's text is gone from
+    memory."""
     sources = {name: _SOURCES[name] for name in names}
     _SOURCES.clear()
     modules = {}

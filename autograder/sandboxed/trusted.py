@@ -66,7 +66,8 @@ class Value:
         self.grad = 1.0
         for v in reversed(order):
             v._backward()
-        # what every value's gradient was when this pass ended, whatever the loop does with .grad after
+        # what every value's gradient was when this pass ended, whatever the loop does with .grad
+        # after
         _last_backward.clear()
         _last_backward.update((id(v), v.grad) for v in order)
 
@@ -99,5 +100,6 @@ _last_backward: dict[int, float] = {}
 
 
 def grad_at_last_backward(value: Value) -> float:
-    """A value's gradient as the last backward pass left it (a loop may zero .grad after updating)."""
+    """A value's gradient as the last backward pass left it (a loop may zero .grad after
+    updating)."""
     return _last_backward.get(id(value), value.grad)

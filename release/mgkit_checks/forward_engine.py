@@ -40,7 +40,8 @@ class Value:
     # per-instance __dict__ each one is smaller and quicker to create.
     __slots__ = ("data", "grad", "_backward", "_prev", "_op", "label")
 
-    def __init__(self, data: float, _children: tuple[Value, ...] = (), _op: str = "", label: str = ""):
+    def __init__(self, data: float, _children: tuple[Value, ...] = (), _op: str = "",
+                 label: str = ""):
         self.data = _as_float(data)
         self.grad = 0.0
         # internal variables used for autograd graph construction
@@ -54,7 +55,8 @@ class Value:
         out = Value(self.data + other.data, (self, other), "+")
 
         def _backward():
-            raise NotImplementedError("add_backward: add each input's local derivative of a + b, times out.grad, to that input's .grad")
+            raise NotImplementedError("add_backward: add each input's local derivative of a + b, "
+                                      "times out.grad, to that input's .grad")
         out._backward = _backward
 
         return out
@@ -64,22 +66,26 @@ class Value:
         out = Value(self.data * other.data, (self, other), "*")
 
         def _backward():
-            raise NotImplementedError("mul_backward: add each input's local derivative of a * b (the other input), times out.grad, to its .grad")
+            raise NotImplementedError("mul_backward: add each input's local derivative of a * b "
+                                      "(the other input), times out.grad, to its .grad")
         out._backward = _backward
 
         return out
 
     def __pow__(self, other: float) -> Value:
         if isinstance(other, Value):
-            raise TypeError("Value ** Value is not supported: the exponent must be a plain int or float, as in x**2")
+            raise TypeError("Value ** Value is not supported: "
+                            "the exponent must be a plain int or float, as in x**2")
         if not isinstance(other, numbers.Real):
             raise TypeError(f"the exponent must be an int or float, got {type(other).__name__}")
-        if other == 0:  # x**0 is the constant 1: nothing flows back (the power rule's 0.0 ** -1 would fail)
+        # x**0 is the constant 1: nothing flows back (the power rule's 0.0 ** -1 would fail)
+        if other == 0:
             return Value(1.0, (self,), "**0")
         out = Value(_pow(self.data, other), (self,), f"**{other}")
 
         def _backward():
-            raise NotImplementedError("pow_backward: add the power rule's derivative of self.data**other, times out.grad, to self.grad")
+            raise NotImplementedError("pow_backward: add the power rule's derivative of "
+                                      "self.data**other, times out.grad, to self.grad")
         out._backward = _backward
 
         return out
@@ -90,7 +96,8 @@ class Value:
         out = Value(t, (self,), "tanh")
 
         def _backward():
-            raise NotImplementedError("tanh_backward: add the derivative of tanh, written with t = tanh(x), times out.grad, to self.grad")
+            raise NotImplementedError("tanh_backward: add the derivative of tanh, written with t = "
+                                      "tanh(x), times out.grad, to self.grad")
         out._backward = _backward
 
         return out
@@ -99,7 +106,8 @@ class Value:
         out = Value(_exp(self.data), (self,), "exp")
 
         def _backward():
-            raise NotImplementedError("exp_backward: add the derivative of e**x (e**x itself, already in out.data), times out.grad, to self.grad")
+            raise NotImplementedError("exp_backward: add the derivative of e**x (e**x itself, "
+                                      "already in out.data), times out.grad, to self.grad")
         out._backward = _backward
 
         return out
@@ -108,7 +116,8 @@ class Value:
         out = Value(0.0 if self.data < 0 else self.data, (self,), "ReLU")
 
         def _backward():
-            raise NotImplementedError("relu_backward: add out.grad to self.grad where the relu was active (out.data > 0), nothing elsewhere")
+            raise NotImplementedError("relu_backward: add out.grad to self.grad where the relu was "
+                                      "active (out.data > 0), nothing elsewhere")
         out._backward = _backward
 
         return out
@@ -121,7 +130,8 @@ class Value:
         2) Seed the output: d(self)/d(self) = 1.
         3) Go from the output back to the leaves, calling each value's _backward once.
         """
-        raise NotImplementedError("topo_sort: sort the graph so each value follows its inputs, set self.grad = 1, then call every _backward from the output back")
+        raise NotImplementedError("topo_sort: sort the graph so each value follows its inputs, set "
+                                  "self.grad = 1, then call every _backward from the output back")
 
     def __neg__(self) -> Value:  # -self
         return self * -1
@@ -165,12 +175,14 @@ def _as_float(data: float) -> float:
 def _pow(x: float, p: float) -> float:
     try:
         y = x**p
-    except OverflowError:  # beyond the largest float, as * and + give: inf, with the sign of an odd power
+    except OverflowError:  # beyond the largest float, as * and + give: inf, signed as x**p
         return -math.inf if x < 0 and p % 2 == 1 else math.inf
-    except ZeroDivisionError:  # 0 to a negative power, which is also how `1 / Value(0.0)` is computed
-        raise ZeroDivisionError(f"Value({x!r}) ** {p!r} divides by zero (a / b is a * b**-1)") from None
+    except ZeroDivisionError:  # 0 to a negative power, which is how `1 / Value(0.0)` is computed
+        raise ZeroDivisionError(f"Value({x!r}) ** {p!r} divides by zero (a / b is a * b**-1)") \
+            from None
     if isinstance(y, complex):  # Python's answer for a negative base and a fractional exponent
-        raise ValueError(f"Value({x!r}) ** {p!r} is not a real number: a negative base needs a whole exponent")
+        raise ValueError(f"Value({x!r}) ** {p!r} is not a real number: "
+                         "a negative base needs a whole exponent")
     return y
 
 
@@ -183,7 +195,8 @@ def _exp(x: float) -> float:
 
 NO_DOT_PROGRAM = (
     "Graphviz's `dot` program is not installed, so a notebook cannot show draw_dot's picture "
-    "(`.source` still holds it as text). Install it with `sudo apt install graphviz`, `brew install graphviz`, "
+    "(`.source` still holds it as text). Install it with `sudo apt install graphviz`, "
+    "`brew install graphviz`, "
     "`conda install graphviz` or, on Windows, the installer from https://graphviz.org/download/"
 )
 
@@ -204,7 +217,8 @@ def draw_dot(root: Value, rankdir: str = "LR", labels: bool = True):
     while stack:
         v = stack.pop()
         name = f"{v.label} | " if labels and v.label else ""
-        dot.node(str(id(v)), label=f"{{ {name}data {v.data:.4f} | grad {v.grad:.4f} }}", shape="record")
+        dot.node(str(id(v)), label=f"{{ {name}data {v.data:.4f} | grad {v.grad:.4f} }}",
+                 shape="record")
         if v._op:  # a small node for the op, between the inputs and the value they make
             dot.node(str(id(v)) + v._op, label=v._op)
             dot.edge(str(id(v)) + v._op, str(id(v)))

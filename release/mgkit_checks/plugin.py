@@ -27,8 +27,10 @@ FOOTER = "public checks {earned}/{total}; hidden checks on other numbers decide 
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--undecided-fails", action="store_true",
-                     help="a task this preview cannot judge fails instead of being skipped (for a per-task exit code)")
+    parser.addoption(
+        "--undecided-fails", action="store_true", help=
+        "a task this preview cannot judge fails instead of being skipped (for a per-task exit code)"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -46,11 +48,14 @@ def run_task(preview: Preview, task_id: str, config: pytest.Config | None = None
     if verdict.state == UNDECIDED and not (config and config.getoption("--undecided-fails")):
         pytest.skip(task_line(verdict))
     if not verdict.passed:
-        pytest.fail(task_line(verdict), pytrace=False)  # the message is the lesson; the kit's traceback is noise
+        # the message is the lesson; the kit's traceback is noise
+        pytest.fail(task_line(verdict), pytrace=False)
 
 
 def task_params() -> list:
-    return [pytest.param(task_id, marks=getattr(pytest.mark, task_id)) for task_id in rubric.TASK_IDS]
+    return [
+        pytest.param(task_id, marks=getattr(pytest.mark, task_id)) for task_id in rubric.TASK_IDS
+    ]
 
 
 class TaskTable:
@@ -61,7 +66,9 @@ class TaskTable:
         self.outcomes: dict[str, list[str]] = {task.id: [] for task in rubric.TASKS}
 
     def pytest_itemcollected(self, item: pytest.Item) -> None:
-        self.tasks_of[item.nodeid] = [mark.name for mark in item.iter_markers() if mark.name in self.outcomes]
+        self.tasks_of[item.nodeid] = [
+            mark.name for mark in item.iter_markers() if mark.name in self.outcomes
+        ]
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # A test counts once: its call, or the setup or teardown that failed or skipped it.
@@ -79,7 +86,8 @@ class TaskTable:
         for task, result in rows:
             write(f"{task.id:<19}{result:<15}{_points(task, result):>6} / {task.points}")
         write(FOOTER.format(earned=earned, total=rubric.TOTAL_POINTS))
-        # on GitHub Actions the table of a whole run goes on the run's page too (a `-m task` run's would repeat it)
+        # on GitHub Actions the table of a whole run goes on the run's page too (a `-m task` run's
+        # would repeat it)
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary and not terminalreporter.config.option.markexpr:
             with open(summary, "a", encoding="utf-8") as file:
@@ -99,6 +107,13 @@ def _points(task, result: str) -> str:
 
 def markdown_table(rows: list, earned: int) -> str:
     """The table for GitHub's job summary (Markdown)."""
-    lines = ["### micrograd tasks (public checks)", "", "| task | result | public points |", "| --- | --- | --- |"]
-    lines += [f"| `{task.id}` | {result} | {_points(task, result)} / {task.points} |" for task, result in rows]
-    return "\n".join([*lines, "", FOOTER.format(earned=earned, total=rubric.TOTAL_POINTS), ""]) + "\n"
+    lines = [
+        "### micrograd tasks (public checks)", "", "| task | result | public points |",
+        "| --- | --- | --- |"
+    ]
+    lines += [
+        f"| `{task.id}` | {result} | {_points(task, result)} / {task.points} |"
+        for task, result in rows
+    ]
+    return "\n".join([*lines, "",
+                      FOOTER.format(earned=earned, total=rubric.TOTAL_POINTS), ""]) + "\n"

@@ -29,7 +29,9 @@ class Rubric:
 @cache
 def of(course: Course) -> Rubric:
     tasks = course.tasks
-    return Rubric(course.name, tasks, tuple(task.id for task in tasks), {task.id: task for task in tasks},
+    return Rubric(course.name, tasks, tuple(task.id
+                                            for task in tasks), {task.id: task
+                                                                 for task in tasks},
                   sum(task.points for task in tasks), tuple(task for task in tasks if task.op))
 
 

@@ -13,7 +13,15 @@ from __future__ import annotations
 from functools import cache
 
 from . import backward, ops, training
-from .core import DEFAULT_SECONDS, Definition, Harness, Verdict, case_rng, judge_cases, observe_cases
+from .core import (
+    DEFAULT_SECONDS,
+    Definition,
+    Harness,
+    Verdict,
+    case_rng,
+    judge_cases,
+    observe_cases,
+)
 from .course import Course, in_use
 
 # the tasks defined in code, in the order they are met; the op tasks come from course.toml
@@ -26,7 +34,8 @@ def definitions(course: Course) -> dict[str, Definition]:
     """The course's tasks (a course may leave out any code task), in the order they are judged:
     each after the tasks it needs, else in the order they are met (the ops, then the code tasks)."""
     chosen = {task.id for task in course.tasks}
-    listed = (*ops.definitions(course), *backward.DEFINITIONS, ops.accumulation(course), *training.DEFINITIONS)
+    listed = (*ops.definitions(course), *backward.DEFINITIONS, ops.accumulation(course),
+              *training.DEFINITIONS)
     return {d.task_id: d for d in _topological(listed) if d.task_id in chosen}
 
 
@@ -35,9 +44,11 @@ def _topological(listed: tuple[Definition, ...]) -> list[Definition]:
     known, waiting, order = {d.task_id for d in listed}, list(listed), []
     while waiting:
         placed = {d.task_id for d in order}
-        ready = next((d for d in waiting if all(n in placed or n not in known for n in d.needs)), None)
+        ready = next((d for d in waiting if all(n in placed or n not in known
+                                                for n in d.needs)), None)
         if ready is None:
-            raise RuntimeError(f"the tasks {', '.join(d.task_id for d in waiting)} need each other in a circle")
+            raise RuntimeError(
+                f"the tasks {', '.join(d.task_id for d in waiting)} need each other in a circle")
         order.append(ready)
         waiting.remove(ready)
     return order
@@ -48,8 +59,10 @@ def judging_order(course: Course) -> tuple[str, ...]:
 
 
 def engine_tasks(course: Course) -> tuple[str, ...]:
-    """What training a model on an engine runs of it: the preview's nn and train cases wait for these."""
-    return tuple(task_id for task_id, definition in definitions(course).items() if definition.trains)
+    """What training a model on an engine runs of it: the preview's nn and train cases wait for
+    these."""
+    return tuple(task_id for task_id, definition in definitions(course).items()
+                 if definition.trains)
 
 
 def seconds_for(task_id: str) -> float:
@@ -60,7 +73,11 @@ def seconds_for(task_id: str) -> float:
 
 def __getattr__(name: str) -> object:
     """DEFINITIONS, JUDGING_ORDER and ENGINE_TASKS of the course in use, read when asked."""
-    tables = {"DEFINITIONS": definitions, "JUDGING_ORDER": judging_order, "ENGINE_TASKS": engine_tasks}
+    tables = {
+        "DEFINITIONS": definitions,
+        "JUDGING_ORDER": judging_order,
+        "ENGINE_TASKS": engine_tasks
+    }
     if name not in tables:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return tables[name](in_use())
@@ -79,4 +96,5 @@ def observe(task_id: str, seed: int, harness: Harness, passed: frozenset[str]) -
 def judge(task_id: str, seed: int, reports: list, earlier: dict[str, Verdict],
           engine_tasks: tuple[str, ...] = ()) -> Verdict:
     """The task's verdict from its reports and the verdicts judged before it."""
-    return judge_cases(definitions(in_use())[task_id], cases_for(task_id, seed), reports, earlier, engine_tasks)
+    return judge_cases(
+        definitions(in_use())[task_id], cases_for(task_id, seed), reports, earlier, engine_tasks)

@@ -20,7 +20,8 @@ class Module:
 
     def zero_grad(self) -> None:
         """Set every parameter's gradient to zero, before the next backward pass."""
-        raise NotImplementedError("zero_grad: set every parameter's .grad to 0 (the training loop calls this before each backward pass)")
+        raise NotImplementedError("zero_grad: set every parameter's .grad to 0 (the training loop "
+                                  "calls this before each backward pass)")
 
     def parameters(self) -> list[Value]:
         return []
@@ -71,7 +72,8 @@ class MLP(Module):
     def __init__(self, nin: int, nouts: Sequence[int], rng: random.Random | None = None):
         sizes = [nin, *nouts]
         self.layers = [
-            Layer(sizes[i], sizes[i + 1], nonlin=i != len(nouts) - 1, rng=rng) for i in range(len(nouts))
+            Layer(sizes[i], sizes[i + 1], nonlin=i != len(nouts) - 1, rng=rng)
+            for i in range(len(nouts))
         ]
 
     def __call__(self, x: Sequence[Value | float]) -> Value | list[Value]:
@@ -84,4 +86,5 @@ class MLP(Module):
 
     def __repr__(self) -> str:
         sizes = " -> ".join(str(len(layer.neurons)) for layer in self.layers)
-        return f"MLP({len(self.layers[0].neurons[0].w)} -> {sizes}, {len(self.parameters())} parameters)"
+        inputs = len(self.layers[0].neurons[0].w)
+        return f"MLP({inputs} -> {sizes}, {len(self.parameters())} parameters)"

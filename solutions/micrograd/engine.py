@@ -37,7 +37,8 @@ class Value:
     # per-instance __dict__ each one is smaller and quicker to create.
     __slots__ = ("data", "grad", "_backward", "_prev", "_op", "label")
 
-    def __init__(self, data: float, _children: tuple[Value, ...] = (), _op: str = "", label: str = ""):
+    def __init__(self, data: float, _children: tuple[Value, ...] = (), _op: str = "",
+                 label: str = ""):
         self.data = _as_float(data)
         self.grad = 0.0
         # internal variables used for autograd graph construction
@@ -74,10 +75,12 @@ class Value:
 
     def __pow__(self, other: float) -> Value:
         if isinstance(other, Value):
-            raise TypeError("Value ** Value is not supported: the exponent must be a plain int or float, as in x**2")
+            raise TypeError("Value ** Value is not supported: "
+                            "the exponent must be a plain int or float, as in x**2")
         if not isinstance(other, numbers.Real):
             raise TypeError(f"the exponent must be an int or float, got {type(other).__name__}")
-        if other == 0:  # x**0 is the constant 1: nothing flows back (the power rule's 0.0 ** -1 would fail)
+        # x**0 is the constant 1: nothing flows back (the power rule's 0.0 ** -1 would fail)
+        if other == 0:
             return Value(1.0, (self,), "**0")
         out = Value(_pow(self.data, other), (self,), f"**{other}")
 
@@ -194,12 +197,14 @@ def _as_float(data: float) -> float:
 def _pow(x: float, p: float) -> float:
     try:
         y = x**p
-    except OverflowError:  # beyond the largest float, as * and + give: inf, with the sign of an odd power
+    except OverflowError:  # beyond the largest float, as * and + give: inf, signed as x**p
         return -math.inf if x < 0 and p % 2 == 1 else math.inf
-    except ZeroDivisionError:  # 0 to a negative power, which is also how `1 / Value(0.0)` is computed
-        raise ZeroDivisionError(f"Value({x!r}) ** {p!r} divides by zero (a / b is a * b**-1)") from None
+    except ZeroDivisionError:  # 0 to a negative power, which is how `1 / Value(0.0)` is computed
+        raise ZeroDivisionError(f"Value({x!r}) ** {p!r} divides by zero (a / b is a * b**-1)") \
+            from None
     if isinstance(y, complex):  # Python's answer for a negative base and a fractional exponent
-        raise ValueError(f"Value({x!r}) ** {p!r} is not a real number: a negative base needs a whole exponent")
+        raise ValueError(f"Value({x!r}) ** {p!r} is not a real number: "
+                         "a negative base needs a whole exponent")
     return y
 
 
@@ -212,7 +217,8 @@ def _exp(x: float) -> float:
 
 NO_DOT_PROGRAM = (
     "Graphviz's `dot` program is not installed, so a notebook cannot show draw_dot's picture "
-    "(`.source` still holds it as text). Install it with `sudo apt install graphviz`, `brew install graphviz`, "
+    "(`.source` still holds it as text). Install it with `sudo apt install graphviz`, "
+    "`brew install graphviz`, "
     "`conda install graphviz` or, on Windows, the installer from https://graphviz.org/download/"
 )
 
@@ -233,7 +239,8 @@ def draw_dot(root: Value, rankdir: str = "LR", labels: bool = True):
     while stack:
         v = stack.pop()
         name = f"{v.label} | " if labels and v.label else ""
-        dot.node(str(id(v)), label=f"{{ {name}data {v.data:.4f} | grad {v.grad:.4f} }}", shape="record")
+        dot.node(str(id(v)), label=f"{{ {name}data {v.data:.4f} | grad {v.grad:.4f} }}",
+                 shape="record")
         if v._op:  # a small node for the op, between the inputs and the value they make
             dot.node(str(id(v)) + v._op, label=v._op)
             dot.edge(str(id(v)) + v._op, str(id(v)))

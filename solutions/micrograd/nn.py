@@ -74,7 +74,8 @@ class MLP(Module):
     def __init__(self, nin: int, nouts: Sequence[int], rng: random.Random | None = None):
         sizes = [nin, *nouts]
         self.layers = [
-            Layer(sizes[i], sizes[i + 1], nonlin=i != len(nouts) - 1, rng=rng) for i in range(len(nouts))
+            Layer(sizes[i], sizes[i + 1], nonlin=i != len(nouts) - 1, rng=rng)
+            for i in range(len(nouts))
         ]
 
     def __call__(self, x: Sequence[Value | float]) -> Value | list[Value]:
@@ -87,4 +88,5 @@ class MLP(Module):
 
     def __repr__(self) -> str:
         sizes = " -> ".join(str(len(layer.neurons)) for layer in self.layers)
-        return f"MLP({len(self.layers[0].neurons[0].w)} -> {sizes}, {len(self.parameters())} parameters)"
+        inputs = len(self.layers[0].neurons[0].w)
+        return f"MLP({inputs} -> {sizes}, {len(self.parameters())} parameters)"

@@ -28,7 +28,8 @@ from .nn import Module
 Loss = Callable[[Sequence[Value], Sequence[float]], Value]
 
 
-def make_moons(n_samples: int = 100, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def make_moons(n_samples: int = 100, noise: float = 0.1,
+               seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Two interleaving half circles, labelled -1 and +1 (scikit-learn's make_moons, in numpy).
 
     Returns `xs` of shape (n_samples, 2) and `ys` of shape (n_samples,), shuffled.
@@ -62,7 +63,7 @@ def max_margin_loss(scores: Sequence[Value], ys: Sequence[float]) -> Value:
 
 
 def l2_penalty(parameters: Sequence[Value], alpha: float = 1e-4) -> Value | float:
-    """alpha * the sum of squared parameters: keeps the weights small (the demo's regularisation)."""
+    """alpha * the sum of squared parameters: keeps weights small (the demo's regularisation)."""
     return alpha * sum(p * p for p in parameters) if alpha else 0.0
 
 
@@ -95,8 +96,9 @@ def _rare_automatic_collection() -> Iterator[None]:
         gc.set_threshold(*thresholds)
 
 
-# Each node of a graph is a reference cycle (out and its _backward) that only the garbage collector frees:
-# run every 700 new objects, it would scan a step's growing graph again and again, so each step frees its own.
+# Each node of a graph is a reference cycle (out and its _backward) that only the garbage collector
+# frees: run every 700 new objects, it would scan a step's growing graph again and again, so each
+# step frees its own.
 @_rare_automatic_collection()
 def train(
     model: Module,
@@ -133,8 +135,9 @@ def train(
         ### END SOLUTION
 
         if not math.isfinite(loss.data):
-            raise ArithmeticError(f"the loss became {loss.data} at step {step}: check that the update moves "
-                                  "against the gradient, then try a smaller learning rate")
+            raise ArithmeticError(f"the loss became {loss.data} at step {step}: check that the "
+                                  "update moves against the gradient, then try a smaller "
+                                  "learning rate")
         history.losses.append(loss.data)
         history.accuracies.append(accuracy(scores, ys))
         if on_step:
