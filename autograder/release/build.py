@@ -4,11 +4,11 @@ Two folders are generated, each replaced whole or not at all:
 
     assignments/micrograd_lab/    nbgrader's source: the notebook with solutions, the public checks
     release/                      what students get:
-        README.md, pyproject.toml   set-up (a virtual environment, two commands), the tasks, their markers
+        README.md, pyproject.toml   set-up (a virtual environment, two commands), the tasks
         .gitignore                  the virtual environment, caches and checkpoints (LEFTOVERS)
-        .github/workflows/          the public checks on every push (GitHub Actions, Classroom's reporter)
+        .github/workflows/          the public checks on every push (Classroom's reporter)
         micrograd/                  the reference with every solution region stubbed
-        mgkit_checks/               the checks (the grade's own), installed with the student's package
+        mgkit_checks/               the checks (the grade's own), installed with the package
         tests/                      one test per task, run by the checks' pytest plugin
         micrograd_lab/              the notebook, as `nbgrader generate_assignment` makes it
 
@@ -30,13 +30,12 @@ from pathlib import Path
 from mgkit_checks import tasks, world
 from mgkit_checks.core import DEFAULT_SECONDS
 
-from . import notebooks
-from ..reference.markers import Region, check_every_task_has_a_region, find_regions
 from ..platforms import github
-from ..reference import solution
+from ..reference import rubric, solution
+from ..reference.markers import Region, check_every_task_has_a_region, find_regions
 from ..reference.solution import KIT_ROOT
-from ..reference import rubric
 from ..reference.stubs import make_stub
+from . import notebooks
 
 RELEASE = "release"
 REFERENCE = "solutions/micrograd"
@@ -337,9 +336,9 @@ pip install -e .
 ```
 
 That is for Linux and macOS. On Windows, make it with `py -m venv .venv` and turn it on with
-`.venv\\Scripts\\activate` (in PowerShell `.venv\\Scripts\\Activate.ps1`; if PowerShell refuses to run
-scripts, run `Set-ExecutionPolicy -Scope CurrentUser RemoteSigned` once). Your prompt then starts
-with `(.venv)`. In every new terminal, turn it on again before you run the checks.
+`.venv\\Scripts\\activate` (in PowerShell `.venv\\Scripts\\Activate.ps1`; if PowerShell refuses to
+run scripts, run `Set-ExecutionPolicy -Scope CurrentUser RemoteSigned` once). Your prompt then
+starts with `(.venv)`. In every new terminal, turn it on again before you run the checks.
 
 ## Check your work
 
@@ -407,9 +406,11 @@ build-backend = "setuptools.build_meta"
 [project]
 name = "micrograd-exercise"
 version = "0.1.0"
-description = "Your micrograd: a scalar autograd engine, a small neural-network library and its training loop."
+description = "Your micrograd: a scalar autograd engine, a neural-network library, a training loop."
 requires-python = ">=3.10"
-dependencies = [{libraries}, "pytest>=8", "pytest-timeout>=2", "tomli>=1.1; python_version < '3.11'"]
+dependencies = [
+    {libraries}, "pytest>=8", "pytest-timeout>=2", "tomli>=1.1; python_version < '3.11'",
+]
 
 [project.optional-dependencies]
 notebook = ["jupyterlab>=4"]

@@ -17,9 +17,9 @@ import tempfile
 from pathlib import Path
 
 from ..grading.loop import grade
-from ..reference.solution import MODULES
 from ..grading.results import GradingResults
 from ..grading.worker import TaskSandbox
+from ..reference.solution import MODULES
 
 SEEDS = (1, 2)  # the grade draws a secret seed: the reference must not pass by the luck of one
 PREVIEW_SECONDS = 300
@@ -29,7 +29,8 @@ import json, sys
 from mgkit_checks.preview import Preview
 from mgkit_checks.tasks import JUDGING_ORDER
 preview = Preview()
-json.dump({task: [preview.verdict(task).state, preview.verdict(task).feedback] for task in JUDGING_ORDER}, sys.stdout)
+verdicts = {task: preview.verdict(task) for task in JUDGING_ORDER}
+json.dump({task: [v.state, v.feedback] for task, v in verdicts.items()}, sys.stdout)
 """
 
 

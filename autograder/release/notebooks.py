@@ -2,10 +2,10 @@
 
 The story (assignments/micrograd_lab.md) is Markdown with three kinds of directive lines:
 
-    %% module engine: head Value      a cell holding these pieces of solutions/micrograd/engine.py
-    %% check mul_backward             the autograded cell of a task, worth its rubric points
-    %% check ops                      those of every op task of the course (course.toml), in its order
-    %% tasks                          the rubric's task table
+    %% module engine: head Value   a cell holding these pieces of solutions/micrograd/engine.py
+    %% check mul_backward          the autograded cell of a task, worth its rubric points
+    %% check ops                   those of every op task of the course (course.toml), in order
+    %% tasks                       the rubric's task table
 
 and ```python fences for the cells students run to explore. A module's pieces are its head
 (docstring and imports, named `head`) and each top-level def or class, by name, with the
@@ -19,6 +19,7 @@ Each cell holding module code is tagged `metadata["mgkit"] = {"module": "engine"
 from __future__ import annotations
 
 import ast
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -27,9 +28,10 @@ import nbformat
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from ..reference import rubric
 from ..reference.markers import Region, find_regions
 from ..reference.solution import MODULES
-from ..reference import rubric
+from ..reference.stubs import WIDTH
 
 
 class StoryError(ValueError):
@@ -291,7 +293,10 @@ def _with_hints(source: str, regions: list[Region]) -> str:
     """
     lines = source.splitlines()
     for region in reversed(regions):
-        lines.insert(region.begin - 1, f"{region.indent}# {rubric.BY_ID[region.task_id].message}")
+        hint = rubric.BY_ID[region.task_id].message
+        lines[region.begin - 1:region.begin - 1] = textwrap.wrap(
+            hint, WIDTH, initial_indent=f"{region.indent}# ",
+            subsequent_indent=f"{region.indent}# ", break_long_words=False, break_on_hyphens=False)
     return "\n".join(lines)
 
 
