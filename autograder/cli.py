@@ -162,8 +162,8 @@ def _export(args: argparse.Namespace) -> int:
             " (docs/INSTRUCTORS.md)"
         )
     else:
-        out, text = args.out or Path(cluster.DEFAULT_OUT[args.platform]), cluster.recipe(
-            args.platform)
+        out = args.out or Path(cluster.DEFAULT_OUT[args.platform])
+        text = cluster.recipe(args.platform)
         next_step = cluster.NEXT_STEP[args.platform]
     check_replaceable(out, args.force, lambda path: path.read_text(errors="replace") == text)
     write_atomically(out, text)

@@ -76,8 +76,10 @@ class Op:
         """One number per input: a one-input op tries each piece of its domain in turn (both
         sides of a kink), a two-input op any piece for each input."""
         pieces = self.spec.intervals(positive=power is not None and power != int(power))
-        chosen = [pieces[k % len(pieces)]] if len(
-            self.spec.inputs) == 1 else [rng.choice(pieces) for _ in "ab"]
+        if len(self.spec.inputs) == 1:
+            chosen = [pieces[k % len(pieces)]]
+        else:
+            chosen = [rng.choice(pieces) for _ in "ab"]
         return [rng.uniform(low, high) for low, high in chosen]
 
     def used_twice(self) -> str:
@@ -541,9 +543,9 @@ def _judge_repeated(case: dict, report: dict) -> Check:
         f" ({' and '.join(f'{name}.grad' for name in wrong)}"
         f" {'disagree' if len(wrong) > 1 else 'disagrees'})"
     )
-    return Check(case["label"], FAILED, message, (Diagnosis(
-        "grad_accumulation/uses_not_summed",
-        "a value used twice must collect both gradients: use += in _backward."), ))
+    not_summed = Diagnosis("grad_accumulation/uses_not_summed",
+                           "a value used twice must collect both gradients: use += in _backward.")
+    return Check(case["label"], FAILED, message, (not_summed,))
 
 
 def _op_definition(op: Op) -> Definition:

@@ -480,8 +480,9 @@ def _first(values: list) -> str:
     """The first parameters, named as such: no trailing ellipsis for a sentence's full stop to
     eat."""
     shown = ", ".join(show(v) for v in values[:3])
-    return f"the first {min(3, len(values))} parameters at {shown}" if len(
-        values) > 1 else f"the parameter at {shown}"
+    if len(values) > 1:
+        return f"the first {min(3, len(values))} parameters at {shown}"
+    return f"the parameter at {shown}"
 
 
 def _step_mistakes(case: dict, params: list[float], step: dict, got: list) -> list[Diagnosis]:
@@ -590,14 +591,11 @@ def judge_zero_grad(case: dict, report: dict) -> Check:
 
 def _judge_module(case: dict, report: dict) -> Check:
     if "custom_error" in report:
-        return Check(
-            case["label"], FAILED,
-            f"zero_grad() on a Module with two parameters and no layers raised "
-            f"{report['custom_error']}", (Diagnosis(
-                "zero_grad/not_through_parameters",
-                "go through self.parameters() in zero_grad: every "
-                "Module lists its parameters, not every one has "
-                "layers."), ))
+        diagnosis = Diagnosis("zero_grad/not_through_parameters",
+                              "go through self.parameters() in zero_grad: every Module lists its "
+                              "parameters, not every one has layers.")
+        return Check(case["label"], FAILED, "zero_grad() on a Module with two parameters and no "
+                     f"layers raised {report['custom_error']}", (diagnosis,))
     if report["count"] != 41:
         return Check(case["label"], FAILED,
                      f"MLP(3, [4, 4, 1]).parameters() gave {report['count']} parameters, "
@@ -627,9 +625,10 @@ def _judge_loop(case: dict, report: dict) -> Check:
         if isinstance(a, float) and isinstance(b, float) and abs(a) > 1e-9
     ]
     doubled = ratios and all(abs(r - 2) < 1e-3 for r in ratios)
-    diagnoses = (Diagnosis(
-        "zero_grad/loop_never_zeroes", "the second backward pass added to the first's gradients: "
-        "call model.zero_grad() in every step, before loss.backward()."), ) if doubled else ()
+    never_zeroes = Diagnosis("zero_grad/loop_never_zeroes",
+                             "the second backward pass added to the first's gradients: "
+                             "call model.zero_grad() in every step, before loss.backward().")
+    diagnoses = (never_zeroes,) if doubled else ()
     return Check(case["label"], FAILED, message, diagnoses)
 
 

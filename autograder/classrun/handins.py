@@ -270,8 +270,8 @@ def _nbgrader_handin(entry: Path) -> HandIn:
     ]
     where, problem = (notebooks[0], None) if len(notebooks) == 1 else locate(tree)
     handin = _read(student_id(entry.name), "nbgrader", tree, where, problem, entry)
-    assignment = PurePosixPath(where).parts[0] if where and len(
-        PurePosixPath(where).parts) > 1 else None
+    parts = PurePosixPath(where).parts if where else ()
+    assignment = parts[0] if len(parts) > 1 else None
     stamp = entry / assignment / TIMESTAMP if assignment else None
     if stamp and _is_regular(stamp):
         submitted, flags = _collector_time(stamp)
@@ -306,9 +306,8 @@ def _handin_in(tree: Tree, folder: str) -> str | None:
     """`folder` if it holds micrograd/ or a loose module, else its one notebook (or the one with
     module cells)."""
     join = (lambda name: f"{folder}/{name}") if folder else (lambda name: name)
-    if tree.kind(join(PACKAGE)) == "link" or any(
-            tree.kind(join(where)) for module in MODULES
-            for where in (f"{PACKAGE}/{module}.py", f"{module}.py")):
+    modules = [f"{PACKAGE}/{module}.py" for module in MODULES] + [f"{m}.py" for m in MODULES]
+    if tree.kind(join(PACKAGE)) == "link" or any(tree.kind(join(where)) for where in modules):
         return folder
     notebooks = [
         path for path in tree.children(folder)
@@ -439,8 +438,8 @@ def parse_time(text: str, where: str) -> datetime:
     """A time in ISO 8601 or as nbgrader writes it ("2025-03-01 23:59:00.000000 UTC"), in UTC
     (assumed if no zone)."""
     text = text.strip()
-    cleaned = text[:-4] + "+00:00" if text.endswith(
-        " UTC") else text[:-1] + "+00:00" if text.endswith("Z") else text
+    zone = next((suffix for suffix in (" UTC", "Z") if text.endswith(suffix)), None)
+    cleaned = text.removesuffix(zone) + "+00:00" if zone else text
     try:
         moment = datetime.fromisoformat(cleaned)
     except ValueError:

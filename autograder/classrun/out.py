@@ -53,8 +53,9 @@ class RunSettings:
         data = json.loads(text)
         if not isinstance(data, dict) or data.get("kit") != KIT:
             raise ValueError("not written by mgkit")
-        late = data["late"] and LatePolicy(datetime.fromisoformat(
-            data["late"]["deadline"]), data["late"]["percent_per_day"], data["late"]["cap_percent"])
+        policy = data["late"]
+        late = policy and LatePolicy(datetime.fromisoformat(policy["deadline"]),
+                                     policy["percent_per_day"], policy["cap_percent"])
         return cls(str(data["run"]), str(data["checks"]), data["seed"], late or None)
 
     def stamp(self, handin: HandIn) -> tuple[tuple[str, str], ...]:

@@ -132,8 +132,10 @@ class Tree:
             raise Unreadable(f"{where} is not a regular file" if kind else f"{where} is missing")
         if where not in self._read:
             node = self.nodes[where]
-            data = _zip_read(node, cap, self.budget) if node.member else _disk_read(
-                node, cap, where)
+            if node.member:
+                data = _zip_read(node, cap, self.budget)
+            else:
+                data = _disk_read(node, cap, where)
             if len(data) > cap:
                 raise Unreadable(f"{where} is larger than {size_text(cap)}")
             self.budget.take(len(data))

@@ -254,8 +254,8 @@ def notebook_sources(data: bytes,
 def _module_tag(cell: object) -> dict | None:
     """A code cell's well-formed cell.metadata.mgkit tag, else None (an exploring cell, or
     tampered)."""
-    if not isinstance(cell, dict) or cell.get("cell_type") != "code" or not isinstance(
-            cell.get("metadata"), dict):
+    if not (isinstance(cell, dict) and cell.get("cell_type") == "code"
+            and isinstance(cell.get("metadata"), dict)):
         return None
     tag = cell["metadata"].get(NOTEBOOK_KEY)
     if not isinstance(tag, dict) or tag.get("module") not in MODULES:

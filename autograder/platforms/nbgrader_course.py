@@ -187,8 +187,9 @@ class Recorder:
             check_course(self.course, assignments)
             config = _kit_verdicts_config(self.course.config, self._grades)
         except Exception as error:  # told to the main process by ready()
-            self._error = error if isinstance(
-                error, ValueError) else ValueError(f"{self.course.root}: {error}")
+            if not isinstance(error, ValueError):
+                error = ValueError(f"{self.course.root}: {error}")
+            self._error = error
             return
         finally:
             self._checked.set()

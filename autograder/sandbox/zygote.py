@@ -95,8 +95,8 @@ def main(argv: list[str]) -> None:
     except Exception as error:
         _send({"fatal": f"{type(error).__name__}: {error}"})
         return
-    isolation = ["user-namespace"] * own_namespaces + ["pid-namespace"] * bool(
-        own_namespaces or setting.pid_namespaces)
+    pid_namespace = bool(own_namespaces or setting.pid_namespaces)
+    isolation = ["user-namespace"] * own_namespaces + ["pid-namespace"] * pid_namespace
     isolation += [name for name in LAYERS if name in setting.layers]
     _send({"ready": True, "isolation": isolation})
     for line in sys.stdin.buffer:

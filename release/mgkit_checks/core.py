@@ -179,12 +179,13 @@ def hang_message(definition: Definition, within: str, importing: str = "") -> Ch
     `importing`: the files whose import never ended, when it was the import that hung."""
     task_id = definition.task_id
     if importing:
-        return Check("the code finished", FAILED, f"{task_id} did not finish {within}", (Diagnosis(
-            f"{task_id}/hangs_at_import",
-            f"look for a loop that never ends at the top level of {importing}: code "
-            "outside any function runs when the file is imported."), ))
-    return Check("the code finished", FAILED, f"{task_id} did not finish {within}", (Diagnosis(
-        f"{task_id}/hangs", f"look for a loop that never ends in {definition.code}."),))
+        diagnosis = Diagnosis(f"{task_id}/hangs_at_import",
+                              f"look for a loop that never ends at the top level of {importing}: "
+                              "code outside any function runs when the file is imported.")
+    else:
+        diagnosis = Diagnosis(f"{task_id}/hangs",
+                              f"look for a loop that never ends in {definition.code}.")
+    return Check("the code finished", FAILED, f"{task_id} did not finish {within}", (diagnosis,))
 
 
 def describe(error: BaseException) -> str:
@@ -258,12 +259,10 @@ def _lend(definition: Definition, own: list[Check], lent: list[Check]) -> tuple[
         return ()
     if all(check.state == NO_EVIDENCE for check in lent):
         first = lent[0]
-        return (*lent,
-                Check(
-                    first.label, FAILED,
-                    f"{definition.code} added nothing to any .grad, so whether it "
-                    "adds to .grad could not be seen", (Diagnosis(
-                        f"{_lent_to(first)}/nothing_to_judge", NOTHING_ADVICE), ), case=first.case))
+        diagnosis = Diagnosis(f"{_lent_to(first)}/nothing_to_judge", NOTHING_ADVICE)
+        return (*lent, Check(first.label, FAILED,
+                             f"{definition.code} added nothing to any .grad, so whether it adds "
+                             "to .grad could not be seen", (diagnosis,), case=first.case))
     return tuple(lent)
 
 
@@ -406,8 +405,8 @@ def _failed_feedback(checks: list[Check], failed: list[Check], diagnosis: Diagno
         return f"{first[:1].upper()}{first[1:]}".rstrip(".") + "."  # what to write, and where
     if diagnosis and diagnosis.id.endswith(("/hangs", "/hangs_at_import")):
         return f"{first}: {diagnosis.advice}"  # one line: which task, how long, where to look
-    text = f"Failed {len(failed)} of {_count(checks)}: {first[:1].lower()}{first[1:]}".rstrip(
-        ".") + "."
+    text = f"Failed {len(failed)} of {_count(checks)}: {first[:1].lower()}{first[1:]}"
+    text = text.rstrip(".") + "."
     if diagnosis and diagnosis.advice:
         text += f" Likely mistake: {diagnosis.advice}"
     return text

@@ -83,8 +83,8 @@ class Preview:
 
     def _judge(self, task_id: str) -> Verdict:
         result = self._judge_with(task_id, run_closures_in_creation_order)
-        if result.state == UNDECIDED and task_id in tasks.definitions(
-                in_use()) and self._follows_any_graph(task_id):
+        known = task_id in tasks.definitions(in_use())
+        if result.state == UNDECIDED and known and self._follows_any_graph(task_id):
             # an op built from other ops: once the student's own backward() passes, it follows the
             # graph
             result = self._judge_with(task_id, self._run_closures_by_your_backward)
