@@ -1,4 +1,9 @@
-"""The `mgkit` command: a thin layer of argument parsing over the kit's Python API."""
+"""The `mgkit` command: a thin layer of argument parsing over the kit's Python API.
+
+Each command imports what it runs inside its own function: `mgkit grade` must start in well
+under a second, and importing every command's job at the top (nbformat, nbgrader, tqdm, the
+class run) would cost it more than one.
+"""
 
 from __future__ import annotations
 
