@@ -39,8 +39,10 @@ def write_submission(folder: Path, engine: str = CORRECT_ENGINE) -> Path:
 
 
 def students_engine(done_importing):
-    """The submission's engine.py, by its path (its micrograd/__init__.py may import what it lacks)."""
-    spec = importlib.util.spec_from_file_location("student_engine", os.path.join(os.getcwd(), "micrograd", "engine.py"))
+    """The submission's engine.py, by its path (its micrograd/__init__.py may import what it
+    lacks)."""
+    spec = importlib.util.spec_from_file_location(
+        "student_engine", os.path.join(os.getcwd(), "micrograd", "engine.py"))
     engine = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(engine)
     done_importing()

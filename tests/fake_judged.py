@@ -27,10 +27,14 @@ boot = entry.boot  # the course, read in the zygote as the kit's own entry reads
 
 class _Reference(importlib.abc.Loader):
     """Serves `micrograd` and its modules from the reference's text, read once in the zygote: each
-    worker imports them afresh, so the harness's stand-ins (the trusted engine) apply as to a student's."""
+    worker imports them afresh, so the harness's stand-ins (the trusted engine) apply as to a
+    student's."""
 
     MODULES = ("engine", "nn", "train")
-    TEXTS = {name: (in_use().root / "solutions" / "micrograd" / f"{name}.py").read_text() for name in MODULES}
+    TEXTS = {
+        name: (in_use().root / "solutions" / "micrograd" / f"{name}.py").read_text()
+        for name in MODULES
+    }
 
     def find_spec(self, name, path=None, target=None):
         if name == "micrograd":
@@ -54,7 +58,8 @@ def _serve_the_reference() -> None:
 
 def run(args: dict, imported) -> dict:
     """Ask the submission; a right answer gets the reference's observation, a wrong one raises."""
-    said = students_engine(entry.under_the_grades_rules(args, imported)).answer(args["task"], args["seed"])
+    said = students_engine(entry.under_the_grades_rules(args, imported)).answer(
+        args["task"], args["seed"])
     if said != args["seed"] + len(args["task"]):
         raise AssertionError(f"answered {said!r}")
     _serve_the_reference()

@@ -1,5 +1,6 @@
 """The `mgkit` command with the fake entry (verdicts by the real checks) and short limits: the
-class-run tests drive the real command line in a process (and process group) of its own, as a terminal would."""
+class-run tests drive the real command line in a process (and process group) of its own, as a
+terminal would."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from autograder import cli
 from autograder.classrun import gradebook
 from autograder.sandbox import Limits
 
-gradebook.grade_all = functools.partial(gradebook.grade_all, entry=JUDGED,
-                                        limits=Limits(seconds=2.0, memory_mb=256, output_bytes=64 * 1024))
+gradebook.grade_all = functools.partial(
+    gradebook.grade_all, entry=JUDGED, limits=Limits(seconds=2.0, memory_mb=256,
+                                                     output_bytes=64 * 1024))
 
 if __name__ == "__main__":
     sys.exit(cli.main())

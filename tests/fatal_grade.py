@@ -15,7 +15,8 @@ FATAL = "end the grader"
 
 
 def grade(work, seed, **options):
-    """The real grade, unless the hand-in's engine.py (a folder, or as the class run read it) says FATAL."""
+    """The real grade, unless the hand-in's engine.py (a folder, or as the class run read it) says
+    FATAL."""
     if isinstance(work, Path):
         engine = work / "micrograd" / "engine.py"
         text = engine.read_bytes() if engine.is_file() else b""

@@ -20,8 +20,10 @@ from pathlib import Path
 
 DAEMONS = ("munged", "slurmctld", "slurmd")
 MISSING = [name for name in (*DAEMONS, "sbatch", "mungekey") if shutil.which(name) is None]
-WHY_NOT = (f"no SLURM here ({', '.join(MISSING)} missing): apt-get install slurm-wlm munge (.ci/run does)"
-           if MISSING else "SLURM's daemons run as root: run the tests as root (CI does)" if os.geteuid() else "")
+WHY_NOT = (
+    f"no SLURM here ({', '.join(MISSING)} missing): apt-get install slurm-wlm munge (.ci/run does)"
+    if MISSING else
+    "SLURM's daemons run as root: run the tests as root (CI does)" if os.geteuid() else "")
 
 SLURM_CONF = """\
 ClusterName=mgkit-test
@@ -64,27 +66,35 @@ def free_port() -> int:
 @contextmanager
 def single_node_cluster(folder: Path) -> Iterator[dict[str, str]]:
     """Start the cluster in `folder`; yield the environment its commands need; stop it all."""
-    host = socket.gethostname().split(".")[0]  # slurmd takes the node whose name is this host's short name
+    # slurmd takes the node whose name is this host's short name
+    host = socket.gethostname().split(".")[0]
     for name in ("state", "spool"):
         (folder / name).mkdir(parents=True)
-    subprocess.run(["mungekey", "--create", f"--keyfile={folder / 'munge.key'}"], check=True, capture_output=True)
+    subprocess.run(["mungekey", "--create", f"--keyfile={folder / 'munge.key'}"], check=True,
+                   capture_output=True)
     conf = folder / "slurm.conf"
-    conf.write_text(SLURM_CONF.format(host=host, folder=folder, ctld_port=free_port(), slurmd_port=free_port(),
-                                      cpus=os.cpu_count() or 1))
+    conf.write_text(
+        SLURM_CONF.format(host=host, folder=folder, ctld_port=free_port(), slurmd_port=free_port(),
+                          cpus=os.cpu_count() or 1))
     env = {"SLURM_CONF": str(conf)}
     daemons: list[subprocess.Popen] = []
     try:
-        daemons.append(_start(["munged", "-F", "--force", f"--socket={folder / 'munge.socket'}",
-                               f"--key-file={folder / 'munge.key'}", f"--pid-file={folder / 'munged.pid'}",
-                               f"--log-file={folder / 'munged.log'}", f"--seed-file={folder / 'munged.seed'}"],
-                              folder))
+        daemons.append(
+            _start([
+                "munged", "-F", "--force", f"--socket={folder / 'munge.socket'}",
+                f"--key-file={folder / 'munge.key'}", f"--pid-file={folder / 'munged.pid'}",
+                f"--log-file={folder / 'munged.log'}", f"--seed-file={folder / 'munged.seed'}"
+            ], folder))
         _wait(lambda: (folder / "munge.socket").exists(), "munged", folder)
         daemons.append(_start(["slurmctld", "-D", "-i", "-f", str(conf)], folder))
         daemons.append(_start(["slurmd", "-D", "-f", str(conf)], folder))
         _wait(lambda: _node_idle(env), "the node", folder)
         yield env
     finally:
-        subprocess.run(["scancel", "--full", "--user=root"], env={**os.environ, **env}, capture_output=True)
+        subprocess.run(["scancel", "--full", "--user=root"], env={
+            **os.environ,
+            **env
+        }, capture_output=True)
         for daemon in reversed(daemons):  # the ones this function started, by their id
             daemon.send_signal(signal.SIGTERM)
             try:
@@ -110,6 +120,7 @@ def _wait(condition, what: str, folder: Path, seconds: float = 60.0) -> None:
     while not condition():
         if time.monotonic() > deadline:
             logs = "\n".join(f"--- {path.name}\n{path.read_text(errors='replace')[-1500:]}"
-                             for path in sorted(folder.glob("*.log")) + sorted(folder.glob("*.out")))
+                             for path in sorted(folder.glob("*.log")) +
+                             sorted(folder.glob("*.out")))
             raise RuntimeError(f"{what} did not come up within {seconds:g} s:\n{logs}")
         time.sleep(0.2)

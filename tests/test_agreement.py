@@ -41,8 +41,9 @@ if True:  # a quick demo left at the bottom of the file: it runs whenever train.
 RESET = ("engine", "        self.grad = 1.0\n        for v",
          "        for v in topo:\n            v.grad = 0.0\n        self.grad = 1.0\n        for v")
 NEVER_ZEROES = ("train", "        model.zero_grad()\n", "        pass\n")
-TANH_FROM_EXP = ("engine", "        t = math.tanh(self.data)\n",
-                 "        e = (2 * self).exp()\n        return (e - 1) / (e + 1)\n        t = 0.0\n")
+TANH_FROM_EXP = (
+    "engine", "        t = math.tanh(self.data)\n",
+    "        e = (2 * self).exp()\n        return (e - 1) / (e + 1)\n        t = 0.0\n")
 
 
 def broken(module: str, first_import: str) -> tuple[str, str, str]:
@@ -51,20 +52,21 @@ def broken(module: str, first_import: str) -> tuple[str, str, str]:
 
 # name -> (the edits, the tasks the grade fails, the tasks the preview leaves to the grade)
 STATES = {
-    "graphviz imported at the top of engine.py": (
-        (("engine", "import math\n", "import math\n\nfrom graphviz import Digraph\n"),), (), ()),
-    "matplotlib imported in train.py": (
-        (("train", "import numpy as np\n", "import matplotlib.pyplot as plt\nimport numpy as np\n"),), (), ()),
-    "a library the grade does not offer, imported in train.py": (
-        (("train", "import numpy as np\n", "import numpy as np\nimport pytest\n"),), NN_TASKS, ()),
-    "a quick demo at the bottom of train.py": ((("train", "    return history\n", f"    return history\n{DEMO}"),),
-                                                (), ()),
-    "tanh built from exp, as in the lecture": ((TANH_FROM_EXP,), (), ()),
-    "backward() resets every gradient, and the loop never zeroes": ((RESET, NEVER_ZEROES), ("zero_grad",),
-                                                                     ("zero_grad",)),
-    "a syntax error in engine.py": ((broken("engine", "import math\n"),), ENGINE_ONLY, NN_TASKS),
-    "a syntax error in nn.py": ((broken("nn", "import random\n"),), ("zero_grad",), ()),
-    "a syntax error in train.py": ((broken("train", "import math\n"),), NN_TASKS, ()),
+    "graphviz imported at the top of engine.py":
+    ((("engine", "import math\n", "import math\n\nfrom graphviz import Digraph\n"), ), (), ()),
+    "matplotlib imported in train.py":
+    ((("train", "import numpy as np\n", "import matplotlib.pyplot as plt\nimport numpy as np\n"), ),
+     (), ()),
+    "a library the grade does not offer, imported in train.py":
+    ((("train", "import numpy as np\n", "import numpy as np\nimport pytest\n"), ), NN_TASKS, ()),
+    "a quick demo at the bottom of train.py": ((("train", "    return history\n",
+                                                 f"    return history\n{DEMO}"), ), (), ()),
+    "tanh built from exp, as in the lecture": ((TANH_FROM_EXP, ), (), ()),
+    "backward() resets every gradient, and the loop never zeroes":
+    ((RESET, NEVER_ZEROES), ("zero_grad", ), ("zero_grad", )),
+    "a syntax error in engine.py": ((broken("engine", "import math\n"), ), ENGINE_ONLY, NN_TASKS),
+    "a syntax error in nn.py": ((broken("nn", "import random\n"), ), ("zero_grad", ), ()),
+    "a syntax error in train.py": ((broken("train", "import math\n"), ), NN_TASKS, ()),
 }
 
 PREVIEW = """
@@ -80,8 +82,10 @@ def sandbox(kit_sandbox):
     return kit_sandbox()  # the session's, for the course in use (tests/conftest.py)
 
 
-def _graded_once(request, sandbox, tmp_path_factory, name: str, test: str, edit_of) -> dict[str, tuple]:
-    """Each submission the run selects of `test`: its folder and its grade, graded once for the module."""
+def _graded_once(request, sandbox, tmp_path_factory, name: str, test: str,
+                 edit_of) -> dict[str, tuple]:
+    """Each submission the run selects of `test`: its folder and its grade, graded once for the
+    module."""
     done = {}
     for value in selected_params(request, name, test):
         edit = edit_of(value)
@@ -103,14 +107,19 @@ def edits_graded(request, sandbox, tmp_path_factory) -> dict[str, tuple[Path, Gr
 
 def student_preview(folder: Path) -> dict[str, str]:
     """Each task's state in the student's own preview: a fresh Python in the submission's folder."""
-    done = subprocess.run([sys.executable, "-c", PREVIEW, *JUDGING_ORDER], cwd=folder, capture_output=True, text=True,
-                          env={"PYTHONPATH": str(KIT_ROOT), "PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg"}, timeout=300)
+    done = subprocess.run([sys.executable, "-c", PREVIEW, *JUDGING_ORDER], cwd=folder,
+                          capture_output=True, text=True, env={
+                              "PYTHONPATH": str(KIT_ROOT),
+                              "PATH": "/usr/bin:/bin",
+                              "MPLBACKEND": "Agg"
+                          }, timeout=300)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def passed(results: GradingResults) -> dict[str, bool]:
-    """Each task's verdict in a grade (asserted here, in its own test: one ungraded edit fails only itself)."""
+    """Each task's verdict in a grade (asserted here, in its own test: one ungraded edit fails only
+    itself)."""
     assert results.graded, results.summary()
     return {task.task_id: task.passed for task in results.tasks}
 
@@ -131,7 +140,8 @@ def test_the_preview_and_the_grade_agree_on_what_students_reach(name, states_gra
     grade_passed = passed(results)
     shown = student_preview(folder)
     assert {task for task, passed in grade_passed.items() if not passed} == set(fails), grade_passed
-    assert {task for task, state in shown.items() if state == UNDECIDED} == set(left_to_grade), shown
+    assert {task
+            for task, state in shown.items() if state == UNDECIDED} == set(left_to_grade), shown
     for task, state in shown.items():
         assert state == UNDECIDED or (state == "passed") == grade_passed[task], (task, state)
 
@@ -152,8 +162,11 @@ def test_every_environment_installs_what_student_code_may_import():
 
     from autograder.platforms import gradescope
 
-    release = tomllib.loads((KIT_ROOT / "release" / "pyproject.toml").read_text())["project"]["dependencies"]
+    release = tomllib.loads(
+        (KIT_ROOT / "release" / "pyproject.toml").read_text())["project"]["dependencies"]
     kit = tomllib.loads((KIT_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     for requirement in world.requirements():
-        assert requirement in release and requirement in gradescope.REQUIREMENTS.splitlines(), requirement
-        assert requirement.partition(">")[0] in {line.partition(">")[0] for line in kit}, requirement
+        assert requirement in release and requirement in gradescope.REQUIREMENTS.splitlines(
+        ), requirement
+        assert requirement.partition(">")[0] in {line.partition(">")[0]
+                                                 for line in kit}, requirement

@@ -24,8 +24,10 @@ def _census(Value):
     """What in this process could do the task for me: each candidate is tried, not just named."""
     import gc, sys, sysconfig, types
     found = set()
-    # every function but the student's own, Python's and numpy's (calling those blindly only costs time)
-    libraries = tuple({sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")})
+    # every function but the student's own, Python's and numpy's (calling those blindly only costs
+    # time)
+    paths = sysconfig.get_paths()
+    libraries = tuple({paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")})
     functions = [obj for obj in gc.get_objects() if isinstance(obj, types.FunctionType)
                  and not (obj.__module__ or "").startswith("micrograd")
                  and not obj.__code__.co_filename.startswith(libraries)]
@@ -35,11 +37,13 @@ def _census(Value):
         except ValueError:
             break
         functions += [obj for obj in {**frame.f_globals, **frame.f_locals}.values()
-                      if isinstance(obj, types.FunctionType) and not obj.__code__.co_filename.startswith(libraries)]
+                      if isinstance(obj, types.FunctionType)
+                      and not obj.__code__.co_filename.startswith(libraries)]
     for module in list(sys.modules.values()):
         functions += [obj for obj in vars(module).values() if isinstance(obj, types.FunctionType)
                       and not obj.__code__.co_filename.startswith(libraries)] if module else []
-    if any(name.startswith("mgkit_checks.expect") and sys.modules[name] for name in list(sys.modules)):
+    if any(name.startswith("mgkit_checks.expect") and sys.modules[name]
+           for name in list(sys.modules)):
         found.add("expected numbers")
     for function in {id(f): f for f in functions}.values():
         if (function.__module__ or "").startswith("micrograd"):
@@ -47,7 +51,8 @@ def _census(Value):
         name = function.__name__.lower()
         if function.__module__ == "mgkit_checks.expect":
             found.add("expected numbers")
-        if any(word in name for word in ("topo", "order", "sort", "travers", "visit", "walk", "backward")):
+        words = ("topo", "order", "sort", "travers", "visit", "walk", "backward")
+        if any(word in name for word in words):
             a, b = Value(2.0), Value(3.0)
             c = a * b
             out = c + a
@@ -55,7 +60,8 @@ def _census(Value):
                 result = function(out)
             except BaseException:
                 result = None
-            if isinstance(result, list) and {id(x) for x in result} >= {id(a), id(b), id(c), id(out)}:
+            everyone = {id(a), id(b), id(c), id(out)}
+            if isinstance(result, list) and {id(x) for x in result} >= everyone:
                 found.add("a sort")
         if any(word in name for word in ("zero", "clear", "reset")):
             class Module:
@@ -83,7 +89,8 @@ def _census(Value):
                 def zero_grad(self):
                     self.w.grad = 0.0
             model = Model()
-            for args in ((model, [[1.0], [2.0]], [1.0, -1.0]), (model, [[1.0], [2.0]], [1.0, -1.0], 1)):
+            data = (model, [[1.0], [2.0]], [1.0, -1.0])
+            for args in (data, (*data, 1)):
                 try:
                     function(*args)
                 except BaseException:
@@ -122,14 +129,17 @@ def census(tmp_path_factory) -> dict[str, str]:
 
 def test_no_worker_holds_a_solution_of_its_task_or_the_expected_numbers(census):
     assert census_of(census["topo_sort"]) == "nothing"  # no sort beside the student's backward()
-    # nn and train run on the trusted engine, which sorts; but nothing there zeroes or trains for them
+    # nn and train run on the trusted engine, which sorts; but nothing there zeroes or trains for
+    # them
     assert census_of(census["zero_grad"]) in ("nothing", "a sort")
     assert census_of(census["training_loop"]) in ("nothing", "a sort")
-    assert census_of(census["mul_backward"]) in ("nothing", "a sort")  # a closure's worker may sort, never judge
+    # a closure's worker may sort, never judge
+    assert census_of(census["mul_backward"]) in ("nothing", "a sort")
 
 
 def test_the_same_search_finds_what_is_loaded_where_it_is(tmp_path):
-    """In this process the kit's sort, the trusted engine and the expected numbers are loaded: all are found."""
+    """In this process the kit's sort, the trusted engine and the expected numbers are loaded: all
+    are found."""
     import importlib
 
     importlib.import_module("autograder.sandboxed.trusted")
@@ -143,27 +153,33 @@ def test_the_same_search_finds_what_is_loaded_where_it_is(tmp_path):
 
 
 def test_a_backward_that_borrows_a_sort_earns_nothing(tmp_path):
-    """It would pass where a sort is loaded (the same search finds one in this process); in the worker it finds none."""
+    """It would pass where a sort is loaded (the same search finds one in this process); in the
+    worker it finds none."""
     borrowing = Edit("borrows any sort it can find", (
         ("engine", "class Value:", CENSUS + "\n\nclass Value:"),
-        ("engine", "        ### BEGIN SOLUTION topo_sort\n", "        ### BEGIN SOLUTION topo_sort\n"
+        ("engine", "        ### BEGIN SOLUTION topo_sort\n",
+         "        ### BEGIN SOLUTION topo_sort\n"
          "        _borrow_and_run(self)\n        return\n"),
         ("engine", "class Value:", BORROW + "\n\nclass Value:"),
     ))
     results = grade(apply(borrowing, tmp_path / "student"), SEED)
     topo = next(task for task in results.tasks if task.task_id == "topo_sort")
-    assert not topo.passed and "nothing to borrow" in topo.feedback, topo.feedback  # it searched, and found no sort
+    # it searched, and found no sort
+    assert not topo.passed and "nothing to borrow" in topo.feedback, topo.feedback
 
 
 BORROW = '''
 def _borrow_and_run(out):
     """backward() without writing one: any function here that orders a graph will do."""
     import gc, sysconfig, types
-    libraries = tuple({sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")})
+    paths = sysconfig.get_paths()
+    libraries = tuple({paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")})
+    words = ("topo", "order", "sort", "travers", "visit", "walk")
     for function in [obj for obj in gc.get_objects() if isinstance(obj, types.FunctionType)]:
         name = function.__name__.lower()
-        if ((function.__module__ or "").startswith("micrograd") or function.__code__.co_filename.startswith(libraries)
-                or not any(word in name for word in ("topo", "order", "sort", "travers", "visit", "walk"))):
+        if ((function.__module__ or "").startswith("micrograd")
+                or function.__code__.co_filename.startswith(libraries)
+                or not any(word in name for word in words)):
             continue
         try:
             order = function(out)

@@ -26,7 +26,8 @@ SEEDS = range(24)  # two dozen: a verdict that can flip with the seed shows here
 def judge_in_order(outcomes: dict) -> dict:
     verdicts: dict = {}
     for task_id in JUDGING_ORDER:
-        verdicts[task_id] = judge_task(task_id, 1, outcomes.get(task_id, Failure("not_run")), verdicts)
+        verdicts[task_id] = judge_task(task_id, 1, outcomes.get(task_id, Failure("not_run")),
+                                       verdicts)
     return verdicts
 
 
@@ -54,7 +55,8 @@ def test_every_task_gets_a_verdict_even_when_nothing_ran():
 
 
 def test_a_stub_from_nbgrader_says_what_to_write_from_the_rubric():
-    """nbgrader's stubs raise NotImplementedError() with no message: the hint comes from the task."""
+    """nbgrader's stubs raise NotImplementedError() with no message: the hint comes from the
+    task."""
     for task in OP_TASKS:
         verdict = judge_task(task.id, 1, Failure("error", "NotImplementedError: "), {})
         assert verdict.feedback.startswith("Not written yet")
@@ -88,24 +90,32 @@ def test_the_reference_passes_every_task_on_every_seed(seed):
     assert [t for t in JUDGING_ORDER if not preview.verdict(t).passed] == []
 
 
-NN_AND_TRAIN_EDITS = tuple(e for e in MUTANTS + VARIANTS if {m for m, _, _ in e.changes} <= {"nn", "train"})
+NN_AND_TRAIN_EDITS = tuple(e for e in MUTANTS + VARIANTS
+                           if {m
+                               for m, _, _ in e.changes} <= {"nn", "train"})
 
 
 # A property of the checks' design on 24 seeds: the inner loop keeps one edit (test_mutations' grade
 # sweep is what catches a broken grade of any task)
-@pytest.mark.parametrize("edit", sweep(NN_AND_TRAIN_EDITS, keep=frozenset({NN_AND_TRAIN_EDITS[0].name})))
+@pytest.mark.parametrize("edit",
+                         sweep(NN_AND_TRAIN_EDITS, keep=frozenset({NN_AND_TRAIN_EDITS[0].name})))
 def test_nn_and_train_verdicts_do_not_flip_with_the_seed(edit, tmp_path):
-    """The training checks are exact (one step of descent, worked out by the parent), not statistics."""
+    """The training checks are exact (one step of descent, worked out by the parent), not
+    statistics."""
     package = load_as(f"sweep_{abs(hash(edit.name))}", apply(edit, tmp_path / "student"))
     for seed in SEEDS:
         preview = Preview(package, seed=seed)
-        failed = [task for task in ("zero_grad", "training_loop") if not preview.verdict(task).passed]
-        assert failed == [task for task in ("zero_grad", "training_loop") if task in edit.fails], seed
+        failed = [
+            task for task in ("zero_grad", "training_loop") if not preview.verdict(task).passed
+        ]
+        assert failed == [task for task in ("zero_grad", "training_loop")
+                          if task in edit.fails], seed
 
 
 def test_the_expected_numbers_are_those_of_the_calculus():
     case = {"op": "tanh", "inputs": [0.7], "out_grad": 1.5, "power": None}
-    assert math.isclose(expect.gradients("a.tanh()", {"a": 0.7})["a"], 1 - math.tanh(0.7) ** 2, rel_tol=1e-8)
+    assert math.isclose(
+        expect.gradients("a.tanh()", {"a": 0.7})["a"], 1 - math.tanh(0.7)**2, rel_tol=1e-8)
     from mgkit_checks.ops import expected_op_grads
 
     assert math.isclose(expected_op_grads(case)[0], 1.5 * (1 - math.tanh(0.7) ** 2), rel_tol=1e-8)

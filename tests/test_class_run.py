@@ -18,7 +18,14 @@ import pytest
 from fake_entry import JUDGED, engine_answering, write_submission
 from test_handins import DEADLINE
 
-from autograder.classrun.gradebook import FEEDBACK, GRADEBOOK, MANIFEST, RESULTS, LatePolicy, grade_all
+from autograder.classrun.gradebook import (
+    FEEDBACK,
+    GRADEBOOK,
+    MANIFEST,
+    RESULTS,
+    LatePolicy,
+    grade_all,
+)
 from autograder.classrun.graders import _send
 from autograder.cli import main
 from autograder.reference.outputs import locked
@@ -27,7 +34,8 @@ from autograder.sandbox import Limits
 FAKE_MGKIT = Path(__file__).with_name("fake_mgkit.py")
 STUDENTS = 6
 SEED = "17"
-SLOW = engine_answering("import time\ntime.sleep(0.1)\nif task_id == 'topo_sort' and seed % 2:\n    return 0")
+SLOW = engine_answering(
+    "import time\ntime.sleep(0.1)\nif task_id == 'topo_sort' and seed % 2:\n    return 0")
 LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024)
 
 
@@ -45,14 +53,18 @@ def uninterrupted(course, tmp_path_factory) -> bytes:
     run = start(course, out)
     _, err = run.communicate(timeout=60)
     assert run.returncode == 0
-    assert "multi-threaded" not in err  # Python 3.12+ warns when a process forks while a thread runs
+    # Python 3.12+ warns when a process forks while a thread runs
+    assert "multi-threaded" not in err
     return (out / GRADEBOOK).read_bytes()
 
 
 def start(course: Path, out: Path, *options: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(FAKE_MGKIT), "grade-all", str(course), "--out", str(out),
-                             "--seed", SEED, "--workers", "2", *options], start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([
+        sys.executable,
+        str(FAKE_MGKIT), "grade-all",
+        str(course), "--out",
+        str(out), "--seed", SEED, "--workers", "2", *options
+    ], start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def graded(out: Path) -> list[Path]:
@@ -67,7 +79,8 @@ def wait_until(condition, seconds: float = 30.0) -> None:
 
 
 def processes_of(run: subprocess.Popen, marker: str) -> list[str]:
-    """Live processes of the run: its session (graders), or naming its folders (zygotes, their workers)."""
+    """Live processes of the run: its session (graders), or naming its folders (zygotes, their
+    workers)."""
     found = []
     for proc in Path("/proc").glob("[0-9]*"):
         try:
@@ -76,16 +89,18 @@ def processes_of(run: subprocess.Popen, marker: str) -> list[str]:
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[1].split()  # state, ppid, pgrp, session, ...
-        if fields[0] != "Z" and int(proc.name) != os.getpid() and (int(fields[3]) == run.pid or marker in cmdline):
+        if fields[0] != "Z" and int(proc.name) != os.getpid() and (int(fields[3]) == run.pid or
+                                                                   marker in cmdline):
             found.append(f"{proc.name}: {cmdline[:80]}")
     return found
 
 
 @pytest.mark.slow  # a real class run, stopped and run again
-@pytest.mark.parametrize(("signum", "send"), [(signal.SIGINT, os.killpg),  # Ctrl-C: to the whole process group
+# Ctrl-C: to the whole process group
+@pytest.mark.parametrize(("signum", "send"), [(signal.SIGINT, os.killpg),
                                              (signal.SIGTERM, os.kill)], ids=["ctrl-c", "sigterm"])
-def test_a_stopped_run_stops_at_once_and_a_rerun_gives_the_uninterrupted_gradebook(course, uninterrupted, tmp_path,
-                                                                                   signum, send):
+def test_a_stopped_run_stops_at_once_and_a_rerun_gives_the_uninterrupted_gradebook(
+        course, uninterrupted, tmp_path, signum, send):
     out = tmp_path / "out"
     run = start(course, out)
     wait_until(lambda: graded(out))
@@ -94,15 +109,19 @@ def test_a_stopped_run_stops_at_once_and_a_rerun_gives_the_uninterrupted_gradebo
     assert run.wait(timeout=10) == 128 + signum
     err = run.stderr.read()
     done = graded(out)
-    # at once: no student begun after the signal, at most the two graders' students finish (not a wall
+    # at once: no student begun after the signal, at most the two graders' students finish (not a
+    # wall
     # clock, which a loaded machine stretches)
     assert len(done) <= at_the_signal + 2
     assert "Traceback" not in err and err.rstrip().endswith(
-        f"mgkit grade-all: stopped: {len(done)} of {STUDENTS} graded; run the same command again to finish")
+        f"mgkit grade-all: stopped: {len(done)} of {STUDENTS} graded; run the same command again to"
+        " finish"
+    )
     assert 0 < len(done) < STUDENTS
     wait_until(lambda: not processes_of(run, str(course)), seconds=10)
     rows = (out / GRADEBOOK).read_text().splitlines()[1:]
-    assert sum(",graded,graded," in row for row in rows) == len(done)  # the others say they are not graded, never 0
+    # the others say they are not graded, never 0
+    assert sum(",graded,graded," in row for row in rows) == len(done)
     assert all(",,,,,,,,,,,not graded,not graded: the run was stopped" in row
                for row in rows if ",graded,graded," not in row)
     assert start(course, out).wait(timeout=60) == 0
@@ -110,7 +129,8 @@ def test_a_stopped_run_stops_at_once_and_a_rerun_gives_the_uninterrupted_gradebo
 
 
 @pytest.mark.slow  # a real class run, killed and run again
-def test_sigkill_leaves_nothing_running_nor_writing_and_a_rerun_finishes(course, uninterrupted, tmp_path, capsys):
+def test_sigkill_leaves_nothing_running_nor_writing_and_a_rerun_finishes(
+        course, uninterrupted, tmp_path, capsys):
     out = tmp_path / "out"
     run = start(course, out)
     wait_until(lambda: graded(out))
@@ -125,7 +145,8 @@ def test_sigkill_leaves_nothing_running_nor_writing_and_a_rerun_finishes(course,
     written = {path: path.stat().st_mtime_ns for path in out.rglob("*")}
     time.sleep(1.5)  # longer than a student takes: anyone still grading would have written by now
     assert {path: path.stat().st_mtime_ns for path in out.rglob("*")} == written
-    assert not (out / GRADEBOOK).exists()  # a killed run writes no gradebook: only finished grades exist
+    # a killed run writes no gradebook: only finished grades exist
+    assert not (out / GRADEBOOK).exists()
     assert start(course, out).wait(timeout=60) == 0  # the lock died with the run
     assert (out / GRADEBOOK).read_bytes() == uninterrupted
 
@@ -149,16 +170,21 @@ def run_fast(submissions: Path, out: Path, **options):
     return grade_all(submissions, out, workers=2, entry=JUDGED, limits=LIMITS, **options)
 
 
-def test_out_is_the_kits_a_file_mgkit_did_not_write_is_never_replaced_without_force(tmp_path, capsys):
+def test_out_is_the_kits_a_file_mgkit_did_not_write_is_never_replaced_without_force(
+        tmp_path, capsys):
     submissions, out = fast_class(tmp_path / "class"), tmp_path / "out"
     (out / "ada").mkdir(parents=True)
     (out / GRADEBOOK).write_text("name,grade\nada,A\n")
     (out / "ada" / FEEDBACK).write_text("Dear Ada, ...\n")
-    with pytest.raises(FileExistsError, match=f"{out / GRADEBOOK} exists and mgkit did not write it \\(and 1 more\\)"):
+    with pytest.raises(
+            FileExistsError,
+            match=f"{out / GRADEBOOK} exists and mgkit did not write it \\(and 1 more\\)"):
         run_fast(submissions, out)
-    assert (out / GRADEBOOK).read_text() == "name,grade\nada,A\n" and not (out / "ada" / RESULTS).exists()
+    assert (out / GRADEBOOK).read_text() == "name,grade\nada,A\n" and not (out / "ada" /
+                                                                           RESULTS).exists()
     (tmp_path / "empty class" / "nobody").mkdir(parents=True)
-    assert main(["grade-all", str(tmp_path / "empty class"), "--out", str(out)]) == 1  # the command: one line
+    # the command: one line
+    assert main(["grade-all", str(tmp_path / "empty class"), "--out", str(out)]) == 1
     assert len(capsys.readouterr().err.strip().splitlines()) == 2  # the course in use, then why
     run_fast(submissions, out, force=True)
     assert (out / GRADEBOOK).read_text(encoding="utf-8-sig").startswith("student,total,")
@@ -177,8 +203,10 @@ def test_a_rerun_reuses_the_runs_settings_or_says_what_differs(tmp_path):
         run_fast(submissions, out, seed=6)
     with pytest.raises(ValueError, match="--late-penalty 20"):
         run_fast(submissions, out, late=LatePolicy(DEADLINE, percent_per_day=20))
-    regraded = run_fast(submissions, out, force=True)  # the guide's regrade: a new run, the same settings
+    # the guide's regrade: a new run, the same settings
+    regraded = run_fast(submissions, out, force=True)
     assert regraded.resumed == [] and {grade_.seed for grade_ in regraded.grades.values()} == {5}
-    assert "days_late" in (out / GRADEBOOK).read_text() and '"percent_per_day": 10' in (out / MANIFEST).read_text()
+    assert "days_late" in (out / GRADEBOOK).read_text() and '"percent_per_day": 10' in (
+        out / MANIFEST).read_text()
     run_fast(submissions, out, force=True, seed=6)  # new settings, asked for with --force
     assert '"seed": 6' in (out / MANIFEST).read_text()

@@ -1,4 +1,5 @@
-"""`mgkit train`, called in-process with a small budget: it writes a PNG and overwrites only its own."""
+"""`mgkit train`, called in-process with a small budget: it writes a PNG and overwrites only its
+own."""
 
 from __future__ import annotations
 
@@ -53,8 +54,8 @@ def test_train_into_a_missing_folder_says_so(tmp_path, capsys):
     assert error.count("\n") == 1 and "is not a folder" in error
 
 
-@pytest.mark.parametrize("argv", [["train", "--bogus"], ["train", "--steps", "0"], ["train", "--steps", "many"],
-                                  ["no-such-command"]])
+@pytest.mark.parametrize("argv", [["train", "--bogus"], ["train", "--steps", "0"],
+                                  ["train", "--steps", "many"], ["no-such-command"]])
 def test_bad_arguments_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(argv)

@@ -1,5 +1,5 @@
-"""A dry run over an --out kept inside the submissions' folder grades the students only, as the run did:
-the results' own folders are no hand-in."""
+"""A dry run over an --out kept inside the submissions' folder grades the students only, as the run
+did: the results' own folders are no hand-in."""
 
 from __future__ import annotations
 
@@ -22,5 +22,6 @@ def test_a_dry_run_skips_an_out_inside_the_submissions_as_the_run_does(tmp_path:
     grade_all(submissions, out, workers=2, entry=JUDGED, limits=LIMITS, seed=5, say=heard.append)
     differences, moved = dry_run(submissions, out, {"workers": 2, "entry": JUDGED, "limits": LIMITS,
                                                     "say": heard.append})
-    assert heard == ["2 students: 2 folders"] * 2  # the run's count, then the dry run's: "graded" is no student
+    # the run's count, then the dry run's: "graded" is no student
+    assert heard == ["2 students: 2 folders"] * 2
     assert moved == [] and differences == []

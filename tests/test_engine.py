@@ -76,7 +76,8 @@ class OutOfDomain(Exception):
 
 
 def evaluate(tree: tuple, xs: list, memo: dict | None = None) -> Value | float:
-    """The expression `tree` at the inputs `xs` (Values or floats), checking every op's domain for floats.
+    """The expression `tree` at the inputs `xs` (Values or floats), checking every op's domain for
+    floats.
 
     A subtree that appears twice is computed once (memo), so the Value graph shares that node.
     """
@@ -101,7 +102,8 @@ def describe(tree: tuple) -> str:
 
 
 def _grow(draw: Callable, xs: list[float], depth: int, root: bool = False) -> tuple[tuple, float]:
-    """A random expression and its value at xs; each op is drawn among those valid for its operands."""
+    """A random expression and its value at xs; each op is drawn among those valid for its
+    operands."""
     if depth == 0 or (not root and draw(st.integers(0, 3)) == 0):  # shrinks towards a variable
         i = draw(st.integers(0, len(xs) - 1))
         return ("x", i), xs[i]
@@ -131,7 +133,8 @@ def central_differences(tree: tuple, xs: list[float]) -> np.ndarray:
     for i, h in enumerate(steps):
         shift = np.zeros_like(x)
         shift[i] = h
-        grads.append((evaluate(tree, (x + shift).tolist()) - evaluate(tree, (x - shift).tolist())) / (2 * h))
+        grads.append(
+            (evaluate(tree, (x + shift).tolist()) - evaluate(tree, (x - shift).tolist())) / (2 * h))
     return np.array(grads)
 
 
@@ -186,7 +189,8 @@ def test_repeated_variable_gradients_add_up(name, x):
     assert a.grad == pytest.approx(derivative(x), rel=1e-12, abs=1e-12)
 
 
-# --- the lecture's checks ---------------------------------------------------------------------------
+# --- the lecture's checks
+# ---------------------------------------------------------------------------
 
 def test_karpathys_published_example():
     # from the README of karpathy/micrograd
@@ -236,7 +240,8 @@ def test_backward_twice_accumulates_into_the_leaves():
     assert (y.grad, x.grad, w.grad) == (1.0, -4.0, 6.0)
 
 
-# --- edge cases and the documented policy for unusual numbers -----------------------------------------
+# --- edge cases and the documented policy for unusual numbers
+# -----------------------------------------
 
 @pytest.mark.parametrize("x", [1000.0, -1000.0])
 def test_tanh_saturates_without_overflow(x):
@@ -281,7 +286,8 @@ def test_a_negative_base_to_a_fractional_power_blames_the_power():
 
 @pytest.mark.parametrize("operation", [lambda v: 1 / v, lambda v: v**-2])
 def test_zero_to_a_negative_power_blames_the_division(operation):
-    with pytest.raises(ZeroDivisionError, match=r"Value\(0.0\) \*\* -\d divides by zero \(a / b is a \* b\*\*-1\)"):
+    with pytest.raises(ZeroDivisionError,
+                       match=r"Value\(0.0\) \*\* -\d divides by zero \(a / b is a \* b\*\*-1\)"):
         operation(Value(0.0))
 
 
@@ -295,9 +301,13 @@ def test_a_zeroth_power_is_the_constant_one_with_no_gradient(x):
 
 
 def test_importing_the_engine_changes_nothing_global():
-    code = ("import gc, sys; before = gc.get_threshold(), gc.isenabled(), sys.getrecursionlimit(); "
-            "import micrograd.engine; assert (gc.get_threshold(), gc.isenabled(), sys.getrecursionlimit()) == before")
-    done = subprocess.run([sys.executable, "-c", code], cwd=reference.SOLUTIONS_DIR, capture_output=True, text=True)
+    code = (
+        "import gc, sys; before = gc.get_threshold(), gc.isenabled(), sys.getrecursionlimit();"
+        " import micrograd.engine; assert (gc.get_threshold(), gc.isenabled(),"
+        " sys.getrecursionlimit()) == before"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=reference.SOLUTIONS_DIR,
+                          capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
 
@@ -318,7 +328,8 @@ def test_nan_and_inf_are_accepted_and_propagate():
     assert z.data == math.inf and w.grad == math.inf
 
 
-# --- draw_dot ---------------------------------------------------------------------------------------
+# --- draw_dot
+# ---------------------------------------------------------------------------------------
 
 def _small_graph() -> Value:
     a = Value(2.0, label="a")
@@ -334,14 +345,15 @@ def _edges(dot_source: str) -> set[tuple[str, str]]:
 
 
 def test_draw_dot_gives_a_digraph(monkeypatch):
-    monkeypatch.setattr(engine.shutil, "which", lambda name: f"/usr/bin/{name}")  # as if `dot` were installed
+    # as if `dot` were installed
+    monkeypatch.setattr(engine.shutil, "which", lambda name: f"/usr/bin/{name}")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         dot = engine.draw_dot(_small_graph())
     assert isinstance(dot, graphviz.Digraph)
     assert len(_edges(dot.source)) == 6  # a, b -> *; * -> a*b; a*b, a -> +; + -> c
-    for text in ("a | data 2.0000 | grad -2.0000", "b | data -3.0000 | grad 2.0000", "c | data -4.0000",
-                 "label=\"*\"", "label=\"+\""):
+    for text in ("a | data 2.0000 | grad -2.0000", "b | data -3.0000 | grad 2.0000",
+                 "c | data -4.0000", "label=\"*\"", "label=\"+\""):
         assert text in dot.source
 
 
@@ -350,7 +362,8 @@ def test_draw_dot_says_how_to_get_the_dot_program(monkeypatch):
     with pytest.warns(UserWarning, match="dot` program is not installed") as warned:
         dot = engine.draw_dot(_small_graph())
     assert isinstance(dot, graphviz.Digraph)  # the same drawing, as text in .source
-    for way in ("apt install graphviz", "brew install graphviz", "conda install graphviz", "graphviz.org/download"):
+    for way in ("apt install graphviz", "brew install graphviz", "conda install graphviz",
+                "graphviz.org/download"):
         assert way in str(warned[0].message)
 
 

@@ -24,7 +24,8 @@ from autograder.release import build as release
 README = COURSE_ROOT / release.RELEASE / "README.md"
 SETUP_SECTION, CHECK_SECTION = "## Set up, once", "## Check your work"
 # What the suite's own run sets and a student's shell would not have.
-NOT_A_STUDENTS = ("PYTHON", "PYTEST", "VIRTUAL_ENV", "PIP_REQUIRE_VIRTUALENV", "GITHUB_STEP_SUMMARY")
+NOT_A_STUDENTS = ("PYTHON", "PYTEST", "VIRTUAL_ENV", "PIP_REQUIRE_VIRTUALENV",
+                  "GITHUB_STEP_SUMMARY")
 
 
 def bash_block(readme: str, heading: str) -> str:
@@ -34,10 +35,11 @@ def bash_block(readme: str, heading: str) -> str:
 
 
 def shell(script: str, folder: Path) -> subprocess.CompletedProcess:
-    """Run a README block in bash, in a student's environment (python3 is the suite's: tests/conftest.py)."""
+    """Run a README block in bash, in a student's environment (python3 is the suite's:
+    tests/conftest.py)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(NOT_A_STUDENTS)}
-    return subprocess.run(["bash", "-e", "-c", script], cwd=folder, env=env, capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run(["bash", "-e", "-c", script], cwd=folder, env=env, capture_output=True,
+                          text=True, timeout=600)
 
 
 def git(folder: Path, *args: str) -> str:
@@ -52,11 +54,13 @@ def table_rows(output: str) -> dict[str, list[str]]:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("bash") is None or shutil.which("git") is None, reason="needs bash and git")
+@pytest.mark.skipif(
+    shutil.which("bash") is None or shutil.which("git") is None, reason="needs bash and git")
 def test_the_readme_as_written_takes_a_student_from_a_clone_to_full_marks(tmp_path: Path) -> None:
     readme = README.read_text()
     setup, check = bash_block(readme, SETUP_SECTION), bash_block(readme, CHECK_SECTION)
-    turn_on = next(line for line in setup.splitlines() if "activate" in line)  # each new terminal's first line
+    # each new terminal's first line
+    turn_on = next(line for line in setup.splitlines() if "activate" in line)
     student = Path(shutil.copytree(README.parent, tmp_path / "micrograd",
                                    ignore=shutil.ignore_patterns(*release.LEFTOVERS)))
     git(student, "init", "--quiet")
@@ -67,20 +71,25 @@ def test_the_readme_as_written_takes_a_student_from_a_clone_to_full_marks(tmp_pa
     assert done.returncode == 0, done.stdout + done.stderr
 
     starter = shell(f"{turn_on}\n{check}", student)
-    assert starter.returncode == 1, starter.stdout + starter.stderr  # tests failed; 2 would be a collection error
+    # tests failed; 2 would be a collection error
+    assert starter.returncode == 1, starter.stdout + starter.stderr
     for task in TASKS:
         assert table_rows(starter.stdout)[task.id] == ["failed", "0", "/", str(task.points)]
-        failure = next(line for line in starter.stdout.splitlines() if line.startswith(f"{task.id}: "))
-        if task.id == "grad_accumulation":  # judged on the closures that pass: none yet, and it says which
+        failure = next(line for line in starter.stdout.splitlines()
+                       if line.startswith(f"{task.id}: "))
+        # judged on the closures that pass: none yet, and it says which
+        if task.id == "grad_accumulation":
             assert "Nothing to judge yet" in failure and "mul_backward" in failure, failure
         else:
             assert "Not written yet" in failure and task.hint in failure, failure  # what to write
 
     for module in MODULES:
-        shutil.copyfile(REFERENCE_PACKAGE_DIR / f"{module}.py", student / "micrograd" / f"{module}.py")
+        shutil.copyfile(REFERENCE_PACKAGE_DIR / f"{module}.py",
+                        student / "micrograd" / f"{module}.py")
     finished = shell(f"{turn_on}\n{check}", student)
     assert finished.returncode == 0, finished.stdout + finished.stderr
     assert f"public checks {TOTAL_POINTS}/{TOTAL_POINTS}" in finished.stdout
 
     changed = git(student, "status", "--porcelain", "--untracked-files=all").splitlines()
-    assert sorted(changed) == [f" M micrograd/{module}.py" for module in MODULES]  # no .venv, no caches
+    # no .venv, no caches
+    assert sorted(changed) == [f" M micrograd/{module}.py" for module in MODULES]

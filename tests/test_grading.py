@@ -1,4 +1,5 @@
-"""grade(path): submissions read safely, results in the contract's format, the grader failing closed."""
+"""grade(path): submissions read safely, results in the contract's format, the grader failing
+closed."""
 
 from __future__ import annotations
 
@@ -15,8 +16,20 @@ import autograder.grading.judge
 from autograder.grading.judge import imports_of
 from autograder.grading.loop import grade
 from autograder.grading.outcomes import TaskResult
-from autograder.grading.results import GradingResults, is_results_file, render_feedback, render_table
-from autograder.grading.submission import MAX_MODULE_BYTES, Submission, SubmissionError, load, private_copy, starter
+from autograder.grading.results import (
+    GradingResults,
+    is_results_file,
+    render_feedback,
+    render_table,
+)
+from autograder.grading.submission import (
+    MAX_MODULE_BYTES,
+    Submission,
+    SubmissionError,
+    load,
+    private_copy,
+    starter,
+)
 from autograder.grading.worker import TaskSandbox
 from autograder.reference import outputs as outputs_module
 from autograder.reference.outputs import check_replaceable
@@ -53,17 +66,23 @@ def test_a_bug_in_one_task_costs_only_that_task(sandbox, tmp_path):
     assert topo_sort.score == 0 and "RuntimeError: oops" in topo_sort.feedback
 
 
-@pytest.mark.parametrize("top_level", ["while True:\n    pass", "import os\nos._exit(0)"], ids=["hangs", "exits"])
-def test_an_import_that_hangs_or_exits_costs_one_deadline_not_one_per_task(sandbox, tmp_path, top_level,
-                                                                          monkeypatch):
-    ran = []  # one worker per group of tasks that import the same files (the fake's tasks all import engine.py)
+@pytest.mark.parametrize("top_level", ["while True:\n    pass", "import os\nos._exit(0)"],
+                         ids=["hangs", "exits"])
+def test_an_import_that_hangs_or_exits_costs_one_deadline_not_one_per_task(
+        sandbox, tmp_path, top_level, monkeypatch):
+    # one worker per group of tasks that import the same files (the fake's tasks all import
+    # engine.py)
+    ran = []
     run = sandbox.run
-    monkeypatch.setattr(sandbox, "run", lambda folder, task_id, *args: ran.append(task_id) or run(folder, task_id,
-                                                                                                   *args))
-    results = grade(write_submission(tmp_path / "ian", CORRECT_ENGINE + top_level), seed=1, sandbox=sandbox)
+    monkeypatch.setattr(
+        sandbox, "run",
+        lambda folder, task_id, *args: ran.append(task_id) or run(folder, task_id, *args))
+    results = grade(write_submission(tmp_path / "ian", CORRECT_ENGINE + top_level), seed=1,
+                    sandbox=sandbox)
     assert len(ran) == len({imports_of(task.id) for task in TASKS}) < len(TASKS)
     assert results.graded and results.score == 0
-    assert all(f"while importing {imports_of(task.task_id)}" in task.feedback for task in results.tasks)
+    assert all(f"while importing {imports_of(task.task_id)}" in task.feedback
+               for task in results.tasks)
 
 
 def test_the_same_seed_reproduces_a_grade(sandbox, tmp_path):
@@ -106,7 +125,8 @@ def test_a_failing_grader_writes_a_zero_not_graded_result(tmp_path, monkeypatch)
     monkeypatch.setattr(autograder.grading.judge, "judge_task", broken_judge)
     results = grade(write_submission(tmp_path / "fay"), seed=5, entry=JUDGED, limits=LIMITS)
     assert not results.graded and results.score == 0 and len(results.tasks) == len(TASKS)
-    assert all("not graded" in task.feedback and "tell your course staff" in task.feedback for task in results.tasks)
+    assert all("not graded" in task.feedback and "tell your course staff" in task.feedback
+               for task in results.tasks)
     assert all(test["status"] == "failed" for test in results.to_gradescope()["tests"])
 
 
@@ -120,24 +140,33 @@ def test_verdicts_outside_the_rubric_are_a_grader_failure(tmp_path, monkeypatch)
 
 
 def test_feedback_never_shows_the_reference_or_the_hidden_checks(sandbox, tmp_path):
-    leaks = {"add_backward": "self.grad += (1 - t**2) * out.grad",  # a line of the reference's solutions
-             "mul_backward": "def judge_task(task_id: str, seed: int, outcome: Outcome, earlier: dict[str, Verdict])"
-                                 " -> Verdict:"}  # a line of the hidden checks
+    # a line of the reference's solutions
+    leaks = {
+        "add_backward":
+        "self.grad += (1 - t**2) * out.grad",
+        "mul_backward":
+        "def judge_task(task_id: str, seed: int, outcome: Outcome, earlier: dict[str, Verdict])"
+        " -> Verdict:"
+    }  # a line of the hidden checks
     engine = engine_answering(f"raise ValueError({leaks}.get(task_id, 'nothing secret here'))")
     results = grade(write_submission(tmp_path / "rae", engine), seed=1, sandbox=sandbox)
     feedback = {task.task_id: task.feedback for task in results.tasks}
-    assert all(leak not in feedback[task_id] and "[hidden]" in feedback[task_id] for task_id, leak in leaks.items())
+    assert all(leak not in feedback[task_id] and "[hidden]" in feedback[task_id]
+               for task_id, leak in leaks.items())
     assert "nothing secret here" in feedback["pow_backward"]
 
 
 def test_suspicious_constructs_are_flagged_for_the_instructor_not_penalised(sandbox, tmp_path):
-    engine = CORRECT_ENGINE + "import ctypes, sys\nframe = sys._getframe\nbias = 6.881373587019543\n"
+    engine = (
+        CORRECT_ENGINE + "import ctypes, sys\nframe = sys._getframe\nbias = 6.881373587019543\n"
+    )
     results = grade(write_submission(tmp_path / "sam", engine), seed=1, sandbox=sandbox)
     assert results.score == TOTAL_POINTS
     assert results.flags == ("engine.py:3: uses ctypes", "engine.py:4: reads the caller's frames",
                              "engine.py:5: holds the lecture's numbers")
     assert results.to_gradescope()["extra_data"]["flags"] == list(results.flags)
-    assert "review" in render_table(results) and not grade(write_submission(tmp_path / "tom"), sandbox=sandbox).flags
+    assert "review" in render_table(results) and not grade(write_submission(tmp_path / "tom"),
+                                                           sandbox=sandbox).flags
 
 
 # ---- the submission, read safely -----------------------------------------------------------
@@ -167,7 +196,8 @@ def test_a_notebook_is_cut_into_its_modules(tmp_path):
     nbformat.write(notebook_of(engine), path)
     submission = load(path)
     assert submission.name == "ivan"
-    assert submission.sources["engine"] == b"import math\n# %timeit 1\ndef answer(task_id, seed):\n    return 1\n"
+    assert submission.sources[
+        "engine"] == b"import math\n# %timeit 1\ndef answer(task_id, seed):\n    return 1\n"
     assert submission.sources["nn"] == b"class Module:\n    pass\nfrom .engine import answer\n"
     assert b"answer('x', 1)" not in b"".join(submission.sources.values())  # an exploring cell
 
@@ -182,8 +212,16 @@ def test_a_notebook_is_cut_as_the_release_builder_cuts_it(tmp_path):
     assert load(tmp_path / "lab.ipynb").sources == expected
 
 
-@pytest.mark.parametrize("tag", ["engine", {"module": "numpy"}, {"module": "nn", "package_imports": "import os"},
-                                 {"module": ["nn"]}])
+@pytest.mark.parametrize("tag", [
+    "engine", {
+        "module": "numpy"
+    }, {
+        "module": "nn",
+        "package_imports": "import os"
+    }, {
+        "module": ["nn"]
+    }
+])
 def test_a_tampered_tag_leaves_the_cell_out(tmp_path, tag):
     notebook = notebook_of(CORRECT_ENGINE)
     notebook.cells.insert(1, new_code_cell("raise SystemExit", metadata={"mgkit": tag}))
@@ -191,7 +229,8 @@ def test_a_tampered_tag_leaves_the_cell_out(tmp_path, tag):
     assert b"SystemExit" not in b"".join(load(tmp_path / "quinn.ipynb").sources.values())
 
 
-@pytest.mark.parametrize("text", ["{not json", '{"cells": 3}', "[]", '{"cells": [{"cell_type": "code"}]}'])
+@pytest.mark.parametrize("text",
+                         ["{not json", '{"cells": 3}', "[]", '{"cells": [{"cell_type": "code"}]}'])
 def test_an_unreadable_notebook_is_graded_as_empty(sandbox, tmp_path, text):
     path = tmp_path / "jo.ipynb"
     path.write_text(text)
@@ -201,15 +240,19 @@ def test_an_unreadable_notebook_is_graded_as_empty(sandbox, tmp_path, text):
 
 def test_only_the_three_modules_are_copied_into_a_private_folder(tmp_path):
     folder = write_submission(tmp_path / "kim")
-    for stray in ("conftest.py", "sitecustomize.py", "evil.pth", "micrograd/numpy.py", "micrograd/random.py",
-                  "micrograd/test_engine.py", "pytest.ini", "micrograd/__pycache__/engine.cpython-311.pyc"):
+    for stray in ("conftest.py", "sitecustomize.py", "evil.pth", "micrograd/numpy.py",
+                  "micrograd/random.py", "micrograd/test_engine.py", "pytest.ini",
+                  "micrograd/__pycache__/engine.cpython-311.pyc"):
         (folder / stray).parent.mkdir(exist_ok=True)
         (folder / stray).write_text("raise SystemExit('I ran')")
-    (folder / "micrograd" / "__init__.py").write_text("raise SystemExit('the kit keeps its own __init__')")
+    (folder / "micrograd" /
+     "__init__.py").write_text("raise SystemExit('the kit keeps its own __init__')")
     with private_copy(load(folder)) as private:
         assert stat.S_IMODE(private.stat().st_mode) == 0o700
         assert sorted(path.relative_to(private).as_posix() for path in private.rglob("*")) == [
-            "micrograd", "micrograd/__init__.py", "micrograd/engine.py", "micrograd/nn.py", "micrograd/train.py"]
+            "micrograd", "micrograd/__init__.py", "micrograd/engine.py", "micrograd/nn.py",
+            "micrograd/train.py"
+        ]
         assert (private / "micrograd" / "__init__.py").read_text() == starter("__init__")
         assert (private / "micrograd" / "engine.py").read_text() == CORRECT_ENGINE
     assert not private.exists()
@@ -275,7 +318,8 @@ def test_results_follow_the_contract(graded):
         assert test["max_score"] == task.points and 0 <= test["score"] <= test["max_score"]
         assert test["status"] == ("passed" if test["score"] == test["max_score"] else "failed")
         assert test["visibility"] == "visible" and isinstance(test["output"], str)
-    assert data["extra_data"]["seed"] == 11 and "11" not in data["output"]  # the seed is for the instructor
+    # the seed is for the instructor
+    assert data["extra_data"]["seed"] == 11 and "11" not in data["output"]
 
 
 def test_results_are_written_atomically_and_read_back(tmp_path, monkeypatch):
@@ -313,28 +357,37 @@ def test_the_views_show_every_task():
 
 
 def test_the_reference_and_the_starter_raise_no_flag():
-    """Flags are about what a student wrote: the kit's own lines (draw_dot's `import shutil`) are no one's doing."""
-    for sources in ({module: (REFERENCE_PACKAGE_DIR / f"{module}.py").read_bytes() for module in MODULES},
-                    {module: starter(module).encode() for module in MODULES}):
+    """Flags are about what a student wrote: the kit's own lines (draw_dot's `import shutil`) are no
+    one's doing."""
+    for sources in ({
+            module: (REFERENCE_PACKAGE_DIR / f"{module}.py").read_bytes()
+            for module in MODULES
+    }, {
+            module: starter(module).encode()
+            for module in MODULES
+    }):
         assert Submission("kit", sources).flags == ()
     edited = {"engine": starter("engine").encode() + b"\nimport shutil\nshutil.rmtree('/tmp/x')\n"}
     assert Submission("eve", edited).flags[-1].endswith("reads or writes files")
 
 
-def test_a_judge_that_breaks_is_a_grader_error_never_the_students_mistake(sandbox, tmp_path, monkeypatch):
+def test_a_judge_that_breaks_is_a_grader_error_never_the_students_mistake(
+        sandbox, tmp_path, monkeypatch):
     import dataclasses
 
     from autograder.classrun.gradebook import ClassResults, class_rows
     from mgkit_checks import tasks
 
     def broken(case, report):
-        return report["no such number"]  # a bug of the kit's own judge, on a correct submission's report
+        # a bug of the kit's own judge, on a correct submission's report
+        return report["no such number"]
 
     monkeypatch.setitem(tasks.DEFINITIONS, "mul_backward",
                         dataclasses.replace(tasks.DEFINITIONS["mul_backward"], judge=broken))
     results = grade(write_submission(tmp_path / "kim"), seed=3, sandbox=sandbox)
     assert not results.graded and results.score == 0
-    assert all("the kit's judge of mul_backward failed" in task.feedback and "malformed" not in task.feedback
-               and "not your score" in task.feedback for task in results.tasks)
+    assert all("the kit's judge of mul_backward failed" in task.feedback and
+               "malformed" not in task.feedback and "not your score" in task.feedback
+               for task in results.tasks)
     [row] = class_rows(["kim"], ClassResults(grades={"kim": results}))
     assert row.state == "grader error" and "the kit failed" in row.status

@@ -15,7 +15,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "autograder"
 # lowest first; a node may import only nodes of a lower layer (or itself)
 LAYERS = (
-    {"reference", "sandbox"},  # the course's files and how files are written; processes under limits
+    # the course's files and how files are written; processes under limits
+    {"reference", "sandbox"},
     {"sandboxed"},  # what runs inside a worker, and only there (the judge is grading/judge.py)
     {"grading"},  # one submission
     {"platforms"},  # where courses grade: each adapts one grade
@@ -33,14 +34,16 @@ def _node(path: Path) -> str:
 
 def _imports(path: Path) -> list[tuple[int, str]]:
     """(line, absolute module) of every import in the file."""
-    module = ".".join(("autograder", *path.relative_to(PACKAGE).with_suffix("").parts)).removesuffix(".__init__")
+    module = ".".join(
+        ("autograder", *path.relative_to(PACKAGE).with_suffix("").parts)).removesuffix(".__init__")
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found = []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            base = package.split(".")[:len(package.split(".")) - node.level +
+                                      1] if node.level else []
             name = ".".join([*base, node.module] if node.module else base)
             found += [(node.lineno, f"{name}.{alias.name}") for alias in node.names]
     return found
@@ -54,10 +57,14 @@ def _edges() -> dict[tuple[str, str], str]:
             parts = name.split(".")
             if parts[0] != "autograder" or len(parts) < 2:
                 continue
-            target = parts[1] if (PACKAGE / parts[1]).is_dir() or (PACKAGE / f"{parts[1]}.py").is_file() \
+            target = (
+                parts[1]
+                if (PACKAGE / parts[1]).is_dir() or (PACKAGE / f"{parts[1]}.py").is_file()
                 else "__init__"
+            )
             if target != _node(path):
-                edges.setdefault((_node(path), target), f"{path.relative_to(PACKAGE.parent)}:{line}")
+                edges.setdefault((_node(path), target),
+                                 f"{path.relative_to(PACKAGE.parent)}:{line}")
     return edges
 
 
@@ -67,8 +74,10 @@ def test_every_module_has_a_floor():
 
 
 def test_no_import_runs_up_the_house_or_sideways():
-    wrong = [f"{where}: {importer} imports {imported}" for (importer, imported), where in _edges().items()
-             if FLOOR[imported] >= FLOOR[importer]]
+    wrong = [
+        f"{where}: {importer} imports {imported}"
+        for (importer, imported), where in _edges().items() if FLOOR[imported] >= FLOOR[importer]
+    ]
     assert not wrong, "\n".join(wrong)
 
 
@@ -88,9 +97,12 @@ def test_no_circle():
 
 @pytest.mark.parametrize("package", ["sandbox"])
 def test_the_sandbox_imports_nothing_of_the_checks_or_the_tasks(package):
-    leaks = [f"{path.relative_to(PACKAGE.parent)}:{line}: {name}" for path in sorted((PACKAGE / package).rglob("*.py"))
-             for line, name in _imports(path)
-             if name.startswith(("mgkit_checks", "autograder.")) and not name.startswith("autograder.sandbox.")]
+    leaks = [
+        f"{path.relative_to(PACKAGE.parent)}:{line}: {name}"
+        for path in sorted((PACKAGE / package).rglob("*.py")) for line, name in _imports(path)
+        if name.startswith(("mgkit_checks",
+                            "autograder.")) and not name.startswith("autograder.sandbox.")
+    ]
     assert not leaks, "\n".join(leaks)
 
 
@@ -108,22 +120,30 @@ def test_the_checker_sees_an_import_that_runs_up(tmp_path, monkeypatch):
 
 
 def _module_edges() -> set[tuple[str, str]]:
-    """(importer, imported) between the modules of autograder/ (a package's __init__ is the package)."""
-    modules = {".".join(("autograder", *path.relative_to(PACKAGE).with_suffix("").parts)).removesuffix(".__init__")
-               for path in PACKAGE.rglob("*.py")}
+    """(importer, imported) between the modules of autograder/ (a package's __init__ is the
+    package)."""
+    modules = {
+        ".".join(("autograder",
+                  *path.relative_to(PACKAGE).with_suffix("").parts)).removesuffix(".__init__")
+        for path in PACKAGE.rglob("*.py")
+    }
     edges = set()
     for path in PACKAGE.rglob("*.py"):
-        here = ".".join(("autograder", *path.relative_to(PACKAGE).with_suffix("").parts)).removesuffix(".__init__")
+        here = ".".join(
+            ("autograder",
+             *path.relative_to(PACKAGE).with_suffix("").parts)).removesuffix(".__init__")
         for _, name in _imports(path):
             while name and name not in modules:
                 name = name.rpartition(".")[0]
-            if name and name != here and not here.startswith(name + "."):  # a package's own parent: not a circle
+            # a package's own parent: not a circle
+            if name and name != here and not here.startswith(name + "."):
                 edges.add((here, name))
     return edges
 
 
 def test_no_circle_between_modules_either():
-    """Inside a floor too: the gradebook makes the rows and the dashboard shows them (rows.py below both)."""
+    """Inside a floor too: the gradebook makes the rows and the dashboard shows them (rows.py below
+    both)."""
     following: dict[str, set[str]] = {}
     for importer, imported in _module_edges():
         following.setdefault(importer, set()).add(imported)

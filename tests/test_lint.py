@@ -23,7 +23,9 @@ def test_what_the_kit_generates_keeps_the_line_length():
                 for path in sorted((KIT_ROOT / "release").rglob("*.py"))
                 for number, line in enumerate(path.read_text().splitlines(), start=1)
                 if len(line) > width]
-    for notebook in sorted([*KIT_ROOT.glob("release/*/*.ipynb"), *KIT_ROOT.glob("assignments/*/*.ipynb")]):
+    for notebook in sorted([
+            *KIT_ROOT.glob("release/*/*.ipynb"), *KIT_ROOT.glob("assignments/*/*.ipynb")
+    ]):
         cells = json.loads(notebook.read_text())["cells"]
         too_long += [f"{notebook.relative_to(KIT_ROOT)}: cell {index}"
                      for index, cell in enumerate(cells) if cell["cell_type"] == "code"

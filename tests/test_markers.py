@@ -1,4 +1,5 @@
-"""Solution markers in the reference, the errors for malformed ones, and the stubs made from them."""
+"""Solution markers in the reference, the errors for malformed ones, and the stubs made from
+them."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ import pytest
 
 from autograder.reference import rubric
 from autograder.reference import solution as reference
-from autograder.reference.markers import BEGIN, END, MarkerError, check_every_task_has_a_region, find_regions
+from autograder.reference.markers import (
+    BEGIN,
+    END,
+    MarkerError,
+    check_every_task_has_a_region,
+    find_regions,
+)
 from autograder.reference.rubric import TASK_IDS
 from autograder.reference.stubs import WIDTH, make_stub, stub_lines
 from mgkit_checks.numeric import evaluate
@@ -35,7 +42,8 @@ def test_every_task_has_a_region_in_the_reference():
 
 def test_a_task_without_a_region_is_named():
     regions = [region for region in _all_regions() if "topo_sort" not in region.task_ids]
-    with pytest.raises(MarkerError, match=r"^solutions/micrograd: no solution region for topo_sort;"):
+    with pytest.raises(MarkerError,
+                       match=r"^solutions/micrograd: no solution region for topo_sort;"):
         check_every_task_has_a_region(regions, "solutions/micrograd")
 
 
@@ -43,7 +51,8 @@ def test_a_task_without_a_region_is_named():
 def test_the_markers_are_plain_comments(path):
     # the reference runs as it is: without its marker lines it is the very same program
     text = path.read_text()
-    unmarked = "\n".join(line for line in text.splitlines() if not line.strip().startswith((BEGIN, END)))
+    unmarked = "\n".join(line for line in text.splitlines()
+                         if not line.strip().startswith((BEGIN, END)))
     assert ast.dump(ast.parse(text)) == ast.dump(ast.parse(unmarked))
 
 
@@ -56,21 +65,39 @@ def test_the_reference_runs_with_its_markers():
     micrograd.nn.MLP(2, [2, 1]).zero_grad()
 
 
-# --- malformed markers: MarkerError, `file:line: what is wrong` ------------------------------------------
+# --- malformed markers: MarkerError, `file:line: what is wrong`
+# ------------------------------------------
 
 MALFORMED = {
     "unterminated": ("x = 1\n### BEGIN SOLUTION mul_backward\ny = 2\n", 2),
     "unterminated after a good region": (
-        "### BEGIN SOLUTION mul_backward\ny = 2\n### END SOLUTION\n### BEGIN SOLUTION add_backward\nz = 3\n", 4),
-    "nested": ("### BEGIN SOLUTION mul_backward\ny = 2\n    ### BEGIN SOLUTION add_backward\nz\n### END SOLUTION\n", 3),
+        (
+            "### BEGIN SOLUTION mul_backward\ny = 2\n### END SOLUTION\n### BEGIN SOLUTION"
+            " add_backward\nz = 3\n"
+        ),
+        4,
+    ),
+    "nested": (
+        (
+            "### BEGIN SOLUTION mul_backward\ny = 2\n    ### BEGIN SOLUTION add_backward\nz\n###"
+            " END SOLUTION\n"
+        ),
+        3,
+    ),
     "unknown task id": ("x = 1\n### BEGIN SOLUTION mult_backward\ny = 2\n### END SOLUTION\n", 2),
     "no task id": ("### BEGIN SOLUTION\ny = 2\n### END SOLUTION\n", 1),
     "END without BEGIN": ("x = 1\ny = 2\n### END SOLUTION\n", 3),
     "BEGIN with two hashes": ("## BEGIN SOLUTION mul_backward\ny = 2\n### END SOLUTION\n", 1),
     "BEGIN without a space": ("###BEGIN SOLUTION mul_backward\ny = 2\n### END SOLUTION\n", 1),
     "BEGIN SOLUTIONS": ("### BEGIN SOLUTIONS mul_backward\ny = 2\n### END SOLUTION\n", 1),
-    "END with a task id": ("### BEGIN SOLUTION mul_backward\ny = 2\n### END SOLUTION mul_backward\n", 3),
-    "BEGIN misspelt, END right": ("x = 1\n### BEGIN SOLUTON mul_backward\ny = 2\n### END SOLUTION\n", 2),
+    "END with a task id": (
+        "### BEGIN SOLUTION mul_backward\ny = 2\n### END SOLUTION mul_backward\n",
+        3,
+    ),
+    "BEGIN misspelt, END right": (
+        "x = 1\n### BEGIN SOLUTON mul_backward\ny = 2\n### END SOLUTION\n",
+        2,
+    ),
     "empty region": ("x = 1\n    ### BEGIN SOLUTION mul_backward\n    ### END SOLUTION\n", 2),
 }
 
@@ -85,7 +112,9 @@ def test_malformed_markers_say_file_and_line(name):
 
 
 def test_unknown_task_id_lists_the_known_ones():
-    with pytest.raises(MarkerError, match="unknown task id 'mult_backward'; use one of: add_backward, mul_backward"):
+    with pytest.raises(
+            MarkerError,
+            match="unknown task id 'mult_backward'; use one of: add_backward, mul_backward"):
         find_regions(Path("engine.py"), MALFORMED["unknown task id"][0])
 
 
@@ -99,14 +128,18 @@ def test_a_consistently_misspelt_pair_is_an_error(text):
 
 
 def test_a_region_may_serve_several_tasks():
-    text = "def f():\n    ### BEGIN SOLUTION add_backward grad_accumulation\n    return 1\n    ### END SOLUTION\n"
+    text = (
+        "def f():\n    ### BEGIN SOLUTION add_backward grad_accumulation\n    return 1\n    ### END"
+        " SOLUTION\n"
+    )
     [region] = find_regions(Path("engine.py"), text)
-    assert (region.begin, region.end, region.task_ids, region.indent) == (2, 4, ("add_backward", "grad_accumulation"),
-                                                                          "    ")
+    assert (region.begin, region.end, region.task_ids,
+            region.indent) == (2, 4, ("add_backward", "grad_accumulation"), "    ")
     assert region.task_id == "add_backward"
 
 
-# --- stubs ----------------------------------------------------------------------------------------------
+# --- stubs
+# ----------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("path", SOLUTION_FILES, ids=lambda path: path.name)
 def test_a_stub_keeps_every_line_outside_the_regions(path):
@@ -115,7 +148,9 @@ def test_a_stub_keeps_every_line_outside_the_regions(path):
     stub = make_stub(path)
     compile(stub, str(path), "exec")
     inside = {number for region in regions for number in range(region.begin, region.end + 1)}
-    outside = [line for number, line in enumerate(text.splitlines(), start=1) if number not in inside]
+    outside = [
+        line for number, line in enumerate(text.splitlines(), start=1) if number not in inside
+    ]
     raises = [line for region in regions for line in stub_lines(region.task_id, region.indent)]
     lines = stub.splitlines()
     assert [line for line in lines if line in raises] == raises  # one raise per region, in order
@@ -130,7 +165,8 @@ def test_a_stubs_hint_is_cut_only_at_spaces_and_joins_back_whole(indent):
     for task_id, task in rubric.BY_ID.items():
         lines = stub_lines(task_id, indent)
         raised = "\n".join(lines).strip()
-        assert eval(raised.removeprefix("raise ")).args == (task.message,)  # the exception it raises
+        # the exception it raises
+        assert eval(raised.removeprefix("raise ")).args == (task.message,)
         if len(indent) <= 12:
             assert max(map(len, lines)) <= WIDTH
 
@@ -165,7 +201,8 @@ def starter(tmp_path):
 
 
 def _closure(op):
-    """Run the closure of one op of the course on the starter's Values, at an input in its domain."""
+    """Run the closure of one op of the course on the starter's Values, at an input in its
+    domain."""
     def run(starter):
         low, high = op.spec.intervals()[-1]  # the highest piece: relu active, log defined
         x = starter.engine.Value((low + high) / 2)

@@ -1,4 +1,5 @@
-"""The kit's proof that the checks work, and that the student's preview tells the truth about the grade.
+"""The kit's proof that the checks work, and that the student's preview tells the truth about the
+grade.
 
 Each classic bug fails exactly its own tasks and its feedback names the mistake; correct code
 written differently gets full marks; the reference full marks, the starter zero; and for every
@@ -26,10 +27,12 @@ from mgkit_checks.tasks import JUDGING_ORDER
 
 SEED = 20261122  # any seed works; a fixed one keeps a failure reproducible
 GRADE_SEEDS = (SEED, 7)  # the sandboxed grade on two seeds; the cases on 24 below
-PREVIEW_SEEDS = range(24)  # the cases on two dozen seeds, through the preview's harness (in-process, fast)
+# the cases on two dozen seeds, through the preview's harness (in-process, fast)
+PREVIEW_SEEDS = range(24)
 ENGINE_TASKS = tuple(task for task in JUDGING_ORDER if task not in ("zero_grad", "training_loop"))
 EDITS = MUTANTS + VARIANTS
-SWEEP = "test_grade_and_preview_agree_and_fail_exactly_the_edits_tasks"  # its edits are graded in `swept`
+# its edits are graded in `swept`
+SWEEP = "test_grade_and_preview_agree_and_fail_exactly_the_edits_tasks"
 NEVER_ZEROES = next(m for m in MUTANTS if m.name == "loop never zeroes")
 
 
@@ -40,21 +43,26 @@ def sandbox(kit_sandbox):
 
 @pytest.fixture(scope="module")
 def swept(request, sandbox, tmp_path_factory) -> dict[str, tuple[Path, dict[int, GradingResults]]]:
-    """Each edit this run selects: its folder and its grade on every seed, graded once for the module
-    (the sweep's tests and the single-mutant tests below read them)."""
+    """Each edit this run selects: its folder and its grade on every seed, graded once for the
+    module (the sweep's tests and the single-mutant tests below read them)."""
     done = {}
     for edit in selected_params(request, "edit", SWEEP) | {MUTANTS[0], NEVER_ZEROES}:
         folder = apply(edit, tmp_path_factory.mktemp("swept") / "student")
-        done[edit.name] = folder, {seed: grade(folder, seed, sandbox=sandbox) for seed in GRADE_SEEDS}
+        done[edit.name] = folder, {
+            seed: grade(folder, seed, sandbox=sandbox)
+            for seed in GRADE_SEEDS
+        }
     return done
 
 
 def test_the_suite_is_big_enough_and_covers_every_task():
     assert len(MUTANTS) >= 30
-    if COURSE.path == KIT_ROOT / "course.toml":  # another course drops the mutants of the ops it lacks
+    # another course drops the mutants of the ops it lacks
+    if COURSE.path == KIT_ROOT / "course.toml":
         assert not DROPPED, f"these mutants no longer apply to the reference: {DROPPED}"
     assert {task for mutant in MUTANTS for task in mutant.fails} == set(TASK_IDS)
-    assert all(mutant.diagnoses for mutant in MUTANTS), "every mutant names the diagnosis it must get"
+    assert all(mutant.diagnoses
+               for mutant in MUTANTS), "every mutant names the diagnosis it must get"
 
 
 def test_the_inner_loops_slice_fails_every_task_and_holds_correct_code():
@@ -72,12 +80,15 @@ def test_grade_and_preview_agree_and_fail_exactly_the_edits_tasks(edit, swept):
         results = grades[seed]
         assert results.graded, results.summary()
         failed = {task.task_id for task in results.tasks if not task.passed}
-        assert failed == set(edit.fails), (seed, [t.feedback for t in results.tasks if not t.passed])
+        assert failed == set(edit.fails), (seed,
+                                           [t.feedback for t in results.tasks if not t.passed])
         diagnoses = {diagnosis for task in results.tasks for diagnosis in task.diagnoses}
         assert set(edit.diagnoses) <= diagnoses, (seed, diagnoses)
     for task in results.tasks:
         shown = preview.verdict(task.task_id)
-        assert shown.state == UNDECIDED or shown.passed == task.passed, (task.task_id, shown.feedback, task.feedback)
+        assert shown.state == UNDECIDED or shown.passed == task.passed, (task.task_id,
+                                                                         shown.feedback,
+                                                                         task.feedback)
         if shown.state != UNDECIDED and not shown.passed:
             assert shown.diagnosis.id == _diagnosis(results, task.task_id), task.task_id
 
@@ -136,7 +147,8 @@ def test_student_feedback_holds_no_instructor_line(swept):
 
 
 def test_the_kits_advice_reaches_the_student_whole(swept):
-    """The filter that keeps solution lines out of feedback guards what the student's code said, not the advice."""
+    """The filter that keeps solution lines out of feedback guards what the student's code said, not
+    the advice."""
     results = swept[NEVER_ZEROES.name][1][SEED]
     zero_grad = next(task for task in results.tasks if task.task_id == "zero_grad")
     assert "call model.zero_grad() in every step, before loss.backward()" in zero_grad.feedback

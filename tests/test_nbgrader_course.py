@@ -1,10 +1,11 @@
-"""The real nbgrader on a temporary course: autograde scores with the hidden checks, as `mgkit grade` does.
+"""The real nbgrader on a temporary course: autograde scores with the hidden checks, as `mgkit
+grade` does.
 
 Three students hand in the notebook: one correct (whose backward() also writes to stderr), one
 with two bugs (who also tries to pass every check: a mgkit_checks package of their own beside the
-notebook, and a cell that replaces `check` in the kernel), one untouched. The course then runs nbgrader's own commands,
-generate_assignment, autograde, generate_feedback and export, and every task's points must be
-those of `mgkit grade` on the same notebook and seed.
+notebook, and a cell that replaces `check` in the kernel), one untouched. The course then runs
+nbgrader's own commands, generate_assignment, autograde, generate_feedback and export, and every
+task's points must be those of `mgkit grade` on the same notebook and seed.
 """
 
 from __future__ import annotations
@@ -33,17 +34,26 @@ pytestmark = pytest.mark.slow
 SEED = "4242"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 BUGS = {  # the partly wrong student's edits: (cell id, the line as given, the line as written)
-    "grad_accumulation": ("engine_Value", "other.grad += self.data * out.grad", "other.grad = self.data * out.grad"),
+    "grad_accumulation": (
+        "engine_Value",
+        "other.grad += self.data * out.grad",
+        "other.grad = self.data * out.grad",
+    ),
     "zero_grad": ("nn_Module", "p.grad = 0.0", "pass"),
 }
-NOISE = ("def backward(self) -> None:\n",  # the correct student's backward() talks on stderr
-         "def backward(self) -> None:\n        print('backward: hello', file=__import__('sys').stderr)\n")
+NOISE = (
+    "def backward(self) -> None:\n",  # the correct student's backward() talks on stderr
+    "def backward(self) -> None:\n        print('backward: hello', file=__import__('sys').stderr)\n"
+)
 EVERYTHING_PASSES = "def check(task_id, namespace):\n    return None\n"
-IN_THE_KERNEL = "import mgkit_checks.notebook\nmgkit_checks.notebook.check = lambda task_id, namespace: None\n"
+IN_THE_KERNEL = (
+    "import mgkit_checks.notebook\nmgkit_checks.notebook.check = lambda task_id, namespace: None\n"
+)
 
 
 def lost(task_id: str) -> str:
-    """How the feedback gives a task the wrong student failed: none of its points (0/12 for grad_accumulation)."""
+    """How the feedback gives a task the wrong student failed: none of its points (0/12 for
+    grad_accumulation)."""
     return f"{task_id}: 0/{BY_ID[task_id].points} points"
 
 
@@ -86,15 +96,19 @@ def hand_in(course: Path, student: str, notebook: dict) -> Path:
 
 
 DUE = "2025-03-01 23:59:00 UTC"
-HANDED_IN = {"correct": "2025-03-01 20:00:00.000000 UTC", "wrong": "2025-03-02 10:00:00.000000 UTC"}  # wrong: late
-LATE_POLICY = "c.LateSubmissionPlugin.penalty_method = 'zero'\n"  # nbgrader's own: a late notebook scores 0
+# wrong: late
+HANDED_IN = {"correct": "2025-03-01 20:00:00.000000 UTC", "wrong": "2025-03-02 10:00:00.000000 UTC"}
+# nbgrader's own: a late notebook scores 0
+LATE_POLICY = "c.LateSubmissionPlugin.penalty_method = 'zero'\n"
 
 
 @pytest.fixture(scope="module")
 def handed_in(tmp_path_factory) -> Path:
-    """A course with the kit's nbgrader config, a due date and the three hand-ins (two timed), not graded yet."""
+    """A course with the kit's nbgrader config, a due date and the three hand-ins (two timed), not
+    graded yet."""
     course = tmp_path_factory.mktemp("course")
-    shutil.copyfile(COURSE_ROOT / NBGRADER_CONFIG, course / "nbgrader_config.py")  # the course's own
+    # the course's own
+    shutil.copyfile(COURSE_ROOT / NBGRADER_CONFIG, course / "nbgrader_config.py")
     with (course / "nbgrader_config.py").open("a") as config:
         config.write(LATE_POLICY)
     source = course / "assignments" / ASSIGNMENT
@@ -106,12 +120,16 @@ def handed_in(tmp_path_factory) -> Path:
     released = json.loads((course / "release" / ASSIGNMENT / NOTEBOOK).read_text())
     correct = solved(released, json.loads((source / NOTEBOOK).read_text()))
     hand_in(course, "correct", edited(correct, [("engine_Value", *NOISE)]))
-    (course / "submitted" / "correct" / ASSIGNMENT / "micrograd" / "engine.py").write_text("# my own engine\n")
-    exploring = next(cell for cell in correct["cells"] if cell["cell_type"] == "code" and not cell["metadata"]
-                     and "import math\n" in "".join(cell["source"]))  # the lecture's first cell of its own
+    (course / "submitted" / "correct" / ASSIGNMENT / "micrograd" /
+     "engine.py").write_text("# my own engine\n")
+    exploring = next(cell for cell in correct["cells"]
+                     if cell["cell_type"] == "code" and not cell["metadata"]
+                     # the lecture's first cell of its own
+                     and "import math\n" in "".join(cell["source"]))
     cheat = (exploring["id"], "import math\n", "import math\n" + IN_THE_KERNEL)
     wrong = hand_in(course, "wrong", edited(correct, [*BUGS.values(), cheat]))
-    (wrong / "mgkit_checks").mkdir()  # shadows the installed checks in the kernel: the grade is made outside it
+    # shadows the installed checks in the kernel: the grade is made outside it
+    (wrong / "mgkit_checks").mkdir()
     (wrong / "mgkit_checks" / "__init__.py").write_text("")
     (wrong / "mgkit_checks" / "notebook.py").write_text(EVERYTHING_PASSES)
     hand_in(course, "untouched", released)
@@ -145,30 +163,40 @@ def autograde_points(course: Path, student: str) -> dict[str, float]:
 
 def mgkit_grade(course: Path, student: str, tmp_path: Path) -> dict:
     out = tmp_path / f"{student}.json"
-    assert main(["grade", str(course / "submitted" / student / ASSIGNMENT / NOTEBOOK), "--seed", SEED,
-                 "--out", str(out)]) == 0
+    assert main([
+        "grade",
+        str(course / "submitted" / student / ASSIGNMENT / NOTEBOOK), "--seed", SEED, "--out",
+        str(out)
+    ]) == 0
     return json.loads(out.read_text())
 
 
 @pytest.mark.parametrize("student, total", [("correct", TOTAL_POINTS),
-                                            ("wrong", TOTAL_POINTS - sum(BY_ID[task].points for task in BUGS)),
+                                            ("wrong", TOTAL_POINTS - sum(BY_ID[task].points
+                                                                         for task in BUGS)),
                                             ("untouched", 0)])
 def test_autograde_gives_each_task_the_points_of_mgkit_grade(course, tmp_path, student, total):
     results = mgkit_grade(course, student, tmp_path)
-    assert autograde_points(course, student) == {test["tags"][0]: test["score"] for test in results["tests"]}
+    assert autograde_points(course, student) == {
+        test["tags"][0]: test["score"]
+        for test in results["tests"]
+    }
     assert results["score"] == total
 
 
 def test_the_export_is_the_gradebook(course, tmp_path):
     rows = {row["student_id"]: row for row in csv.DictReader((course / "grades.csv").open())}
-    assert {student: float(row["raw_score"]) for student, row in rows.items()} == \
-        {student: mgkit_grade(course, student, tmp_path)["score"] for student in ("correct", "untouched", "wrong")}
+    assert {student: float(row["raw_score"]) for student, row in rows.items()} == {
+        student: mgkit_grade(course, student, tmp_path)["score"]
+        for student in ("correct", "untouched", "wrong")
+    }
     assert {float(row["max_score"]) for row in rows.values()} == {TOTAL_POINTS}
 
 
 def test_a_students_py_file_stays(course):
     graded = course / "autograded"
-    assert (graded / "correct" / ASSIGNMENT / "micrograd" / "engine.py").read_text() == "# my own engine\n"
+    assert (graded / "correct" / ASSIGNMENT / "micrograd" /
+            "engine.py").read_text() == "# my own engine\n"
 
 
 def feedback_text(course: Path, student: str) -> str:
@@ -178,12 +206,18 @@ def feedback_text(course: Path, student: str) -> str:
 
 
 def lines(*paths: Path) -> set[str]:
-    """The files' lines long enough to be their own ("Value.backward(self)" is also a traceback's frame)."""
-    return {line.strip() for path in paths for line in path.read_text().splitlines() if len(line.strip()) > 20}
+    """The files' lines long enough to be their own ("Value.backward(self)" is also a traceback's
+    frame)."""
+    return {
+        line.strip()
+        for path in paths
+        for line in path.read_text().splitlines() if len(line.strip()) > 20
+    }
 
 
 def test_feedback_teaches_and_never_shows_a_hidden_check(course):
-    public = lines(*REFERENCE_PACKAGE_DIR.glob("*.py"), *(KIT_ROOT / "mgkit_checks").glob("*.py"))  # the students' own
+    # the students' own
+    public = lines(*REFERENCE_PACKAGE_DIR.glob("*.py"), *(KIT_ROOT / "mgkit_checks").glob("*.py"))
     secret = lines(*(KIT_ROOT / "autograder" / "sandboxed").glob("*.py")) - public
     assert len(secret) > 50
     for student in ("correct", "wrong", "untouched"):
@@ -200,7 +234,8 @@ def test_a_warning_on_stderr_does_not_zero_a_correct_answer(course):
     notebook = json.loads((course / "autograded" / "correct" / ASSIGNMENT / NOTEBOOK).read_text())
     streams = [output.get("name") for cell in notebook["cells"] if cell["cell_type"] == "code"
                for output in cell.get("outputs", [])]
-    assert "stderr" in streams  # the student's backward() did write to stderr, in the cells that ran it
+    # the student's backward() did write to stderr, in the cells that ran it
+    assert "stderr" in streams
     assert set(autograde_points(course, "correct").values()) == {BY_ID[t].points for t in TASK_IDS}
 
 
@@ -211,7 +246,9 @@ def kit_course(handed_in, tmp_path_factory) -> Path:
     """The course graded by `mgkit grade-all` on the course folder, then exported by nbgrader."""
     course = tmp_path_factory.mktemp("kit") / "course"
     shutil.copytree(handed_in, course)
-    assert main(["grade-all", str(course), "--out", str(course.parent / "graded"), "--seed", SEED]) == 0
+    assert main(["grade-all",
+                 str(course), "--out",
+                 str(course.parent / "graded"), "--seed", SEED]) == 0
     nbgrader(course, "export")
     return course
 
@@ -226,10 +263,18 @@ def gradebook_rows(course: Path) -> dict[str, dict]:
         for submission in gradebook.assignment_submissions(ASSIGNMENT):
             [notebook] = submission.notebooks
             rows[submission.student.id] = {
-                "timestamp": submission.timestamp, "score": notebook.score, "late": notebook.late_submission_penalty,
-                "grades": {g.name: (g.auto_score, g.manual_score, g.needs_manual_grade, g.max_score)
-                           for g in notebook.grades},
-                "comments": {c.name: (c.auto_comment, c.manual_comment) for c in notebook.comments}}
+                "timestamp": submission.timestamp,
+                "score": notebook.score,
+                "late": notebook.late_submission_penalty,
+                "grades": {
+                    g.name: (g.auto_score, g.manual_score, g.needs_manual_grade, g.max_score)
+                    for g in notebook.grades
+                },
+                "comments": {
+                    c.name: (c.auto_comment, c.manual_comment)
+                    for c in notebook.comments
+                }
+            }
     return rows
 
 
@@ -238,8 +283,10 @@ def export(course: Path) -> dict[str, dict[str, str]]:
 
 
 def test_grade_all_on_the_course_exports_what_autograde_exports(course, kit_course):
-    assert export(kit_course) == export(course)  # every column: times, raw scores, late penalties, scores
-    assert export(kit_course)["wrong"]["late_submission_penalty"] != "0.0"  # nbgrader's late policy did apply
+    # every column: times, raw scores, late penalties, scores
+    assert export(kit_course) == export(course)
+    # nbgrader's late policy did apply
+    assert export(kit_course)["wrong"]["late_submission_penalty"] != "0.0"
     assert gradebook_rows(kit_course) == gradebook_rows(course)
 
 
@@ -254,8 +301,9 @@ def test_feedback_comes_from_the_kits_autograded_notebooks(kit_course):
     nbgrader(kit_course, "generate_feedback", ASSIGNMENT)
     wrong = feedback_text(kit_course, "wrong")
     assert lost("grad_accumulation") in wrong and PASSED_MUL in wrong
-    assert (kit_course / "autograded" / "correct" / ASSIGNMENT / "micrograd" / "engine.py").read_text() == \
-        "# my own engine\n"  # exclude_overwriting kept the student's file, as autograde does
+    # exclude_overwriting kept the student's file, as autograde does
+    kept = kit_course / "autograded" / "correct" / ASSIGNMENT / "micrograd" / "engine.py"
+    assert kept.read_text() == "# my own engine\n"
 
 
 def test_a_rerun_keeps_what_a_grader_wrote(kit_course, tmp_path):
@@ -266,13 +314,16 @@ def test_a_rerun_keeps_what_a_grader_wrote(kit_course, tmp_path):
     shutil.copytree(kit_course.parent / "graded", tmp_path / "graded")
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         gradebook.find_grade("zero_grad", ASSIGNMENT, ASSIGNMENT, "wrong").manual_score = 5.0
-        gradebook.find_comment("nn_Module", ASSIGNMENT, ASSIGNMENT, "wrong").manual_comment = "see me"
+        gradebook.find_comment("nn_Module", ASSIGNMENT, ASSIGNMENT,
+                               "wrong").manual_comment = "see me"
         gradebook.db.commit()
     before = gradebook_rows(course)
-    assert main(["grade-all", str(course), "--out", str(tmp_path / "graded")]) == 0  # every grade kept, recorded again
+    # every grade kept, recorded again
+    assert main(["grade-all", str(course), "--out", str(tmp_path / "graded")]) == 0
     after = gradebook_rows(course)
     # the grader's 5 stands, marked for review
-    assert after["wrong"]["grades"]["zero_grad"] == (0.0, 5.0, True, float(BY_ID["zero_grad"].points))
+    assert after["wrong"]["grades"]["zero_grad"] == (0.0, 5.0, True,
+                                                     float(BY_ID["zero_grad"].points))
     assert after["wrong"]["comments"]["nn_Module"] == (None, "see me")
     assert {student: row for student, row in after.items() if student != "wrong"} == \
         {student: row for student, row in before.items() if student != "wrong"}
@@ -287,17 +338,26 @@ def test_a_gradebook_without_the_assignment_says_what_to_run(tmp_path, capsys):
     shutil.copyfile(COURSE_ROOT / RELEASE / ASSIGNMENT / NOTEBOOK, hand_in_folder / NOTEBOOK)
     Gradebook(f"sqlite:///{course / 'gradebook.db'}").close()  # a gradebook, empty
     assert main(["grade-all", str(course), "--out", str(tmp_path / "graded")]) == 1
-    error = capsys.readouterr().err.strip().split("\n", 1)[1]  # after the line that names the course
-    assert error.count("\n") == 0 and f"run `nbgrader generate_assignment {ASSIGNMENT}` in {course}" in error
+    # after the line that names the course
+    error = capsys.readouterr().err.strip().split("\n", 1)[1]
+    assert error.count(
+        "\n") == 0 and f"run `nbgrader generate_assignment {ASSIGNMENT}` in {course}" in error
     assert not (tmp_path / "graded" / "ada").exists()  # nothing was graded
 
 
-def test_shards_of_a_course_record_nothing_and_their_merge_records_every_grade_once(handed_in, kit_course, tmp_path):
+def test_shards_of_a_course_record_nothing_and_their_merge_records_every_grade_once(
+        handed_in, kit_course, tmp_path):
     course = tmp_path / "course"
     shutil.copytree(handed_in, course)
-    for index in range(2):  # two shards, one after the other (on a cluster, at once: one SQLite file, one writer)
+    # two shards, one after the other (on a cluster, at once: one SQLite file, one writer)
+    for index in range(2):
         assert main(["grade-all", str(course), "--out", str(tmp_path / "parts" / f"shard-{index}"),
                      "--shard", f"{index}/2", "--seed", SEED]) == 0
     assert gradebook_rows(course) == {}  # no shard wrote gradebook.db
-    assert main(["grade-all", str(tmp_path / "parts"), "--merge", "--out", str(tmp_path / "graded")]) == 0
-    assert gradebook_rows(course) == gradebook_rows(kit_course)  # the merge recorded what one run records
+    assert main([
+        "grade-all",
+        str(tmp_path / "parts"), "--merge", "--out",
+        str(tmp_path / "graded")
+    ]) == 0
+    # the merge recorded what one run records
+    assert gradebook_rows(course) == gradebook_rows(kit_course)

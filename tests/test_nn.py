@@ -73,7 +73,8 @@ def test_without_rng_the_random_module_seeds_the_weights():
 
 def test_hidden_layers_are_relu_and_the_last_layer_is_linear():
     model = nn.MLP(2, [3, 3, 1])
-    assert [[n.nonlin for n in layer.neurons] for layer in model.layers] == [[True] * 3, [True] * 3, [False]]
+    assert [[n.nonlin for n in layer.neurons] for layer in model.layers] == [[True] * 3, [True] * 3,
+                                                                             [False]]
     for p in model.layers[0].parameters():
         p.data = -1.0  # every first-layer neuron gets a negative sum: relu makes it 0
     for p in model.layers[1].parameters():

@@ -1,4 +1,5 @@
-"""The notebook track: the story makes a complete nbgrader notebook, and the real nbgrader agrees."""
+"""The notebook track: the story makes a complete nbgrader notebook, and the real nbgrader
+agrees."""
 
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ from mgkit_checks.preview import Preview
 
 STORY = COURSE_ROOT / release.STORY
 SOURCE_NOTEBOOK = COURSE_ROOT / release.SOURCE / f"{release.ASSIGNMENT}.ipynb"
-RELEASED_NOTEBOOK = COURSE_ROOT / release.RELEASE / release.ASSIGNMENT / f"{release.ASSIGNMENT}.ipynb"
+RELEASED_NOTEBOOK = (
+    COURSE_ROOT / release.RELEASE / release.ASSIGNMENT / f"{release.ASSIGNMENT}.ipynb"
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,20 +36,32 @@ def notebook() -> nbformat.NotebookNode:
 
 
 def test_every_task_has_one_autograded_check_worth_its_points(notebook) -> None:
-    graded = [cell.metadata["nbgrader"] for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("grade")]
-    assert dict((m["grade_id"], m["points"]) for m in graded) == {task.id: task.points for task in TASKS}
+    graded = [
+        cell.metadata["nbgrader"] for cell in notebook.cells
+        if cell.metadata.get("nbgrader", {}).get("grade")
+    ]
+    assert dict((m["grade_id"], m["points"]) for m in graded) == {
+        task.id: task.points
+        for task in TASKS
+    }
     assert len(graded) == len(TASKS)
     assert all(m["locked"] and not m["solution"] and m["schema_version"] == 3 for m in graded)
 
 
 def test_solution_cells_hold_every_region_and_name_its_task(notebook) -> None:
-    solutions = [cell for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("solution")]
+    solutions = [
+        cell for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("solution")
+    ]
     assert [cell.id for cell in solutions] == ["engine_Value", "nn_Module", "train_train"]
     text = "\n".join(cell.source for cell in solutions)
     regions = sum(len(find_regions(path)) for path in REFERENCE_PACKAGE_DIR.glob("*.py"))
     assert text.count("### BEGIN SOLUTION") == regions == text.count("### END SOLUTION")
-    assert "        # mul_backward: add each input's local derivative" in text  # above its region, at its indent
-    ids = [cell.metadata["nbgrader"]["grade_id"] for cell in notebook.cells if "nbgrader" in cell.metadata]
+    # above its region, at its indent
+    assert "        # mul_backward: add each input's local derivative" in text
+    ids = [
+        cell.metadata["nbgrader"]["grade_id"] for cell in notebook.cells
+        if "nbgrader" in cell.metadata
+    ]
     assert len(ids) == len(set(ids))
 
 
@@ -74,8 +89,10 @@ def load_package(sources: dict[str, str], folder: Path, name: str) -> ModuleType
 
 
 def test_modules_rebuilt_from_a_submitted_notebook_are_graded_like_files(tmp_path: Path) -> None:
-    solved = load_package(module_sources(nbformat.read(SOURCE_NOTEBOOK, 4)), tmp_path, "notebook_solved")
-    untouched = load_package(module_sources(nbformat.read(RELEASED_NOTEBOOK, 4)), tmp_path, "notebook_untouched")
+    solved = load_package(module_sources(nbformat.read(SOURCE_NOTEBOOK, 4)), tmp_path,
+                          "notebook_solved")
+    untouched = load_package(module_sources(nbformat.read(RELEASED_NOTEBOOK, 4)), tmp_path,
+                             "notebook_untouched")
     solved_preview, untouched_preview = Preview(solved), Preview(untouched)
     for task_id in TASK_IDS:
         assert solved_preview.verdict(task_id).passed, task_id
@@ -88,17 +105,19 @@ def test_the_committed_source_notebook_is_the_storys(notebook) -> None:
 
 # case: (text of the story, its replacement, the text on the line to blame, what the error says)
 BAD_STORIES = {
-    "unknown piece": ("%% module nn: MLP", "%% module nn: MLP Perceptron", "%% module nn: MLP Perceptron",
-                      "nn.py has no piece 'Perceptron'"),
-    "piece twice": ("%% module nn: Layer", "%% module nn: Layer Neuron", "%% module nn: Layer Neuron",
-                    "nn.py's Neuron is already in the cell of line"),
+    "unknown piece": ("%% module nn: MLP", "%% module nn: MLP Perceptron",
+                      "%% module nn: MLP Perceptron", "nn.py has no piece 'Perceptron'"),
+    "piece twice": ("%% module nn: Layer", "%% module nn: Layer Neuron",
+                    "%% module nn: Layer Neuron", "nn.py's Neuron is already in the cell of line"),
     "piece left out": ("%% module nn: Layer\n", "", None, "nn.py's Layer is in no cell"),
-    "unknown task": ("%% check topo_sort", "%% check topo", "%% check topo", "unknown task id 'topo'"),
+    "unknown task":
+    ("%% check topo_sort", "%% check topo", "%% check topo", "unknown task id 'topo'"),
     "task unchecked": ("%% check topo_sort\n", "", None, "topo_sort has no check"),
     "op tasks unchecked": ("%% check ops\n", "", None, "has no check; add a line '%% check"),
     "check too early": ("%% check zero_grad\n", "", None, None),  # moved up in the test
     "unknown directive": ("%% tasks", "%% task", "%% task", "unknown directive '%% task'"),
-    "open fence": ("That is all of micrograd", "```python\nThat is all", "```python", "never closed"),
+    "open fence": ("That is all of micrograd", "```python\nThat is all", "```python",
+                   "never closed"),
 }
 
 
@@ -110,7 +129,10 @@ def test_a_bad_story_is_refused_with_file_line_and_what_to_do(case: str, tmp_pat
     text = text.replace(old, new, 1)
     if case == "check too early":
         text = text.replace("%% module nn: head", "%% check zero_grad\n%% module nn: head")
-        blamed, message = "%% check zero_grad", "the check of zero_grad comes before a cell holding its solution"
+        blamed, message = (
+            "%% check zero_grad",
+            "the check of zero_grad comes before a cell holding its solution",
+        )
     story = tmp_path / "story.md"
     story.write_text(text)
     with pytest.raises(StoryError) as error:
@@ -122,12 +144,13 @@ def test_a_bad_story_is_refused_with_file_line_and_what_to_do(case: str, tmp_pat
 
 
 def nbgrader(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
 
 
 @pytest.mark.slow  # nbgrader's own commands, each a process
-def test_an_instructors_plain_nbgrader_command_reproduces_the_released_notebook(tmp_path: Path) -> None:
+def test_an_instructors_plain_nbgrader_command_reproduces_the_released_notebook(
+        tmp_path: Path) -> None:
     shutil.copyfile(COURSE_ROOT / release.NBGRADER_CONFIG, tmp_path / release.NBGRADER_CONFIG)
     shutil.copytree(COURSE_ROOT / release.SOURCE, tmp_path / release.SOURCE,
                     ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
@@ -140,7 +163,8 @@ def test_an_instructors_plain_nbgrader_command_reproduces_the_released_notebook(
                            if p.is_file() and "__pycache__" not in p.parts)
     for name in names:
         assert (made / name).read_bytes() == (committed / name).read_bytes(), name
-    assert not any(name.endswith(".py") for name in names)  # the checks come installed, not beside the notebook
+    # the checks come installed, not beside the notebook
+    assert not any(name.endswith(".py") for name in names)
 
 
 @pytest.mark.slow  # nbgrader's own commands, each a process
@@ -154,7 +178,8 @@ def test_nbgrader_validate_passes_on_the_source_notebook_with_solutions() -> Non
 
 
 def executed(notebook: nbformat.NotebookNode, folder: Path) -> nbformat.NotebookNode:
-    """The notebook run top to bottom in a real kernel, as Jupyter's "Run All" does, errors and all."""
+    """The notebook run top to bottom in a real kernel, as Jupyter's "Run All" does, errors and
+    all."""
     from nbclient import NotebookClient
 
     notebook = nbformat.from_dict(json.loads(json.dumps(notebook)))
@@ -174,9 +199,14 @@ def errors(outputs: list) -> str:
 
 def pictures(notebook_or_outputs) -> list[str]:
     outputs = notebook_or_outputs if isinstance(notebook_or_outputs, list) else [
-        output for cell in notebook_or_outputs.cells if cell.cell_type == "code" for output in cell.outputs]
-    return [output.data["image/svg+xml"] for output in outputs
-            if output.output_type in ("display_data", "execute_result") and "image/svg+xml" in output.get("data", {})]
+        output for cell in notebook_or_outputs.cells if cell.cell_type == "code"
+        for output in cell.outputs
+    ]
+    return [
+        output.data["image/svg+xml"] for output in outputs
+        if output.output_type in ("display_data",
+                                  "execute_result") and "image/svg+xml" in output.get("data", {})
+    ]
 
 
 def test_run_unfilled_every_check_says_what_to_write_and_where(tmp_path: Path) -> None:
@@ -187,7 +217,10 @@ def test_run_unfilled_every_check_says_what_to_write_and_where(tmp_path: Path) -
         if task.id == "grad_accumulation":
             assert "Nothing to judge yet" in said, said
         else:
-            assert f"Not written yet: {task.hint}" in said and "Change it in the cell that defines" in said, said
+            assert (
+                f"Not written yet: {task.hint}" in said
+                and "Change it in the cell that defines" in said
+            ), said
 
 
 def test_run_filled_every_check_passes_and_the_graphs_are_pictures(tmp_path: Path) -> None:
@@ -204,28 +237,37 @@ def test_a_wrong_closure_is_drawn_with_the_wrong_node_marked(tmp_path: Path) -> 
     notebook = nbformat.read(SOURCE_NOTEBOOK, 4)
     value = next(cell for cell in notebook.cells if cell.get("id") == "engine_Value")
     assert value.source.count("other.grad += self.data * out.grad") == 1
-    value.source = value.source.replace("other.grad += self.data * out.grad", "other.grad += self.data")
+    value.source = value.source.replace("other.grad += self.data * out.grad",
+                                        "other.grad += self.data")
     outputs = check_outputs(executed(notebook, tmp_path))["mul_backward"]
     assert "b.grad disagrees" in errors(outputs), errors(outputs)
     [picture] = pictures(outputs)
-    assert "finite difference" in picture and 'stroke="red"' in picture  # node b, in red, with both numbers
+    # node b, in red, with both numbers
+    assert "finite difference" in picture and 'stroke="red"' in picture
 
 
 def test_a_check_that_cannot_decide_fails_and_says_so(tmp_path: Path) -> None:
     """A backward() that resets every gradient hides a loop that never zeroes here: not a pass."""
     import mutants
 
-    resets = mutants.Edit("resets", (("engine", "        self.grad = 1.0\n        for v",
-                                      "        for v in topo:\n            v.grad = 0.0\n        self.grad = 1.0\n"
-                                      "        for v"),))
+    resets = mutants.Edit(
+        "resets", (("engine", "        self.grad = 1.0\n        for v",
+                    "        for v in topo:\n            v.grad = 0.0\n        self.grad = 1.0\n"
+                    "        for v"), ))
     folder = mutants.apply(resets, tmp_path / "s") / "micrograd"
-    package = load_package({module: (folder / f"{module}.py").read_text() for module in MODULES}, tmp_path,
-                           "notebook_resets")
+    package = load_package({module: (folder / f"{module}.py").read_text()
+                            for module in MODULES}, tmp_path, "notebook_resets")
     from mgkit_checks.notebook import check
 
-    namespace = {name: value for module in MODULES for name, value in vars(getattr(package, module)).items()}
+    namespace = {
+        name: value
+        for module in MODULES
+        for name, value in vars(getattr(package, module)).items()
+    }
     message = check("zero_grad", namespace, cell="the cell that defines Module (nn.py)")
-    assert message and "could not be checked in this notebook, so it has not passed here" in message, message
+    assert (
+        message and "could not be checked in this notebook, so it has not passed here" in message
+    ), message
 
 
 def test_a_lecture_cell_that_never_ends_stops_at_the_limit() -> None:

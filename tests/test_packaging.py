@@ -17,7 +17,8 @@ from autograder.reference import solution as reference
 
 def _python(*args: str, cwd) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
-    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=60)
 
 
 IMPORT_THE_REFERENCE = """
@@ -54,7 +55,9 @@ def test_no_micrograd_is_installed(tmp_path):
     result = _python("-I", "-c", FIND_MICROGRAD, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     spec, distributions = result.stdout.splitlines()
-    assert spec == "None", f"an installed `micrograd` would stand in for a student's: {spec}, from {distributions}"
+    assert (
+        spec == "None"
+    ), f"an installed `micrograd` would stand in for a student's: {spec}, from {distributions}"
 
 
 def test_the_installed_kit_declares_only_autograder_and_its_checks():

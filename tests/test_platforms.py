@@ -1,4 +1,5 @@
-"""Grading where courses run: Gradescope's zip, the GitHub Actions workflows, late work in grade-all."""
+"""Grading where courses run: Gradescope's zip, the GitHub Actions workflows, late work in
+grade-all."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ from autograder.release.build import RELEASE
 RELEASE_DIR = COURSE_ROOT / RELEASE  # what the course in use gives its students
 RELEASE_NOTEBOOK = RELEASE_DIR / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 BUG = MUTANTS[0]  # one classic bug: it fails its tasks, every other passes
-BUGGY = f"{TOTAL_POINTS - sum(BY_ID[task_id].points for task_id in BUG.fails):g}"  # 88 on the kit's course
+# 88 on the kit's course
+BUGGY = f"{TOTAL_POINTS - sum(BY_ID[task_id].points for task_id in BUG.fails):g}"
 
 
 def solution_lines() -> set[str]:
@@ -61,14 +63,18 @@ def test_the_zip_holds_the_scripts_the_kit_and_no_solution(autograder_zip, tmp_p
         names = archive.namelist()
         modes = {info.filename: info.external_attr >> 16 for info in archive.infolist()}
         texts = {name: archive.read(name).decode() for name in names}
-    assert {"setup.sh", "run_autograder", "kit/autograder/sandboxed/harness.py", "kit/autograder/sandboxed/trusted.py",
-            "kit/mgkit_checks/ops.py", "kit/solutions/micrograd/engine.py"} <= set(names)
+    assert {
+        "setup.sh", "run_autograder", "kit/autograder/sandboxed/harness.py",
+        "kit/autograder/sandboxed/trusted.py", "kit/mgkit_checks/ops.py",
+        "kit/solutions/micrograd/engine.py"
+    } <= set(names)
     assert modes["setup.sh"] & 0o111 and modes["run_autograder"] & 0o111
     assert not any("__pycache__" in name for name in names)
     assert texts["kit/solutions/micrograd/engine.py"] == starter("engine")
     secret = solution_lines()
     for name, text in texts.items():
-        if not name.startswith("kit/autograder/sandboxed/"):  # the hidden checks' trusted engine works: they grade
+        # the hidden checks' trusted engine works: they grade
+        if not name.startswith("kit/autograder/sandboxed/"):
             assert not secret & {line.strip() for line in text.splitlines()}, name
     # the same kit gives the same bytes: a re-export shows no change
     again = tmp_path / "again.zip"
@@ -81,7 +87,8 @@ def test_export_replaces_only_its_own_zip(autograder_zip, tmp_path, capsys):
     other.write_text("someone's notes")
     assert main(["export", "gradescope", "--out", str(other)]) == 1
     assert "--force" in capsys.readouterr().err and other.read_text() == "someone's notes"
-    assert main(["export", "gradescope", "--out", str(autograder_zip)]) == 0  # an earlier export: replaced
+    # an earlier export: replaced
+    assert main(["export", "gradescope", "--out", str(autograder_zip)]) == 0
     assert main(["export", "gradescope", "--out", str(other), "--visibility", "soon"]) == 1
     assert "after_published" in capsys.readouterr().err
 
@@ -101,11 +108,19 @@ def autograder_root(autograder_zip, tmp_path_factory) -> Path:
     shims = root / "shims"
     shims.mkdir()
     (shims / "python3").symlink_to(sys.executable)
-    env = {**os.environ, gradescope.ROOT_VARIABLE: str(root), "PATH": f"{shims}:{os.environ['PATH']}"}
-    done = subprocess.run(["bash", str(root / "source" / "setup.sh")], env=env, capture_output=True, text=True)
+    env = {
+        **os.environ, gradescope.ROOT_VARIABLE: str(root),
+        "PATH": f"{shims}:{os.environ['PATH']}"
+    }
+    done = subprocess.run(["bash", str(root / "source" / "setup.sh")], env=env, capture_output=True,
+                          text=True)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert f"the kit at {root / 'source' / 'kit'}" in done.stdout and f"0/{TOTAL_POINTS}" in done.stdout
-    assert not (root / "source" / "kit" / "autograder" / "sandboxed" / "trusted.py").stat().st_mode & 0o077
+    assert (
+        f"the kit at {root / 'source' / 'kit'}" in done.stdout
+        and f"0/{TOTAL_POINTS}" in done.stdout
+    )
+    assert not (root / "source" / "kit" / "autograder" / "sandboxed" /
+                "trusted.py").stat().st_mode & 0o077
     return root
 
 
@@ -115,8 +130,8 @@ def run_autograder(root: Path, submission: Path) -> tuple[dict, str]:
     shutil.rmtree(root / "results", ignore_errors=True)
     shutil.copytree(submission, root / "submission")
     env = {**os.environ, gradescope.ROOT_VARIABLE: str(root)}
-    done = subprocess.run([str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True,
-                          cwd=root)
+    done = subprocess.run([str(root / "source" / "run_autograder")], env=env, capture_output=True,
+                          text=True, cwd=root)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads((root / "results" / "results.json").read_text()), done.stdout
 
@@ -148,11 +163,13 @@ SAMPLES = {
 def test_run_autograder_gives_the_points_of_mgkit_grade(autograder_root, tmp_path, make):
     submission = make(tmp_path / "submission")
     data, stdout = run_autograder(autograder_root, submission)
-    assert f"the kit at {autograder_root / 'source' / 'kit'}" in stdout  # the zip's kit, not this checkout
+    # the zip's kit, not this checkout
+    assert f"the kit at {autograder_root / 'source' / 'kit'}" in stdout
     seed = data["extra_data"]["seed"]
     expected = grade(gradescope.submission_in(submission), seed).to_gradescope()
-    assert [(t["name"], t["score"], t["status"], t["output"], t["tags"]) for t in data["tests"]] == \
-        [(t["name"], t["score"], t["status"], t["output"], t["tags"]) for t in expected["tests"]]
+    assert [
+        (t["name"], t["score"], t["status"], t["output"], t["tags"]) for t in data["tests"]
+    ] == [(t["name"], t["score"], t["status"], t["output"], t["tags"]) for t in expected["tests"]]
     assert data["score"] == expected["score"] and data["extra_data"]["graded"]
 
 
@@ -192,23 +209,39 @@ def test_without_a_submission_folder_the_results_still_list_every_task(tmp_path)
 def small_class(folder: Path) -> Path:
     """Three students: the reference, one bug, nothing written."""
     apply(BUG, folder / "ada")
-    shutil.copytree(REFERENCE_PACKAGE_DIR, folder / "ben" / "micrograd", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REFERENCE_PACKAGE_DIR, folder / "ben" / "micrograd",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     (folder / "cy").mkdir(parents=True)
     return folder
 
 
 def task_points(results_json: Path) -> list[tuple[str, float, str]]:
-    return [(test["name"], test["score"], test["output"]) for test in json.loads(results_json.read_text())["tests"]]
+    return [(test["name"], test["score"], test["output"])
+            for test in json.loads(results_json.read_text())["tests"]]
 
 
 def test_a_seeded_regrade_reproduces_every_score(tmp_path):
     submissions = small_class(tmp_path / "submissions")
-    assert main(["grade-all", str(submissions), "--out", str(tmp_path / "first"), "--seed", "11"]) == 0
-    assert main(["grade-all", str(submissions), "--out", str(tmp_path / "first"), "--seed", "11", "--force"]) == 0
-    assert main(["grade-all", str(submissions), "--out", str(tmp_path / "again"), "--seed", "11"]) == 0
+    assert main(["grade-all",
+                 str(submissions), "--out",
+                 str(tmp_path / "first"), "--seed", "11"]) == 0
+    assert main([
+        "grade-all",
+        str(submissions), "--out",
+        str(tmp_path / "first"), "--seed", "11", "--force"
+    ]) == 0
+    assert main(["grade-all",
+                 str(submissions), "--out",
+                 str(tmp_path / "again"), "--seed", "11"]) == 0
     first, again = ((tmp_path / run / GRADEBOOK).read_text() for run in ("first", "again"))
-    nothing = "cy," + "," * (1 + len(TASK_IDS)) + "empty,"  # an empty total and task cells, never a 0
-    assert first == again and f"ada,{BUGGY}," in first and f"ben,{TOTAL_POINTS}," in first and nothing in first
+    # an empty total and task cells, never a 0
+    nothing = "cy," + "," * (1 + len(TASK_IDS)) + "empty,"
+    assert (
+        first == again
+        and f"ada,{BUGGY}," in first
+        and f"ben,{TOTAL_POINTS}," in first
+        and nothing in first
+    )
     for student in ("ada", "ben"):
         assert task_points(tmp_path / "first" / student / "results.json") == \
             task_points(tmp_path / "again" / student / "results.json")
@@ -234,9 +267,13 @@ def late_class(folder: Path) -> Path:
         write_submission(folder / student)
         (folder / f"{student}.timestamp.txt").write_text(moment + "\n")
     notebook = folder / "nb.ipynb"
-    nbformat.write(new_notebook(cells=[new_code_cell(CORRECT_ENGINE, metadata={"mgkit": {"module": "engine"}})]),
-                   notebook)
-    late = (DEADLINE + timedelta(days=2, hours=1)).timestamp()  # no timestamp.txt: its modification time
+    nbformat.write(
+        new_notebook(
+            cells=[new_code_cell(CORRECT_ENGINE, metadata={"mgkit": {
+                "module": "engine"
+            }})]), notebook)
+    # no timestamp.txt: its modification time
+    late = (DEADLINE + timedelta(days=2, hours=1)).timestamp()
     os.utime(notebook, (late, late))
     return folder
 
@@ -246,7 +283,8 @@ def read_gradebook(path: Path) -> dict[str, dict[str, str]]:
 
 
 def late_cells(percent: float, score: float = TOTAL_POINTS) -> tuple[str, str]:
-    """The gradebook's late_penalty and total of a score that loses `percent` of itself (10: 10 and 90 of 100)."""
+    """The gradebook's late_penalty and total of a score that loses `percent` of itself (10: 10 and
+    90 of 100)."""
     lost = round(score * percent / 100, 2)
     return f"{lost:g}", f"{score - lost:g}"
 
@@ -257,16 +295,26 @@ def test_the_late_policy_takes_its_share_per_day_begun_up_to_its_cap(tmp_path):
                         entry=JUDGED, late=policy)
     book = read_gradebook(tmp_path / "out" / GRADEBOOK)
     assert list(book["early"])[-3:] == ["submitted", "days_late", "late_penalty"]
-    assert {s: (row["days_late"], row["late_penalty"], row["total"]) for s, row in book.items()} == {
-        "early": ("0", *late_cells(0)), "day": ("1", *late_cells(10)), "nb": ("3", *late_cells(30)),
-        "week": ("7", *late_cells(30))}  # 0 and 100, 10 and 90, 30 and 70 (the cap) on the kit's course
+    assert {
+        s: (row["days_late"], row["late_penalty"], row["total"])
+        for s, row in book.items()
+    } == {
+        "early": ("0", *late_cells(0)),
+        "day": ("1", *late_cells(10)),
+        "nb": ("3", *late_cells(30)),
+        # 0 and 100, 10 and 90, 30 and 70 (the cap) on the kit's course
+        "week": ("7", *late_cells(30))
+    }
     assert book["day"]["submitted"] == "2025-03-02T11:00:00+00:00"
-    assert book["day"]["training_loop"] == str(BY_ID["training_loop"].points)  # a task's cell: its points, untaken
+    # a task's cell: its points, untaken
+    assert book["day"]["training_loop"] == str(BY_ID["training_loop"].points)
     assert results.grades["day"].score == TOTAL_POINTS  # results.json keeps what the checks gave
     feedback = (tmp_path / "out" / "week" / FEEDBACK).read_text()
     assert "7 days after the deadline" in feedback
     lost, left = late_cells(30)
-    assert f"takes 30% of the score, {lost} points, which leaves {left} / {TOTAL_POINTS}" in feedback
+    assert (
+        f"takes 30% of the score, {lost} points, which leaves {left} / {TOTAL_POINTS}" in feedback
+    )
     assert "Late" not in (tmp_path / "out" / "early" / FEEDBACK).read_text()
     # no policy: the gradebook of before, lateness nowhere
     grade_all(tmp_path / "submissions", tmp_path / "plain", workers=2, seed=3, entry=JUDGED)
@@ -274,26 +322,39 @@ def test_the_late_policy_takes_its_share_per_day_begun_up_to_its_cap(tmp_path):
 
 
 def test_late_work_is_shown_without_a_penalty_when_none_is_set(tmp_path):
-    grade_all(late_class(tmp_path / "submissions"), tmp_path / "out", workers=2, seed=3, entry=JUDGED,
-              late=LatePolicy(DEADLINE))
+    grade_all(late_class(tmp_path / "submissions"), tmp_path / "out", workers=2, seed=3,
+              entry=JUDGED, late=LatePolicy(DEADLINE))
     book = read_gradebook(tmp_path / "out" / GRADEBOOK)
     week = book["week"]
-    assert week["days_late"] == "7" and week["total"] == str(TOTAL_POINTS) and week["late_penalty"] == "0"
+    assert week["days_late"] == "7" and week["total"] == str(
+        TOTAL_POINTS) and week["late_penalty"] == "0"
 
 
 def test_a_bad_time_costs_its_student_a_flag_and_bad_options_one_line(tmp_path, capsys):
     submissions = late_class(tmp_path / "submissions")
     (submissions / "day.timestamp.txt").write_text("yesterday\n")
-    grade_all(submissions, tmp_path / "out", workers=2, seed=3, entry=JUDGED, late=LatePolicy(DEADLINE))
+    grade_all(submissions, tmp_path / "out", workers=2, seed=3, entry=JUDGED,
+              late=LatePolicy(DEADLINE))
     book = read_gradebook(tmp_path / "out" / GRADEBOOK)
-    assert book["day"]["total"] == str(TOTAL_POINTS) and book["day"]["submitted"] == "" and book["early"]["flags"] == ""
-    assert "'yesterday' is not a time; write it as 2025-03-01T23:59:00+00:00" in book["day"]["flags"]
-    grade_all(submissions, tmp_path / "plain", workers=2, seed=3, entry=JUDGED)  # no deadline: no matter
+    assert book["day"]["total"] == str(
+        TOTAL_POINTS) and book["day"]["submitted"] == "" and book["early"]["flags"] == ""
+    assert "'yesterday' is not a time; write it as 2025-03-01T23:59:00+00:00" in book["day"][
+        "flags"]
+    # no deadline: no matter
+    grade_all(submissions, tmp_path / "plain", workers=2, seed=3, entry=JUDGED)
     assert "yesterday" not in (tmp_path / "plain" / GRADEBOOK).read_text()
     with pytest.raises(SystemExit):
-        main(["grade-all", str(submissions), "--out", str(tmp_path / "out"), "--deadline", "2025-03-01T23:59"])
+        main([
+            "grade-all",
+            str(submissions), "--out",
+            str(tmp_path / "out"), "--deadline", "2025-03-01T23:59"
+        ])
     assert "has no time zone" in capsys.readouterr().err
-    assert main(["grade-all", str(submissions), "--out", str(tmp_path / "out"), "--late-penalty", "5"]) == 1
+    assert main([
+        "grade-all",
+        str(submissions), "--out",
+        str(tmp_path / "out"), "--late-penalty", "5"
+    ]) == 1
     assert "need a --deadline" in capsys.readouterr().err
 
 
@@ -302,22 +363,33 @@ def test_results_of_several_ci_jobs_merge_into_one_gradebook(tmp_path, capsys):
     policy = LatePolicy(DEADLINE, percent_per_day=10, cap_percent=30)
     whole = tmp_path / "whole"
     grade_all(submissions, whole, workers=2, seed=3, entry=JUDGED, late=policy)
-    for job, students in enumerate((["early", "nb.ipynb"], ["day", "week"])):  # each job grades its share
+    # each job grades its share
+    for job, students in enumerate((["early", "nb.ipynb"], ["day", "week"])):
         share = tmp_path / f"share-{job}"
         share.mkdir()
         for name in students:  # with the collector's time beside it
             for path in submissions.glob(f"{name.removesuffix('.ipynb')}*"):
                 os.rename(path, share / path.name)
         grade_all(share, tmp_path / "parts" / f"graded-{job}", workers=2, seed=3, entry=JUDGED)
-    assert main(["grade-all", str(tmp_path / "parts"), "--merge", "--out", str(tmp_path / "merged"),
-                 "--deadline", "2025-03-01T23:59:00Z", "--late-penalty", "10", "--late-cap", "30"]) == 0
+    assert main([
+        "grade-all",
+        str(tmp_path / "parts"), "--merge", "--out",
+        str(tmp_path / "merged"), "--deadline", "2025-03-01T23:59:00Z", "--late-penalty", "10",
+        "--late-cap", "30"
+    ]) == 0
     assert "4 students graded" in capsys.readouterr().out
     assert (tmp_path / "merged" / GRADEBOOK).read_text() == (whole / GRADEBOOK).read_text()
-    assert (tmp_path / "merged" / "week" / FEEDBACK).read_text() == (whole / "week" / FEEDBACK).read_text()
+    assert (tmp_path / "merged" / "week" / FEEDBACK).read_text() == (whole / "week" /
+                                                                     FEEDBACK).read_text()
     for page in ("index.html", "week/feedback.html"):  # the dashboard too, byte for byte
         assert (tmp_path / "merged" / page).read_bytes() == (whole / page).read_bytes(), page
-    shutil.copytree(tmp_path / "parts" / "graded-0" / "early", tmp_path / "parts" / "graded-1" / "early")
-    assert main(["grade-all", str(tmp_path / "parts"), "--merge", "--out", str(tmp_path / "merged")]) == 1
+    shutil.copytree(tmp_path / "parts" / "graded-0" / "early",
+                    tmp_path / "parts" / "graded-1" / "early")
+    assert main([
+        "grade-all",
+        str(tmp_path / "parts"), "--merge", "--out",
+        str(tmp_path / "merged")
+    ]) == 1
     assert "early was graded twice" in capsys.readouterr().err
 
 
@@ -339,15 +411,19 @@ def test_the_student_workflow_runs_the_readmes_commands_and_reports_every_task()
     workflow = yaml.safe_load(text)
     assert text == github.student_workflow() and "push" in workflow["on"]
     steps = workflow["jobs"]["run-autograding-tests"]["steps"]
-    assert [step["run"] for step in steps if "run" in step] == readme_commands() == [github.INSTALL, github.TEST]
+    assert [step["run"] for step in steps
+            if "run" in step] == readme_commands() == [github.INSTALL, github.TEST]
     graders = [step for step in steps if step.get("uses") == github.COMMAND_GRADER]
-    assert [(step["id"], step["with"]["command"], step["with"]["max-score"]) for step in graders] == \
-        [(task.id, f"pytest -m {task.id} --undecided-fails", task.points) for task in TASKS]
+    assert [
+        (step["id"], step["with"]["command"], step["with"]["max-score"]) for step in graders
+    ] == [(task.id, f"pytest -m {task.id} --undecided-fails", task.points) for task in TASKS]
     reporter = steps[-1]
     assert reporter["uses"] == github.REPORTER and reporter["with"]["runners"] == ",".join(TASK_IDS)
     # the reporter reads each runner's result from <ID>_RESULTS
-    assert reporter["env"] == {f"{task_id.upper()}_RESULTS": f"${{{{ steps.{task_id}.outputs.result }}}}"
-                               for task_id in TASK_IDS}
+    assert reporter["env"] == {
+        f"{task_id.upper()}_RESULTS": f"${{{{ steps.{task_id}.outputs.result }}}}"
+        for task_id in TASK_IDS
+    }
 
 
 def run_command(command: str, cwd: Path, env: dict[str, str]) -> subprocess.Popen:
@@ -357,45 +433,59 @@ def run_command(command: str, cwd: Path, env: dict[str, str]) -> subprocess.Pope
 
 @pytest.mark.slow  # the workflow's steps, each a process
 def test_the_student_workflows_commands_work_on_a_students_copy(tmp_path):
-    """The workflow's commands, run here on the release with one bug filled in: one table, one exit code per task."""
+    """The workflow's commands, run here on the release with one bug filled in: one table, one exit
+    code per task."""
     student = tmp_path / "student"
-    shutil.copytree(RELEASE_DIR, student, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copytree(RELEASE_DIR, student,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.rmtree(student / "micrograd")
     apply(BUG, tmp_path / "bug")
     shutil.copytree(tmp_path / "bug" / "micrograd", student / "micrograd")
     steps = yaml.safe_load(STUDENT_WORKFLOW.read_text())["jobs"]["run-autograding-tests"]["steps"]
     summary = tmp_path / "summary.md"
-    # a student's fresh environment has no pytest plugins but pytest's own: none auto-loaded here either
+    # a student's fresh environment has no pytest plugins but pytest's own: none auto-loaded here
+    # either
     env = {**os.environ, "GITHUB_STEP_SUMMARY": str(summary), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    commands = [step["run"] for step in steps if "run" in step and step["run"] != github.INSTALL]  # installed here
-    commands += [step["with"]["command"] for step in steps if step.get("uses") == github.COMMAND_GRADER]
+    # installed here
+    commands = [step["run"] for step in steps if "run" in step and step["run"] != github.INSTALL]
+    commands += [
+        step["with"]["command"] for step in steps if step.get("uses") == github.COMMAND_GRADER
+    ]
     runs = [run_command(command, student, env) for command in commands]
     codes = [run.wait() for run in runs]
     table = summary.read_text()
     assert table.count("### micrograd tasks") == 1  # the per-task runs add no table of their own
     passed = {task_id for task_id in TASK_IDS if f"| `{task_id}` | passed |" in table}
-    # the bug fails its tasks; the op whose closure it overwrites passes its own check, where nothing is reused
+    # the bug fails its tasks; the op whose closure it overwrites passes its own check, where
+    # nothing is reused
     edited = next(task_id for task_id, closure in CLOSURES.items() if closure == BUG.changes[0][1])
     assert not passed & set(BUG.fails) and edited in passed and codes[0] != 0
     assert {task_id for task_id, code in zip(TASK_IDS, codes[1:]) if code == 0} == passed
 
 
 WORKFLOW_FAKES = {
-    # gh repo list ORG ...: the organization's repositories, one a line; gh api .../activity: the push's time
-    "gh": '#!/usr/bin/env bash\n'
-          'if [ "$1" = api ]; then repo="${2#repos/*/}"; cat "$FAKE_REMOTE/${repo%%/*}/.push-time"\n'
-          'else printf "%s\\n" $FAKE_REPOSITORIES; fi\n',
-    # git clone ... URL DEST copies the fake remote; git -C DEST rev-parse prints the commit; log, its own (forged) date
-    "git": '#!/usr/bin/env bash\n'
-           'if [ "$1" = clone ]; then url="${@: -2:1}"; dest="${@: -1}"\n'
-           '  cp -r "$FAKE_REMOTE/$(basename "$url" .git)" "$dest" && mkdir "$dest/.git"\n'
-           'elif [ "$3" = rev-parse ]; then echo 0123abcd; else cat "$2/.commit-time"; fi\n',
-    "sudo": '#!/usr/bin/env bash\necho "$@" >> "$FAKE_REMOTE/../sudo.log"\n',  # the runner's sysctl, recorded
+    # gh repo list ORG ...: the organization's repositories, one a line; gh api .../activity: the
+    # push's time
+    "gh":
+    '#!/usr/bin/env bash\n'
+    'if [ "$1" = api ]; then repo="${2#repos/*/}"; cat "$FAKE_REMOTE/${repo%%/*}/.push-time"\n'
+    'else printf "%s\\n" $FAKE_REPOSITORIES; fi\n',
+    # git clone ... URL DEST copies the fake remote; git -C DEST rev-parse prints the commit; log,
+    # its own (forged) date
+    "git":
+    '#!/usr/bin/env bash\n'
+    'if [ "$1" = clone ]; then url="${@: -2:1}"; dest="${@: -1}"\n'
+    '  cp -r "$FAKE_REMOTE/$(basename "$url" .git)" "$dest" && mkdir "$dest/.git"\n'
+    'elif [ "$3" = rev-parse ]; then echo 0123abcd; else cat "$2/.commit-time"; fi\n',
+    # the runner's sysctl, recorded
+    "sudo":
+    '#!/usr/bin/env bash\necho "$@" >> "$FAKE_REMOTE/../sudo.log"\n',
 }
 
 
 class WorkflowRun:
-    """The instructor's workflow run here: its scripts for real, GitHub's actions and services simulated.
+    """The instructor's workflow run here: its scripts for real, GitHub's actions and services
+    simulated.
 
     Expressions are looked up in `values`; one the test does not know fails it, so the template
     cannot grow an input this test ignores.
@@ -424,16 +514,27 @@ class WorkflowRun:
         base = {key: self.expand(value) for key, value in self.workflow["env"].items()}
         for step in self.workflow["jobs"][name]["steps"]:
             if "uses" in step:
-                inputs = {key: self.expand(str(value)) for key, value in step.get("with", {}).items()}
+                inputs = {
+                    key: self.expand(str(value))
+                    for key, value in step.get("with", {}).items()
+                }
                 self.action(step["uses"].split("@")[0], inputs, workspace)
             elif step["run"].startswith("pip install"):
-                assert step["run"] == "pip install -e ./kit"  # the README's install, of the kit: installed here
+                # the README's install, of the kit: installed here
+                assert step["run"] == "pip install -e ./kit"
             else:
                 assert "${{" not in step["run"]  # inputs reach scripts through env only
-                env = {**self.env, **base, "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary),
-                       **{key: self.expand(str(value)) for key, value in step.get("env", {}).items()}}
-                done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=workspace, env=env, capture_output=True,
-                                      text=True)
+                env = {
+                    **self.env,
+                    **base, "GITHUB_OUTPUT": str(output),
+                    "GITHUB_STEP_SUMMARY": str(summary),
+                    **{
+                        key: self.expand(str(value))
+                        for key, value in step.get("env", {}).items()
+                    }
+                }
+                done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=workspace, env=env,
+                                      capture_output=True, text=True)
                 assert done.returncode == 0, f"{step.get('name')}: {done.stderr[-2000:]}"
         lines = output.read_text().splitlines() if output.exists() else []
         return dict(line.split("=", 1) for line in lines)
@@ -447,32 +548,54 @@ class WorkflowRun:
                 artifact.mkdir(parents=True)
                 shutil.copy(source, artifact)
         elif action == "actions/download-artifact" and "name" in inputs:
-            shutil.copytree(self.artifacts / inputs["name"], workspace / inputs.get("path", "."), dirs_exist_ok=True)
-        elif action == "actions/download-artifact":  # every artifact matching the pattern, each in its own folder
+            shutil.copytree(self.artifacts / inputs["name"], workspace / inputs.get("path", "."),
+                            dirs_exist_ok=True)
+        # every artifact matching the pattern, each in its own folder
+        elif action == "actions/download-artifact":
             for artifact in self.artifacts.glob(inputs["pattern"]):
                 shutil.copytree(artifact, workspace / inputs["path"] / artifact.name)
         else:  # checkout of the kit, setup-python: this test runs inside the installed kit
             assert action in ("actions/checkout", "actions/setup-python"), action
-            assert action != "actions/checkout" or inputs == {"repository": "staff/kit", "token": "t0ken",
-                                                               "path": "kit", "persist-credentials": "False"}
+            assert action != "actions/checkout" or inputs == {
+                "repository": "staff/kit",
+                "token": "t0ken",
+                "path": "kit",
+                "persist-credentials": "False"
+            }
 
 
 @pytest.mark.slow  # the workflow's steps, each a process
 def test_the_instructor_workflow_grades_a_class_in_a_matrix_like_grade_all(tmp_path):
     remote = tmp_path / "remote"  # the organization's repositories
     local = small_class(tmp_path / "class")  # the same students, as grade-all grades them here
-    times = {"ada": "2025-03-01T22:00:00+00:00", "ben": "2025-03-03T09:00:00+00:00", "cy": "2025-03-01T08:00:00Z"}
+    times = {
+        "ada": "2025-03-01T22:00:00+00:00",
+        "ben": "2025-03-03T09:00:00+00:00",
+        "cy": "2025-03-01T08:00:00Z"
+    }
     for student, moment in times.items():
         shutil.copytree(local / student, remote / f"lab1-{student}")
-        (remote / f"lab1-{student}" / ".push-time").write_text(moment + "\n")  # what GitHub recorded
-        (remote / f"lab1-{student}" / ".commit-time").write_text("2025-02-01T00:00:00+00:00\n")  # backdated: ignored
+        # what GitHub recorded
+        (remote / f"lab1-{student}" / ".push-time").write_text(moment + "\n")
+        # backdated: ignored
+        (remote / f"lab1-{student}" / ".commit-time").write_text("2025-02-01T00:00:00+00:00\n")
         (local / f"{student}.timestamp.txt").write_text(moment + "\n")
-    values = {"inputs.organization || github.repository_owner": "course", "inputs.prefix": "lab1",
-              "vars.MGKIT_REPOSITORY || github.repository": "staff/kit", "env.KIT_REPOSITORY": "staff/kit",
-              "secrets.GRADER_TOKEN": "t0ken", "inputs.seed": "", "inputs.students_per_job": "2",
-              "inputs.deadline": "2025-03-01T23:59+00:00", "inputs.late_penalty": "10", "inputs.late_cap": "30"}
-    run = WorkflowRun(tmp_path, values, {"FAKE_REPOSITORIES": "lab1-ada lab1-ben other-repo lab1-cy",
-                                         "FAKE_REMOTE": str(remote)})
+    values = {
+        "inputs.organization || github.repository_owner": "course",
+        "inputs.prefix": "lab1",
+        "vars.MGKIT_REPOSITORY || github.repository": "staff/kit",
+        "env.KIT_REPOSITORY": "staff/kit",
+        "secrets.GRADER_TOKEN": "t0ken",
+        "inputs.seed": "",
+        "inputs.students_per_job": "2",
+        "inputs.deadline": "2025-03-01T23:59+00:00",
+        "inputs.late_penalty": "10",
+        "inputs.late_cap": "30"
+    }
+    run = WorkflowRun(tmp_path, values, {
+        "FAKE_REPOSITORIES": "lab1-ada lab1-ben other-repo lab1-cy",
+        "FAKE_REMOTE": str(remote)
+    })
     listed = run.job("list", tmp_path / "list")
     assert json.loads(listed["jobs"]) == [0, 1] and 0 <= int(listed["seed"]) < 10**6
     values.update({"needs.list.outputs.seed": listed["seed"], "strategy.job-total": "2"})
@@ -487,9 +610,11 @@ def test_the_instructor_workflow_grades_a_class_in_a_matrix_like_grade_all(tmp_p
     grade_all(local, tmp_path / "here", seed=int(listed["seed"]), late=LatePolicy(
         datetime(2025, 3, 1, 23, 59, tzinfo=UTC), percent_per_day=10, cap_percent=30))
     assert gathered == (tmp_path / "here" / GRADEBOOK).read_text()
-    assert f"ben,{late_cells(20)[1]}," in gathered and f"ada,{BUGGY}," in gathered  # ben: 2 days late
+    # ben: 2 days late
+    assert f"ben,{late_cells(20)[1]}," in gathered and f"ada,{BUGGY}," in gathered
     assert f"Seed {listed['seed']}" in (tmp_path / "gradebook" / ".summary").read_text()
-    assert "kernel.apparmor_restrict_unprivileged_userns=0" in (tmp_path / "sudo.log").read_text()  # isolation on
+    # isolation on
+    assert "kernel.apparmor_restrict_unprivileged_userns=0" in (tmp_path / "sudo.log").read_text()
 
 
 def test_export_github_writes_the_instructor_template(tmp_path, capsys):
@@ -497,4 +622,5 @@ def test_export_github_writes_the_instructor_template(tmp_path, capsys):
     assert main(["export", "github", "--out", str(out)]) == 0
     assert out.read_text() == github.INSTRUCTOR_TEMPLATE.read_text()
     out.write_text("# edited by the course staff\n")
-    assert main(["export", "github", "--out", str(out)]) == 1 and "--force" in capsys.readouterr().err
+    assert main(["export", "github", "--out", str(out)
+                 ]) == 1 and "--force" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""The README's promises: its two commands, the CI script that runs the second; the task table is the course's."""
+"""The README's promises: its two commands, the CI script that runs the second; the task table is
+the course's."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ def test_the_first_lines_are_the_two_commands_and_ci_runs_the_second():
 
 
 def test_the_only_task_table_is_the_generated_one_of_the_course():
-    # a hand-written table would go stale when a course changes its points: the kit's README has none
+    # a hand-written table would go stale when a course changes its points: the kit's README has
+    # none
     assert not re.findall(r"^\| `(\w+)_backward` \| (\d+) \|", README, flags=re.MULTILINE)
     released = (COURSE_ROOT / "release" / "README.md").read_text()
     rows = re.findall(r"^\| `(\w+)` \| (\d+) \|", released, flags=re.MULTILINE)

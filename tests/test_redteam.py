@@ -20,7 +20,16 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from hostile import CASES, LATE_SURVIVOR, TARGETS, WRITE_EVERYWHERE, Case, at_import, engine, submission
+from hostile import (
+    CASES,
+    LATE_SURVIVOR,
+    TARGETS,
+    WRITE_EVERYWHERE,
+    Case,
+    at_import,
+    engine,
+    submission,
+)
 
 import autograder.sandboxed
 from autograder.classrun.gradebook import GRADEBOOK, RESULTS, grade_all
@@ -35,7 +44,8 @@ from autograder.sandbox import GRACE_SECONDS, Limits
 # Short deadlines keep the suite fast; a correct task of the real checks takes ~0.3 s at most.
 LIMITS = Limits(seconds=2.0, memory_mb=512, output_bytes=256 * 1024)
 SEED = 4242
-SLACK = 12.0  # seconds beyond its deadlines a case may take on a loaded machine: the honest tasks, judging
+# seconds beyond its deadlines a case may take on a loaded machine: the honest tasks, judging
+SLACK = 12.0
 LATE = 2.0  # how long to watch for effects that come after grading (a survivor sleeps ~1.x s first)
 
 
@@ -43,14 +53,17 @@ LATE = 2.0  # how long to watch for effects that come after grading (a survivor 
 def classroom(tmp_path_factory) -> Path:
     """A class folder: an honest student, alice, beside whom every hostile case is graded."""
     root = tmp_path_factory.mktemp("class")
-    shutil.copytree(REFERENCE_PACKAGE_DIR, root / "alice" / "micrograd", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REFERENCE_PACKAGE_DIR, root / "alice" / "micrograd",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     return root
 
 
 @pytest.fixture(scope="module")
 def sandbox(classroom):
-    with Sandbox(limits=LIMITS, hide=[classroom]) as sandbox:  # as grade-all hides the class from workers
-        honest = grade(classroom / "alice", SEED, sandbox=sandbox)  # also tells which layers are in force
+    # as grade-all hides the class from workers
+    with Sandbox(limits=LIMITS, hide=[classroom]) as sandbox:
+        # also tells which layers are in force
+        honest = grade(classroom / "alice", SEED, sandbox=sandbox)
         assert honest.score == TOTAL_POINTS, honest.summary()
         yield sandbox
 
@@ -60,9 +73,11 @@ def holds(need: str, sandbox: Sandbox) -> bool:
     layers = set(sandbox.isolation)
     return {
         "": True,
-        "filesystem": "mount-namespace" in layers,  # the kit, others' work and the disk out of reach
+        # the kit, others' work and the disk out of reach
+        "filesystem": "mount-namespace" in layers,
         "processes": "syscall-filter" in layers or os.geteuid() != 0,  # seccomp, or RLIMIT_NPROC
-        "signals": bool(layers & {"syscall-filter", "pid-namespace"}),  # kill(-1) reaches no one outside
+        # kill(-1) reaches no one outside
+        "signals": bool(layers & {"syscall-filter", "pid-namespace"}),
     }[need]
 
 
@@ -90,14 +105,20 @@ def _one_per_family(cases: tuple[Case, ...]) -> list:
     is graded in its own test: what it asserts (no survivor, no trace, the neighbour untouched) is
     the state right after its own grade, which a batch would blame on another case."""
     first = {case.family: case for case in reversed(cases)}.values()
-    return [pytest.param(case, id=case.name, marks=() if case in first else pytest.mark.slow) for case in cases]
+    return [
+        pytest.param(case, id=case.name, marks=() if case in first else pytest.mark.slow)
+        for case in cases
+    ]
 
 
 @pytest.mark.parametrize("case", _one_per_family(CASES))
-def test_a_hostile_or_broken_submission_gets_its_true_grade_and_leaves_nothing(case, sandbox, classroom, tmp_path):
+def test_a_hostile_or_broken_submission_gets_its_true_grade_and_leaves_nothing(
+        case, sandbox, classroom, tmp_path):
     if not holds(case.needs, sandbox):
-        pytest.skip(f"needs {case.needs}, which this machine's sandbox lacks ({', '.join(sandbox.isolation)}):"
-                    " see docs/SECURITY.md")
+        pytest.skip(
+            f"needs {case.needs}, which this machine's sandbox lacks"
+            f" ({', '.join(sandbox.isolation)}): see docs/SECURITY.md"
+        )
     mark = str(random.randrange(10**7, 10**8))
     places = _places(mark, classroom, tmp_path / "out")
     path = _write(case, classroom / "cases" / mark, places)
@@ -115,8 +136,10 @@ def test_a_hostile_or_broken_submission_gets_its_true_grade_and_leaves_nothing(c
         assert results.graded, results.summary()
         assert _failed(results) == sorted(case.fails), _feedback(results)
         assert results.score == TOTAL_POINTS - sum(BY_ID[task].points for task in case.fails)
-        assert len(deadlines) <= case.deadlines, deadlines  # a hang costs its deadline once, whatever the load
-        assert seconds < case.deadlines * (LIMITS.seconds + GRACE_SECONDS) + SLACK  # wall time, with real margin
+        # a hang costs its deadline once, whatever the load
+        assert len(deadlines) <= case.deadlines, deadlines
+        # wall time, with real margin
+        assert seconds < case.deadlines * (LIMITS.seconds + GRACE_SECONDS) + SLACK
         assert not _processes_with(mark)
         assert not _traces(mark, places)
         assert (places["@OUT@"] / RESULTS).read_text() == written
@@ -133,22 +156,27 @@ def test_a_hostile_or_broken_submission_gets_its_true_grade_and_leaves_nothing(c
 
 
 def test_a_hang_a_fork_bomb_or_a_memory_grab_in_one_closure_costs_its_op_and_grad_accumulation():
-    """The closure's accumulation could not be seen, so grad_accumulation is not paid (80 on the kit's course)."""
+    """The closure's accumulation could not be seen, so grad_accumulation is not paid (80 on the
+    kit's course)."""
     for name in ("infinite loop in one closure", "fork bomb", "4 GB memory grab in a closure"):
         case = next(case for case in CASES if case.name == name)
         op = next(task for task in case.fails if task != "grad_accumulation")
         assert case.fails == {op, "grad_accumulation"} & set(TASK_IDS), name
-        assert TOTAL_POINTS - sum(BY_ID[task].points for task in case.fails) < TOTAL_POINTS - BY_ID[op].points
+        assert TOTAL_POINTS - sum(BY_ID[task].points
+                                  for task in case.fails) < TOTAL_POINTS - BY_ID[op].points
 
 
 def test_the_suite_covers_every_family_of_the_issue():
     families = {case.family for case in CASES}
-    assert families == {"liveness", "escape", "tampering", "gaming", "reaching out", "broken", "notebook"}
+    assert families == {
+        "liveness", "escape", "tampering", "gaming", "reaching out", "broken", "notebook"
+    }
     assert len(CASES) >= 30
 
 
 def test_a_class_with_a_hostile_student_grades_the_honest_ones_untouched(tmp_path):
-    """grade-all: mallory attacks her neighbours, the kit and the results; alice and bob lose nothing."""
+    """grade-all: mallory attacks her neighbours, the kit and the results; alice and bob lose
+    nothing."""
     submissions, out = tmp_path / "submissions", tmp_path / "out"
     mark = str(random.randrange(10**7, 10**8))
     places = _places(mark, submissions, out / "mallory")
@@ -250,7 +278,8 @@ def _snapshot(folder: Path) -> dict[str, str]:
 
 
 def _processes_with(mark: str) -> list[int]:
-    """Processes whose command line carries the mark (the hostile code puts it in every one it starts)."""
+    """Processes whose command line carries the mark (the hostile code puts it in every one it
+    starts)."""
     found = []
     for entry in os.listdir("/proc"):
         try:
@@ -264,17 +293,27 @@ def _processes_with(mark: str) -> list[int]:
 
 def _victims(places: dict) -> list[Path]:
     """Existing files the hostile code appends its mark to."""
-    return [Path(_fill(path, places)) for path in ("@NEIGHBOUR@/micrograd/engine.py",
-                                                   "@KIT@/autograder/sandboxed/traversal.py", "@KIT@/README.md")]
+    return [
+        Path(_fill(path, places))
+        for path in ("@NEIGHBOUR@/micrograd/engine.py", "@KIT@/autograder/sandboxed/traversal.py",
+                     "@KIT@/README.md")
+    ]
 
 
 def _traces(mark: str, places: dict) -> list[str]:
-    """Every trace of the mark where hostile code aimed: pwned-<mark> files, forged results, appended marks."""
+    """Every trace of the mark where hostile code aimed: pwned-<mark> files, forged results,
+    appended marks."""
     folders = [Path(_fill(target, places)) for target in TARGETS] + [Path("/autograder/results")]
-    found = [str(folder / f"pwned-{mark}") for folder in folders if (folder / f"pwned-{mark}").exists()]
-    found += [str(folder / RESULTS) for folder in folders
-              if (folder / RESULTS).is_file() and mark in (folder / RESULTS).read_text(errors="replace")]
-    return found + [str(path) for path in _victims(places) if path.is_file() and mark in path.read_text()]
+    found = [
+        str(folder / f"pwned-{mark}") for folder in folders if (folder / f"pwned-{mark}").exists()
+    ]
+    found += [
+        str(folder / RESULTS) for folder in folders
+        if (folder / RESULTS).is_file() and mark in (folder / RESULTS).read_text(errors="replace")
+    ]
+    return found + [
+        str(path) for path in _victims(places) if path.is_file() and mark in path.read_text()
+    ]
 
 
 def _clean(mark: str, places: dict) -> None:
@@ -303,22 +342,27 @@ def _assert_strict_results(text: str) -> None:
 
 @cache
 def _secret_lines() -> tuple[str, ...]:
-    """Lines of the unshipped checks and of the reference's solution regions, spaces folded; not those
-    the students' own checks hold too (the kit's advice may name a line: "call model.zero_grad() ...")."""
+    """Lines of the unshipped checks and of the reference's solution regions, spaces folded; not
+    those the students' own checks hold too (the kit's advice may name a line: "call
+    model.zero_grad() ...")."""
     checks = Path(autograder.sandboxed.__file__).parent
     texts = [path.read_text() for path in checks.glob("*.py")]
     lines = [line for text in texts for line in text.splitlines()]
     for module in MODULES:
         path = REFERENCE_PACKAGE_DIR / f"{module}.py"
         source = path.read_text().splitlines()
-        lines += [line for region in find_regions(path) for line in source[region.begin : region.end - 1]]
-    shipped = " ".join(" ".join(path.read_text().split()) for path in (KIT_ROOT / "mgkit_checks").glob("*.py"))
+        lines += [
+            line for region in find_regions(path) for line in source[region.begin:region.end - 1]
+        ]
+    shipped = " ".join(" ".join(path.read_text().split())
+                       for path in (KIT_ROOT / "mgkit_checks").glob("*.py"))
     folded = (" ".join(line.split()) for line in lines)
     return tuple(line for line in folded if len(line) >= 16 and line not in shipped)
 
 
 def _assert_no_secrets(results: GradingResults) -> None:
-    shown = " ".join(" ".join(text.split()) for text in (results.summary(), *(task.feedback for task in results.tasks)))
+    shown = " ".join(" ".join(text.split())
+                     for text in (results.summary(), *(task.feedback for task in results.tasks)))
     leaked = [line for line in _secret_lines() if line in shown]
     assert not leaked, leaked
 
@@ -335,4 +379,3 @@ def _any_sandbox() -> Sandbox:
         sandbox.close()
         _sandboxes.append(sandbox)
     return _sandboxes[0]
-

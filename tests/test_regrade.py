@@ -19,7 +19,8 @@ from autograder.reference.solution import KIT_ROOT
 
 MGKIT = Path(sys.executable).with_name("mgkit")
 SEED = 271828
-REWEIGHTED = {"add_backward": 4, "mul_backward": 12}  # the course change: points moved between two tasks
+# the course change: points moved between two tasks
+REWEIGHTED = {"add_backward": 4, "mul_backward": 12}
 
 
 def mgkit(*argv: str | Path) -> subprocess.CompletedProcess:
@@ -34,16 +35,20 @@ def regraded(tmp_path_factory) -> tuple[Path, Path, subprocess.CompletedProcess,
     root = tmp_path_factory.mktemp("regrade")
     submissions = root / "class"
     reference = KIT_ROOT / "solutions" / "micrograd"
-    shutil.copytree(reference, submissions / "ada" / "micrograd")  # passes everything: add and mul move
-    shutil.copytree(reference, submissions / "bo" / "micrograd")  # fails mul (0 -> 0): add alone moves
+    # passes everything: add and mul move
+    shutil.copytree(reference, submissions / "ada" / "micrograd")
+    # fails mul (0 -> 0): add alone moves
+    shutil.copytree(reference, submissions / "bo" / "micrograd")
     engine = submissions / "bo" / "micrograd" / "engine.py"
     engine.write_text(engine.read_text().replace("self.grad += other.data * out.grad",
                                                  "self.grad += self.data * out.grad"))
-    shutil.copytree(KIT_ROOT / "release" / "micrograd", submissions / "cy" / "micrograd")  # 0 everywhere: no move
+    # 0 everywhere: no move
+    shutil.copytree(KIT_ROOT / "release" / "micrograd", submissions / "cy" / "micrograd")
     out = root / "graded"
     mgkit("grade-all", submissions, "--out", out, "--seed", SEED)
     course = root / "course"
-    shutil.copytree(KIT_ROOT / "solutions", course / "solutions", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(KIT_ROOT / "solutions", course / "solutions",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     text = (KIT_ROOT / "course.toml").read_text()
     for task, points in REWEIGHTED.items():
         assert f'id = "{task}"\npoints = 8\n' in text
@@ -57,7 +62,8 @@ def regraded(tmp_path_factory) -> tuple[Path, Path, subprocess.CompletedProcess,
     return out, course, dry, before
 
 
-EXPECTED = [("ada", "add_backward", "8", "4"), ("ada", "mul_backward", "8", "12"), ("bo", "add_backward", "8", "4")]
+EXPECTED = [("ada", "add_backward", "8", "4"), ("ada", "mul_backward", "8", "12"),
+            ("bo", "add_backward", "8", "4")]
 
 
 def test_a_regrade_after_a_course_change_lists_exactly_the_moved_students_and_tasks(regraded):
@@ -67,35 +73,46 @@ def test_a_regrade_after_a_course_change_lists_exactly_the_moved_students_and_ta
     assert "course" in (out / GRADED_BY).read_text()
     html = (out / "index.html").read_text()
     section = html.split('<section id="regrade">')[1].split("</section>")[0]
-    assert "<td>ada</td><td><code>mul_backward</code></td><td class=\"num\">8</td><td class=\"num\">12</td>" in section
+    assert (
+        '<td>ada</td><td><code>mul_backward</code></td><td class="num">8</td><td'
+        ' class="num">12</td>'
+        in section
+    )
     assert "<td>cy</td>" not in section and section.count("<tr>") == 1 + len(EXPECTED)
 
 
 def test_the_dry_run_showed_the_same_moves_before_anything_was_replaced(regraded):
     _, _, dry, _ = regraded
     moves = [line for line in dry.stdout.splitlines() if line.startswith("would move: ")]
-    assert moves == [f"would move: {student} {task}: {old} -> {new}" for student, task, old, new in EXPECTED]
-    assert dry.stdout.startswith("grader: course ") and "3 scores of 2 students would move" in dry.stdout
+    assert moves == [
+        f"would move: {student} {task}: {old} -> {new}" for student, task, old, new in EXPECTED
+    ]
+    assert dry.stdout.startswith(
+        "grader: course ") and "3 scores of 2 students would move" in dry.stdout
 
 
 def test_a_rerun_under_the_same_grader_writes_no_new_regrade(regraded):
     out, course, _, _ = regraded
     written = (out / REGRADE).stat().st_mtime_ns
-    mgkit("--course", course, "grade-all", out.parent / "class", "--out", out)  # resumes: nothing moved
+    # resumes: nothing moved
+    mgkit("--course", course, "grade-all", out.parent / "class", "--out", out)
     assert (out / REGRADE).stat().st_mtime_ns == written
 
 
-scores = st.dictionaries(st.sampled_from(["a", "b", "c"]),
-                         st.dictionaries(st.sampled_from(["t1", "t2", "t3"]), st.sampled_from([0.0, 1.0, 2.5])))
+scores = st.dictionaries(
+    st.sampled_from(["a", "b", "c"]),
+    st.dictionaries(st.sampled_from(["t1", "t2", "t3"]), st.sampled_from([0.0, 1.0, 2.5])))
 
 
 @given(scores, scores)
-def test_changes_are_exactly_the_tasks_whose_points_differ_for_students_graded_both_times(before, after):
+def test_changes_are_exactly_the_tasks_whose_points_differ_for_students_graded_both_times(
+        before, after):
     moved = changes(before, after)
     expected = {(student, task) for student in before.keys() & after.keys()
                 for task in before[student].keys() | after[student].keys()
                 if before[student].get(task) != after[student].get(task)}
-    assert {(student, task) for student, task, _, _ in moved} == expected and len(moved) == len(expected)
+    assert {(student, task)
+            for student, task, _, _ in moved} == expected and len(moved) == len(expected)
     for student, task, old, new in moved:
         assert old == ("" if task not in before[student] else f"{before[student][task]:g}")
         assert new == ("" if task not in after[student] else f"{after[student][task]:g}")

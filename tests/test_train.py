@@ -1,4 +1,5 @@
-"""The reference training code: two moons, the losses, the loop, and a demo run that must reach 97%."""
+"""The reference training code: two moons, the losses, the loop, and a demo run that must reach
+97%."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ train = micrograd.train
 Value = micrograd.engine.Value
 
 
-# --- make_moons ---------------------------------------------------------------------------------------
+# --- make_moons
+# ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("n_samples", [100, 7])
 def test_make_moons_shapes_and_labels(n_samples):
@@ -37,7 +39,8 @@ def test_make_moons_without_noise_lies_on_the_two_half_circles():
     top, bottom = xs[ys == -1], xs[ys == 1]
     np.testing.assert_allclose(np.hypot(top[:, 0], top[:, 1]), 1.0)  # centred on (0, 0), upper half
     assert (top[:, 1] >= -1e-12).all()
-    np.testing.assert_allclose(np.hypot(bottom[:, 0] - 1, bottom[:, 1] - 0.5), 1.0)  # centred on (1, 0.5), lower
+    # centred on (1, 0.5), lower
+    np.testing.assert_allclose(np.hypot(bottom[:, 0] - 1, bottom[:, 1] - 0.5), 1.0)
     assert (bottom[:, 1] <= 0.5 + 1e-12).all()
 
 
@@ -46,7 +49,8 @@ def test_make_moons_is_shuffled():
     assert 0 < (ys[:50] == -1).sum() < 50
 
 
-# --- losses and accuracy on small cases worked out by hand ----------------------------------------------
+# --- losses and accuracy on small cases worked out by hand
+# ----------------------------------------------
 
 def test_mse_loss():
     scores = [Value(1.0), Value(-1.0)]
@@ -85,7 +89,8 @@ def test_demo_learning_rate_goes_from_1_to_0_1():
     assert train.demo_learning_rate(50, 100) == pytest.approx(0.55)
 
 
-# --- the loop -----------------------------------------------------------------------------------------
+# --- the loop
+# -----------------------------------------------------------------------------------------
 
 def _small_problem(seed: int = 0):
     xs, ys = train.make_moons(20, seed=seed)
@@ -113,7 +118,8 @@ def test_train_measures_before_each_update():
 
 def test_train_takes_a_constant_learning_rate_and_another_loss():
     model, xs, ys = _small_problem()
-    history = train.train(model, xs, ys, steps=5, learning_rate=0.05, loss_fn=train.mse_loss, alpha=0)
+    history = train.train(model, xs, ys, steps=5, learning_rate=0.05, loss_fn=train.mse_loss,
+                          alpha=0)
     assert history.losses[-1] < history.losses[0]
 
 
@@ -150,7 +156,8 @@ def test_train_collects_rarely_only_while_it_runs():
     assert gc.get_threshold() == before  # also after a run that stopped with an error
     gc.set_threshold(5_000_000, *before[1:])
     try:
-        train.train(*_small_problem(), steps=1, on_step=lambda *_: during.append(gc.get_threshold()))
+        train.train(*_small_problem(), steps=1,
+                    on_step=lambda *_: during.append(gc.get_threshold()))
         assert during[-1][0] == 5_000_000  # a caller's rarer setting stays
     finally:
         gc.set_threshold(*before)
