@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
+
+K = TypeVar("K")
+T = TypeVar("T")
 
 
 def pytest_configure() -> None:
@@ -44,3 +49,12 @@ def selected_params(request: pytest.FixtureRequest, name: str, test: str) -> set
     return {item.callspec.params[name] for item in request.session.items
             if item.module is request.module and item.originalname == test
             and name in getattr(getattr(item, "callspec", None), "params", {})}
+
+
+def all_at_once(calls: dict[K, Callable[[], T]]) -> dict[K, T]:
+    """Each call's result, the calls made together (a thread each, all joined before this returns):
+    for calls that mostly wait (on a child process, a deadline), so that their waits overlap
+    instead of adding up."""
+    with ThreadPoolExecutor(max(1, len(calls))) as pool:
+        futures = {name: pool.submit(call) for name, call in calls.items()}
+    return {name: future.result() for name, future in futures.items()}

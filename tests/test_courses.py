@@ -43,9 +43,11 @@ def mgkit(capsys, *args: str | Path) -> tuple[int, str, str]:
 
 
 def student_pytest(folder: Path) -> subprocess.CompletedProcess:
+    """The student's pytest, with the plugins of their environment only (pytest-timeout, which the release installs)."""
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "MGKIT_COURSE")}
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider"], cwd=folder, env=env,
-                          capture_output=True, text=True, timeout=300)
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "pytest_timeout"],
+                          cwd=folder, env=env, capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")

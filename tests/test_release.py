@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import fnmatch
+import functools
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import all_at_once
 
 from autograder.cli import main
 from autograder.reference.markers import find_regions
@@ -62,6 +68,7 @@ def test_the_release_holds_no_marker_and_no_line_of_a_solution() -> None:
             assert line.strip() not in solution, f"{where} holds {solution.get(line.strip())}: {line.strip()!r}"
 
 
+@pytest.mark.slow  # a whole release, nbgrader's included: the inner loop's rebuilt copy below shows the same
 def test_the_committed_release_is_what_mgkit_release_makes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["release", "--check"]) == 0, capsys.readouterr().out
     assert "up to date" in capsys.readouterr().out
@@ -80,22 +87,55 @@ def copy_of_the_kit(to: Path, with_generated: bool = True) -> Path:
     return to
 
 
-def test_check_lists_what_differs_and_release_puts_it_right(tmp_path: Path, capsys) -> None:
-    root = copy_of_the_kit(tmp_path)
+@dataclass(frozen=True)
+class Rebuilt:
+    """A copy of the kit with three generated files spoiled, then `release --check` and `release` run on it."""
+
+    root: Path
+    check: tuple[int, str]  # its exit code and what it printed
+    release: tuple[int, str]
+
+
+@pytest.fixture(scope="module")
+def rebuilt(tmp_path_factory) -> Rebuilt:
+    """One copy for every test of what check and release do: each builds the whole release, nbgrader's too."""
+    root = copy_of_the_kit(tmp_path_factory.mktemp("kit"))
     (root / "release/README.md").write_text("edited by hand\n")
     (root / "release/micrograd/nn.py").unlink()
     (root / "release/notes.txt").write_text("not generated\n")
+    return Rebuilt(root, said(["release", "--check", "--root", str(root)]), said(["release", "--root", str(root)]))
 
-    assert main(["release", "--check", "--root", str(root)]) == 1
-    out = capsys.readouterr().out
-    assert "3 generated files differ" in out
+
+def said(argv: list[str]) -> tuple[int, str]:
+    """`mgkit ARGV` in this process: its exit code and what it printed."""
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        code = main(argv)
+    return code, out.getvalue()
+
+
+def generated_files(root: Path) -> dict[str, bytes]:
+    """Every file of the folders `mgkit release` makes under `root`, but what running them leaves."""
+    files = (path.relative_to(root) for name in release.GENERATED for path in (root / name).rglob("*")
+             if path.is_file())
+    return {path.as_posix(): (root / path).read_bytes() for path in files
+            if not any(fnmatch.fnmatch(part, pattern) for part in path.parts for pattern in release.LEFTOVERS)}
+
+
+def test_check_lists_what_differs(rebuilt: Rebuilt) -> None:
+    code, out = rebuilt.check
+    assert code == 1 and "3 generated files differ" in out
     for path in ("release/README.md", "release/micrograd/nn.py", "release/notes.txt"):
         assert f"  {path}\n" in out
 
-    assert main(["release", "--root", str(root)]) == 0
-    assert (root / "release/micrograd/nn.py").read_text() == (RELEASE_DIR / "micrograd/nn.py").read_text()
-    assert not (root / "release/notes.txt").exists()
-    assert sorted(p.name for p in root.iterdir()) == COURSE_FILES
+
+def test_release_puts_it_right_and_the_committed_release_is_what_it_makes(rebuilt: Rebuilt) -> None:
+    """The copy's inputs are the committed ones: what release made of them is, file for file, what is committed."""
+    assert rebuilt.release[0] == 0
+    assert not (rebuilt.root / "release/notes.txt").exists()
+    assert sorted(p.name for p in rebuilt.root.iterdir()) == COURSE_FILES
+    made, committed = generated_files(rebuilt.root), generated_files(COURSE_ROOT)
+    assert sorted(made) == sorted(committed)
+    assert [name for name in made if made[name] != committed[name]] == []
 
 
 # case: (text of engine.py, its replacement, the text on the line to blame, what the error says)
@@ -148,9 +188,12 @@ def test_solution_text_outside_a_region_stops_the_release(tmp_path: Path, capsys
 
 
 def run_public_tests(folder: Path, *args: str) -> subprocess.CompletedProcess:
-    """The student's `pytest`, without installing: the release's pytest config puts `.` on the path."""
+    """The student's `pytest`, without installing: the release's pytest config puts `.` on the path.
+    With the plugins of the student's own environment only (pytest-timeout, which the release
+    installs), not every one installed here."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "pytest_timeout", *args],
                           cwd=folder, capture_output=True, text=True, env=env, timeout=300)
 
 
@@ -160,13 +203,49 @@ def table_rows(output: str) -> dict[str, list[str]]:
     return {words[0]: words[1:] for words in rows if words and words[0] in TASK_IDS}
 
 
-@pytest.fixture
-def student(tmp_path: Path) -> Path:
-    return Path(shutil.copytree(RELEASE_DIR, tmp_path / "student", ignore=shutil.ignore_patterns(*LEFTOVER_PARTS)))
+LOOPING = "while True:\n                pass"
+# name -> (the reference's mul_backward line replaced by, or None for the starter; the pytest arguments)
+STUDENTS = {
+    "starter": (None, ()),
+    "reference": ("self.grad += other.data * out.grad", ()),
+    "reference, one task": ("self.grad += other.data * out.grad", ("-m", "mul_backward")),
+    "overwriting": ("self.grad = other.data * out.grad", ("-m", "grad_accumulation or mul_backward")),
+    "looping": (LOOPING, ("-m", "mul_backward or grad_accumulation")),
+}
 
 
-def test_the_starter_fails_every_task_with_its_message(student: Path) -> None:
-    done = run_public_tests(student)
+@dataclass(frozen=True)
+class PublicRun:
+    done: subprocess.CompletedProcess
+    seconds: float  # its wall-clock time
+
+
+@pytest.fixture(scope="module")
+def public_runs(tmp_path_factory) -> dict[str, PublicRun]:
+    """The student's pytest on each copy of the release in STUDENTS, all at once: the loop's run mostly
+    waits for its deadline, and the others run meanwhile."""
+    def copy(name: str) -> Path:
+        student = shutil.copytree(RELEASE_DIR, tmp_path_factory.mktemp("student") / "student",
+                                  ignore=shutil.ignore_patterns(*LEFTOVER_PARTS))
+        line = STUDENTS[name][0]
+        if line is not None:
+            for path in REFERENCE_PACKAGE_DIR.glob("*.py"):
+                shutil.copyfile(path, student / "micrograd" / path.name)
+            engine = student / "micrograd/engine.py"
+            engine.write_text(engine.read_text().replace("self.grad += other.data * out.grad", line))
+        return student
+
+    def timed(folder: Path, args: tuple[str, ...]) -> PublicRun:
+        started = time.monotonic()
+        done = run_public_tests(folder, *args)
+        return PublicRun(done, time.monotonic() - started)
+
+    folders = {name: copy(name) for name in STUDENTS}
+    return all_at_once({name: functools.partial(timed, folders[name], STUDENTS[name][1]) for name in STUDENTS})
+
+
+def test_the_starter_fails_every_task_with_its_message(public_runs) -> None:
+    done = public_runs["starter"].done
     assert done.returncode == 1, done.stdout + done.stderr  # tests failed; 2 would be a collection error
     assert f"{len(TASKS)} failed in" in done.stdout and "error" not in done.stdout.splitlines()[-1]
     assert "skipped" not in done.stdout.splitlines()[-1]  # an untouched task fails whatever the engine
@@ -178,46 +257,33 @@ def test_the_starter_fails_every_task_with_its_message(student: Path) -> None:
     assert BY_ID["mul_backward"].hint in done.stdout  # the stub's message reaches the student
 
 
-def test_the_reference_earns_every_public_point(student: Path) -> None:
-    for path in REFERENCE_PACKAGE_DIR.glob("*.py"):
-        shutil.copyfile(path, student / "micrograd" / path.name)
-    done = run_public_tests(student)
+def test_the_reference_earns_every_public_point(public_runs) -> None:
+    done = public_runs["reference"].done
     assert done.returncode == 0, done.stdout + done.stderr
     for task in TASKS:
         assert table_rows(done.stdout)[task.id] == ["passed", str(task.points), "/", str(task.points)]
     everything = TOTAL_POINTS
     assert f"public checks {everything}/{everything}; hidden checks on other numbers decide the grade" in done.stdout
 
-    one = run_public_tests(student, "-m", "mul_backward")
+    one = public_runs["reference, one task"].done
     assert f"1 passed, {len(TASKS) - 1} deselected" in one.stdout
     rows = table_rows(one.stdout)
     assert rows["mul_backward"][0] == "passed" and rows["add_backward"][:2] == ["not", "run"]
     assert f"public checks {BY_ID['mul_backward'].points}/{TOTAL_POINTS}" in one.stdout
 
 
-def test_a_mistake_costs_its_task_and_says_why(student: Path) -> None:
-    for path in REFERENCE_PACKAGE_DIR.glob("*.py"):
-        shutil.copyfile(path, student / "micrograd" / path.name)
-    engine = student / "micrograd/engine.py"
-    overwriting = engine.read_text().replace("self.grad += other.data * out.grad", "self.grad = other.data * out.grad")
-    engine.write_text(overwriting)
-    done = run_public_tests(student, "-m", "grad_accumulation or mul_backward")
+def test_a_mistake_costs_its_task_and_says_why(public_runs) -> None:
+    done = public_runs["overwriting"].done
     assert table_rows(done.stdout)["grad_accumulation"][0] == "failed"
     assert table_rows(done.stdout)["mul_backward"][0] == "passed"
     failure = next(line for line in done.stdout.splitlines() if line.startswith("grad_accumulation: "))
     assert "a * b" in failure and "add" in failure
 
 
-def test_a_hang_costs_seconds_and_one_line(student: Path) -> None:
-    for path in REFERENCE_PACKAGE_DIR.glob("*.py"):
-        shutil.copyfile(path, student / "micrograd" / path.name)
-    engine = student / "micrograd/engine.py"
-    looping = "while True:\n                pass"
-    engine.write_text(engine.read_text().replace("self.grad += other.data * out.grad", looping))
-    started = time.monotonic()
-    done = run_public_tests(student, "-m", "mul_backward or grad_accumulation")
-    assert time.monotonic() - started < 60  # one deadline of a few seconds, not pytest-timeout's last resort
-    line = next(line for line in done.stdout.splitlines() if line.startswith("mul_backward: "))
+def test_a_hang_costs_seconds_and_one_line(public_runs) -> None:
+    run = public_runs["looping"]
+    assert run.seconds < 60  # one deadline of a few seconds, not pytest-timeout's last resort
+    line = next(line for line in run.done.stdout.splitlines() if line.startswith("mul_backward: "))
     assert "did not finish in 5 s: look for a loop that never ends in `__mul__`'s `_backward`" in line, line
-    assert "Traceback" not in done.stdout and "Timeout" not in done.stdout
-    assert table_rows(done.stdout)["grad_accumulation"][0] == "failed"  # a closure that never finishes is not seen
+    assert "Traceback" not in run.done.stdout and "Timeout" not in run.done.stdout
+    assert table_rows(run.done.stdout)["grad_accumulation"][0] == "failed"  # a closure that never finishes is not seen

@@ -3,15 +3,18 @@ misbehave become Failures, within their limits, leaving nothing."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import all_at_once
 from fake_entry import ANSWER, engine_answering, write_submission
 
 from autograder.grading.outcomes import Failure, Observation
@@ -63,16 +66,49 @@ def test_a_correct_answer_is_an_observation(sandbox, tmp_path):
     assert outcome == Observation({"answer": 7 + len("task")})
 
 
-@pytest.mark.parametrize("body", [
-    "while True:\n    pass",
-    "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-    "time.sleep(60)",
-    "while True:\n    try:\n        time.sleep(60)\n    except BaseException:\n        pass",
-], ids=["busy loop", "ignores SIGTERM and sleeps", "swallows exceptions"])
-def test_a_hang_is_a_timeout_within_the_deadline(sandbox, tmp_path, body):
-    outcome, seconds = run(sandbox, tmp_path, "import time\n" + body)
-    assert isinstance(outcome, Failure) and outcome.kind == "timeout"
-    assert LIMITS.seconds <= seconds < LIMITS.seconds + SLACK
+HANGS = {
+    "busy loop": "while True:\n    pass",
+    "ignores SIGTERM and sleeps": "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+                                  "signal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(60)",
+    "swallows exceptions": "while True:\n    try:\n        time.sleep(60)\n    except BaseException:\n        pass",
+}
+SLOW_IMPORT = "import time\nwhile True:\n    time.sleep(0.01)\n" + engine_answering("pass")
+# case -> the engine.py of a submission that runs into the limits' deadline
+WAITS = {**{name: engine_answering("import time\n" + body) for name, body in HANGS.items()}, "slow import": SLOW_IMPORT}
+
+
+@dataclass(frozen=True)
+class Waited:
+    outcome: object
+    seconds: float  # from the request to the answer
+    next_outcome: object  # of a correct task right after it, in the same sandbox
+
+
+@pytest.fixture(scope="module")
+def waited(tmp_path_factory) -> dict[tuple[str, str], Waited]:
+    """Every case of WAITS in every mode, each in a sandbox of its own and all at once: each waits a
+    second for its deadline, so the waits overlap instead of adding up."""
+    def wait_for_the_deadline(mode: str, case: str) -> Waited:
+        folder = tmp_path_factory.mktemp("waits")
+        hanging, correct = write_submission(folder / "hanging", WAITS[case]), write_submission(folder / "correct")
+        with TaskSandbox(LIMITS, ANSWER, **MODES[mode]) as sandbox:
+            sandbox.run(correct, "task", 1)  # the zygote booted before the clock starts
+            started = time.monotonic()
+            outcome = sandbox.run(hanging, "task", 7)
+            seconds = time.monotonic() - started
+            return Waited(outcome, seconds, sandbox.run(correct, "task", 7))
+
+    return all_at_once({(mode, case): functools.partial(wait_for_the_deadline, mode, case)
+                        for mode in MODES for case in WAITS})
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("body", HANGS)
+def test_a_hang_is_a_timeout_within_the_deadline(waited, mode, body):
+    run = waited[mode, body]
+    assert isinstance(run.outcome, Failure) and run.outcome.kind == "timeout"
+    assert LIMITS.seconds <= run.seconds < LIMITS.seconds + SLACK
+    assert run.next_outcome == Observation({"answer": 7 + len("task")})  # the zygote serves on
 
 
 def test_a_memory_grab_is_a_memory_failure(sandbox, tmp_path):
@@ -199,21 +235,30 @@ REACHING_OUT = {  # layer -> what the worker tries (it must raise OSError); {kit
 }
 
 
-@pytest.mark.parametrize("user_namespace", [False, True], ids=["root", "user namespace"])
+@pytest.fixture(scope="module")
+def other_student(tmp_path_factory) -> Path:
+    return write_submission(tmp_path_factory.mktemp("other") / "other-student")
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["root", "user namespace"])
+def hiding_sandbox(request, other_student):
+    """One zygote per way the grader runs (as root, or as root of a user namespace), hiding another
+    student's work, for every attempt below: each attempt is a worker of its own."""
+    with TaskSandbox(LIMITS, ANSWER, hide=[other_student], user_namespace=request.param) as sandbox:
+        sandbox.run(other_student, "task", 1)  # learns which layers this machine allows
+        yield sandbox
+
+
 @pytest.mark.parametrize("layer, attempt", [(layer, attempt) for layer, attempts in REACHING_OUT.items()
                                             for attempt in attempts])
-def test_the_isolation_layers_keep_the_worker_in(tmp_path, layer, attempt, user_namespace):
-    other = tmp_path / "other-student"
-    write_submission(other)
+def test_the_isolation_layers_keep_the_worker_in(hiding_sandbox, other_student, tmp_path, layer, attempt):
+    if layer not in hiding_sandbox.isolation:
+        pytest.skip(f"this machine does not allow {layer}")
     kit = Path(__file__).resolve().parents[1]
     forged = f"results-forged-{uuid.uuid4().hex}.json"
-    attempt = attempt.format(kit=kit, other=other, forged=forged, grader=os.getpid())
+    attempt = attempt.format(kit=kit, other=other_student, forged=forged, grader=os.getpid())
     body = f"import os\ntry:\n    {attempt}\nexcept (OSError, RuntimeError):\n    pass\nelse:\n    raise AssertionError"
-    with TaskSandbox(LIMITS, ANSWER, hide=[other], user_namespace=user_namespace) as sandbox:
-        sandbox.run(other, "task", 1)  # learns which layers this machine allows
-        if layer not in sandbox.isolation:
-            pytest.skip(f"this machine does not allow {layer}")
-        outcome, _ = run(sandbox, tmp_path, body)
+    outcome, _ = run(hiding_sandbox, tmp_path, body)
     assert outcome == Observation({"answer": 11})
     assert not (kit / forged).exists()
     assert (tmp_path / "submission" / "micrograd" / "engine.py").read_text() == engine_answering(body)
@@ -275,9 +320,9 @@ def test_an_entry_point_is_module_colon_function(spec):
     assert Entry.named("autograder.sandboxed.entry:run") == Entry("autograder.sandboxed.entry", "run")
 
 
-def test_a_slow_import_is_told_as_one_with_where_the_time_went(sandbox, tmp_path):
-    slow = "import time\nwhile True:\n    time.sleep(0.01)\n" + engine_answering("pass")
-    outcome = sandbox.run(write_submission(tmp_path / "submission", slow), "task", 7)
+@pytest.mark.parametrize("mode", MODES)
+def test_a_slow_import_is_told_as_one_with_where_the_time_went(waited, mode):
+    outcome = waited[mode, "slow import"].outcome
     assert isinstance(outcome, ImportFailure) and outcome.kind == "timeout", outcome
     assert "importing your files took more than 1 s (engine.py, line 3 was running" in outcome.detail, outcome.detail
 
