@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+import shutil
+from pathlib import Path
 
 import fatal_grade
 import nbformat
@@ -12,6 +14,7 @@ from fake_entry import CORRECT_ENGINE, JUDGED, engine_answering, write_submissio
 from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder.classrun import gradebook
+from autograder.classrun.classresults import ClassResults
 from autograder.classrun.gradebook import FEEDBACK, GRADEBOOK, RESULTS, SUMMARY, grade_all
 from autograder.classrun.gradebook import read_gradebook as gradebook_rows
 from autograder.classrun.graders import Session
@@ -46,9 +49,22 @@ def read_gradebook(out):
     return {row["student"]: row for row in gradebook_rows(out / GRADEBOOK)}
 
 
-def test_a_class_is_graded_into_a_gradebook(tmp_path):
-    submissions, out = make_class(tmp_path / "submissions"), tmp_path / "out"
-    results = run(submissions, out, seed=5)
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory) -> tuple[Path, ClassResults]:
+    """The class graded once with seed 5, for the tests that read it and those that go on from a copy."""
+    folder = tmp_path_factory.mktemp("graded")
+    return folder, run(make_class(folder / "submissions"), folder / "out", seed=5)
+
+
+def copy_of(graded_class: tuple[Path, ClassResults], to: Path) -> tuple[Path, Path]:
+    """The graded class's hand-ins and OUT, in a folder of the test's own: (submissions, out)."""
+    shutil.copytree(graded_class[0], to, dirs_exist_ok=True)
+    return to / "submissions", to / "out"
+
+
+def test_a_class_is_graded_into_a_gradebook(graded_class):
+    folder, results = graded_class
+    out = folder / "out"
     assert sorted(results.grades) == ["alice", "bob", "chloé smith"] and not results.errors
     assert results.problems == {"dan": "empty"}
     book = read_gradebook(out)
@@ -70,9 +86,8 @@ def test_a_class_is_graded_into_a_gradebook(tmp_path):
     assert "1 hand-ins with nothing to grade: 1 empty" in summary
 
 
-def test_a_second_run_resumes_this_run_and_regrades_what_changed(tmp_path):
-    submissions, out = make_class(tmp_path / "submissions"), tmp_path / "out"
-    run(submissions, out)
+def test_a_second_run_resumes_this_run_and_regrades_what_changed(graded_class, tmp_path):
+    submissions, out = copy_of(graded_class, tmp_path)
     kept = (out / "chloé smith" / RESULTS).read_text()
     GradingResults.not_graded("the zygote did not start", 1).write(out / "bob" / RESULTS)  # bob: graded again
     (submissions / "alice" / "micrograd" / "nn.py").write_text("# resubmitted\n")  # alice: changed
@@ -84,9 +99,8 @@ def test_a_second_run_resumes_this_run_and_regrades_what_changed(tmp_path):
     assert run(submissions, out, force=True).resumed == []  # a new run: none of the last one's results count
 
 
-def test_an_interrupted_forced_run_resumes_with_its_own_results_only(tmp_path):
-    submissions, out = make_class(tmp_path / "submissions"), tmp_path / "out"
-    run(submissions, out, seed=5)
+def test_an_interrupted_forced_run_resumes_with_its_own_results_only(graded_class, tmp_path):
+    submissions, out = copy_of(graded_class, tmp_path)
 
     class StopAfterOne:  # the progress bar hears of the first grade, then Ctrl-C
         def update(self):

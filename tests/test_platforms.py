@@ -251,45 +251,61 @@ def late_cells(percent: float, score: float = TOTAL_POINTS) -> tuple[str, str]:
     return f"{lost:g}", f"{score - lost:g}"
 
 
-def test_the_late_policy_takes_its_share_per_day_begun_up_to_its_cap(tmp_path):
-    policy = LatePolicy(DEADLINE, percent_per_day=10, cap_percent=30)
-    results = grade_all(late_class(tmp_path / "submissions"), tmp_path / "out", workers=2, seed=3,
-                        entry=JUDGED, late=policy)
-    book = read_gradebook(tmp_path / "out" / GRADEBOOK)
+POLICY = LatePolicy(DEADLINE, percent_per_day=10, cap_percent=30)
+
+
+def bad_time_class(folder: Path) -> Path:
+    """The late class, one of whose collector's times is no time at all."""
+    late_class(folder)
+    (folder / "day.timestamp.txt").write_text("yesterday\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def late_runs(tmp_path_factory) -> dict[str, Path]:
+    """Each OUT the late-work tests read, graded once: the late class under POLICY; the class with
+    a bad time under a deadline without a penalty, and under no policy at all."""
+    runs = {"policy": (late_class, POLICY), "no penalty": (bad_time_class, LatePolicy(DEADLINE)),
+            "plain": (bad_time_class, None)}
+    outs = {}
+    for name, (make, policy) in runs.items():
+        folder = tmp_path_factory.mktemp("late")
+        grade_all(make(folder / "submissions"), folder / "out", workers=2, seed=3, entry=JUDGED, late=policy)
+        outs[name] = folder / "out"
+    return outs
+
+
+def test_the_late_policy_takes_its_share_per_day_begun_up_to_its_cap(late_runs):
+    out = late_runs["policy"]
+    book = read_gradebook(out / GRADEBOOK)
     assert list(book["early"])[-3:] == ["submitted", "days_late", "late_penalty"]
     assert {s: (row["days_late"], row["late_penalty"], row["total"]) for s, row in book.items()} == {
         "early": ("0", *late_cells(0)), "day": ("1", *late_cells(10)), "nb": ("3", *late_cells(30)),
         "week": ("7", *late_cells(30))}  # 0 and 100, 10 and 90, 30 and 70 (the cap) on the kit's course
     assert book["day"]["submitted"] == "2025-03-02T11:00:00+00:00"
     assert book["day"]["training_loop"] == str(BY_ID["training_loop"].points)  # a task's cell: its points, untaken
-    assert results.grades["day"].score == TOTAL_POINTS  # results.json keeps what the checks gave
-    feedback = (tmp_path / "out" / "week" / FEEDBACK).read_text()
+    assert json.loads((out / "day" / "results.json").read_text())["score"] == TOTAL_POINTS  # as the checks gave
+    feedback = (out / "week" / FEEDBACK).read_text()
     assert "7 days after the deadline" in feedback
     lost, left = late_cells(30)
     assert f"takes 30% of the score, {lost} points, which leaves {left} / {TOTAL_POINTS}" in feedback
-    assert "Late" not in (tmp_path / "out" / "early" / FEEDBACK).read_text()
+    assert "Late" not in (out / "early" / FEEDBACK).read_text()
     # no policy: the gradebook of before, lateness nowhere
-    grade_all(tmp_path / "submissions", tmp_path / "plain", workers=2, seed=3, entry=JUDGED)
-    assert "days_late" not in (tmp_path / "plain" / GRADEBOOK).read_text()
+    assert "days_late" not in (late_runs["plain"] / GRADEBOOK).read_text()
 
 
-def test_late_work_is_shown_without_a_penalty_when_none_is_set(tmp_path):
-    grade_all(late_class(tmp_path / "submissions"), tmp_path / "out", workers=2, seed=3, entry=JUDGED,
-              late=LatePolicy(DEADLINE))
-    book = read_gradebook(tmp_path / "out" / GRADEBOOK)
+def test_late_work_is_shown_without_a_penalty_when_none_is_set(late_runs):
+    book = read_gradebook(late_runs["no penalty"] / GRADEBOOK)
     week = book["week"]
     assert week["days_late"] == "7" and week["total"] == str(TOTAL_POINTS) and week["late_penalty"] == "0"
 
 
-def test_a_bad_time_costs_its_student_a_flag_and_bad_options_one_line(tmp_path, capsys):
-    submissions = late_class(tmp_path / "submissions")
-    (submissions / "day.timestamp.txt").write_text("yesterday\n")
-    grade_all(submissions, tmp_path / "out", workers=2, seed=3, entry=JUDGED, late=LatePolicy(DEADLINE))
-    book = read_gradebook(tmp_path / "out" / GRADEBOOK)
+def test_a_bad_time_costs_its_student_a_flag_and_bad_options_one_line(late_runs, tmp_path, capsys):
+    book = read_gradebook(late_runs["no penalty"] / GRADEBOOK)
     assert book["day"]["total"] == str(TOTAL_POINTS) and book["day"]["submitted"] == "" and book["early"]["flags"] == ""
     assert "'yesterday' is not a time; write it as 2025-03-01T23:59:00+00:00" in book["day"]["flags"]
-    grade_all(submissions, tmp_path / "plain", workers=2, seed=3, entry=JUDGED)  # no deadline: no matter
-    assert "yesterday" not in (tmp_path / "plain" / GRADEBOOK).read_text()
+    assert "yesterday" not in (late_runs["plain"] / GRADEBOOK).read_text()  # no deadline: no matter
+    submissions = bad_time_class(tmp_path / "submissions")
     with pytest.raises(SystemExit):
         main(["grade-all", str(submissions), "--out", str(tmp_path / "out"), "--deadline", "2025-03-01T23:59"])
     assert "has no time zone" in capsys.readouterr().err
@@ -297,11 +313,9 @@ def test_a_bad_time_costs_its_student_a_flag_and_bad_options_one_line(tmp_path, 
     assert "need a --deadline" in capsys.readouterr().err
 
 
-def test_results_of_several_ci_jobs_merge_into_one_gradebook(tmp_path, capsys):
+def test_results_of_several_ci_jobs_merge_into_one_gradebook(late_runs, tmp_path, capsys):
     submissions = late_class(tmp_path / "submissions")
-    policy = LatePolicy(DEADLINE, percent_per_day=10, cap_percent=30)
-    whole = tmp_path / "whole"
-    grade_all(submissions, whole, workers=2, seed=3, entry=JUDGED, late=policy)
+    whole = late_runs["policy"]  # the same class, graded in one run
     for job, students in enumerate((["early", "nb.ipynb"], ["day", "week"])):  # each job grades its share
         share = tmp_path / f"share-{job}"
         share.mkdir()
