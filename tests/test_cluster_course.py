@@ -111,22 +111,41 @@ def test_a_config_map_holds_each_course_file_exactly(text, tmp_path):
     assert items["mgkit-course"]["data"]["reference.engine.py"] == text
 
 
-@pytest.mark.parametrize("merge_wait", [0, 25, 200])
-def test_pod_0_sleeps_between_merge_tries_and_gives_up_after_merge_wait_naming_what_to_do(
-        submissions, tmp_path, merge_wait):
+def pod_0_alone(volume: Path, image: Path, merge_wait: int) -> tuple[subprocess.CompletedProcess, list[int]]:
+    """Pod 0 of a Job of 2 whose shard 1 never runs, on `volume`: how it ended, and each sleep it took."""
     items = {item["metadata"]["name"]: item for item in yaml.safe_load(cluster.recipe("kubernetes"))["items"]}
     pod = items["mgkit-grade"]["spec"]["template"]["spec"]["containers"][0]
     assert {variable["name"] for variable in pod["env"]} >= {"MERGE_WAIT"}
-    volume, image = tmp_path / "volume", fake_mgkit_on_path(tmp_path / "image")
-    shutil.copytree(submissions, volume / "submissions")
-    slept = tmp_path / "slept"
+    slept = volume.parent / "slept"
+    slept.unlink(missing_ok=True)
     (image / "bin" / "sleep").write_text(f'#!/bin/sh\necho "$1" >> "{slept}"\n')  # no wall clock: it says how long
     (image / "bin" / "sleep").chmod(0o755)
     env = {**os.environ, **pod_run(pod, volume, image, 2, "job", items), "JOB_COMPLETION_INDEX": "0",
            "MERGE_WAIT": str(merge_wait)}  # shard 1 of 2 never runs
     done = subprocess.run(pod["command"], env=env, capture_output=True, text=True, timeout=300)
+    return done, [int(line) for line in slept.read_text().split()] if slept.exists() else []
+
+
+@pytest.fixture(scope="module")
+def pod_0_graded(submissions, tmp_path_factory) -> tuple[Path, tuple[subprocess.CompletedProcess, list[int]]]:
+    """Pod 0 run once, without waiting: its folder (the volume, shard 0 graded, and the image), and how it ended."""
+    folder = tmp_path_factory.mktemp("pod-0")
+    shutil.copytree(submissions, folder / "volume" / "submissions")
+    return folder, pod_0_alone(folder / "volume", fake_mgkit_on_path(folder / "image"), 0)
+
+
+@pytest.mark.parametrize("merge_wait", [0, 25, 200])
+def test_pod_0_sleeps_between_merge_tries_and_gives_up_after_merge_wait_naming_what_to_do(
+        pod_0_graded, tmp_path, merge_wait):
+    """MERGE_WAIT 0: pod 0's first run. The longer waits: pod 0 started again (as Kubernetes restarts
+    a failed pod) on a copy of that volume, its share already graded: the merge tries are what differ."""
+    if merge_wait == 0:
+        folder, (done, pauses) = pod_0_graded
+    else:
+        folder = Path(shutil.copytree(pod_0_graded[0], tmp_path / "pod-0", symlinks=True))
+        done, pauses = pod_0_alone(folder / "volume", folder / "image", merge_wait)
+    volume = folder / "volume"
     assert done.returncode == 1
-    pauses = [int(line) for line in slept.read_text().split()] if slept.exists() else []
     assert sum(pauses) == merge_wait and all(0 < pause <= 60 for pause in pauses)
     assert pauses == sorted(pauses[:-1]) + pauses[-1:]  # growing, but the last that ends the wait
     assert done.stderr.count("not merged: shard 1 of 2 not complete") == len(pauses) + 1  # a try after each sleep
