@@ -29,11 +29,13 @@ HUNG_ZERO_GRAD = f"{TOTAL_POINTS - BY_ID['zero_grad'].points:g}"  # chloé's tot
 
 
 def make_class(folder):
-    """Four students: two right (a folder, a notebook), one with a hang in one task, one empty folder."""
+    """Four students: two right (a folder, a notebook), one with a hang in one task (asleep: the
+    sandbox's own tests spin), one empty folder."""
     write_submission(folder / "alice")
     nbformat.write(new_notebook(cells=[new_code_cell(CORRECT_ENGINE, metadata={"mgkit": {"module": "engine"}})]),
                    folder / "bob.ipynb")
-    write_submission(folder / "chloé smith", engine_answering("if task_id == 'zero_grad':\n    while True: pass"))
+    write_submission(folder / "chloé smith", engine_answering("import time\nif task_id == 'zero_grad':\n"
+                                                              "    time.sleep(60)"))
     (folder / "dan").mkdir()
     (folder / "notes.txt").write_text("not a submission")
     (folder / ".hidden").mkdir()

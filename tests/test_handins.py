@@ -43,7 +43,9 @@ def zipped(path, files: dict[str, str | bytes], links: dict[str, str] = ()) -> N
 
 
 def run(submissions, out, **options):
-    return grade_all(submissions, out, workers=2, entry=JUDGED, limits=LIMITS, **options)
+    """One grader: what these tests read is how each hand-in is found and graded, not the class's
+    parallel grading (tests/test_gradebook.py)."""
+    return grade_all(submissions, out, workers=1, entry=JUDGED, limits=LIMITS, **options)
 
 
 def read_gradebook(out):

@@ -263,14 +263,15 @@ def bad_time_class(folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def late_runs(tmp_path_factory) -> dict[str, Path]:
-    """Each OUT the late-work tests read, graded once: the late class under POLICY; the class with
-    a bad time under a deadline without a penalty, and under no policy at all."""
+    """Each OUT the late-work tests read, graded once (by one grader: lateness, not parallel grading,
+    is what they read): the late class under POLICY; the class with a bad time under a deadline
+    without a penalty, and under no policy at all."""
     runs = {"policy": (late_class, POLICY), "no penalty": (bad_time_class, LatePolicy(DEADLINE)),
             "plain": (bad_time_class, None)}
     outs = {}
     for name, (make, policy) in runs.items():
         folder = tmp_path_factory.mktemp("late")
-        grade_all(make(folder / "submissions"), folder / "out", workers=2, seed=3, entry=JUDGED, late=policy)
+        grade_all(make(folder / "submissions"), folder / "out", workers=1, seed=3, entry=JUDGED, late=policy)
         outs[name] = folder / "out"
     return outs
 
@@ -322,7 +323,7 @@ def test_results_of_several_ci_jobs_merge_into_one_gradebook(late_runs, tmp_path
         for name in students:  # with the collector's time beside it
             for path in submissions.glob(f"{name.removesuffix('.ipynb')}*"):
                 os.rename(path, share / path.name)
-        grade_all(share, tmp_path / "parts" / f"graded-{job}", workers=2, seed=3, entry=JUDGED)
+        grade_all(share, tmp_path / "parts" / f"graded-{job}", workers=1, seed=3, entry=JUDGED)
     assert main(["grade-all", str(tmp_path / "parts"), "--merge", "--out", str(tmp_path / "merged"),
                  "--deadline", "2025-03-01T23:59:00Z", "--late-penalty", "10", "--late-cap", "30"]) == 0
     assert "4 students graded" in capsys.readouterr().out
