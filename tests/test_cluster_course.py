@@ -50,7 +50,7 @@ def submissions(tmp_path_factory) -> Path:
 def others_run(other, submissions, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("others-run")
     assert fake_main(["--course", str(other), "grade-all", str(submissions), "--out", str(out),
-                      "--seed", str(SEED)]) == 0
+                      "--seed", str(SEED), "--workers", "1"]) == 0
     return out
 
 
@@ -70,28 +70,37 @@ def test_others_run_is_graded_by_other(others_run):
     assert {task: columns[task] for task in REWEIGHTED} == {task: str(points) for task, points in REWEIGHTED.items()}
 
 
-def test_a_slurm_recipe_exported_with_course_other_grades_by_other(other, submissions, others_run, tmp_path):
+# How many shards a recipe's run has: the exported recipe's own (4) is a cluster's run, task by task
+# (the three-shard merge of test_shards is the inner loop's); one shard also grades and merges by
+# the recipe's course, at every step.
+SHARDS = [pytest.param(1, id="1 shard"), pytest.param(None, id="the recipe's shards", marks=pytest.mark.slow)]
+
+
+@pytest.mark.parametrize("shards", SHARDS)
+def test_a_slurm_recipe_exported_with_course_other_grades_by_other(other, submissions, others_run, tmp_path, shards):
     script = tmp_path / "grade-class.sbatch"
     assert main(["--course", str(other), "export", "slurm", "--out", str(script)]) == 0
     assert f"COURSE={other / 'course.toml'}  #" in script.read_text()
-    last = int(sbatch_options(script.read_text())["array"].split("-")[1])
+    count = shards or int(sbatch_options(script.read_text())["array"].split("-")[1]) + 1
     shutil.copytree(submissions, tmp_path / "class" / "submissions")
     env = {**kit_course_env(), "MGKIT_VENV": str(fake_mgkit_on_path(tmp_path / "venv")),
            "CLASS": str(tmp_path / "class"), "SEED": str(SEED), "SLURM_JOB_ID": "7", "SLURM_ARRAY_JOB_ID": "7"}
-    for task in range(last + 1):
-        run(["bash", str(script)], {**env, "SLURM_ARRAY_TASK_ID": str(task), "SLURM_ARRAY_TASK_COUNT": str(last + 1)})
+    for task in range(count):
+        run(["bash", str(script)], {**env, "SLURM_ARRAY_TASK_ID": str(task), "SLURM_ARRAY_TASK_COUNT": str(count)})
     run(["bash", str(script)], {**env, "SLURM_JOB_ID": "8"})  # the merge job
     assert class_files(tmp_path / "class" / "graded") == class_files(others_run)
 
 
-def test_a_kubernetes_recipe_exported_with_course_other_grades_by_other(other, submissions, others_run, tmp_path):
+@pytest.mark.parametrize("shards", SHARDS)
+def test_a_kubernetes_recipe_exported_with_course_other_grades_by_other(other, submissions, others_run, tmp_path,
+                                                                        shards):
     recipe = tmp_path / "grade-class.yml"
     assert main(["--course", str(other), "export", "kubernetes", "--out", str(recipe)]) == 0
     items = {item["metadata"]["name"]: item for item in yaml.safe_load(recipe.read_text())["items"]}
     mounted = config_map_mounted(items, tmp_path / "mounted")
     assert (mounted / "course.toml").read_text() == (other / "course.toml").read_text()
     grading = items["mgkit-grade"]["spec"]
-    pod, shards = grading["template"]["spec"]["containers"][0], grading["completions"]
+    pod, shards = grading["template"]["spec"]["containers"][0], shards or grading["completions"]
     volume, image = tmp_path / "volume", fake_mgkit_on_path(tmp_path / "image")
     shutil.copytree(submissions, volume / "submissions")
     for index in reversed(range(shards)):  # pod 0 last: it merges

@@ -109,14 +109,15 @@ def kubernetes_items() -> dict[str, dict]:
 def pod_run(pod: dict, volume: Path, image: Path, shards: int, job_uid: str,
             items: dict[str, dict] | None = None) -> dict[str, str]:
     """A pod's environment, as Kubernetes fills it: the volume at /class, the ConfigMap's course at
-    /course (of `items`, the recipe's; left out, the one exported here), the Job's uid, the CPU limit."""
+    /course (of `items`, the recipe's; left out, the one exported here), the Job's uid, the CPU limit
+    (one CPU: a grader per pod, the fewest processes a shard's grading takes)."""
     settings = {variable["name"]: variable["value"] for variable in pod["env"] if "value" in variable}
     mounts = {pod["volumeMounts"][0]["mountPath"]: volume,
               "/course": config_map_mounted(items or kubernetes_items(), volume.with_name(volume.name + "-course"))}
     env = dict(settings)
     for mount, folder in mounts.items():
         env = {name: value.replace(mount, str(folder)) for name, value in env.items()}
-    return {**env, "SEED": str(SEED), "SHARDS": str(shards), "RUN": job_uid, "CPUS": "2",
+    return {**env, "SEED": str(SEED), "SHARDS": str(shards), "RUN": job_uid, "CPUS": "1",
             "PATH": f"{image}/bin:{os.environ['PATH']}"}
 
 
@@ -179,10 +180,11 @@ def test_a_share_stopped_by_sigterm_leaves_a_gradebook_but_the_merge_refuses_nam
     share = subprocess.Popen([sys.executable, str(FAKE_MGKIT), "grade-all", str(course), "--out",
                               str(parts / "shard-1"), "--shard", "1/2", "--batch", "b", "--workers", "1"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    wait_for(lambda: (parts / "shard-1" / RECORD).exists())
+    wait_for(lambda: grading_processes_of(share.pid))  # past the record, the settings and the sort: grading
     share.send_signal(signal.SIGTERM)  # an evicted pod
     assert share.wait(timeout=30) == 128 + signal.SIGTERM
     assert (parts / "shard-1" / GRADEBOOK).exists()  # what the old wait counted as done
+    assert (parts / "shard-1" / RECORD).exists()  # which says the share is not complete:
     assert fake_main(["grade-all", str(parts), "--merge", "--batch", "b", "--out", str(tmp_path / "graded")]) == 3
     assert capsys.readouterr().err.strip().endswith(
         "not merged: shard 1 of 2 not complete (stopped, failed, cancelled or not run yet): run it again, then merge")
@@ -202,6 +204,20 @@ def test_a_merge_without_a_batch_refuses_the_shards_of_two_runs(tmp_path):
                                                (tmp_path / "shard-1", ShardRecord(1, 2, "x", True))]
     with pytest.raises(ShardsIncomplete, match="shards 0, 2 of 3 not complete"):
         complete_shards(tmp_path, "y")
+
+
+def grading_processes_of(pid: int) -> list[int]:
+    """The graders a run's main process has started (multiprocessing's spawned children)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (proc / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid and b"spawn_main" in cmdline:
+            found.append(int(proc.name))
+    return found
 
 
 def wait_for(condition, seconds: float = 30.0) -> None:
