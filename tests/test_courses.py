@@ -30,6 +30,7 @@ from second_course import KIT_ROOT, WRONG_SIGMOID, make_course
 import autograder
 from autograder.cli import main
 from autograder.reference import rubric, solution
+from autograder.release.build import generated
 from mgkit_checks import tasks as definitions
 from mgkit_checks.course import Course, CourseError, in_use, load, using
 from mgkit_checks.preview import Preview
@@ -52,7 +53,12 @@ def student_pytest(folder: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory) -> Path:
+    """The second course, released over what the kit's course released (as after a course change),
+    beside a file no release makes."""
     folder = make_course(tmp_path_factory.mktemp("second-course"))
+    for name in generated():  # the kit's course is the one in use here
+        shutil.copytree(KIT_ROOT / name, folder / name, ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "release" / "notes.txt").write_text("not generated\n")
     assert main(["--course", str(folder), "release"]) == 0
     assert in_use().path == KIT_ROOT / "course.toml"  # the command's course was its own, and only its
     return folder
@@ -81,6 +87,9 @@ def table(output: str, tasks: dict[str, int]) -> dict[str, str]:
 
 def test_the_release_follows_the_course(course: Path, tasks: dict[str, int]) -> None:
     assert "exp_backward" not in tasks and {"sigmoid_backward", "log_backward"} <= set(tasks)
+    assert not (course / "release" / "notes.txt").exists()  # the old release went whole
+    assert sorted(path.name for path in course.iterdir()) == [  # and nothing of the build is left beside it
+        "assignments", "course.toml", "nbgrader_config.py", "release", "solutions"]
     readme = (course / "release/README.md").read_text()
     for task_id, points in tasks.items():
         assert f"| `{task_id}` | {points} |" in readme

@@ -68,7 +68,7 @@ def test_the_release_holds_no_marker_and_no_line_of_a_solution() -> None:
             assert line.strip() not in solution, f"{where} holds {solution.get(line.strip())}: {line.strip()!r}"
 
 
-@pytest.mark.slow  # a whole release, nbgrader's included: the inner loop's rebuilt copy below shows the same
+@pytest.mark.slow  # a whole release, nbgrader's included: test_check_lists_what_differs compares the same files
 def test_the_committed_release_is_what_mgkit_release_makes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["release", "--check"]) == 0, capsys.readouterr().out
     assert "up to date" in capsys.readouterr().out
@@ -87,23 +87,13 @@ def copy_of_the_kit(to: Path, with_generated: bool = True) -> Path:
     return to
 
 
-@dataclass(frozen=True)
-class Rebuilt:
-    """A copy of the kit with three generated files spoiled, then `release --check` and `release` run on it."""
-
-    root: Path
-    check: tuple[int, str]  # its exit code and what it printed
-    release: tuple[int, str]
-
-
-@pytest.fixture(scope="module")
-def rebuilt(tmp_path_factory) -> Rebuilt:
-    """One copy for every test of what check and release do: each builds the whole release, nbgrader's too."""
-    root = copy_of_the_kit(tmp_path_factory.mktemp("kit"))
+def spoiled_copy(to: Path) -> Path:
+    """A copy of the kit with three generated files spoiled: one edited, one deleted, one added."""
+    root = copy_of_the_kit(to)
     (root / "release/README.md").write_text("edited by hand\n")
     (root / "release/micrograd/nn.py").unlink()
     (root / "release/notes.txt").write_text("not generated\n")
-    return Rebuilt(root, said(["release", "--check", "--root", str(root)]), said(["release", "--root", str(root)]))
+    return root
 
 
 def said(argv: list[str]) -> tuple[int, str]:
@@ -121,19 +111,26 @@ def generated_files(root: Path) -> dict[str, bytes]:
             if not any(fnmatch.fnmatch(part, pattern) for part in path.parts for pattern in release.LEFTOVERS)}
 
 
-def test_check_lists_what_differs(rebuilt: Rebuilt) -> None:
-    code, out = rebuilt.check
+def test_check_lists_what_differs(tmp_path: Path) -> None:
+    """Only the spoiled files are listed: every other committed file is what a fresh build makes."""
+    root = spoiled_copy(tmp_path)
+    code, out = said(["release", "--check", "--root", str(root)])
     assert code == 1 and "3 generated files differ" in out
-    for path in ("release/README.md", "release/micrograd/nn.py", "release/notes.txt"):
-        assert f"  {path}\n" in out
+    assert [line for line in out.splitlines() if line.startswith("  ")] == [
+        "  release/README.md", "  release/micrograd/nn.py", "  release/notes.txt"]
+    assert sorted(p.name for p in root.iterdir()) == COURSE_FILES  # it built elsewhere
 
 
-def test_release_puts_it_right_and_the_committed_release_is_what_it_makes(rebuilt: Rebuilt) -> None:
+# a second whole release, nbgrader's included: in the inner loop, test_courses releases a changed
+# course over an old release, and test_check_lists_what_differs compares every other file
+@pytest.mark.slow
+def test_release_puts_it_right_and_the_committed_release_is_what_it_makes(tmp_path: Path) -> None:
     """The copy's inputs are the committed ones: what release made of them is, file for file, what is committed."""
-    assert rebuilt.release[0] == 0
-    assert not (rebuilt.root / "release/notes.txt").exists()
-    assert sorted(p.name for p in rebuilt.root.iterdir()) == COURSE_FILES
-    made, committed = generated_files(rebuilt.root), generated_files(COURSE_ROOT)
+    root = spoiled_copy(tmp_path)
+    assert said(["release", "--root", str(root)])[0] == 0
+    assert not (root / "release/notes.txt").exists()
+    assert sorted(p.name for p in root.iterdir()) == COURSE_FILES
+    made, committed = generated_files(root), generated_files(COURSE_ROOT)
     assert sorted(made) == sorted(committed)
     assert [name for name in made if made[name] != committed[name]] == []
 
