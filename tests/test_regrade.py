@@ -23,7 +23,9 @@ REWEIGHTED = {"add_backward": 4, "mul_backward": 12}  # the course change: point
 
 
 def mgkit(*argv: str | Path) -> subprocess.CompletedProcess:
-    done = subprocess.run([MGKIT, *map(str, argv)], capture_output=True, text=True, timeout=300)
+    """The installed `mgkit ARGV` (a grade-all with one grader: what moved, not parallel grading, is read here)."""
+    workers = ["--workers", "1"] if "grade-all" in argv else []
+    done = subprocess.run([MGKIT, *map(str, argv), *workers], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     return done
 
