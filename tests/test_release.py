@@ -200,7 +200,9 @@ def table_rows(output: str) -> dict[str, list[str]]:
     return {words[0]: words[1:] for words in rows if words and words[0] in TASK_IDS}
 
 
-LOOPING = "while True:\n                pass"
+# a loop that never ends, asleep in steps the preview's deadline can stop between (one that spins
+# is stopped in test_notebooks' lecture cell): not a core spun for the deadline's five seconds
+LOOPING = "while True:\n                __import__('time').sleep(0.01)"
 # name -> (the reference's mul_backward line replaced by, or None for the starter; the pytest arguments)
 STUDENTS = {
     "starter": (None, ()),
