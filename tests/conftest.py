@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -51,10 +52,16 @@ def selected_params(request: pytest.FixtureRequest, name: str, test: str) -> set
             and name in getattr(getattr(item, "callspec", None), "params", {})}
 
 
-def all_at_once(calls: dict[K, Callable[[], T]]) -> dict[K, T]:
-    """Each call's result, the calls made together (a thread each, all joined before this returns):
-    for calls that mostly wait (on a child process, a deadline), so that their waits overlap
-    instead of adding up."""
+@contextmanager
+def started_together(calls: dict[K, Callable[[], T]]) -> Iterator[dict[K, Future[T]]]:
+    """The calls started together, a thread each, while the block runs (all joined when it ends):
+    for calls that mostly wait (on a child process, a deadline), so that their waits overlap with
+    each other, and with what the block does, instead of adding up."""
     with ThreadPoolExecutor(max(1, len(calls))) as pool:
-        futures = {name: pool.submit(call) for name, call in calls.items()}
-    return {name: future.result() for name, future in futures.items()}
+        yield {name: pool.submit(call) for name, call in calls.items()}
+
+
+def all_at_once(calls: dict[K, Callable[[], T]]) -> dict[K, T]:
+    """Each call's result, the calls made together (started_together)."""
+    with started_together(calls) as futures:
+        return {name: future.result() for name, future in futures.items()}

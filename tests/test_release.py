@@ -12,11 +12,13 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import all_at_once
+from conftest import started_together
 
 from autograder.cli import main
 from autograder.reference.markers import find_regions
@@ -219,10 +221,15 @@ class PublicRun:
     seconds: float  # its wall-clock time
 
 
-@pytest.fixture(scope="module")
-def public_runs(tmp_path_factory) -> dict[str, PublicRun]:
-    """The student's pytest on each copy of the release in STUDENTS, all at once: the loop's run mostly
-    waits for its deadline, and the others run meanwhile."""
+@pytest.fixture(scope="module", autouse=True)
+def public_runs_started(request, tmp_path_factory) -> Iterator[dict[str, Future[PublicRun]]]:
+    """The student's pytest on each copy of the release in STUDENTS, all started as the module begins
+    (when the run selects a test that reads them): the loop's run mostly waits for its deadline, and
+    the others, and the builds of the tests above, run meanwhile."""
+    if not any("public_runs" in item.fixturenames for item in request.session.items if item.module is request.module):
+        yield {}
+        return
+
     def copy(name: str) -> Path:
         student = shutil.copytree(RELEASE_DIR, tmp_path_factory.mktemp("student") / "student",
                                   ignore=shutil.ignore_patterns(*LEFTOVER_PARTS))
@@ -240,7 +247,14 @@ def public_runs(tmp_path_factory) -> dict[str, PublicRun]:
         return PublicRun(done, time.monotonic() - started)
 
     folders = {name: copy(name) for name in STUDENTS}
-    return all_at_once({name: functools.partial(timed, folders[name], STUDENTS[name][1]) for name in STUDENTS})
+    with started_together({name: functools.partial(timed, folders[name], STUDENTS[name][1])
+                           for name in STUDENTS}) as runs:
+        yield runs
+
+
+@pytest.fixture(scope="module")
+def public_runs(public_runs_started) -> dict[str, PublicRun]:
+    return {name: run.result() for name, run in public_runs_started.items()}
 
 
 def test_the_starter_fails_every_task_with_its_message(public_runs) -> None:
