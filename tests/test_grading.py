@@ -53,7 +53,8 @@ def test_a_bug_in_one_task_costs_only_that_task(sandbox, tmp_path):
     assert topo_sort.score == 0 and "RuntimeError: oops" in topo_sort.feedback
 
 
-@pytest.mark.parametrize("top_level", ["while True:\n    pass", "import os\nos._exit(0)"], ids=["hangs", "exits"])
+@pytest.mark.parametrize("top_level", ["import time\nwhile True:\n    time.sleep(1)", "import os\nos._exit(0)"],
+                         ids=["hangs", "exits"])  # asleep: test_sandbox's hangs are the ones that spin
 def test_an_import_that_hangs_or_exits_costs_one_deadline_not_one_per_task(sandbox, tmp_path, top_level,
                                                                           monkeypatch):
     ran = []  # one worker per group of tasks that import the same files (the fake's tasks all import engine.py)
