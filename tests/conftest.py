@@ -6,14 +6,23 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
+K = TypeVar("K")
+T = TypeVar("T")
+
 
 def pytest_configure() -> None:
-    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    os.environ["PATH"] = os.pathsep.join([
+        str(Path(sys.executable).parent),
+        os.environ.get("PATH", "")
+    ])
 
 
 @pytest.fixture(scope="session")
@@ -44,3 +53,18 @@ def selected_params(request: pytest.FixtureRequest, name: str, test: str) -> set
     return {item.callspec.params[name] for item in request.session.items
             if item.module is request.module and item.originalname == test
             and name in getattr(getattr(item, "callspec", None), "params", {})}
+
+
+@contextmanager
+def started_together(calls: dict[K, Callable[[], T]]) -> Iterator[dict[K, Future[T]]]:
+    """The calls started together, a thread each, while the block runs (all joined when it ends):
+    for calls that mostly wait (on a child process, a deadline), so that their waits overlap with
+    each other, and with what the block does, instead of adding up."""
+    with ThreadPoolExecutor(max(1, len(calls))) as pool:
+        yield {name: pool.submit(call) for name, call in calls.items()}
+
+
+def all_at_once(calls: dict[K, Callable[[], T]]) -> dict[K, T]:
+    """Each call's result, the calls made together (started_together)."""
+    with started_together(calls) as futures:
+        return {name: future.result() for name, future in futures.items()}

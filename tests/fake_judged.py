@@ -26,15 +26,13 @@ boot = entry.boot  # the course, read in the zygote as the kit's own entry reads
 
 
 class _Reference(importlib.abc.Loader):
-    """Serves `micrograd` and its modules from the reference's text, read once in the zygote: each
-    worker imports them afresh, so the harness's stand-ins (the trusted engine) apply as to a
-    student's."""
+    """Serves `micrograd` and its modules from the reference's text, read and compiled once in the
+    zygote: each worker runs them afresh in modules of its own, so the harness's stand-ins (the
+    trusted engine) apply as to a student's."""
 
     MODULES = ("engine", "nn", "train")
-    TEXTS = {
-        name: (in_use().root / "solutions" / "micrograd" / f"{name}.py").read_text()
-        for name in MODULES
-    }
+    CODE = {name: compile((in_use().root / "solutions" / "micrograd" / f"{name}.py").read_text(),
+                          f"<the reference's {name}.py>", "exec") for name in MODULES}
 
     def find_spec(self, name, path=None, target=None):
         if name == "micrograd":
@@ -47,7 +45,7 @@ class _Reference(importlib.abc.Loader):
     def exec_module(self, module) -> None:
         name = module.__name__.removeprefix("micrograd").lstrip(".")
         if name:
-            exec(compile(self.TEXTS[name], f"<the reference's {name}.py>", "exec"), module.__dict__)  # noqa: S102
+            exec(self.CODE[name], module.__dict__)  # noqa: S102
 
 
 def _serve_the_reference() -> None:

@@ -1,10 +1,11 @@
 """The preview, as the student's own kit runs it, against the grade, in the states students reach.
 
-The preview runs in a fresh interpreter from the submission's folder, importing `micrograd` as
-the student's pytest does (with the notebook extra's libraries installed here); the grade in the
-sandbox. A task the preview decides must be decided the same way by the grade; the states
-below must also be decided (or, where the preview cannot see, left to the grade), never shown
-passed when the grade fails them.
+The preview runs in the submission's folder, importing `micrograd` as the student's pytest does
+(with the notebook extra's libraries installed here), in a process forked for it from an
+interpreter that has imported the checks and nothing of a student's; the grade in the sandbox.
+A task the preview decides must be decided the same way by the grade; the states below must also
+be decided (or, where the preview cannot see, left to the grade), never shown passed when the
+grade fails them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -69,11 +71,36 @@ STATES = {
     "a syntax error in train.py": ((broken("train", "import math\n"), ), NN_TASKS, ()),
 }
 
-PREVIEW = """
-import json, sys
+# The student's preview of each folder named on stdin, in a child forked for it from this
+# interpreter
+# (which has imported the checks, and nothing of a student's): the child goes into the folder, where
+# `import micrograd` (sys.path[0] is '') is the submission's, as in its own pytest. One line back
+# per folder: the child's exit status and the states it reported.
+PREVIEWS = """
+import json, os, sys
 from mgkit_checks.preview import Preview
-preview = Preview()
-print(json.dumps({task: preview.verdict(task).state for task in sys.argv[1:]}))
+
+for line in sys.stdin:
+    report_r, report_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(report_r)
+        os.dup2(2, 1)  # what the student's code prints goes with the errors, not into the answers
+        try:
+            os.chdir(line.rstrip("\\n"))
+            preview = Preview()
+            states = {task: preview.verdict(task).state for task in sys.argv[1:]}
+            os.write(report_w, json.dumps(states).encode())
+        except BaseException:
+            import traceback
+            traceback.print_exc()
+            os._exit(1)
+        os._exit(0)
+    os.close(report_w)
+    with os.fdopen(report_r) as report:
+        states = report.read()
+    status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    print(json.dumps({"status": status, "states": states}), flush=True)
 """
 
 
@@ -105,16 +132,28 @@ def edits_graded(request, sandbox, tmp_path_factory) -> dict[str, tuple[Path, Gr
     return _graded_once(request, sandbox, tmp_path_factory, "edit", EDITS_TEST, lambda edit: edit)
 
 
-def student_preview(folder: Path) -> dict[str, str]:
-    """Each task's state in the student's own preview: a fresh Python in the submission's folder."""
-    done = subprocess.run([sys.executable, "-c", PREVIEW, *JUDGING_ORDER], cwd=folder,
-                          capture_output=True, text=True, env={
-                              "PYTHONPATH": str(KIT_ROOT),
-                              "PATH": "/usr/bin:/bin",
-                              "MPLBACKEND": "Agg"
-                          }, timeout=300)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+@pytest.fixture(scope="module")
+def student_preview(tmp_path_factory) -> Iterator[Callable[[Path], dict[str, str]]]:
+    """Each task's state in the student's own preview of a folder: a fresh fork, in the folder, of
+    an interpreter started for the module's previews (PREVIEWS), with the notebook extra's
+    libraries."""
+    errors = tmp_path_factory.mktemp("previews") / "stderr"
+    with errors.open("w") as stderr, subprocess.Popen(
+        [sys.executable, "-c", PREVIEWS, *JUDGING_ORDER], cwd=errors.parent, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=stderr, text=True, env={
+                "PYTHONPATH": str(KIT_ROOT),
+                "PATH": "/usr/bin:/bin",
+                "MPLBACKEND": "Agg"
+            }) as server:
+        def preview(folder: Path) -> dict[str, str]:
+            server.stdin.write(f"{folder}\n")
+            server.stdin.flush()
+            answer = json.loads(server.stdout.readline() or "null")
+            assert answer and answer["status"] == 0, errors.read_text()[-2000:]
+            return json.loads(answer["states"])
+
+        yield preview
+        server.stdin.close()
 
 
 def passed(results: GradingResults) -> dict[str, bool]:
@@ -134,7 +173,8 @@ EDITS_TEST = "test_every_mutant_and_variant_agrees_through_the_students_own_impo
 
 
 @pytest.mark.parametrize("name", STATES)
-def test_the_preview_and_the_grade_agree_on_what_students_reach(name, states_graded):
+def test_the_preview_and_the_grade_agree_on_what_students_reach(name, states_graded,
+                                                                student_preview):
     _, fails, left_to_grade = STATES[name]
     folder, results = states_graded[name]
     grade_passed = passed(results)
@@ -147,7 +187,8 @@ def test_the_preview_and_the_grade_agree_on_what_students_reach(name, states_gra
 
 
 @pytest.mark.parametrize("edit", sweep(MUTANTS + VARIANTS))
-def test_every_mutant_and_variant_agrees_through_the_students_own_import(edit, edits_graded):
+def test_every_mutant_and_variant_agrees_through_the_students_own_import(
+        edit, edits_graded, student_preview):
     folder, results = edits_graded[edit.name]
     grade_passed = passed(results)
     shown = student_preview(folder)

@@ -167,7 +167,9 @@ def fast_class(folder: Path) -> Path:
 
 
 def run_fast(submissions: Path, out: Path, **options):
-    return grade_all(submissions, out, workers=2, entry=JUDGED, limits=LIMITS, **options)
+    """A run of one grader: its settings and its OUT, not the stopping of parallel graders, are read
+    here."""
+    return grade_all(submissions, out, workers=1, entry=JUDGED, limits=LIMITS, **options)
 
 
 def test_out_is_the_kits_a_file_mgkit_did_not_write_is_never_replaced_without_force(

@@ -61,7 +61,7 @@ def submissions(tmp_path_factory) -> Path:
 def others_run(other, submissions, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("others-run")
     assert fake_main(["--course", str(other), "grade-all", str(submissions), "--out", str(out),
-                      "--seed", str(SEED)]) == 0
+                      "--seed", str(SEED), "--workers", "1"]) == 0
     return out
 
 
@@ -88,12 +88,22 @@ def test_others_run_is_graded_by_other(others_run):
     }
 
 
+# How many shards a recipe's run has: the exported recipe's own (4) is a cluster's run, task by task
+# (the three-shard merge of test_shards is the inner loop's); one shard also grades and merges by
+# the recipe's course, at every step.
+SHARDS = [
+    pytest.param(1, id="1 shard"),
+    pytest.param(None, id="the recipe's shards", marks=pytest.mark.slow)
+]
+
+
+@pytest.mark.parametrize("shards", SHARDS)
 def test_a_slurm_recipe_exported_with_course_other_grades_by_other(other, submissions, others_run,
-                                                                   tmp_path):
+                                                                   tmp_path, shards):
     script = tmp_path / "grade-class.sbatch"
     assert main(["--course", str(other), "export", "slurm", "--out", str(script)]) == 0
     assert f"COURSE={other / 'course.toml'}  #" in script.read_text()
-    last = int(sbatch_options(script.read_text())["array"].split("-")[1])
+    count = shards or int(sbatch_options(script.read_text())["array"].split("-")[1]) + 1
     shutil.copytree(submissions, tmp_path / "class" / "submissions")
     env = {
         **kit_course_env(), "MGKIT_VENV": str(fake_mgkit_on_path(tmp_path / "venv")),
@@ -102,24 +112,25 @@ def test_a_slurm_recipe_exported_with_course_other_grades_by_other(other, submis
         "SLURM_JOB_ID": "7",
         "SLURM_ARRAY_JOB_ID": "7"
     }
-    for task in range(last + 1):
+    for task in range(count):
         run(["bash", str(script)], {
             **env, "SLURM_ARRAY_TASK_ID": str(task),
-            "SLURM_ARRAY_TASK_COUNT": str(last + 1)
+            "SLURM_ARRAY_TASK_COUNT": str(count)
         })
     run(["bash", str(script)], {**env, "SLURM_JOB_ID": "8"})  # the merge job
     assert class_files(tmp_path / "class" / "graded") == class_files(others_run)
 
 
+@pytest.mark.parametrize("shards", SHARDS)
 def test_a_kubernetes_recipe_exported_with_course_other_grades_by_other(
-        other, submissions, others_run, tmp_path):
+        other, submissions, others_run, tmp_path, shards):
     recipe = tmp_path / "grade-class.yml"
     assert main(["--course", str(other), "export", "kubernetes", "--out", str(recipe)]) == 0
     items = {item["metadata"]["name"]: item for item in yaml.safe_load(recipe.read_text())["items"]}
     mounted = config_map_mounted(items, tmp_path / "mounted")
     assert (mounted / "course.toml").read_text() == (other / "course.toml").read_text()
     grading = items["mgkit-grade"]["spec"]
-    pod, shards = grading["template"]["spec"]["containers"][0], grading["completions"]
+    pod, shards = grading["template"]["spec"]["containers"][0], shards or grading["completions"]
     volume, image = tmp_path / "volume", fake_mgkit_on_path(tmp_path / "image")
     shutil.copytree(submissions, volume / "submissions")
     for index in reversed(range(shards)):  # pod 0 last: it merges
@@ -146,18 +157,18 @@ def test_a_config_map_holds_each_course_file_exactly(text, tmp_path):
     assert items["mgkit-course"]["data"]["reference.engine.py"] == text
 
 
-@pytest.mark.parametrize("merge_wait", [0, 25, 200])
-def test_pod_0_sleeps_between_merge_tries_and_gives_up_after_merge_wait_naming_what_to_do(
-        submissions, tmp_path, merge_wait):
+def pod_0_alone(volume: Path, image: Path,
+                merge_wait: int) -> tuple[subprocess.CompletedProcess, list[int]]:
+    """Pod 0 of a Job of 2 whose shard 1 never runs, on `volume`: how it ended, and each sleep it
+    took."""
     items = {
         item["metadata"]["name"]: item
         for item in yaml.safe_load(cluster.recipe("kubernetes"))["items"]
     }
     pod = items["mgkit-grade"]["spec"]["template"]["spec"]["containers"][0]
     assert {variable["name"] for variable in pod["env"]} >= {"MERGE_WAIT"}
-    volume, image = tmp_path / "volume", fake_mgkit_on_path(tmp_path / "image")
-    shutil.copytree(submissions, volume / "submissions")
-    slept = tmp_path / "slept"
+    slept = volume.parent / "slept"
+    slept.unlink(missing_ok=True)
     # no wall clock: it says how long
     (image / "bin" / "sleep").write_text(f'#!/bin/sh\necho "$1" >> "{slept}"\n')
     (image / "bin" / "sleep").chmod(0o755)
@@ -167,8 +178,32 @@ def test_pod_0_sleeps_between_merge_tries_and_gives_up_after_merge_wait_naming_w
         "MERGE_WAIT": str(merge_wait)
     }  # shard 1 of 2 never runs
     done = subprocess.run(pod["command"], env=env, capture_output=True, text=True, timeout=300)
+    return done, [int(line) for line in slept.read_text().split()] if slept.exists() else []
+
+
+@pytest.fixture(scope="module")
+def pod_0_graded(submissions,
+                 tmp_path_factory) -> tuple[Path, tuple[subprocess.CompletedProcess, list[int]]]:
+    """Pod 0 run once, without waiting: its folder (the volume, shard 0 graded, and the image), and
+    how it ended."""
+    folder = tmp_path_factory.mktemp("pod-0")
+    shutil.copytree(submissions, folder / "volume" / "submissions")
+    return folder, pod_0_alone(folder / "volume", fake_mgkit_on_path(folder / "image"), 0)
+
+
+@pytest.mark.parametrize("merge_wait", [0, 25, 130])  # 130: 10, 20, 40, then 60 (not 80) s
+def test_pod_0_sleeps_between_merge_tries_and_gives_up_after_merge_wait_naming_what_to_do(
+        pod_0_graded, tmp_path, merge_wait):
+    """MERGE_WAIT 0: pod 0's first run. The longer waits: pod 0 started again (as Kubernetes
+    restarts a failed pod) on a copy of that volume, its share already graded: the merge tries are
+    what differ."""
+    if merge_wait == 0:
+        folder, (done, pauses) = pod_0_graded
+    else:
+        folder = Path(shutil.copytree(pod_0_graded[0], tmp_path / "pod-0", symlinks=True))
+        done, pauses = pod_0_alone(folder / "volume", folder / "image", merge_wait)
+    volume = folder / "volume"
     assert done.returncode == 1
-    pauses = [int(line) for line in slept.read_text().split()] if slept.exists() else []
     assert sum(pauses) == merge_wait and all(0 < pause <= 60 for pause in pauses)
     assert pauses == sorted(pauses[:-1]) + pauses[-1:]  # growing, but the last that ends the wait
     # a try after each sleep

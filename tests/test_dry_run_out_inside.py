@@ -19,8 +19,8 @@ def test_a_dry_run_skips_an_out_inside_the_submissions_as_the_run_does(tmp_path:
         write_submission(submissions / student)
     out = submissions / "graded"
     heard: list[str] = []
-    grade_all(submissions, out, workers=2, entry=JUDGED, limits=LIMITS, seed=5, say=heard.append)
-    differences, moved = dry_run(submissions, out, {"workers": 2, "entry": JUDGED, "limits": LIMITS,
+    grade_all(submissions, out, workers=1, entry=JUDGED, limits=LIMITS, seed=5, say=heard.append)
+    differences, moved = dry_run(submissions, out, {"workers": 1, "entry": JUDGED, "limits": LIMITS,
                                                     "say": heard.append})
     # the run's count, then the dry run's: "graded" is no student
     assert heard == ["2 students: 2 folders"] * 2

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+import shutil
+from pathlib import Path
 
 import fatal_grade
 import nbformat
@@ -12,6 +14,7 @@ from fake_entry import CORRECT_ENGINE, JUDGED, engine_answering, write_submissio
 from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder.classrun import gradebook
+from autograder.classrun.classresults import ClassResults
 from autograder.classrun.gradebook import FEEDBACK, GRADEBOOK, RESULTS, SUMMARY, grade_all
 from autograder.classrun.gradebook import read_gradebook as gradebook_rows
 from autograder.classrun.graders import Session
@@ -22,15 +25,23 @@ from autograder.sandbox import Limits
 
 LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024)
 FULL = f"{TOTAL_POINTS:g}"
-HUNG_ZERO_GRAD = f"{TOTAL_POINTS - BY_ID['zero_grad'].points:g}"  # chloé's total: all but zero_grad's points
+# chloé's total: all but zero_grad's points
+HUNG_ZERO_GRAD = f"{TOTAL_POINTS - BY_ID['zero_grad'].points:g}"
 
 
 def make_class(folder):
-    """Four students: two right (a folder, a notebook), one with a hang in one task, one empty folder."""
+    """Four students: two right (a folder, a notebook), one with a hang in one task (asleep: the
+    sandbox's own tests spin), one empty folder."""
     write_submission(folder / "alice")
-    nbformat.write(new_notebook(cells=[new_code_cell(CORRECT_ENGINE, metadata={"mgkit": {"module": "engine"}})]),
-                   folder / "bob.ipynb")
-    write_submission(folder / "chloé smith", engine_answering("if task_id == 'zero_grad':\n    while True: pass"))
+    nbformat.write(
+        new_notebook(
+            cells=[new_code_cell(CORRECT_ENGINE, metadata={"mgkit": {
+                "module": "engine"
+            }})]), folder / "bob.ipynb")
+    write_submission(
+        folder / "chloé smith",
+        engine_answering("import time\nif task_id == 'zero_grad':\n"
+                         "    time.sleep(60)"))
     (folder / "dan").mkdir()
     (folder / "notes.txt").write_text("not a submission")
     (folder / ".hidden").mkdir()
@@ -46,21 +57,38 @@ def read_gradebook(out):
     return {row["student"]: row for row in gradebook_rows(out / GRADEBOOK)}
 
 
-def test_a_class_is_graded_into_a_gradebook(tmp_path):
-    submissions, out = make_class(tmp_path / "submissions"), tmp_path / "out"
-    results = run(submissions, out, seed=5)
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory) -> tuple[Path, ClassResults]:
+    """The class graded once with seed 5, for the tests that read it and those that go on from a
+    copy."""
+    folder = tmp_path_factory.mktemp("graded")
+    return folder, run(make_class(folder / "submissions"), folder / "out", seed=5)
+
+
+def copy_of(graded_class: tuple[Path, ClassResults], to: Path) -> tuple[Path, Path]:
+    """The graded class's hand-ins and OUT, in a folder of the test's own: (submissions, out)."""
+    shutil.copytree(graded_class[0], to, dirs_exist_ok=True)
+    return to / "submissions", to / "out"
+
+
+def test_a_class_is_graded_into_a_gradebook(graded_class):
+    folder, results = graded_class
+    out = folder / "out"
     assert sorted(results.grades) == ["alice", "bob", "chloé smith"] and not results.errors
     assert results.problems == {"dan": "empty"}
     book = read_gradebook(out)
     assert list(book["alice"]) == ["student", "total", *TASK_IDS, "state", "status", "flags"]
-    assert (out / GRADEBOOK).read_bytes().startswith("\ufeffstudent,".encode())  # spreadsheets read it as UTF-8
+    # spreadsheets read it as UTF-8
+    assert (out / GRADEBOOK).read_bytes().startswith("\ufeffstudent,".encode())
     assert {name: row["state"] for name, row in book.items()} == {
         "alice": "graded", "bob": "graded", "chloé smith": "graded", "dan": "empty"}
     assert book["chloé smith"]["flags"] == "" and book["alice"]["status"] == "graded"
-    assert [book[name]["total"] for name in ("alice", "bob", "chloé smith", "dan")] == [FULL, FULL, HUNG_ZERO_GRAD, ""]
+    assert [book[name]["total"]
+            for name in ("alice", "bob", "chloé smith", "dan")] == [FULL, FULL, HUNG_ZERO_GRAD, ""]
     chloe = book["chloé smith"]
     assert chloe["zero_grad"] == "0" and chloe["topo_sort"] == str(BY_ID["topo_sort"].points)
-    assert book["dan"]["status"] == "empty" and not (out / "dan").exists()  # never a 0 that looks graded
+    # never a 0 that looks graded
+    assert book["dan"]["status"] == "empty" and not (out / "dan").exists()
     for student in ("alice", "bob", "chloé smith"):
         data = json.loads((out / student / RESULTS).read_text())
         assert len(data["tests"]) == len(TASK_IDS) and data["extra_data"]["seed"] == 5
@@ -70,23 +98,24 @@ def test_a_class_is_graded_into_a_gradebook(tmp_path):
     assert "1 hand-ins with nothing to grade: 1 empty" in summary
 
 
-def test_a_second_run_resumes_this_run_and_regrades_what_changed(tmp_path):
-    submissions, out = make_class(tmp_path / "submissions"), tmp_path / "out"
-    run(submissions, out)
+def test_a_second_run_resumes_this_run_and_regrades_what_changed(graded_class, tmp_path):
+    submissions, out = copy_of(graded_class, tmp_path)
     kept = (out / "chloé smith" / RESULTS).read_text()
-    GradingResults.not_graded("the zygote did not start", 1).write(out / "bob" / RESULTS)  # bob: graded again
+    # bob: graded again
+    GradingResults.not_graded("the zygote did not start", 1).write(out / "bob" / RESULTS)
     (submissions / "alice" / "micrograd" / "nn.py").write_text("# resubmitted\n")  # alice: changed
     again = run(submissions, out)
-    assert again.resumed == ["chloé smith"] and sorted(again.grades) == ["alice", "bob", "chloé smith"]
+    assert again.resumed == ["chloé smith"] and sorted(
+        again.grades) == ["alice", "bob", "chloé smith"]
     assert again.regraded == ["alice"]  # bob's earlier results were no grade at all
     assert (out / "chloé smith" / RESULTS).read_text() == kept  # not written again
     assert read_gradebook(out)["bob"]["total"] == FULL
-    assert run(submissions, out, force=True).resumed == []  # a new run: none of the last one's results count
+    # a new run: none of the last one's results count
+    assert run(submissions, out, force=True).resumed == []
 
 
-def test_an_interrupted_forced_run_resumes_with_its_own_results_only(tmp_path):
-    submissions, out = make_class(tmp_path / "submissions"), tmp_path / "out"
-    run(submissions, out, seed=5)
+def test_an_interrupted_forced_run_resumes_with_its_own_results_only(graded_class, tmp_path):
+    submissions, out = copy_of(graded_class, tmp_path)
 
     class StopAfterOne:  # the progress bar hears of the first grade, then Ctrl-C
         def update(self):
@@ -113,7 +142,8 @@ def test_a_grader_that_dies_costs_one_student_and_is_replaced(tmp_path, monkeypa
     results = run(submissions, out)
     assert results.errors == {"eve": "its grading process stopped (exit code 3)"}
     assert sorted(results.grades) == ["alice", "bob", "chloé smith"]
-    assert read_gradebook(out)["eve"]["status"] == "not graded: its grading process stopped (exit code 3)"
+    assert read_gradebook(
+        out)["eve"]["status"] == "not graded: its grading process stopped (exit code 3)"
     assert not (out / "eve" / RESULTS).exists()
 
 

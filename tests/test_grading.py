@@ -66,8 +66,11 @@ def test_a_bug_in_one_task_costs_only_that_task(sandbox, tmp_path):
     assert topo_sort.score == 0 and "RuntimeError: oops" in topo_sort.feedback
 
 
-@pytest.mark.parametrize("top_level", ["while True:\n    pass", "import os\nos._exit(0)"],
-                         ids=["hangs", "exits"])
+@pytest.mark.parametrize(
+    "top_level",
+    ["import time\nwhile True:\n    time.sleep(1)", "import os\nos._exit(0)"],
+    # asleep: test_sandbox's hangs are the ones that spin
+    ids=["hangs", "exits"])
 def test_an_import_that_hangs_or_exits_costs_one_deadline_not_one_per_task(
         sandbox, tmp_path, top_level, monkeypatch):
     # one worker per group of tasks that import the same files (the fake's tasks all import
@@ -157,9 +160,8 @@ def test_feedback_never_shows_the_reference_or_the_hidden_checks(sandbox, tmp_pa
 
 
 def test_suspicious_constructs_are_flagged_for_the_instructor_not_penalised(sandbox, tmp_path):
-    engine = (
-        CORRECT_ENGINE + "import ctypes, sys\nframe = sys._getframe\nbias = 6.881373587019543\n"
-    )
+    suspicious = "import ctypes, sys\nframe = sys._getframe\nbias = 6.881373587019543\n"
+    engine = CORRECT_ENGINE + suspicious
     results = grade(write_submission(tmp_path / "sam", engine), seed=1, sandbox=sandbox)
     assert results.score == TOTAL_POINTS
     assert results.flags == ("engine.py:3: uses ctypes", "engine.py:4: reads the caller's frames",

@@ -1,4 +1,5 @@
-"""Hand-ins as courses collect them: each layout graded as the student's own work, the rest named."""
+"""Hand-ins as courses collect them: each layout graded as the student's own work, the rest
+named."""
 
 from __future__ import annotations
 
@@ -19,17 +20,23 @@ from autograder.sandbox import Limits
 
 LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024)
 DEADLINE = datetime(2025, 3, 1, 23, 59, tzinfo=UTC)
-WRONG_ENGINE = engine_answering("if task_id == 'zero_grad':\n    return -1")  # its own work: a score of its own
-FULL, WRONG = TOTAL_POINTS, TOTAL_POINTS - BY_ID["zero_grad"].points  # 100 and 90 on the kit's course
+# its own work: a score of its own
+WRONG_ENGINE = engine_answering("if task_id == 'zero_grad':\n    return -1")
+# 100 and 90 on the kit's course
+FULL, WRONG = TOTAL_POINTS, TOTAL_POINTS - BY_ID["zero_grad"].points
 
 
 def late_total(score: float, days: int, percent_per_day: float) -> str:
-    """The gradebook's total of a score `days` late: the policy's share taken (72 for 90 two days late at 10%)."""
+    """The gradebook's total of a score `days` late: the policy's share taken (72 for 90 two days
+    late at 10%)."""
     return f"{round(score * (100 - percent_per_day * days) / 100, 2):g}"
 
 
 def notebook(engine: str = CORRECT_ENGINE) -> str:
-    return nbformat.writes(new_notebook(cells=[new_code_cell(engine, metadata={"mgkit": {"module": "engine"}})]))
+    return nbformat.writes(
+        new_notebook(cells=[new_code_cell(engine, metadata={"mgkit": {
+            "module": "engine"
+        }})]))
 
 
 def zipped(path, files: dict[str, str | bytes], links: dict[str, str] = ()) -> None:
@@ -43,7 +50,9 @@ def zipped(path, files: dict[str, str | bytes], links: dict[str, str] = ()) -> N
 
 
 def run(submissions, out, **options):
-    return grade_all(submissions, out, workers=2, entry=JUDGED, limits=LIMITS, **options)
+    """One grader: what these tests read is how each hand-in is found and graded, not the class's
+    parallel grading (tests/test_gradebook.py)."""
+    return grade_all(submissions, out, workers=1, entry=JUDGED, limits=LIMITS, **options)
 
 
 def read_gradebook(out):
@@ -58,21 +67,37 @@ def test_every_layout_is_graded_as_the_students_own_work(tmp_path):
     write_submission(course / "github" / "lab-main", WRONG_ENGINE)  # "Download ZIP", unpacked
     write_submission(course / "deeper" / "lab-main" / "src", WRONG_ENGINE)
     (course / "nb.ipynb").write_text(notebook(WRONG_ENGINE))
-    zipped(course / "zipper.zip", {"lab-main/micrograd/engine.py": WRONG_ENGINE, "lab-main/README.md": "hi",
-                                   "../escaped.py": "outside", "/absolute.py": "outside"},
-           links={"lab-main/micrograd/nn.py": "/etc/passwd"})
-    for name, text in {"canvasone_123_456_engine.py": CORRECT_ENGINE,  # Canvas: an earlier upload, then -1
-                       "canvasone_123_457_engine-1.py": WRONG_ENGINE, "canvastwo_late_124_458_lab.ipynb": notebook()
-                       }.items():
+    zipped(
+        course / "zipper.zip", {
+            "lab-main/micrograd/engine.py": WRONG_ENGINE,
+            "lab-main/README.md": "hi",
+            "../escaped.py": "outside",
+            "/absolute.py": "outside"
+        }, links={"lab-main/micrograd/nn.py": "/etc/passwd"})
+    # Canvas: an earlier upload, then -1
+    for name, text in {
+            "canvasone_123_456_engine.py": CORRECT_ENGINE,
+            "canvasone_123_457_engine-1.py": WRONG_ENGINE,
+            "canvastwo_late_124_458_lab.ipynb": notebook()
+    }.items():
         (course / name).write_text(text)
     os.utime(course / "canvasone_123_456_engine.py", (1, 1))
     results = run(course, tmp_path / "out", say=(said := []).append)
     scores = {student: grade_.score for student, grade_ in results.grades.items()}
-    assert scores == {"folder": FULL, "loose": WRONG, "github": WRONG, "deeper": WRONG, "nb": WRONG, "zipper": WRONG,
-                      "canvasone": WRONG, "canvastwo": FULL} and not results.problems and not results.errors
+    assert scores == {
+        "folder": FULL,
+        "loose": WRONG,
+        "github": WRONG,
+        "deeper": WRONG,
+        "nb": WRONG,
+        "zipper": WRONG,
+        "canvasone": WRONG,
+        "canvastwo": FULL
+    } and not results.problems and not results.errors
     assert said == ["8 students: 4 folders, 1 notebook, 1 zip, 2 from Canvas"]
     assert not (tmp_path / "escaped.py").exists() and not (tmp_path / "out" / "escaped.py").exists()
-    assert "nn.py is reached through a symlink" in " ".join(results.grades["zipper"].notes)  # never followed
+    # never followed
+    assert "nn.py is reached through a symlink" in " ".join(results.grades["zipper"].notes)
     assert results.late_marks == {"canvasone": False, "canvastwo": True}
 
 
@@ -80,15 +105,24 @@ def test_nbgrader_submitted_tree_with_its_timestamps(tmp_path):
     course = tmp_path / "course"
     (course / "nbgrader_config.py").parent.mkdir()
     (course / "nbgrader_config.py").write_text("c = get_config()\n")
-    for student, (engine, moment) in {"ada": (CORRECT_ENGINE, "2025-03-01 20:00:00.000000 UTC"),
-                                      "ben": (WRONG_ENGINE, "2025-03-03 10:00:00.000000 UTC")}.items():
+    for student, (engine, moment) in {
+            "ada": (CORRECT_ENGINE, "2025-03-01 20:00:00.000000 UTC"),
+            "ben": (WRONG_ENGINE, "2025-03-03 10:00:00.000000 UTC")
+    }.items():
         folder = course / "submitted" / student / "micrograd_lab"
-        (folder / "mgkit_checks").mkdir(parents=True)  # nbgrader's release copies the public checks too
+        # nbgrader's release copies the public checks too
+        (folder / "mgkit_checks").mkdir(parents=True)
         (folder / "micrograd_lab.ipynb").write_text(notebook(engine))
         (folder / "timestamp.txt").write_text(moment + "\n")
     for where in (course, course / "submitted"):  # the course folder, or its submitted/
         results = run(where, tmp_path / f"out-{where.name}", late=LatePolicy(DEADLINE, 10))
-        assert {student: grade_.score for student, grade_ in results.grades.items()} == {"ada": FULL, "ben": WRONG}
+        assert {
+            student: grade_.score
+            for student, grade_ in results.grades.items()
+        } == {
+            "ada": FULL,
+            "ben": WRONG
+        }
         book = read_gradebook(tmp_path / f"out-{where.name}")
         assert (book["ada"]["days_late"], book["ben"]["days_late"]) == ("0", "2")
         assert book["ben"]["total"] == late_total(WRONG, 2, 10)
@@ -102,23 +136,30 @@ def test_what_cannot_be_graded_is_a_row_that_says_so(tmp_path):
     (course / "readme" / "README.md").write_text("I did it in my head\n")
     (course / "broken.ipynb").write_text('{"cells": [')
     (course / "blank.ipynb").write_text("")
-    (course / "untagged.ipynb").write_text(nbformat.writes(new_notebook(cells=[new_code_cell("x = 1")])))
+    (course / "untagged.ipynb").write_text(
+        nbformat.writes(new_notebook(cells=[new_code_cell("x = 1")])))
     (course / "notzip.zip").write_text("not a zip")
     zipped(course / "emptyzip.zip", {})
     (course / "stray.py").write_text("print('hi')\n")
     (course / "notes.txt").write_text("the instructor's, not a hand-in")
     results = run(course, tmp_path / "out")
     assert results.problems == {
-        "blank": "empty", "broken": "unreadable: not a notebook", "empty": "empty", "emptyzip": "empty",
-        "notzip": "unreadable: not a zip (BadZipFile)", "readme": "no micrograd files",
+        "blank": "empty",
+        "broken": "unreadable: not a notebook",
+        "empty": "empty",
+        "emptyzip": "empty",
+        "notzip": "unreadable: not a zip (BadZipFile)",
+        "readme": "no micrograd files",
         "stray": "unreadable: a loose .py file, not a folder, notebook or zip",
-        "untagged": "no micrograd cells (none tagged mgkit.module)"}
+        "untagged": "no micrograd cells (none tagged mgkit.module)"
+    }
     book = read_gradebook(tmp_path / "out")
     assert set(book) == {"good", *results.problems} and book["good"]["status"] == "graded"
     assert all(book[student]["total"] == "" and book[student]["status"] == why
                for student, why in results.problems.items())
     summary = (tmp_path / "out" / SUMMARY).read_text()
-    assert "1 students graded\n8 hand-ins with nothing to grade: 3 empty, 1 no micrograd cells" in summary
+    assert ("1 students graded\n"
+            "8 hand-ins with nothing to grade: 3 empty, 1 no micrograd cells") in summary
 
 
 def test_a_zip_bomb_and_a_crowd_of_files_are_refused(tmp_path, monkeypatch):
@@ -127,7 +168,8 @@ def test_a_zip_bomb_and_a_crowd_of_files_are_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(reader, "MAX_BYTES", 2**20)
     monkeypatch.setattr(reader, "MAX_ENTRIES", 3)
     zipped(tmp_path / "bomb.zip", {"lab.ipynb": b"#" * (2**21)})  # compresses to 2 KB
-    zipped(tmp_path / "big.zip", {"micrograd/engine.py": b"#" * (2**20)})  # too large to be a module
+    # too large to be a module
+    zipped(tmp_path / "big.zip", {"micrograd/engine.py": b"#" * (2**20)})
     zipped(tmp_path / "crowd.zip", {f"micrograd/{n}.py": "" for n in range(4)})
     found = {handin.student: handin.problem for handin in find_handins(tmp_path)}
     assert found == {"bomb": "unreadable: more than 1 MB of files in all",
@@ -142,20 +184,27 @@ def test_the_time_comes_from_the_collector_never_from_the_student(tmp_path):
         write_submission(course / student)
         for path in (course / student / "micrograd").iterdir():
             os.utime(path, (late, late))
-    (course / "forger" / "timestamp.txt").write_text("2025-03-01T12:00:00+00:00\n")  # "on time", says the forger
+    # "on time", says the forger
+    (course / "forger" / "timestamp.txt").write_text("2025-03-01T12:00:00+00:00\n")
     write_submission(course / "collected")
-    (course / "collected.timestamp.txt").write_text("2025-03-02T01:00:00+00:00\n")  # the collector's own note
+    # the collector's own note
+    (course / "collected.timestamp.txt").write_text("2025-03-02T01:00:00+00:00\n")
     run(course, tmp_path / "out", late=LatePolicy(DEADLINE, 10))
     book = read_gradebook(tmp_path / "out")
     assert [book[s]["days_late"] for s in ("forger", "honest", "collected")] == ["4", "4", "1"]
-    assert book["forger"]["total"] == book["honest"]["total"] == late_total(FULL, 4, 10)  # 60 on the kit's
-    assert "its own timestamp.txt says 2025-03-01T12:00:00+00:00 (ignored" in book["forger"]["flags"]
-    assert book["honest"]["flags"] == FILE_DATES and book["collected"]["flags"] == ""  # file dates say so
+    # 60 on the kit's
+    assert book["forger"]["total"] == book["honest"]["total"] == late_total(FULL, 4, 10)
+    assert "its own timestamp.txt says 2025-03-01T12:00:00+00:00 (ignored" in book["forger"][
+        "flags"]
+    # file dates say so
+    assert book["honest"]["flags"] == FILE_DATES and book["collected"]["flags"] == ""
 
 
 def test_a_folder_and_a_notebook_of_the_same_name_are_both_graded(tmp_path):
     write_submission(tmp_path / "alice")
     (tmp_path / "alice.ipynb").write_text(notebook())
     found = find_handins(tmp_path)
-    assert [(handin.student, handin.kind) for handin in found] == [("alice", "folder"), ("alice.notebook", "notebook")]
-    assert json.loads((tmp_path / "alice.ipynb").read_text())["cells"]  # the hand-ins themselves untouched
+    assert [(handin.student, handin.kind) for handin in found] == [("alice", "folder"),
+                                                                   ("alice.notebook", "notebook")]
+    # the hand-ins themselves untouched
+    assert json.loads((tmp_path / "alice.ipynb").read_text())["cells"]

@@ -4,8 +4,8 @@ agrees."""
 from __future__ import annotations
 
 import ast
+import asyncio
 import importlib.util
-import json
 import shutil
 import subprocess
 import sys
@@ -25,9 +25,8 @@ from mgkit_checks.preview import Preview
 
 STORY = COURSE_ROOT / release.STORY
 SOURCE_NOTEBOOK = COURSE_ROOT / release.SOURCE / f"{release.ASSIGNMENT}.ipynb"
-RELEASED_NOTEBOOK = (
-    COURSE_ROOT / release.RELEASE / release.ASSIGNMENT / f"{release.ASSIGNMENT}.ipynb"
-)
+RELEASED_NOTEBOOK = (COURSE_ROOT / release.RELEASE / release.ASSIGNMENT
+                     / f"{release.ASSIGNMENT}.ipynb")
 
 
 @pytest.fixture(scope="module")
@@ -129,10 +128,8 @@ def test_a_bad_story_is_refused_with_file_line_and_what_to_do(case: str, tmp_pat
     text = text.replace(old, new, 1)
     if case == "check too early":
         text = text.replace("%% module nn: head", "%% check zero_grad\n%% module nn: head")
-        blamed, message = (
-            "%% check zero_grad",
-            "the check of zero_grad comes before a cell holding its solution",
-        )
+        blamed = "%% check zero_grad"
+        message = "the check of zero_grad comes before a cell holding its solution"
     story = tmp_path / "story.md"
     story.write_text(text)
     with pytest.raises(StoryError) as error:
@@ -177,15 +174,55 @@ def test_nbgrader_validate_passes_on_the_source_notebook_with_solutions() -> Non
 # --- the notebook, run as a student runs it -----------------------------------------------------
 
 
-def executed(notebook: nbformat.NotebookNode, folder: Path) -> nbformat.NotebookNode:
-    """The notebook run top to bottom in a real kernel, as Jupyter's "Run All" does, errors and
-    all."""
+def client(notebook: nbformat.NotebookNode, folder: Path):
+    """What runs the notebook top to bottom in a real kernel, as Jupyter's "Run All" does, errors
+    and all."""
     from nbclient import NotebookClient
 
-    notebook = nbformat.from_dict(json.loads(json.dumps(notebook)))
-    NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(folder)}}).execute()
-    return notebook
+    return NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=True,
+                          resources={"metadata": {"path": str(folder)}})
+
+
+def up_to(notebook: nbformat.NotebookNode, grade_id: str) -> nbformat.NotebookNode:
+    """The notebook's cells up to the check of `grade_id`: the cells after it cannot change its
+    output."""
+    last = next(number for number, cell in enumerate(notebook.cells)
+                if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    return nbformat.from_dict({**notebook, "cells": notebook.cells[:last + 1]})
+
+
+def wrong_closure() -> nbformat.NotebookNode:
+    """The source notebook with mul's closure forgetting out.grad for b."""
+    notebook = nbformat.read(SOURCE_NOTEBOOK, 4)
+    value = next(cell for cell in notebook.cells if cell.get("id") == "engine_Value")
+    assert value.source.count("other.grad += self.data * out.grad") == 1
+    value.source = value.source.replace("other.grad += self.data * out.grad",
+                                        "other.grad += self.data")
+    return up_to(notebook, "mul_backward")
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory) -> dict[str, nbformat.NotebookNode]:
+    """Each notebook the tests below read, run once and all at once (a kernel each): the released
+    one, the source one, and the source one with a wrong closure (those two draw with Graphviz's
+    dot)."""
+    notebooks = {"unfilled": nbformat.read(RELEASED_NOTEBOOK, 4)}
+    if shutil.which("dot"):
+        notebooks |= {"filled": nbformat.read(SOURCE_NOTEBOOK, 4), "wrong closure": wrong_closure()}
+    clients = [
+        client(notebook, tmp_path_factory.mktemp("notebook")) for notebook in notebooks.values()
+    ]
+
+    async def run_all() -> None:
+        await asyncio.gather(*(each.async_execute() for each in clients))
+
+    asyncio.run(run_all())
+    return notebooks
+
+
+def needs_dot() -> None:
+    if shutil.which("dot") is None:
+        pytest.skip("needs Graphviz's dot program (.ci/run installs it)")
 
 
 def check_outputs(notebook: nbformat.NotebookNode) -> dict[str, list]:
@@ -209,37 +246,28 @@ def pictures(notebook_or_outputs) -> list[str]:
     ]
 
 
-def test_run_unfilled_every_check_says_what_to_write_and_where(tmp_path: Path) -> None:
-    outputs = check_outputs(executed(nbformat.read(RELEASED_NOTEBOOK, 4), tmp_path))
+def test_run_unfilled_every_check_says_what_to_write_and_where(executed) -> None:
+    outputs = check_outputs(executed["unfilled"])
     for task in TASKS:
         said = errors(outputs[task.id])
         assert said.startswith(f"{task.id}: "), (task.id, said)
         if task.id == "grad_accumulation":
             assert "Nothing to judge yet" in said, said
         else:
-            assert (
-                f"Not written yet: {task.hint}" in said
-                and "Change it in the cell that defines" in said
-            ), said
+            assert f"Not written yet: {task.hint}" in said, said
+            assert "Change it in the cell that defines" in said, said
 
 
-def test_run_filled_every_check_passes_and_the_graphs_are_pictures(tmp_path: Path) -> None:
-    if shutil.which("dot") is None:
-        pytest.skip("needs Graphviz's dot program (.ci/run installs it)")
-    notebook = executed(nbformat.read(SOURCE_NOTEBOOK, 4), tmp_path)
+def test_run_filled_every_check_passes_and_the_graphs_are_pictures(executed) -> None:
+    needs_dot()
+    notebook = executed["filled"]
     assert not [errors(outputs) for outputs in check_outputs(notebook).values() if errors(outputs)]
     assert len(pictures(notebook)) >= 3  # the story's draw_dot cells drew
 
 
-def test_a_wrong_closure_is_drawn_with_the_wrong_node_marked(tmp_path: Path) -> None:
-    if shutil.which("dot") is None:
-        pytest.skip("needs Graphviz's dot program (.ci/run installs it)")
-    notebook = nbformat.read(SOURCE_NOTEBOOK, 4)
-    value = next(cell for cell in notebook.cells if cell.get("id") == "engine_Value")
-    assert value.source.count("other.grad += self.data * out.grad") == 1
-    value.source = value.source.replace("other.grad += self.data * out.grad",
-                                        "other.grad += self.data")
-    outputs = check_outputs(executed(notebook, tmp_path))["mul_backward"]
+def test_a_wrong_closure_is_drawn_with_the_wrong_node_marked(executed) -> None:
+    needs_dot()
+    outputs = check_outputs(executed["wrong closure"])["mul_backward"]
     assert "b.grad disagrees" in errors(outputs), errors(outputs)
     [picture] = pictures(outputs)
     # node b, in red, with both numbers
@@ -265,9 +293,8 @@ def test_a_check_that_cannot_decide_fails_and_says_so(tmp_path: Path) -> None:
         for name, value in vars(getattr(package, module)).items()
     }
     message = check("zero_grad", namespace, cell="the cell that defines Module (nn.py)")
-    assert (
-        message and "could not be checked in this notebook, so it has not passed here" in message
-    ), message
+    assert message, message
+    assert "could not be checked in this notebook, so it has not passed here" in message, message
 
 
 def test_a_lecture_cell_that_never_ends_stops_at_the_limit() -> None:

@@ -115,10 +115,8 @@ def autograder_root(autograder_zip, tmp_path_factory) -> Path:
     done = subprocess.run(["bash", str(root / "source" / "setup.sh")], env=env, capture_output=True,
                           text=True)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert (
-        f"the kit at {root / 'source' / 'kit'}" in done.stdout
-        and f"0/{TOTAL_POINTS}" in done.stdout
-    )
+    assert f"the kit at {root / 'source' / 'kit'}" in done.stdout
+    assert f"0/{TOTAL_POINTS}" in done.stdout
     assert not (root / "source" / "kit" / "autograder" / "sandboxed" /
                 "trusted.py").stat().st_mode & 0o077
     return root
@@ -167,9 +165,9 @@ def test_run_autograder_gives_the_points_of_mgkit_grade(autograder_root, tmp_pat
     assert f"the kit at {autograder_root / 'source' / 'kit'}" in stdout
     seed = data["extra_data"]["seed"]
     expected = grade(gradescope.submission_in(submission), seed).to_gradescope()
-    assert [
-        (t["name"], t["score"], t["status"], t["output"], t["tags"]) for t in data["tests"]
-    ] == [(t["name"], t["score"], t["status"], t["output"], t["tags"]) for t in expected["tests"]]
+    fields = ("name", "score", "status", "output", "tags")
+    assert [[t[field] for field in fields] for t in data["tests"]] == \
+        [[t[field] for field in fields] for t in expected["tests"]]
     assert data["score"] == expected["score"] and data["extra_data"]["graded"]
 
 
@@ -222,31 +220,32 @@ def task_points(results_json: Path) -> list[tuple[str, float, str]]:
 
 def test_a_seeded_regrade_reproduces_every_score(tmp_path):
     submissions = small_class(tmp_path / "submissions")
-    assert main(["grade-all",
-                 str(submissions), "--out",
-                 str(tmp_path / "first"), "--seed", "11"]) == 0
+    one = ["--workers", "1"]  # a grader: the scores, not parallel grading, are what is compared
     assert main([
         "grade-all",
         str(submissions), "--out",
-        str(tmp_path / "first"), "--seed", "11", "--force"
+        str(tmp_path / "first"), "--seed", "11", *one
     ]) == 0
-    assert main(["grade-all",
-                 str(submissions), "--out",
-                 str(tmp_path / "again"), "--seed", "11"]) == 0
+    assert main([
+        "grade-all",
+        str(submissions), "--out",
+        str(tmp_path / "first"), "--seed", "11", "--force", *one
+    ]) == 0
+    assert main([
+        "grade-all",
+        str(submissions), "--out",
+        str(tmp_path / "again"), "--seed", "11", *one
+    ]) == 0
     first, again = ((tmp_path / run / GRADEBOOK).read_text() for run in ("first", "again"))
     # an empty total and task cells, never a 0
     nothing = "cy," + "," * (1 + len(TASK_IDS)) + "empty,"
-    assert (
-        first == again
-        and f"ada,{BUGGY}," in first
-        and f"ben,{TOTAL_POINTS}," in first
-        and nothing in first
-    )
+    assert first == again and nothing in first
+    assert f"ada,{BUGGY}," in first and f"ben,{TOTAL_POINTS}," in first
     for student in ("ada", "ben"):
         assert task_points(tmp_path / "first" / student / "results.json") == \
             task_points(tmp_path / "again" / student / "results.json")
     # without --seed every student gets a fresh seed, recorded: `mgkit grade --seed` reproduces each
-    assert main(["grade-all", str(submissions), "--out", str(tmp_path / "fresh")]) == 0
+    assert main(["grade-all", str(submissions), "--out", str(tmp_path / "fresh"), *one]) == 0
     for student in ("ada", "ben"):
         data = json.loads((tmp_path / "fresh" / student / "results.json").read_text())
         regrade = grade(submissions / student, data["extra_data"]["seed"]).to_gradescope()
@@ -289,11 +288,35 @@ def late_cells(percent: float, score: float = TOTAL_POINTS) -> tuple[str, str]:
     return f"{lost:g}", f"{score - lost:g}"
 
 
-def test_the_late_policy_takes_its_share_per_day_begun_up_to_its_cap(tmp_path):
-    policy = LatePolicy(DEADLINE, percent_per_day=10, cap_percent=30)
-    results = grade_all(late_class(tmp_path / "submissions"), tmp_path / "out", workers=2, seed=3,
-                        entry=JUDGED, late=policy)
-    book = read_gradebook(tmp_path / "out" / GRADEBOOK)
+POLICY = LatePolicy(DEADLINE, percent_per_day=10, cap_percent=30)
+
+
+def bad_time_class(folder: Path) -> Path:
+    """The late class, one of whose collector's times is no time at all."""
+    late_class(folder)
+    (folder / "day.timestamp.txt").write_text("yesterday\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def late_runs(tmp_path_factory) -> dict[str, Path]:
+    """Each OUT the late-work tests read, graded once (by one grader: lateness, not parallel
+    grading, is what they read): the late class under POLICY; the class with a bad time under a
+    deadline without a penalty, and under no policy at all."""
+    runs = {"policy": (late_class, POLICY), "no penalty": (bad_time_class, LatePolicy(DEADLINE)),
+            "plain": (bad_time_class, None)}
+    outs = {}
+    for name, (make, policy) in runs.items():
+        folder = tmp_path_factory.mktemp("late")
+        grade_all(make(folder / "submissions"), folder / "out", workers=1, seed=3, entry=JUDGED,
+                  late=policy)
+        outs[name] = folder / "out"
+    return outs
+
+
+def test_the_late_policy_takes_its_share_per_day_begun_up_to_its_cap(late_runs):
+    out = late_runs["policy"]
+    book = read_gradebook(out / GRADEBOOK)
     assert list(book["early"])[-3:] == ["submitted", "days_late", "late_penalty"]
     assert {
         s: (row["days_late"], row["late_penalty"], row["total"])
@@ -308,41 +331,33 @@ def test_the_late_policy_takes_its_share_per_day_begun_up_to_its_cap(tmp_path):
     assert book["day"]["submitted"] == "2025-03-02T11:00:00+00:00"
     # a task's cell: its points, untaken
     assert book["day"]["training_loop"] == str(BY_ID["training_loop"].points)
-    assert results.grades["day"].score == TOTAL_POINTS  # results.json keeps what the checks gave
-    feedback = (tmp_path / "out" / "week" / FEEDBACK).read_text()
+    # as the checks gave
+    assert json.loads((out / "day" / "results.json").read_text())["score"] == TOTAL_POINTS
+    feedback = (out / "week" / FEEDBACK).read_text()
     assert "7 days after the deadline" in feedback
     lost, left = late_cells(30)
-    assert (
-        f"takes 30% of the score, {lost} points, which leaves {left} / {TOTAL_POINTS}" in feedback
-    )
-    assert "Late" not in (tmp_path / "out" / "early" / FEEDBACK).read_text()
+    assert (f"takes 30% of the score, {lost} points, "
+            f"which leaves {left} / {TOTAL_POINTS}") in feedback
+    assert "Late" not in (out / "early" / FEEDBACK).read_text()
     # no policy: the gradebook of before, lateness nowhere
-    grade_all(tmp_path / "submissions", tmp_path / "plain", workers=2, seed=3, entry=JUDGED)
-    assert "days_late" not in (tmp_path / "plain" / GRADEBOOK).read_text()
+    assert "days_late" not in (late_runs["plain"] / GRADEBOOK).read_text()
 
 
-def test_late_work_is_shown_without_a_penalty_when_none_is_set(tmp_path):
-    grade_all(late_class(tmp_path / "submissions"), tmp_path / "out", workers=2, seed=3,
-              entry=JUDGED, late=LatePolicy(DEADLINE))
-    book = read_gradebook(tmp_path / "out" / GRADEBOOK)
+def test_late_work_is_shown_without_a_penalty_when_none_is_set(late_runs):
+    book = read_gradebook(late_runs["no penalty"] / GRADEBOOK)
     week = book["week"]
     assert week["days_late"] == "7" and week["total"] == str(
         TOTAL_POINTS) and week["late_penalty"] == "0"
 
 
-def test_a_bad_time_costs_its_student_a_flag_and_bad_options_one_line(tmp_path, capsys):
-    submissions = late_class(tmp_path / "submissions")
-    (submissions / "day.timestamp.txt").write_text("yesterday\n")
-    grade_all(submissions, tmp_path / "out", workers=2, seed=3, entry=JUDGED,
-              late=LatePolicy(DEADLINE))
-    book = read_gradebook(tmp_path / "out" / GRADEBOOK)
+def test_a_bad_time_costs_its_student_a_flag_and_bad_options_one_line(late_runs, tmp_path, capsys):
+    book = read_gradebook(late_runs["no penalty"] / GRADEBOOK)
     assert book["day"]["total"] == str(
         TOTAL_POINTS) and book["day"]["submitted"] == "" and book["early"]["flags"] == ""
     assert "'yesterday' is not a time; write it as 2025-03-01T23:59:00+00:00" in book["day"][
         "flags"]
-    # no deadline: no matter
-    grade_all(submissions, tmp_path / "plain", workers=2, seed=3, entry=JUDGED)
-    assert "yesterday" not in (tmp_path / "plain" / GRADEBOOK).read_text()
+    assert "yesterday" not in (late_runs["plain"] / GRADEBOOK).read_text()  # no deadline: no matter
+    submissions = bad_time_class(tmp_path / "submissions")
     with pytest.raises(SystemExit):
         main([
             "grade-all",
@@ -358,11 +373,9 @@ def test_a_bad_time_costs_its_student_a_flag_and_bad_options_one_line(tmp_path, 
     assert "need a --deadline" in capsys.readouterr().err
 
 
-def test_results_of_several_ci_jobs_merge_into_one_gradebook(tmp_path, capsys):
+def test_results_of_several_ci_jobs_merge_into_one_gradebook(late_runs, tmp_path, capsys):
     submissions = late_class(tmp_path / "submissions")
-    policy = LatePolicy(DEADLINE, percent_per_day=10, cap_percent=30)
-    whole = tmp_path / "whole"
-    grade_all(submissions, whole, workers=2, seed=3, entry=JUDGED, late=policy)
+    whole = late_runs["policy"]  # the same class, graded in one run
     # each job grades its share
     for job, students in enumerate((["early", "nb.ipynb"], ["day", "week"])):
         share = tmp_path / f"share-{job}"
@@ -370,7 +383,7 @@ def test_results_of_several_ci_jobs_merge_into_one_gradebook(tmp_path, capsys):
         for name in students:  # with the collector's time beside it
             for path in submissions.glob(f"{name.removesuffix('.ipynb')}*"):
                 os.rename(path, share / path.name)
-        grade_all(share, tmp_path / "parts" / f"graded-{job}", workers=2, seed=3, entry=JUDGED)
+        grade_all(share, tmp_path / "parts" / f"graded-{job}", workers=1, seed=3, entry=JUDGED)
     assert main([
         "grade-all",
         str(tmp_path / "parts"), "--merge", "--out",
@@ -414,9 +427,9 @@ def test_the_student_workflow_runs_the_readmes_commands_and_reports_every_task()
     assert [step["run"] for step in steps
             if "run" in step] == readme_commands() == [github.INSTALL, github.TEST]
     graders = [step for step in steps if step.get("uses") == github.COMMAND_GRADER]
-    assert [
-        (step["id"], step["with"]["command"], step["with"]["max-score"]) for step in graders
-    ] == [(task.id, f"pytest -m {task.id} --undecided-fails", task.points) for task in TASKS]
+    assert [(step["id"], step["with"]["command"], step["with"]["max-score"])
+            for step in graders] == \
+        [(task.id, f"pytest -m {task.id} --undecided-fails", task.points) for task in TASKS]
     reporter = steps[-1]
     assert reporter["uses"] == github.REPORTER and reporter["with"]["runners"] == ",".join(TASK_IDS)
     # the reporter reads each runner's result from <ID>_RESULTS

@@ -3,8 +3,11 @@ student may see and nothing of the instructor's (the seed, the flags, the diagno
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -38,8 +41,19 @@ def grade(capsys, submission, out, *more) -> tuple[int, dict, str]:
     return code, json.loads(out.read_text()), err
 
 
-def test_a_grade_is_prairielearns_results_with_a_test_per_task(tmp_path, capsys):
-    code, data, _ = grade(capsys, buggy_copy(tmp_path / "bo"), tmp_path / "results.json")
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory) -> tuple[int, dict, Path]:
+    """The buggy copy graded once for PrairieLearn, for the tests that read it: (exit code, results,
+    the copy)."""
+    folder = tmp_path_factory.mktemp("graded")
+    with contextlib.redirect_stderr(io.StringIO()):
+        code = main(["grade", str(buggy_copy(folder / "bo")), "--format", "prairielearn", "--out",
+                     str(folder / "results.json"), "--seed", str(SEED)])
+    return code, json.loads((folder / "results.json").read_text()), folder / "bo"
+
+
+def test_a_grade_is_prairielearns_results_with_a_test_per_task(graded):
+    code, data, _ = graded
     assert code == 0 and data["gradable"] is True
     lost = BY_ID["mul_backward"].points
     assert data["score"] == pytest.approx(
@@ -54,10 +68,10 @@ def test_a_grade_is_prairielearns_results_with_a_test_per_task(tmp_path, capsys)
     assert f"Score {TOTAL_POINTS - lost:g} / {TOTAL_POINTS:g}" in data["message"]
 
 
-def test_nothing_of_the_instructors_leaks(tmp_path, capsys):
-    _, data, _ = grade(capsys, buggy_copy(tmp_path / "bo"), tmp_path / "results.json")
+def test_nothing_of_the_instructors_leaks(graded, tmp_path):
+    _, data, bo = graded
     gradescope = tmp_path / "gradescope.json"
-    assert main(["grade", str(tmp_path / "bo"), "--out", str(gradescope), "--seed", str(SEED)]) == 0
+    assert main(["grade", str(bo), "--out", str(gradescope), "--seed", str(SEED)]) == 0
     extra = json.loads(gradescope.read_text())["extra_data"]
     # what the instructor's results hold, and PrairieLearn's must not
     assert extra["flags"] and extra["diagnoses"]

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import shutil
-import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,22 +15,33 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from autograder.classrun.regrade import GRADED_BY, REGRADE, changes
+from autograder.cli import main
 from autograder.reference.solution import KIT_ROOT
 
-MGKIT = Path(sys.executable).with_name("mgkit")
 SEED = 271828
 # the course change: points moved between two tasks
 REWEIGHTED = {"add_backward": 4, "mul_backward": 12}
 
 
-def mgkit(*argv: str | Path) -> subprocess.CompletedProcess:
-    done = subprocess.run([MGKIT, *map(str, argv)], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done
+@dataclass(frozen=True)
+class Said:
+    stdout: str
+    stderr: str
+
+
+def mgkit(*argv: str | Path) -> Said:
+    """`mgkit ARGV` in this process, as test_courses runs two courses in one (a grade-all with one
+    grader: what moved, not parallel grading, is read here)."""
+    workers = ["--workers", "1"] if "grade-all" in argv else []
+    with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.redirect_stderr(
+            io.StringIO()) as err:
+        code = main([*map(str, argv), *workers])
+    assert code == 0, err.getvalue()[-2000:]
+    return Said(out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="module")
-def regraded(tmp_path_factory) -> tuple[Path, Path, subprocess.CompletedProcess, dict[Path, bytes]]:
+def regraded(tmp_path_factory) -> tuple[Path, Path, Said, dict[Path, bytes]]:
     """A class graded on the kit's course, a dry run on the re-weighted course, then the regrade."""
     root = tmp_path_factory.mktemp("regrade")
     submissions = root / "class"

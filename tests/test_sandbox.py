@@ -3,15 +3,18 @@ misbehave become Failures, within their limits, leaving nothing."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import all_at_once
 from fake_entry import ANSWER, engine_answering, write_submission
 
 from autograder.grading.outcomes import Failure, Observation
@@ -38,7 +41,8 @@ def sandbox(request):
         yield sandbox
 
 
-def run(sandbox: TaskSandbox, tmp_path: Path, body: str, task: str = "task") -> tuple[object, float]:
+def run(sandbox: TaskSandbox, tmp_path: Path, body: str,
+        task: str = "task") -> tuple[object, float]:
     folder = write_submission(tmp_path / "submission", engine_answering(body))
     started = time.monotonic()
     outcome = sandbox.run(folder, task, 7)
@@ -54,7 +58,12 @@ def run_capped(sandbox: TaskSandbox, tmp_path: Path, body: str) -> tuple[object,
 
 def run_for(sandbox: TaskSandbox, folder: Path, seconds: float) -> object:
     """The outcome of task "task" on `folder` under a deadline of `seconds`, not the limits' own."""
-    facts = sandbox.sandbox.run(folder, {"task": "task", "seed": 7, "passed": [], "seconds": seconds}, seconds)
+    facts = sandbox.sandbox.run(folder, {
+        "task": "task",
+        "seed": 7,
+        "passed": [],
+        "seconds": seconds
+    }, seconds)
     return outcome_of(facts, sandbox.limits, seconds)
 
 
@@ -63,16 +72,58 @@ def test_a_correct_answer_is_an_observation(sandbox, tmp_path):
     assert outcome == Observation({"answer": 7 + len("task")})
 
 
-@pytest.mark.parametrize("body", [
+HANGS = {
+    "busy loop":
     "while True:\n    pass",
-    "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-    "time.sleep(60)",
+    "ignores SIGTERM and sleeps":
+    "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "signal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(60)",
+    "swallows exceptions":
     "while True:\n    try:\n        time.sleep(60)\n    except BaseException:\n        pass",
-], ids=["busy loop", "ignores SIGTERM and sleeps", "swallows exceptions"])
-def test_a_hang_is_a_timeout_within_the_deadline(sandbox, tmp_path, body):
-    outcome, seconds = run(sandbox, tmp_path, "import time\n" + body)
-    assert isinstance(outcome, Failure) and outcome.kind == "timeout"
-    assert LIMITS.seconds <= seconds < LIMITS.seconds + SLACK
+}
+SLOW_IMPORT = "import time\nwhile True:\n    time.sleep(0.01)\n" + engine_answering("pass")
+# case -> the engine.py of a submission that runs into the limits' deadline
+WAITS = {
+    **{
+        name: engine_answering("import time\n" + body)
+        for name, body in HANGS.items()
+    }, "slow import": SLOW_IMPORT
+}
+
+
+@dataclass(frozen=True)
+class Waited:
+    outcome: object
+    seconds: float  # from the request to the answer
+    next_outcome: object  # of a correct task right after it, in the same sandbox
+
+
+@pytest.fixture(scope="module")
+def waited(tmp_path_factory) -> dict[tuple[str, str], Waited]:
+    """Every case of WAITS in every mode, each in a sandbox of its own and all at once: each waits a
+    second for its deadline, so the waits overlap instead of adding up."""
+    def wait_for_the_deadline(mode: str, case: str) -> Waited:
+        folder = tmp_path_factory.mktemp("waits")
+        hanging, correct = write_submission(folder / "hanging",
+                                            WAITS[case]), write_submission(folder / "correct")
+        with TaskSandbox(LIMITS, ANSWER, **MODES[mode]) as sandbox:
+            sandbox.run(correct, "task", 1)  # the zygote booted before the clock starts
+            started = time.monotonic()
+            outcome = sandbox.run(hanging, "task", 7)
+            seconds = time.monotonic() - started
+            return Waited(outcome, seconds, sandbox.run(correct, "task", 7))
+
+    return all_at_once({(mode, case): functools.partial(wait_for_the_deadline, mode, case)
+                        for mode in MODES for case in WAITS})
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("body", HANGS)
+def test_a_hang_is_a_timeout_within_the_deadline(waited, mode, body):
+    run = waited[mode, body]
+    assert isinstance(run.outcome, Failure) and run.outcome.kind == "timeout"
+    assert LIMITS.seconds <= run.seconds < LIMITS.seconds + SLACK
+    assert run.next_outcome == Observation({"answer": 7 + len("task")})  # the zygote serves on
 
 
 def test_a_memory_grab_is_a_memory_failure(sandbox, tmp_path):
@@ -82,7 +133,8 @@ def test_a_memory_grab_is_a_memory_failure(sandbox, tmp_path):
 
 @pytest.mark.parametrize("stream", ["stdout", "stderr"])
 def test_a_flood_of_output_is_an_output_failure(sandbox, tmp_path, stream):
-    outcome, seconds = run_capped(sandbox, tmp_path, f"import sys\nwhile True:\n    sys.{stream}.write('x' * 10000)")
+    outcome, seconds = run_capped(sandbox, tmp_path,
+                                  f"import sys\nwhile True:\n    sys.{stream}.write('x' * 10000)")
     assert isinstance(outcome, Failure) and outcome.kind == "output"
     assert seconds < CAPPED_DEADLINE / 2  # stopped by the cap, not by the deadline
 
@@ -92,18 +144,22 @@ def test_printing_within_the_cap_is_fine(sandbox, tmp_path):
     assert isinstance(outcome, Observation)
 
 
-@pytest.mark.parametrize("body, kind, words", [
-    ("import sys\nsys.exit(0)", "error", "SystemExit"),
-    ("raise KeyboardInterrupt", "error", "KeyboardInterrupt"),
-    ("import os\nos._exit(0)", "crash", "exited before reporting"),
-    ("import os\nos._exit(3)", "crash", "exit code 3"),
-    ("import ctypes\nctypes.string_at(0)", "crash", "SIGSEGV"),
-    ("raise ValueError('bad ' * 1000)", "error", "ValueError: bad bad"),
-    ("class Weird(Exception):\n    def __str__(self):\n        raise RuntimeError\nraise Weird()", "error",
-     "could not be read"),
-    ("raise NotImplementedError('mul_backward: write it')", "not_run", "mul_backward"),
-], ids=["sys.exit", "KeyboardInterrupt", "os._exit(0)", "os._exit(3)", "segfault", "long message",
-        "__str__ raises", "starter"])
+@pytest.mark.parametrize(
+    "body, kind, words", [
+        ("import sys\nsys.exit(0)", "error", "SystemExit"),
+        ("raise KeyboardInterrupt", "error", "KeyboardInterrupt"),
+        ("import os\nos._exit(0)", "crash", "exited before reporting"),
+        ("import os\nos._exit(3)", "crash", "exit code 3"),
+        ("import ctypes\nctypes.string_at(0)", "crash", "SIGSEGV"),
+        ("raise ValueError('bad ' * 1000)", "error", "ValueError: bad bad"),
+        ("class Weird(Exception):\n"
+         "    def __str__(self):\n        raise RuntimeError\nraise Weird()",
+         "error", "could not be read"),
+        ("raise NotImplementedError('mul_backward: write it')", "not_run", "mul_backward"),
+    ], ids=[
+        "sys.exit", "KeyboardInterrupt", "os._exit(0)", "os._exit(3)", "segfault", "long message",
+        "__str__ raises", "starter"
+    ])
 def test_escapes_and_crashes_are_failures(sandbox, tmp_path, body, kind, words):
     outcome, _ = run(sandbox, tmp_path, body)
     assert isinstance(outcome, Failure) and outcome.kind == kind and words in outcome.detail
@@ -123,8 +179,10 @@ def test_a_forged_or_garbage_report_is_rejected(sandbox, tmp_path, report):
 
 
 def test_a_report_past_the_cap_is_rejected(sandbox, tmp_path):
-    outcome, seconds = run_capped(sandbox, tmp_path, "import os\nwhile True:\n    os.write(3, b'x' * 65536)")
-    assert isinstance(outcome, Failure) and outcome.kind == "error" and "larger than" in outcome.detail
+    outcome, seconds = run_capped(sandbox, tmp_path,
+                                  "import os\nwhile True:\n    os.write(3, b'x' * 65536)")
+    assert isinstance(outcome,
+                      Failure) and outcome.kind == "error" and "larger than" in outcome.detail
     assert seconds < CAPPED_DEADLINE / 2
 
 
@@ -175,8 +233,8 @@ for name in ("autograder.reference.solution", "solutions.micrograd", "mgkit_refe
     except ImportError:
         continue
     raise AssertionError(f"imported {name}")
-assert not [m for m in sys.modules if m.startswith(("autograder.reference", "mgkit_reference", "solutions"))
-            and sys.modules[m] is not None]
+HIDDEN = ("autograder.reference", "mgkit_reference", "solutions")
+assert not [m for m in sys.modules if m.startswith(HIDDEN) and sys.modules[m] is not None]
 assert os.getcwd() == sys.path[0]
 assert not [entry for entry in sys.path if "work/main" in entry or entry in ("", ".")]
 """
@@ -184,56 +242,79 @@ assert not [entry for entry in sys.path if "work/main" in entry or entry in ("",
     assert isinstance(outcome, Observation), outcome
 
 
-REACHING_OUT = {  # layer -> what the worker tries (it must raise OSError); {kit} and {other} are filled in
+# layer -> what the worker tries (it must raise OSError); {kit} and {other} are filled in
+REACHING_OUT = {
     "mount-namespace": [
         "open('{kit}/solutions/micrograd/engine.py').read()",  # the reference, on disk
         "open('{kit}/autograder/sandboxed/trusted.py').read()",  # the hidden checks' source
         "os.listdir('{other}')",  # another student's work, hidden by the caller
         "open('{kit}/{forged}', 'w').write('{{}}')",  # a forged result anywhere it can reach
-        "open(os.path.join(os.getcwd(), 'micrograd', 'engine.py'), 'a').write('# changed')",  # its own copy
+        # its own copy
+        "open(os.path.join(os.getcwd(), 'micrograd', 'engine.py'), 'a').write('# changed')",
     ],
     "network-namespace": ["__import__('socket').create_connection(('1.1.1.1', 53), timeout=1)"],
     "no-capabilities": ["os.setuid(12345)", "os.chroot('/')"],
-    "syscall-filter": ["os.fork()", "__import__('threading').Thread(target=print).start() or os.fork()",
-                       "os.kill({grader}, 0)", "os.kill(-1, 0)"],  # no signal out, not even a probe
+    "syscall-filter": [
+        "os.fork()", "__import__('threading').Thread(target=print).start() or os.fork()",
+        "os.kill({grader}, 0)", "os.kill(-1, 0)"
+    ],  # no signal out, not even a probe
 }
 
 
-@pytest.mark.parametrize("user_namespace", [False, True], ids=["root", "user namespace"])
-@pytest.mark.parametrize("layer, attempt", [(layer, attempt) for layer, attempts in REACHING_OUT.items()
+@pytest.fixture(scope="module")
+def other_student(tmp_path_factory) -> Path:
+    return write_submission(tmp_path_factory.mktemp("other") / "other-student")
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["root", "user namespace"])
+def hiding_sandbox(request, other_student):
+    """One zygote per way the grader runs (as root, or as root of a user namespace), hiding another
+    student's work, for every attempt below: each attempt is a worker of its own."""
+    with TaskSandbox(LIMITS, ANSWER, hide=[other_student], user_namespace=request.param) as sandbox:
+        sandbox.run(other_student, "task", 1)  # learns which layers this machine allows
+        yield sandbox
+
+
+@pytest.mark.parametrize("layer, attempt", [(layer, attempt)
+                                            for layer, attempts in REACHING_OUT.items()
                                             for attempt in attempts])
-def test_the_isolation_layers_keep_the_worker_in(tmp_path, layer, attempt, user_namespace):
-    other = tmp_path / "other-student"
-    write_submission(other)
+def test_the_isolation_layers_keep_the_worker_in(hiding_sandbox, other_student, tmp_path, layer,
+                                                 attempt):
+    if layer not in hiding_sandbox.isolation:
+        pytest.skip(f"this machine does not allow {layer}")
     kit = Path(__file__).resolve().parents[1]
     forged = f"results-forged-{uuid.uuid4().hex}.json"
-    attempt = attempt.format(kit=kit, other=other, forged=forged, grader=os.getpid())
-    body = f"import os\ntry:\n    {attempt}\nexcept (OSError, RuntimeError):\n    pass\nelse:\n    raise AssertionError"
-    with TaskSandbox(LIMITS, ANSWER, hide=[other], user_namespace=user_namespace) as sandbox:
-        sandbox.run(other, "task", 1)  # learns which layers this machine allows
-        if layer not in sandbox.isolation:
-            pytest.skip(f"this machine does not allow {layer}")
-        outcome, _ = run(sandbox, tmp_path, body)
+    attempt = attempt.format(kit=kit, other=other_student, forged=forged, grader=os.getpid())
+    body = (f"import os\ntry:\n    {attempt}\nexcept (OSError, RuntimeError):\n    pass\n"
+            "else:\n    raise AssertionError")
+    outcome, _ = run(hiding_sandbox, tmp_path, body)
     assert outcome == Observation({"answer": 11})
     assert not (kit / forged).exists()
-    assert (tmp_path / "submission" / "micrograd" / "engine.py").read_text() == engine_answering(body)
+    assert (tmp_path / "submission" / "micrograd" /
+            "engine.py").read_text() == engine_answering(body)
 
 
 def test_the_own_user_layer_alone_keeps_roots_files_and_new_processes_out_of_reach(tmp_path):
-    # a world-readable folder (pytest's are not) holding a file only root may write and a closed folder
+    # a world-readable folder (pytest's are not) holding a file only root may write and a closed
+    # folder
     open_folder = Path(tempfile.mkdtemp(prefix="mgkit-test-"))
     try:
         open_folder.chmod(0o755)
         (open_folder / "roots.txt").write_text("root's")
         (open_folder / "closed").mkdir(mode=0o700)
-        attempts = [f"open('{open_folder}/roots.txt', 'a')", f"os.listdir('{open_folder}/closed')", "os.fork()",
-                    "os.setuid(0)"]
+        attempts = [
+            f"open('{open_folder}/roots.txt', 'a')", f"os.listdir('{open_folder}/closed')",
+            "os.fork()", "os.setuid(0)"
+        ]
         body = "import os\n" + "".join(f"try:\n    {attempt}\nexcept OSError:\n    pass\n"
-                                       f"else:\n    raise AssertionError({attempt!r})\n" for attempt in attempts)
+                                       f"else:\n    raise AssertionError({attempt!r})\n"
+                                       for attempt in attempts)
         with TaskSandbox(LIMITS, ANSWER, layers=("own-user",), user_namespace=False) as sandbox:
-            outcome, _ = run(sandbox, open_folder, body)  # as grade's private copy: a folder right in /tmp
+            # as grade's private copy: a folder right in /tmp
+            outcome, _ = run(sandbox, open_folder, body)
             if "own-user" not in sandbox.isolation:
-                pytest.skip("own-user needs root and a Python every user can read (not one in /root)")
+                pytest.skip(
+                    "own-user needs root and a Python every user can read (not one in /root)")
         assert outcome == Observation({"answer": 11})
         assert (open_folder / "roots.txt").read_text() == "root's"
     finally:
@@ -242,16 +323,19 @@ def test_the_own_user_layer_alone_keeps_roots_files_and_new_processes_out_of_rea
 
 def test_a_dead_zygote_is_a_grader_failure_then_a_fresh_start(tmp_path):
     with TaskSandbox(LIMITS, ANSWER, isolate=False) as sandbox:
-        outcome, _ = run(sandbox, tmp_path, "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")
+        outcome, _ = run(sandbox, tmp_path,
+                         "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")
         assert isinstance(outcome, Failure) and outcome.kind == "grader"
         assert run(sandbox, tmp_path / "again", "pass")[0] == Observation({"answer": 11})
 
 
 def test_the_zygote_refuses_an_entry_that_loads_what_it_forbids(tmp_path):
     leaky = tmp_path / "leaky_entry.py"
-    leaky.write_text("from autograder.reference import solution\nfrom autograder.sandboxed.entry import"
-                     " FORBIDDEN_MODULES, run\n\nsolution.load()\n")
-    with TaskSandbox(LIMITS, f"{leaky}:run") as sandbox, pytest.raises(SandboxError, match="reference"):
+    leaky.write_text(
+        "from autograder.reference import solution\nfrom autograder.sandboxed.entry import"
+        " FORBIDDEN_MODULES, run\n\nsolution.load()\n")
+    with TaskSandbox(LIMITS,
+                     f"{leaky}:run") as sandbox, pytest.raises(SandboxError, match="reference"):
         sandbox.run(write_submission(tmp_path / "submission"), "task", 1)
 
 
@@ -262,24 +346,28 @@ def test_facts_become_outcomes_in_the_parent():
     assert outcome(exit_code=0, report='{"observation": {"x": 1.5}}') == Observation({"x": 1.5})
     assert outcome(signal=signal.SIGXCPU).kind == "timeout"
     assert outcome(signal=signal.SIGKILL).kind == "crash"
-    assert outcome(report='{"observation": {}}', output_bytes=LIMITS.output_bytes).kind == "output"  # flood counts
+    # flood counts
+    assert outcome(report='{"observation": {}}', output_bytes=LIMITS.output_bytes).kind == "output"
     assert outcome(exit_code=0, report='{"setup_failed": "x"}').kind == "grader"
     assert type(outcome(timed_out=True)) is Failure
-    assert outcome(timed_out=True, imported=False) == ImportFailure("timeout", "no answer within 1 s")
+    assert outcome(timed_out=True, imported=False) == ImportFailure("timeout",
+                                                                    "no answer within 1 s")
 
 
 @pytest.mark.parametrize("spec", ["no_colon", ":run", "module:"])
 def test_an_entry_point_is_module_colon_function(spec):
     with pytest.raises(ValueError, match="module:function"):
         Entry.named(spec)
-    assert Entry.named("autograder.sandboxed.entry:run") == Entry("autograder.sandboxed.entry", "run")
+    assert Entry.named("autograder.sandboxed.entry:run") == Entry("autograder.sandboxed.entry",
+                                                                  "run")
 
 
-def test_a_slow_import_is_told_as_one_with_where_the_time_went(sandbox, tmp_path):
-    slow = "import time\nwhile True:\n    time.sleep(0.01)\n" + engine_answering("pass")
-    outcome = sandbox.run(write_submission(tmp_path / "submission", slow), "task", 7)
+@pytest.mark.parametrize("mode", MODES)
+def test_a_slow_import_is_told_as_one_with_where_the_time_went(waited, mode):
+    outcome = waited[mode, "slow import"].outcome
     assert isinstance(outcome, ImportFailure) and outcome.kind == "timeout", outcome
-    assert "importing your files took more than 1 s (engine.py, line 3 was running" in outcome.detail, outcome.detail
+    assert ("importing your files took more than 1 s (engine.py, line 3 was running"
+            in outcome.detail), outcome.detail
 
 
 @pytest.mark.parametrize("statement, refused", [
@@ -287,10 +375,12 @@ def test_a_slow_import_is_told_as_one_with_where_the_time_went(sandbox, tmp_path
     ("import pytest", True), ("from pytest import approx", True),
 ])
 def test_the_worker_refuses_the_imports_the_preview_refuses(sandbox, tmp_path, statement, refused):
-    # the rule, not the clock: importing matplotlib's pyplot may take over the limits' 1 s on a loaded machine
+    # the rule, not the clock: importing matplotlib's pyplot may take over the limits' 1 s on a
+    # loaded machine
     folder = write_submission(tmp_path / "submission", f"{statement}\n{engine_answering('pass')}")
     outcome = run_for(sandbox, folder, CAPPED_DEADLINE)
     if refused:  # pytest is installed here: refused all the same, as everywhere
-        assert isinstance(outcome, Failure) and "the grade cannot import pytest" in outcome.detail, outcome
+        assert isinstance(outcome,
+                          Failure) and "the grade cannot import pytest" in outcome.detail, outcome
     else:
         assert isinstance(outcome, Observation), outcome

@@ -121,10 +121,12 @@ def build(root: Path, out: Path) -> None:
     reference = root / REFERENCE
     regions = _regions(reference)  # bad markers stop the release before anything is written
     _write_module_track(reference, regions, out / RELEASE)
+    _refuse_leaks(out / RELEASE, regions)
+    # the module track is all it grades: a wrong course is refused before nbgrader's seconds
+    _refuse_a_course_that_grades_wrong(root, reference, out / RELEASE)
     _write_notebook_source(root, out / source())
     _generate_assignment(root, out)
-    _refuse_leaks(out / RELEASE, regions)
-    _refuse_a_course_that_grades_wrong(root, reference, out / RELEASE)
+    _refuse_leaks(out / RELEASE, regions)  # the notebook nbgrader made too
 
 
 def _same_course(root: Path) -> None:
