@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
+import tempfile
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -111,6 +114,43 @@ def test_every_task_appears_whatever_the_folder_holds(sandbox, tmp_path, layout)
     assert results.graded and len(results.tasks) == len(TASKS)
     assert results.score == (TOTAL_POINTS if layout == "loose files" else 0)
     assert any("engine.py" in note for note in results.notes)
+
+
+def _hand_in(where: Path, shape: str, engine: str) -> Path:
+    """A hand-in of that shape, under a name of its own in `where` (/tmp is shared)."""
+    if shape == "notebook":
+        path = Path(tempfile.mkstemp(suffix=".ipynb", dir=where)[1])
+        path.write_text(nbformat.writes(new_notebook(cells=[
+            new_code_cell(engine, metadata={"mgkit": {"module": "engine"}})])))
+        return path
+    return write_submission(Path(tempfile.mkdtemp(dir=where)), engine)
+
+
+@pytest.mark.parametrize("shape", ["folder", "notebook"])
+@pytest.mark.parametrize("place", ["/tmp", "a named folder", "."])
+def test_a_hand_in_is_graded_wherever_it_lies_and_its_neighbours_stay_hidden(
+        tmp_path, monkeypatch, place, shape):
+    """Its own grade hides the hand-in's neighbours from the worker; a hand-in lying in /tmp
+    itself once had the worker's own copy hidden with them (a grader error for everyone)."""
+    where = {"/tmp": Path("/tmp"), "a named folder": tmp_path / "ünï côde" / "x y"}.get(
+        place, tmp_path / "here")
+    where.mkdir(parents=True, exist_ok=True)
+    neighbour = Path(tempfile.mkstemp(suffix=".py", dir=where)[1])  # a classmate's answers
+    path = _hand_in(where, shape, engine_answering(f"""
+        import os
+        if task_id == 'zero_grad' and os.path.exists({str(neighbour)!r}):
+            return -1"""))  # its own work if it cannot see the classmate's file
+    if place == ".":
+        monkeypatch.chdir(where)
+        path = Path(path.name)
+    try:
+        results = grade(path, seed=5, entry=JUDGED, limits=LIMITS)
+    finally:
+        neighbour.unlink()
+        shutil.rmtree(where / path.name) if shape == "folder" else (where / path.name).unlink()
+    assert results.graded, results.tasks[0].feedback
+    sees_neighbours = "mount-namespace" not in results.isolation
+    assert results.score == TOTAL_POINTS - BY_ID["zero_grad"].points * sees_neighbours
 
 
 def test_no_such_path_is_a_submission_error(tmp_path):

@@ -156,8 +156,16 @@ def confine_filesystem(folder: str, hidden: list[str], inside: str) -> None:
         _bind(device, f"/dev/{name}", MS_NOSUID | MS_NOEXEC)
     mount(None, "/dev", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
     for path in hidden:
-        if os.path.isdir(path):  # under the new /tmp, only what was bound back can be there
+        # /tmp itself (a hand-in's neighbours when it lies in /tmp) is the fresh one: covering it
+        # would hide `inside`; under it, only what was bound back can be there
+        if os.path.isdir(path) and not _holds(path, inside):
             mount("tmpfs", path, "tmpfs", safe | MS_RDONLY, "size=4k,mode=000")
+
+
+def _holds(folder: str, path: str) -> bool:
+    """Whether `path` is `folder` or lies under it."""
+    folder = os.path.realpath(folder)
+    return os.path.commonpath([folder, os.path.realpath(path)]) == folder
 
 
 def _libraries_under_tmp() -> list[str]:
