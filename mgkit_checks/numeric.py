@@ -115,19 +115,30 @@ def moons(n: int, seed: int, noise: float = 0.1) -> tuple[list[list[float]], lis
     return xs, ys
 
 
-def mlp_scores(params: list[float], sizes: list[int], xs: np.ndarray) -> np.ndarray:
-    """The first output of an MLP of these layer sizes (ReLU hidden, linear last) for each row of
-    xs, computed with numpy from its parameters in micrograd's order (per neuron: weights, then
-    bias)."""
-    acts = xs
-    position = 0
+def mlp_layers(params: list[float], sizes: list[int],
+               xs: np.ndarray) -> tuple[list[tuple[np.ndarray, ...]], np.ndarray]:
+    """An MLP of these layer sizes (ReLU hidden, linear last) on each row of xs, computed with
+    numpy from its parameters in micrograd's order (per neuron: weights, then bias): each layer's
+    (weights and bias, input, pre-activation), and the first output.
+
+    Each pre-activation is summed as micrograd's Neuron sums it (the bias, then w_i * x_i in turn),
+    so a ReLU sees the very number the engine's does, down to the last bit.
+    """
+    layers, acts, position = [], np.asarray(xs, dtype=float), 0
     for depth, (nin, nout) in enumerate(zip(sizes, sizes[1:])):
         block = np.array(params[position : position + nout * (nin + 1)]).reshape(nout, nin + 1)
         position += nout * (nin + 1)
-        acts = acts @ block[:, :nin].T + block[:, nin]
-        if depth < len(sizes) - 2:
-            acts = np.maximum(acts, 0.0)
-    return acts[:, 0]
+        pre = np.tile(block[:, nin], (len(acts), 1))
+        for i in range(nin):
+            pre = pre + acts[:, i : i + 1] * block[:, i]
+        layers.append((block, acts, pre))
+        acts = pre if depth == len(sizes) - 2 else np.maximum(pre, 0.0)
+    return layers, acts[:, 0]
+
+
+def mlp_scores(params: list[float], sizes: list[int], xs: np.ndarray) -> np.ndarray:
+    """The first output of the MLP (mlp_layers) for each row of xs."""
+    return mlp_layers(params, sizes, xs)[1]
 
 
 FUNCTIONS = {

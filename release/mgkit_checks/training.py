@@ -395,9 +395,10 @@ def _judge_two_steps(case: dict, report: dict) -> Check:
     if all_close(got, zeroed) or all_close(got, piled):
         return Check(case["label"], PASSED)
     call = f"train(model, xs, ys, steps=2, learning_rate={step['lr']:g}, loss_fn=squared_loss)"
+    left, want = _where_apart(got, zeroed, case["nouts"])
     message = (
-        f"{call} left {_first(got)}; two steps of gradient descent, each by the gradient of its own"
-        f" loss after its own loss.backward(), give {_shown(zeroed)}"
+        f"{call} left {left}; two steps of gradient descent, each by the gradient of its own"
+        f" loss after its own loss.backward(), give {want}"
     )
     found = [Diagnosis("training_loop/no_update", NO_UPDATE)] if all_close(got, params) else []
     one = [p - step["lr"] * g for p, g in zip(params, _gradient(case, params, step))]
@@ -461,10 +462,10 @@ def _judge_steps(case: dict, report: dict) -> Check:
         if not all_close(got, want):
             call = (f"train(model, xs, ys, steps=1, learning_rate={step['lr']:g}, "
                     f"loss_fn={LOSS_FUNCTIONS[step['loss']].__name__}, alpha={step['alpha']:g})")
+            left, gives = _where_apart(got, want, case["nouts"])
             message = (
-                f"step {number}: {call} left {_first(got)}; one step of gradient descent (p.data -="
-                " learning_rate * p.grad, on loss_fn + alpha * the sum of p**2) gives"
-                f" {_shown(want)}"
+                f"step {number}: {call} left {left}; one step of gradient descent (p.data -="
+                f" learning_rate * p.grad, on loss_fn + alpha * the sum of p**2) gives {gives}"
             )
             return Check(case["label"], FAILED, message,
                          tuple(_step_mistakes(case, params, step, got)))
@@ -476,13 +477,32 @@ def _judge_steps(case: dict, report: dict) -> Check:
     return Check(case["label"], PASSED)
 
 
-def _first(values: list) -> str:
-    """The first parameters, named as such: no trailing ellipsis for a sentence's full stop to
-    eat."""
-    shown = ", ".join(show(v) for v in values[:3])
-    if len(values) > 1:
-        return f"the first {min(3, len(values))} parameters at {shown}"
-    return f"the parameter at {shown}"
+def _where_apart(got: list, want: list[float], nouts: list[int]) -> tuple[str, str]:
+    """Where the student's parameters first part from the expected ones, and what is expected
+    there: ("parameter 15 of 21 (layer 1, neuron 5's bias) at 0.005985", "0.007129"); the first
+    three when the counts differ."""
+    if len(got) == len(want) and len(got) > 1:
+        index = next(i for i, (g, w) in enumerate(zip(got, want)) if not close(g, w))
+        return (f"parameter {index + 1} of {len(got)} ({_named(index, [2, *nouts])}) at"
+                f" {show(got[index])}", show(want[index]))
+    if not got:
+        return "no parameters", _shown(want)
+    shown = ", ".join(show(v) for v in got[:3])
+    left = f"the first {min(3, len(got))} parameters at {shown}" if len(got) > 1 else \
+        f"the parameter at {shown}"
+    return left, _shown(want)
+
+
+def _named(index: int, sizes: list[int]) -> str:
+    """Which weight or bias parameters()[index] is, in micrograd's order: "layer 1, neuron 5's
+    bias"."""
+    for layer, (nin, nout) in enumerate(zip(sizes, sizes[1:]), start=1):
+        if index < nout * (nin + 1):
+            neuron, position = divmod(index, nin + 1)
+            part = "bias" if position == nin else f"weight {position + 1}"
+            return f"layer {layer}, neuron {neuron + 1}'s {part}"
+        index -= nout * (nin + 1)
+    return "a parameter the model does not have"
 
 
 def _step_mistakes(case: dict, params: list[float], step: dict, got: list) -> list[Diagnosis]:
