@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fake_entry import JUDGED, write_submission
+from fake_entry import JUDGED, ROOMY, write_submission
 
 from autograder.classrun.gradebook import dry_run, grade_all
-from autograder.sandbox import Limits
 
-LIMITS = Limits(seconds=2.0, memory_mb=256, output_bytes=64 * 1024)
+LIMITS = ROOMY
 
 
 def test_a_dry_run_skips_an_out_inside_the_submissions_as_the_run_does(tmp_path: Path):

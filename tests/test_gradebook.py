@@ -23,7 +23,8 @@ from autograder.grading.results import GradingResults
 from autograder.reference.rubric import BY_ID, TASK_IDS, TOTAL_POINTS
 from autograder.sandbox import Limits
 
-LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024)
+# chloé's hang costs the deadline, once a class run: 3 s, so her classmates' answers have margin
+LIMITS = Limits(seconds=3.0, memory_mb=256, output_bytes=64 * 1024)
 FULL = f"{TOTAL_POINTS:g}"
 # chloé's total: all but zero_grad's points
 HUNG_ZERO_GRAD = f"{TOTAL_POINTS - BY_ID['zero_grad'].points:g}"

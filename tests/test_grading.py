@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from fake_entry import CORRECT_ENGINE, JUDGED, engine_answering, write_submission
+from fake_entry import CORRECT_ENGINE, JUDGED, ROOMY, SHORT, engine_answering, write_submission
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 import autograder.grading.judge
@@ -38,14 +38,20 @@ from autograder.reference import outputs as outputs_module
 from autograder.reference.outputs import check_replaceable
 from autograder.reference.rubric import BY_ID, TASK_IDS, TASKS, TOTAL_POINTS
 from autograder.reference.solution import MODULES, REFERENCE_PACKAGE_DIR
-from autograder.sandbox import Limits
 
-LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024)
+LIMITS = ROOMY  # the import hang below has a sandbox of its own, with SHORT
 
 
 @pytest.fixture(scope="module")
 def sandbox():
     with TaskSandbox(LIMITS, JUDGED) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture(scope="module")
+def short_sandbox():
+    """For a hang: it costs the deadline."""
+    with TaskSandbox(SHORT, JUDGED) as sandbox:
         yield sandbox
 
 
@@ -75,7 +81,8 @@ def test_a_bug_in_one_task_costs_only_that_task(sandbox, tmp_path):
     # asleep: test_sandbox's hangs are the ones that spin
     ids=["hangs", "exits"])
 def test_an_import_that_hangs_or_exits_costs_one_deadline_not_one_per_task(
-        sandbox, tmp_path, top_level, monkeypatch):
+        short_sandbox, tmp_path, top_level, monkeypatch):
+    sandbox = short_sandbox
     # one worker per group of tasks that import the same files (the fake's tasks all import
     # engine.py)
     ran = []

@@ -9,16 +9,15 @@ import zipfile
 from datetime import UTC, datetime, timedelta
 
 import nbformat
-from fake_entry import CORRECT_ENGINE, JUDGED, engine_answering, write_submission
+from fake_entry import CORRECT_ENGINE, JUDGED, ROOMY, engine_answering, write_submission
 from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder.classrun.gradebook import GRADEBOOK, SUMMARY, LatePolicy, grade_all
 from autograder.classrun.gradebook import read_gradebook as gradebook_rows
 from autograder.classrun.handins import FILE_DATES, find_handins
 from autograder.reference.rubric import BY_ID, TOTAL_POINTS
-from autograder.sandbox import Limits
 
-LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024)
+LIMITS = ROOMY  # nothing here hangs
 DEADLINE = datetime(2025, 3, 1, 23, 59, tzinfo=UTC)
 # its own work: a score of its own
 WRONG_ENGINE = engine_answering("if task_id == 'zero_grad':\n    return -1")

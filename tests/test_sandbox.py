@@ -10,18 +10,21 @@ import signal
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 from conftest import all_at_once
-from fake_entry import ANSWER, engine_answering, write_submission
+from fake_entry import ANSWER, ROOMY, engine_answering, write_submission
 
 from autograder.grading.outcomes import Failure, Observation
 from autograder.grading.worker import ImportFailure, TaskSandbox, outcome_of
 from autograder.sandbox import Entry, Facts, Limits, SandboxError
 
+# a hang's: each costs it
 LIMITS = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024, report_bytes=64 * 1024)
+# for what does not hang: a correct answer on a loaded machine never nears this deadline
+SPARE = replace(LIMITS, seconds=ROOMY.seconds)
 # Seconds beyond the deadline that killing, reaping and answering may take on a loaded machine;
 # under GRACE_SECONDS, past which the host gives up on the zygote (a TimeoutError, not a timeout)
 SLACK = 4.0
@@ -37,7 +40,7 @@ MODES = {"isolated": {}, "user-namespace": {"user_namespace": True}, "portable":
 def sandbox(request):
     """One zygote for the module's tests: with every isolation layer the machine allows (as root,
     or as root of a user namespace: what a grader without root gets), and without any."""
-    with TaskSandbox(LIMITS, ANSWER, **MODES[request.param]) as sandbox:
+    with TaskSandbox(SPARE, ANSWER, **MODES[request.param]) as sandbox:
         yield sandbox
 
 
@@ -270,7 +273,7 @@ def other_student(tmp_path_factory) -> Path:
 def hiding_sandbox(request, other_student):
     """One zygote per way the grader runs (as root, or as root of a user namespace), hiding another
     student's work, for every attempt below: each attempt is a worker of its own."""
-    with TaskSandbox(LIMITS, ANSWER, hide=[other_student], user_namespace=request.param) as sandbox:
+    with TaskSandbox(SPARE, ANSWER, hide=[other_student], user_namespace=request.param) as sandbox:
         sandbox.run(other_student, "task", 1)  # learns which layers this machine allows
         yield sandbox
 
@@ -309,7 +312,7 @@ def test_the_own_user_layer_alone_keeps_roots_files_and_new_processes_out_of_rea
         body = "import os\n" + "".join(f"try:\n    {attempt}\nexcept OSError:\n    pass\n"
                                        f"else:\n    raise AssertionError({attempt!r})\n"
                                        for attempt in attempts)
-        with TaskSandbox(LIMITS, ANSWER, layers=("own-user",), user_namespace=False) as sandbox:
+        with TaskSandbox(SPARE, ANSWER, layers=("own-user",), user_namespace=False) as sandbox:
             # as grade's private copy: a folder right in /tmp
             outcome, _ = run(sandbox, open_folder, body)
             if "own-user" not in sandbox.isolation:
@@ -322,7 +325,7 @@ def test_the_own_user_layer_alone_keeps_roots_files_and_new_processes_out_of_rea
 
 
 def test_a_dead_zygote_is_a_grader_failure_then_a_fresh_start(tmp_path):
-    with TaskSandbox(LIMITS, ANSWER, isolate=False) as sandbox:
+    with TaskSandbox(SPARE, ANSWER, isolate=False) as sandbox:
         outcome, _ = run(sandbox, tmp_path,
                          "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")
         assert isinstance(outcome, Failure) and outcome.kind == "grader"
@@ -334,7 +337,7 @@ def test_the_zygote_refuses_an_entry_that_loads_what_it_forbids(tmp_path):
     leaky.write_text(
         "from autograder.reference import solution\nfrom autograder.sandboxed.entry import"
         " FORBIDDEN_MODULES, run\n\nsolution.load()\n")
-    with TaskSandbox(LIMITS,
+    with TaskSandbox(SPARE,
                      f"{leaky}:run") as sandbox, pytest.raises(SandboxError, match="reference"):
         sandbox.run(write_submission(tmp_path / "submission"), "task", 1)
 
