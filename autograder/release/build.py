@@ -120,6 +120,8 @@ def build(root: Path, out: Path) -> None:
     _same_course(root)
     reference = root / REFERENCE
     regions = _regions(reference)  # bad markers stop the release before anything is written
+    # the story reaches students as it is: a leak in it is told before seconds of grading
+    _refuse_leaks_in(root / story(), Path(story()), _solution_lines(regions))
     _write_module_track(reference, regions, out / RELEASE)
     _refuse_leaks(out / RELEASE, regions)
     # the module track is all it grades: a wrong course is refused before nbgrader's seconds
@@ -228,13 +230,17 @@ def _refuse_leaks(folder: Path, regions: list[Region]) -> None:
     """ReleaseError if any file under `folder` holds a marker or a line of a solution region."""
     solution_lines = _solution_lines(regions)
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        for number, line in enumerate(_lines(path), start=1):
-            stripped = line.strip()
-            if stripped in solution_lines or any(marker in line for marker in FORBIDDEN):
-                where = path.relative_to(folder.parent)
-                raise ReleaseError(
-                    f"{where}:{number}: solution text would reach students: {stripped!r}; "
-                    "keep solution lines inside the regions of the reference")
+        _refuse_leaks_in(path, path.relative_to(folder.parent), solution_lines)
+
+
+def _refuse_leaks_in(path: Path, where: Path, solution_lines: set[str]) -> None:
+    """ReleaseError, naming `where` and the line, if the file holds a marker or a solution line."""
+    for number, line in enumerate(_lines(path), start=1):
+        stripped = line.strip()
+        if stripped in solution_lines or any(marker in line for marker in FORBIDDEN):
+            raise ReleaseError(
+                f"{where}:{number}: solution text would reach students: {stripped!r}; "
+                "keep solution lines inside the regions of the reference")
 
 
 def _refuse_a_course_that_grades_wrong(root: Path, reference: Path, release_dir: Path) -> None:
