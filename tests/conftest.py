@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 import pytest
 
+import autograder.release  # noqa: F401 - before any test module imports nbformat: its IRI grammar waits
+
 K = TypeVar("K")
 T = TypeVar("T")
 

@@ -35,7 +35,7 @@ from ..reference import rubric, solution
 from ..reference.markers import Region, check_every_task_has_a_region, find_regions
 from ..reference.solution import KIT_ROOT
 from ..reference.stubs import make_stub
-from . import notebooks
+from . import iri_grammar, notebooks
 
 RELEASE = "release"
 REFERENCE = "solutions/micrograd"
@@ -210,9 +210,9 @@ def _generate_assignment(root: Path, out: Path) -> None:
         raise ReleaseError(
             f"{config}: missing; it tells nbgrader that assignments/ is the source folder")
     shutil.copyfile(config, out / NBGRADER_CONFIG)
-    command = [
-        sys.executable, "-m", "nbgrader", "generate_assignment", rubric.ASSIGNMENT, "--no-db",
-        "--log-level=WARN"
+    command = [  # nbgrader itself, with jsonschema's IRI grammar compiled only if used
+        sys.executable, "-c", iri_grammar.NBGRADER, "generate_assignment", rubric.ASSIGNMENT,
+        "--no-db", "--log-level=WARN"
     ]
     done = subprocess.run(command, cwd=out, capture_output=True, text=True)
     if done.returncode != 0:
