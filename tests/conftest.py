@@ -27,6 +27,40 @@ def pytest_configure() -> None:
     ])
 
 
+# ---- the order xdist hands modules out in ----------------------------------------------------
+# A run lasts as long as its busiest worker, and xdist (--dist loadscope, --no-loadscope-reorder)
+# hands whole modules out in collection order: the heaviest first, by their seconds in the last
+# run (pytest's cache), so a run ends on small modules; unmeasured ones by their number of tests,
+# as xdist's own reorder would.
+MODULE_SECONDS = "mgkit/module-seconds"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    seconds = config.cache.get(MODULE_SECONDS, {}) if config.cache else {}
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[_module(item.nodeid)] = counts.get(_module(item.nodeid), 0) + 1
+    items.sort(key=lambda item: (-seconds.get(_module(item.nodeid), 0.0),
+                                 -counts[_module(item.nodeid)]))
+
+
+_took: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _took[_module(report.nodeid)] = _took.get(_module(report.nodeid), 0.0) + report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if session.config.cache and not hasattr(session.config, "workerinput"):  # xdist's controller
+        measured = session.config.cache.get(MODULE_SECONDS, {})
+        session.config.cache.set(MODULE_SECONDS, {**measured, **_took})
+
+
+def _module(nodeid: str) -> str:
+    return nodeid.partition("::")[0]
+
+
 @pytest.fixture(scope="session")
 def kit_sandbox():
     """A booted sandbox of the kit's own judge (default limits, the course in use) for every module
