@@ -36,7 +36,8 @@ MODULE_SECONDS = "mgkit/module-seconds"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    seconds = config.cache.get(MODULE_SECONDS, {}) if config.cache else {}
+    cache = getattr(config, "cache", None)  # none under -p no:cacheprovider
+    seconds = cache.get(MODULE_SECONDS, {}) if cache else {}
     counts: dict[str, int] = {}
     for item in items:
         counts[_module(item.nodeid)] = counts.get(_module(item.nodeid), 0) + 1
@@ -52,9 +53,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    if session.config.cache and not hasattr(session.config, "workerinput"):  # xdist's controller
-        measured = session.config.cache.get(MODULE_SECONDS, {})
-        session.config.cache.set(MODULE_SECONDS, {**measured, **_took})
+    cache = getattr(session.config, "cache", None)
+    if cache and not hasattr(session.config, "workerinput"):  # xdist's controller
+        cache.set(MODULE_SECONDS, {**cache.get(MODULE_SECONDS, {}), **_took})
 
 
 def _module(nodeid: str) -> str:
