@@ -29,37 +29,49 @@ def pytest_configure() -> None:
 
 # ---- the order xdist hands modules out in ----------------------------------------------------
 # A run lasts as long as its busiest worker, and xdist (--dist loadscope, --no-loadscope-reorder)
-# hands whole modules out in collection order: the heaviest first, by their seconds in the last
-# run (pytest's cache), so a run ends on small modules; unmeasured ones by their number of tests,
-# as xdist's own reorder would.
-MODULE_SECONDS = "mgkit/module-seconds"
+# hands whole modules out in collection order: the heaviest first, by the seconds their selected
+# tests took when they last ran (pytest's cache), so a run ends on small modules; unmeasured ones
+# by their number of tests, as xdist's own reorder would. The controller reads the cache once and
+# hands it to every worker, so that all of them collect in the same order.
+TEST_SECONDS = "mgkit/test-seconds"
+
+
+def _measured(config: pytest.Config) -> dict[str, float]:
+    cache = getattr(config, "cache", None)  # none under -p no:cacheprovider
+    return cache.get(TEST_SECONDS, {}) if cache else {}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:  # xdist's controller, as it starts each worker
+    node.workerinput[TEST_SECONDS] = _measured(node.config)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    cache = getattr(config, "cache", None)  # none under -p no:cacheprovider
-    seconds = cache.get(MODULE_SECONDS, {}) if cache else {}
-    counts: dict[str, int] = {}
+    worker = getattr(config, "workerinput", None)
+    seconds = worker.get(TEST_SECONDS, {}) if worker is not None else _measured(config)
+    weight: dict[str, float] = {}
+    count: dict[str, int] = {}
     for item in items:
-        counts[_module(item.nodeid)] = counts.get(_module(item.nodeid), 0) + 1
-    items.sort(key=lambda item: (-seconds.get(_module(item.nodeid), 0.0),
-                                 -counts[_module(item.nodeid)]))
+        module = item.nodeid.partition("::")[0]
+        weight[module] = weight.get(module, 0.0) + seconds.get(item.nodeid, 0.0)
+        count[module] = count.get(module, 0) + 1
+    # one key for all of a module's items, and a stable sort: a module's items stay together
+    items.sort(key=lambda item: (-weight[item.nodeid.partition("::")[0]],
+                                 -count[item.nodeid.partition("::")[0]]))
 
 
 _took: dict[str, float] = {}
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    _took[_module(report.nodeid)] = _took.get(_module(report.nodeid), 0.0) + report.duration
+    _took[report.nodeid] = _took.get(report.nodeid, 0.0) + report.duration  # setup, call, teardown
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     cache = getattr(session.config, "cache", None)
-    if cache and not hasattr(session.config, "workerinput"):  # xdist's controller
-        cache.set(MODULE_SECONDS, {**cache.get(MODULE_SECONDS, {}), **_took})
-
-
-def _module(nodeid: str) -> str:
-    return nodeid.partition("::")[0]
+    if cache and not hasattr(session.config, "workerinput"):  # xdist's controller, or -n 0
+        # the tests this run ran, by their new times; a partial run leaves the others as they were
+        cache.set(TEST_SECONDS, {**_measured(session.config), **_took})
 
 
 @pytest.fixture(scope="session")

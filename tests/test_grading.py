@@ -133,29 +133,66 @@ def _hand_in(where: Path, shape: str, engine: str) -> Path:
     return write_submission(Path(tempfile.mkdtemp(dir=where)), engine)
 
 
-@pytest.mark.parametrize("shape", ["folder", "notebook"])
-@pytest.mark.parametrize("place", ["/tmp", "a named folder", "."])
+@pytest.fixture(scope="module")
+def machine_layers(sandbox, tmp_path_factory) -> tuple[str, ...]:
+    """The isolation layers this machine gives a worker, as a grade of a hand-in that lies in a
+    folder of its own records them."""
+    folder = write_submission(tmp_path_factory.mktemp("alone") / "alone")
+    return grade(folder, seed=1, sandbox=sandbox).isolation
+
+
+# where a hand-in may lie: the temporary folders, the home folder (which may hold the Python the
+# worker imports from), a named folder, the current one, a link to it from the class's folder
+PLACES = ["/tmp", "/var/tmp", "/dev/shm", "home", "a named folder", ".", "a link"]
+
+
+# a linked notebook is never followed (test_symlinks_are_never_followed)
+@pytest.mark.parametrize("place, shape", [(place, shape) for place in PLACES
+                                          for shape in ("folder", "notebook")
+                                          if (place, shape) != ("a link", "notebook")])
 def test_a_hand_in_is_graded_wherever_it_lies_and_its_neighbours_stay_hidden(
-        tmp_path, monkeypatch, place, shape):
-    """Its own grade hides the hand-in's neighbours from the worker; a hand-in lying in /tmp
-    itself once had the worker's own copy hidden with them (a grader error for everyone)."""
-    where = {"/tmp": Path("/tmp"), "a named folder": tmp_path / "ünï côde" / "x y"}.get(
-        place, tmp_path / "here")
+        machine_layers, tmp_path, monkeypatch, place, shape):
+    """Its own grade hides the hand-in's neighbours from the worker, where it is listed and where a
+    link to it leads. A hand-in lying in /tmp itself once had the worker's own copy hidden with
+    them (a grader error for everyone); one in the home folder that holds the Python, or behind a
+    link, once let the worker read its neighbours."""
+    if place == "a link":  # outside /tmp, which the worker's fresh /tmp hides anyway
+        tmp_path = Path(tempfile.mkdtemp(dir="/var/tmp"))
+    where = {"home": Path.home(), "a named folder": tmp_path / "ünï côde" / "x y",
+             ".": tmp_path / "here", "a link": tmp_path / "class"}.get(place, Path(place))
+    if place in ("/tmp", "/var/tmp", "/dev/shm", "home") and not os.access(where, os.W_OK):
+        pytest.skip(f"{where} is not writable here")
     where.mkdir(parents=True, exist_ok=True)
-    neighbour = Path(tempfile.mkstemp(suffix=".py", dir=where)[1])  # a classmate's answers
-    path = _hand_in(where, shape, engine_answering(f"""
+    # a classmate's answers, and the hand-in, under names of their own (the shared folders)
+    made = [Path(tempfile.mkstemp(suffix=".py", dir=where)[1])]
+    engine = engine_answering(f"""
         import os
-        if task_id == 'zero_grad' and os.path.exists({str(neighbour)!r}):
-            return -1"""))  # its own work if it cannot see the classmate's file
-    if place == ".":
-        monkeypatch.chdir(where)
-        path = Path(path.name)
+        if task_id == 'zero_grad' and os.path.exists({str(made[0])!r}):
+            return -1""")  # its own work if it cannot see the classmate's file
     try:
+        if place == "a link":  # class/<name> -> ../real/<name>
+            (tmp_path / "real").mkdir()
+            real = _hand_in(tmp_path / "real", shape, engine)
+            made.append(where / real.name)
+            made[-1].symlink_to(Path("..") / "real" / real.name)
+        else:
+            made.append(_hand_in(where, shape, engine))
+        path = made[-1]
+        if place == ".":
+            monkeypatch.chdir(where)
+            path = Path(path.name)
         results = grade(path, seed=5, entry=JUDGED, limits=LIMITS)
     finally:
-        neighbour.unlink()
-        shutil.rmtree(where / path.name) if shape == "folder" else (where / path.name).unlink()
+        for made_path in made:
+            shutil.rmtree(made_path) if made_path.is_dir() and not made_path.is_symlink() \
+                else made_path.unlink()
+        if place == "a link":
+            shutil.rmtree(tmp_path)
     assert results.graded, results.tasks[0].feedback
+    # every layer the machine gives, wherever the hand-in lies (a layer that fails to start is
+    # dropped without a word); "own-user" too where hiding the home folder makes the Python
+    # readable to others
+    assert set(machine_layers) <= set(results.isolation), results.isolation
     sees_neighbours = "mount-namespace" not in results.isolation
     assert results.score == TOTAL_POINTS - BY_ID["zero_grad"].points * sees_neighbours
 

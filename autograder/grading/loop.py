@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import re
 import secrets
 import time
@@ -70,8 +71,9 @@ def grade(path: Path | Submission, seed: int | None = None, *, entry: str = ENTR
     submission = path if isinstance(path, Submission) else load(path)
     own_sandbox = sandbox is None
     # a worker of this sandbox sees the submission's folder, and its neighbours (other students?),
-    # as empty
-    hide = [path.resolve().parent] if isinstance(path, Path) else []
+    # as empty: where it is listed, and where a link to it leads
+    hide = [Path(os.path.realpath(path.absolute().parent)), path.resolve().parent] \
+        if isinstance(path, Path) else []
     sandbox = sandbox or TaskSandbox(limits, entry, hide=hide)
     try:
         return _grade(submission, seed, sandbox, started, scratch)

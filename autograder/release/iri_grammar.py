@@ -14,18 +14,29 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+from pathlib import Path
 from types import ModuleType
 
 NAME = "rfc3987_syntax"
-NBGRADER = ("from autograder.release.iri_grammar import defer; defer(); "
+KIT_PATH = Path(__file__).resolve().parents[2]  # the folder holding `autograder`
+# a program for `python -c`, run in a staging folder: the kit is put on the path, as it may not be
+# installed
+NBGRADER = (f"import sys; sys.path.insert(0, {str(KIT_PATH)!r}); "
+            "from autograder.release.iri_grammar import defer; defer(); "
             "from nbgrader.apps.nbgraderapp import main; main()")
 
 
 def defer() -> None:
-    """Put the stand-in in place, unless the real module is already loaded or not installed."""
-    if NAME in sys.modules or importlib.util.find_spec(NAME) is None:
+    """Put the stand-in in place, unless the real module is already loaded or cannot load (it is
+    not installed, or lark, which it needs, is not: then jsonschema leaves the iri formats out, as
+    it would have)."""
+    spec = None if NAME in sys.modules else importlib.util.find_spec(NAME)
+    if spec is None or importlib.util.find_spec("lark") is None:
         return
     stand_in = ModuleType(NAME, f"{NAME}, loaded at its first use (autograder.release.iri_grammar)")
+    # what the import system reads of a package: its submodules import as they would
+    stand_in.__spec__, stand_in.__file__ = spec, spec.origin
+    stand_in.__path__ = list(spec.submodule_search_locations or [])
 
     def real() -> ModuleType:
         if sys.modules.get(NAME) is stand_in:

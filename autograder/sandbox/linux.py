@@ -122,9 +122,11 @@ def confine_filesystem(folder: str, hidden: list[str], inside: str) -> None:
     1) a private copy of every mount, so nothing here reaches the machine's own;
     2) all of them read-only, in one call (mount_setattr, Linux 5.12);
     3) a /proc that shows only this PID namespace, a fresh small /tmp, a /dev of four devices;
-    4) the submission's private folder bound read-only at `inside` (under the new /tmp), and the
-       interpreter's own folders that lay under the old one (a virtual environment made there);
-    5) an empty read-only tmpfs over each hidden folder: the kit's sources, other students' work.
+    4) the submission's private folder bound read-only at `inside` (under the new /tmp);
+    5) an empty read-only tmpfs over each hidden folder (the kit's sources, other students' work);
+    6) what the worker reads from that lay under the old /tmp or under a hidden folder, bound back
+       read-only (the interpreter of a virtual environment made in /tmp, a Python installed in the
+       home folder that holds the hand-in, matplotlib's font list).
     """
     unshare(CLONE_NEWNS)
     mount(None, "/", None, MS_REC | MS_PRIVATE)
@@ -139,26 +141,40 @@ def confine_filesystem(folder: str, hidden: list[str], inside: str) -> None:
     # no PID namespace of our own (a user namespace): the machine's, read-only
     except PermissionError:
         pass
-    # what /tmp and /dev will cover, held open to be bound back in
+    # the fresh /tmp and /dev cover what lay under the old ones, and the hand-in's copy goes in
+    # /tmp: no hidden folder may cover it, nor the whole filesystem, nor a folder the worker reads
+    read_from = {os.path.realpath(path) for path in _read_from()}
+    covers = [path for path in _outermost(hidden) if os.path.isdir(path) and path != "/"
+              and not _holds(path, inside) and not _holds("/tmp", path)
+              and not _holds("/dev", path) and path not in read_from]
+    reads = [path for path in _outermost(read_from)
+             if any(_holds(cover, path) for cover in ["/tmp", *covers])]
+    # what /tmp, /dev and the covers will hide, held open to be bound back in
     submission = os.open(folder, os.O_PATH | os.O_DIRECTORY)
     devices = {name: os.open(f"/dev/{name}", os.O_PATH) for name in DEVICES}
-    libraries = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in _libraries_under_tmp()}
+    kept = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in reads}
     mount("tmpfs", "/tmp", "tmpfs", safe, "size=16m,mode=1777")
     os.mkdir(inside)
     _bind(submission, inside, MS_RDONLY | safe)
-    for path, library in libraries.items():
-        os.makedirs(path, exist_ok=True)
-        # not noexec: C extensions are mapped executable
-        _bind(library, path, MS_RDONLY | MS_NOSUID | MS_NODEV)
     mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=755")
     for name, device in devices.items():
         open(f"/dev/{name}", "w").close()  # the mount point
         _bind(device, f"/dev/{name}", MS_NOSUID | MS_NOEXEC)
     mount(None, "/dev", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
+    for path in covers:  # traversable only where something is bound back under it
+        mode = "755" if any(_holds(path, read) for read in reads) else "000"
+        mount("tmpfs", path, "tmpfs", safe, f"size=64k,mode={mode}")
+    umask = os.umask(0o022)  # the mount points: every user may pass (the "own-user" layer)
+    for path, fd in kept.items():
+        os.makedirs(path, exist_ok=True)
+        _bind(fd, path, MS_RDONLY | MS_NOSUID | MS_NODEV)  # not noexec: C extensions are mapped
+    os.umask(umask)
+    for path in covers:
+        mount(None, path, None, MS_REMOUNT | MS_RDONLY | safe)
+    # a hidden folder inside what was bound back: the kit's sources inside the kit it imports
     for path in hidden:
-        # /tmp itself (a hand-in's neighbours when it lies in /tmp) is the fresh one: covering it
-        # would hide `inside`; under it, only what was bound back can be there
-        if os.path.isdir(path) and not _holds(path, inside):
+        if os.path.isdir(path) and os.path.realpath(path) not in read_from and any(
+                _holds(read, path) for read in reads):
             mount("tmpfs", path, "tmpfs", safe | MS_RDONLY, "size=4k,mode=000")
 
 
@@ -168,17 +184,20 @@ def _holds(folder: str, path: str) -> bool:
     return os.path.commonpath([folder, os.path.realpath(path)]) == folder
 
 
-def _libraries_under_tmp() -> list[str]:
-    """The folders the interpreter imports from (sys.path, its prefixes) that lie under /tmp,
-    outermost only: the fresh /tmp must not hide matplotlib from a grader installed in a venv
-    there."""
-    paths = sorted({
-        os.path.realpath(entry)
-        for entry in (*sys.path, sys.prefix, sys.base_prefix) if entry
-    })
-    under = [path for path in paths if path.startswith("/tmp/") and os.path.isdir(path)]
-    return [path for index, path in enumerate(under)
-            if not any(path.startswith(outer + "/") for outer in under[:index])]
+def _read_from() -> list[str]:
+    """The folders a worker reads from after the fork: where the interpreter imports from
+    (sys.path, its prefixes) and matplotlib's font list."""
+    return [
+        entry for entry in (*sys.path, sys.prefix, sys.base_prefix, os.environ.get("MPLCONFIGDIR"))
+        if entry and os.path.isdir(entry)
+    ]
+
+
+def _outermost(paths: list[str]) -> list[str]:
+    """The real paths, less any that lies under another."""
+    real = sorted({os.path.realpath(path) for path in paths})
+    return [path for index, path in enumerate(real)
+            if not any(_holds(outer, path) for outer in real[:index])]
 
 
 def _bind(fd: int, target: str, flags: int) -> None:

@@ -237,16 +237,12 @@ def _setting(config: dict[str, Any], kit_path: str, own_namespaces: bool) -> Set
 
 def _hidden(kit_path: str, extra: list[str]) -> tuple[str, ...]:
     """The kit's folders (the reference, the hidden checks, the git history) and the caller's
-    extras, less any that holds what the worker still imports from (the standard library,
-    site-packages)."""
+    extras; what the worker still imports from inside them is bound back
+    (linux.confine_filesystem)."""
     kit = Path(kit_path)
     folders = ([str(path) for path in kit.iterdir()
                 if path.is_dir()] if (kit / "solutions").is_dir() else [str(kit / "autograder")])
-    needed = [
-        os.path.realpath(entry) for entry in (*sys.path, sys.prefix, sys.base_prefix) if entry
-    ]
-    return tuple(folder for folder in (*folders, *extra) if os.path.isdir(folder) and not any(
-        path == folder or path.startswith(folder.rstrip("/") + "/") for path in needed))
+    return tuple(folder for folder in (*folders, *extra) if os.path.isdir(folder))
 
 
 # ---- one task ------------------------------------------------------------------------------
