@@ -69,11 +69,9 @@ def gradients(program: str, values: dict[str, float]) -> dict[str, float]:
 
 # ---- one step of the training loop ------------------------------------------------------------
 
-LOSSES = {  # numpy twins of the losses the checks hand to train(), on scores s and labels y
-    "squared": lambda s, y: float(np.mean((s - y) ** 2)),
-    "max_margin": lambda s, y: float(np.mean(np.maximum(0.0, 1.0 - y * s))),
-}
-SLOPES = {  # d LOSSES / d s; at the hinge's kink micrograd's relu takes slope 0
+# d loss / d scores s of the losses the checks hand to train() (training.LOSS_FUNCTIONS), with
+# labels y; at the hinge's kink micrograd's relu takes slope 0
+SLOPES = {
     "squared": lambda s, y: 2 * (s - y) / len(s),
     "max_margin": lambda s, y: np.where(1.0 - y * s > 0, -y, 0.0) / len(s),
 }

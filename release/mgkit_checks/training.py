@@ -37,7 +37,7 @@ def max_margin_loss(scores: list, ys: list) -> Any:
     return sum((1 - y * score).relu() for score, y in zip(scores, ys)) / len(ys)
 
 
-# numpy twins in expect.LOSSES
+# their slopes, for the expected step, in expect.SLOPES
 LOSS_FUNCTIONS = {"squared": squared_loss, "max_margin": max_margin_loss}
 
 
