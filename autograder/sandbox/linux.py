@@ -12,6 +12,7 @@ import os
 import platform
 import resource
 import sys
+from dataclasses import dataclass
 
 PR_SET_PDEATHSIG = 1
 PR_CAPBSET_READ, PR_CAPBSET_DROP = 23, 24
@@ -116,8 +117,41 @@ class _MountAttr(ctypes.Structure):
                 ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
 
 
-def confine_filesystem(folder: str, hidden: list[str], inside: str) -> None:
-    """In a new mount namespace: everything read-only, `folder` at `inside`, `hidden` paths empty.
+@dataclass(frozen=True)
+class Hiding:
+    """What a worker's mount namespace covers and binds back, worked out once per zygote
+    (plan_hiding): each worker then only mounts."""
+
+    covers: tuple[str, ...] = ()  # an empty tmpfs over each: the hand-in's neighbours, the kit
+    open: frozenset[str] = frozenset()  # the covers that hold something bound back: traversable
+    reads: tuple[str, ...] = ()  # what the worker reads from, under /tmp or a cover: bound back
+    inner: tuple[str, ...] = ()  # hidden folders inside what is bound back: covered last
+
+
+def plan_hiding(hidden: list[str], inside: str) -> Hiding:
+    """Which of `hidden` to cover, and what to bind back, for a worker whose private folder is at
+    `inside` (under the fresh /tmp).
+
+    The fresh /tmp and /dev cover what lay under the old ones, and nothing may cover `inside`, the
+    whole filesystem, or a folder the worker reads from (sys.path, the interpreter's prefixes,
+    matplotlib's font list): what it reads from inside a cover is bound back instead.
+    """
+    read_from = set(_real(_read_from()))
+    fresh = ("/tmp", "/dev")
+    coverable = [path for path in _real(hidden) if path != "/" and path not in read_from
+                 and not _within(inside, path) and not any(_within(path, f) for f in fresh)]
+    covers = tuple(_outermost(coverable))
+    reads = tuple(path for path in _outermost(read_from)
+                  if any(_within(path, cover) for cover in (fresh[0], *covers)))
+    inner = tuple(path for path in coverable
+                  if path not in covers and any(_within(path, read) for read in reads))
+    return Hiding(covers, frozenset(cover for cover in covers
+                                    if any(_within(read, cover) for read in reads)), reads, inner)
+
+
+def confine_filesystem(folder: str, hiding: Hiding, inside: str) -> None:
+    """In a new mount namespace: everything read-only, `folder` at `inside`, the hidden folders
+    empty.
 
     1) a private copy of every mount, so nothing here reaches the machine's own;
     2) all of them read-only, in one call (mount_setattr, Linux 5.12);
@@ -141,18 +175,10 @@ def confine_filesystem(folder: str, hidden: list[str], inside: str) -> None:
     # no PID namespace of our own (a user namespace): the machine's, read-only
     except PermissionError:
         pass
-    # the fresh /tmp and /dev cover what lay under the old ones, and the hand-in's copy goes in
-    # /tmp: no hidden folder may cover it, nor the whole filesystem, nor a folder the worker reads
-    read_from = {os.path.realpath(path) for path in _read_from()}
-    covers = [path for path in _outermost(hidden) if os.path.isdir(path) and path != "/"
-              and not _holds(path, inside) and not _holds("/tmp", path)
-              and not _holds("/dev", path) and path not in read_from]
-    reads = [path for path in _outermost(read_from)
-             if any(_holds(cover, path) for cover in ["/tmp", *covers])]
     # what /tmp, /dev and the covers will hide, held open to be bound back in
     submission = os.open(folder, os.O_PATH | os.O_DIRECTORY)
     devices = {name: os.open(f"/dev/{name}", os.O_PATH) for name in DEVICES}
-    kept = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in reads}
+    kept = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in hiding.reads}
     mount("tmpfs", "/tmp", "tmpfs", safe, "size=16m,mode=1777")
     os.mkdir(inside)
     _bind(submission, inside, MS_RDONLY | safe)
@@ -161,8 +187,9 @@ def confine_filesystem(folder: str, hidden: list[str], inside: str) -> None:
         open(f"/dev/{name}", "w").close()  # the mount point
         _bind(device, f"/dev/{name}", MS_NOSUID | MS_NOEXEC)
     mount(None, "/dev", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
-    for path in covers:  # traversable only where something is bound back under it
-        mode = "755" if any(_holds(path, read) for read in reads) else "000"
+    covers = [path for path in hiding.covers if os.path.isdir(path)]  # gone since: nothing to hide
+    for path in covers:
+        mode = "755" if path in hiding.open else "000"
         mount("tmpfs", path, "tmpfs", safe, f"size=64k,mode={mode}")
     umask = os.umask(0o022)  # the mount points: every user may pass (the "own-user" layer)
     for path, fd in kept.items():
@@ -171,17 +198,18 @@ def confine_filesystem(folder: str, hidden: list[str], inside: str) -> None:
     os.umask(umask)
     for path in covers:
         mount(None, path, None, MS_REMOUNT | MS_RDONLY | safe)
-    # a hidden folder inside what was bound back: the kit's sources inside the kit it imports
-    for path in hidden:
-        if os.path.isdir(path) and os.path.realpath(path) not in read_from and any(
-                _holds(read, path) for read in reads):
+    for path in hiding.inner:  # the kit's sources inside the kit the worker imports from
+        if os.path.isdir(path):
             mount("tmpfs", path, "tmpfs", safe | MS_RDONLY, "size=4k,mode=000")
 
 
-def _holds(folder: str, path: str) -> bool:
-    """Whether `path` is `folder` or lies under it."""
-    folder = os.path.realpath(folder)
-    return os.path.commonpath([folder, os.path.realpath(path)]) == folder
+def _within(path: str, folder: str) -> bool:
+    """Whether the real path `path` is the real path `folder` or lies under it."""
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def _real(paths: list[str] | set[str]) -> list[str]:
+    return sorted({os.path.realpath(path) for path in paths if os.path.isdir(path)})
 
 
 def _read_from() -> list[str]:
@@ -193,11 +221,11 @@ def _read_from() -> list[str]:
     ]
 
 
-def _outermost(paths: list[str]) -> list[str]:
-    """The real paths, less any that lies under another."""
-    real = sorted({os.path.realpath(path) for path in paths})
+def _outermost(paths: list[str] | set[str]) -> list[str]:
+    """The real paths of the folders, less any that lies under another."""
+    real = _real(paths)
     return [path for index, path in enumerate(real)
-            if not any(_holds(outer, path) for outer in real[:index])]
+            if not any(_within(path, outer) for outer in real[:index])]
 
 
 def _bind(fd: int, target: str, flags: int) -> None:

@@ -68,7 +68,8 @@ class Setting:
 
     limits: dict[str, Any]
     layers: frozenset[str] = frozenset()  # the optional layers that work on this machine
-    hidden: tuple[str, ...] = ()  # folders a worker in its own mount namespace sees as empty
+    # what a worker in its own mount namespace sees as empty, and what is bound back
+    hiding: linux.Hiding = linux.Hiding()
     pid_namespaces: linux.PidNamespaces | None = None
     # False once the zygote lives in a PID namespace of its own
     pids_as_parent_sees_them: bool = True
@@ -216,7 +217,7 @@ def _setting(config: dict[str, Any], kit_path: str, own_namespaces: bool) -> Set
         pid_namespaces = linux.PidNamespaces() if "pid-namespace" in wanted else None
     except OSError:  # not root, or a container that forbids it: the subreaper sweep still runs
         pid_namespaces = None
-    hidden = _hidden(kit_path, config["hide"])
+    hidden = linux.plan_hiding(list(_hidden(kit_path, config["hide"])), INSIDE)
     uid = OWN_USER_BASE + os.getpid()
     probe = Setting(config["limits"], frozenset(wanted & set(LAYERS)), hidden, pid_namespaces,
                     worker_uid=uid)
@@ -452,7 +453,7 @@ def _take_layers(setting: Setting, folder: str, strict: bool) -> tuple[str, list
             continue
         try:
             if layer == "mount-namespace":
-                linux.confine_filesystem(folder, list(setting.hidden), INSIDE)
+                linux.confine_filesystem(folder, setting.hiding, INSIDE)
                 folder = INSIDE
             elif layer == "network-namespace":
                 linux.unshare(linux.CLONE_NEWNET)
