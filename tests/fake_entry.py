@@ -19,10 +19,10 @@ from autograder.sandboxed import entry
 
 # The wall-clock deadline a task runs under in the kit's tests. A correct fake answer takes
 # milliseconds, but on a loaded machine a worker may wait its turn for a second or more, so a test
-# that grades no hang leaves real margin; only a hang's own tests use the short one, as each hang
-# costs its deadline.
+# that grades no hang leaves real margin. SHORT is for code that never answers in time at all
+# (each hang costs its deadline), whose verdict no load can change.
 ROOMY = Limits(seconds=20.0, memory_mb=256, output_bytes=64 * 1024)
-SHORT = Limits(seconds=1.0, memory_mb=256, output_bytes=64 * 1024)
+SHORT = Limits(seconds=0.5, memory_mb=256, output_bytes=64 * 1024)
 
 ANSWER = f"{__file__}:answer"  # a Sandbox's entry: "file.py:function"
 JUDGED = f"{Path(__file__).with_name('fake_judged.py')}:run"
