@@ -26,7 +26,6 @@ from autograder.reference.markers import find_regions
 from autograder.reference.rubric import BY_ID, TASK_IDS, TASKS, TOTAL_POINTS
 from autograder.reference.solution import COURSE_ROOT, REFERENCE_PACKAGE_DIR
 from autograder.release import build as release
-from autograder.release import iri_grammar
 
 RELEASE_DIR = COURSE_ROOT / release.RELEASE
 COURSE_FILES = ["assignments", "course.toml", "nbgrader_config.py", "release", "solutions"]
@@ -346,7 +345,7 @@ def test_a_hang_costs_seconds_and_one_line(public_runs) -> None:
 
 def test_nbformat_loads_without_compiling_the_iri_grammar_and_iris_are_still_checked() -> None:
     """autograder.release defers jsonschema's IRI grammar (0.9 s of every `import nbformat`) to
-    its first use, in the kit and in the nbgrader it runs; what an IRI check says is unchanged."""
+    its first use; what an IRI check says is unchanged."""
     program = (
         "import sys; import autograder.release, nbformat; from jsonschema import FormatChecker\n"
         "print('rfc3987_syntax.syntax_helpers' in sys.modules)\n"
@@ -356,6 +355,4 @@ def test_nbformat_loads_without_compiling_the_iri_grammar_and_iris_are_still_che
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
                           check=True)
     assert done.stdout.split() == ["False", "True", "False", "True"]
-    version = subprocess.run([sys.executable, "-c", iri_grammar.NBGRADER, "--version"],
-                             capture_output=True, text=True, check=True)
-    assert "nbgrader version" in version.stdout
+    # nbgrader's process with the stand-in (iri_grammar.NBGRADER) is every release's above
