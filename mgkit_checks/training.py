@@ -496,13 +496,14 @@ def _where_apart(got: list, want: list[float], nouts: list[int]) -> tuple[str, s
 def _named(index: int, sizes: list[int]) -> str:
     """Which weight or bias parameters()[index] is, in micrograd's order: "layer 1, neuron 5's
     bias"."""
+    first = 0  # the index of the layer's first parameter
     for layer, (nin, nout) in enumerate(zip(sizes, sizes[1:]), start=1):
-        if index < nout * (nin + 1):
-            neuron, position = divmod(index, nin + 1)
+        if index < first + nout * (nin + 1):
+            neuron, position = divmod(index - first, nin + 1)
             part = "bias" if position == nin else f"weight {position + 1}"
             return f"layer {layer}, neuron {neuron + 1}'s {part}"
-        index -= nout * (nin + 1)
-    return "a parameter the model does not have"
+        first += nout * (nin + 1)
+    raise IndexError(f"an MLP of layer sizes {sizes} has no parameter {index}")
 
 
 def _step_mistakes(case: dict, params: list[float], step: dict, got: list) -> list[Diagnosis]:

@@ -173,6 +173,20 @@ def test_the_expected_training_step_is_the_engines_own_on_and_off_a_kink(kink):
         assert np.allclose(got, want, rtol=1e-9, atol=1e-12), (number, kink)
 
 
+def test_a_wrong_step_names_the_first_parameter_that_parts_and_what_it_should_be():
+    """Parameters 1 to 14 agree: the message points at the 15th (layer 1, neuron 5's bias), not at
+    the first three, which are right."""
+    from mgkit_checks.training import _where_apart
+
+    want = [0.1 * i for i in range(21)]  # MLP(2, [5, 1]): 5 neurons of 3, then one of 6
+    for index, named in ((0, "layer 1, neuron 1's weight 1"), (14, "layer 1, neuron 5's bias"),
+                         (15, "layer 2, neuron 1's weight 1"), (20, "layer 2, neuron 1's bias")):
+        got = want[:index] + [want[index] + 1.0] + want[index + 1:]
+        left, gives = _where_apart(got, want, [5, 1])
+        assert left.startswith(f"parameter {index + 1} of 21 ({named}) at "), left
+        assert float(gives) == pytest.approx(want[index])
+
+
 def test_a_node_that_feeds_two_ops_is_built_once():
     made: list = []
     Value = expect.forward_engine().Value

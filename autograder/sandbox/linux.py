@@ -137,12 +137,13 @@ def plan_hiding(hidden: list[str], inside: str) -> Hiding:
     matplotlib's font list): what it reads from inside a cover is bound back instead.
     """
     read_from = set(_real(_read_from()))
-    fresh = ("/tmp", "/dev")
-    coverable = [path for path in _real(hidden) if path != "/" and path not in read_from
-                 and not _within(inside, path) and not any(_within(path, f) for f in fresh)]
+    # not an ancestor of `inside` (/, /tmp), nor under the fresh /tmp or /dev, which hide it anyway
+    coverable = [path for path in _real(hidden) if path not in read_from
+                 and not _within(inside, path) and not _within(path, "/tmp")
+                 and not _within(path, "/dev")]
     covers = tuple(_outermost(coverable))
     reads = tuple(path for path in _outermost(read_from)
-                  if any(_within(path, cover) for cover in (fresh[0], *covers)))
+                  if any(_within(path, cover) for cover in ("/tmp", *covers)))
     inner = tuple(path for path in coverable
                   if path not in covers and any(_within(path, read) for read in reads))
     return Hiding(covers, frozenset(cover for cover in covers
